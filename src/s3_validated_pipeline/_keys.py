@@ -1,0 +1,37 @@
+"""Customer managed KMS keys, one per kind of data, rotated yearly."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+def new_key(scope: Construct, id: str, *, description: str) -> kms.Key:
+    """Define a rotated key that is kept when the stack is deleted, so data it encrypted stays readable."""
+    return kms.Key(scope, id, description=description, enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN)
+
+
+def new_log_key(scope: Construct, id: str, *, description: str) -> kms.Key:
+    """Define a key CloudWatch Logs may use, for log groups of this account and region only."""
+    key = new_key(scope, id, description=description)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+                }
+            },
+        )
+    )
+    return key

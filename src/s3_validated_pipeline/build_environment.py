@@ -1,0 +1,84 @@
+"""Managed CodeBuild environments the validate stage can run in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar
+
+from aws_cdk import aws_codebuild as codebuild
+
+from .errors import Problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildEnvironment:
+    """A managed CodeBuild image and the runtimes its buildspec installs.
+
+    Pick a preset (``BuildEnvironment.UBUNTU_22_04_NODE_22``) or describe your own managed image.
+
+    Args:
+        image: a CodeBuild-managed image id, e.g. ``"aws/codebuild/standard:7.0"``.
+        runtime_versions: the buildspec's ``install.runtime-versions``, e.g. ``{"nodejs": "22"}``.
+            Default: none, so the image's default runtimes are used.
+        compute_type: the build's size. Default: ``ComputeType.SMALL`` (2 vCPU, 3 GB).
+        retired_because: set on environments CodeBuild or the runtime's authors no longer maintain; using one
+            adds the acknowledgeable warning ``s3-validated-pipeline:retiredBuildEnvironment``.
+    """
+
+    image: str
+    runtime_versions: Mapping[str, str] = field(default_factory=dict)
+    compute_type: codebuild.ComputeType = codebuild.ComputeType.SMALL
+    retired_because: str | None = None
+
+    UBUNTU_20_04_NODE_16: ClassVar[BuildEnvironment]
+    """The design document's environment: ``aws/codebuild/standard:5.0`` with Node.js 16. Retired; the default."""
+    UBUNTU_22_04_NODE_22: ClassVar[BuildEnvironment]
+    """``aws/codebuild/standard:7.0`` with Node.js 22, the current LTS that image offers."""
+    AMAZON_LINUX_2023_NODE_22: ClassVar[BuildEnvironment]
+    """``aws/codebuild/amazonlinux-x86_64-standard:5.0`` with Node.js 22."""
+
+    def __post_init__(self) -> None:
+        # A read-only copy: the environment is shared by presets and must not change under a caller.
+        object.__setattr__(self, "runtime_versions", MappingProxyType(dict(self.runtime_versions)))
+
+    def problems(self, argument: str) -> list[Problem]:
+        """Return what is wrong with this environment, naming it as ``argument``."""
+        found: list[Problem] = []
+        if not self.image.strip():
+            found.append(
+                Problem(
+                    f"{argument}.image",
+                    self.image,
+                    "Name a CodeBuild-managed image, e.g. 'aws/codebuild/standard:7.0', or use a preset "
+                    "such as BuildEnvironment.UBUNTU_22_04_NODE_22.",
+                )
+            )
+        for runtime, version in self.runtime_versions.items():
+            if not runtime.strip() or not str(version).strip():
+                found.append(
+                    Problem(
+                        f"{argument}.runtime_versions",
+                        dict(self.runtime_versions),
+                        "Every entry needs a runtime name and a version, e.g. {'nodejs': '22'}.",
+                    )
+                )
+                break
+        return found
+
+
+BuildEnvironment.UBUNTU_20_04_NODE_16 = BuildEnvironment(
+    image="aws/codebuild/standard:5.0",
+    runtime_versions={"nodejs": "16"},
+    retired_because=(
+        "aws/codebuild/standard:5.0 (Ubuntu 20.04) is no longer maintained by CodeBuild and Node.js 16 "
+        "reached end of life in September 2023, so builds get no security fixes"
+    ),
+)
+BuildEnvironment.UBUNTU_22_04_NODE_22 = BuildEnvironment(
+    image="aws/codebuild/standard:7.0", runtime_versions={"nodejs": "22"}
+)
+BuildEnvironment.AMAZON_LINUX_2023_NODE_22 = BuildEnvironment(
+    image="aws/codebuild/amazonlinux-x86_64-standard:5.0", runtime_versions={"nodejs": "22"}
+)
