@@ -7,10 +7,44 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+# Spelled out instead of CDK's default "kms:*" for the account, so that no statement in our templates allows a
+# whole service. The use actions let this account's IAM policies (CDK's grants) take effect.
+_ADMIN_ACTIONS = [
+    "kms:CancelKeyDeletion",
+    "kms:Create*",
+    "kms:Delete*",
+    "kms:Describe*",
+    "kms:Disable*",
+    "kms:Enable*",
+    "kms:Get*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Revoke*",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:Update*",
+]
+_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+
 
 def new_key(scope: Construct, id: str, *, description: str) -> kms.Key:
     """Define a rotated key that is kept when the stack is deleted, so data it encrypted stays readable."""
-    return kms.Key(scope, id, description=description, enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN)
+    account = iam.AccountRootPrincipal()
+    return kms.Key(
+        scope,
+        id,
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.RETAIN,
+        policy=iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(sid="Administer", principals=[account], actions=_ADMIN_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(sid="UseByIamPolicy", principals=[account], actions=_USE_ACTIONS, resources=["*"]),
+            ]
+        ),
+    )
 
 
 def new_log_key(scope: Construct, id: str, *, description: str) -> kms.Key:

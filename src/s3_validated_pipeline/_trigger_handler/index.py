@@ -28,7 +28,8 @@ def request_token(bucket: str, key: str, version_id: str) -> str:
 
     64 hex characters: within StartPipelineExecution's limit of 128 characters from [a-zA-Z0-9-].
     """
-    return hashlib.sha256(f"{bucket}\0{key}\0{version_id}".encode()).hexdigest()
+    # JSON keeps the three fields apart whatever characters they hold.
+    return hashlib.sha256(json.dumps([bucket, key, version_id]).encode()).hexdigest()
 
 
 def start_request(event: dict[str, Any], *, pipeline_name: str, source_action_name: str) -> dict[str, Any]:

@@ -1,0 +1,354 @@
+"""What the seed example's template holds: each behaviour of ValidatedS3Pipeline, asserted on one synthesis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from .conftest import Synthesized
+
+
+def resources(seed: Synthesized, type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in seed.json["Resources"].items() if v["Type"] == type_}
+
+
+def only(seed: Synthesized, type_: str) -> tuple[str, dict[str, Any]]:
+    found = resources(seed, type_)
+    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def source_bucket_id(seed: Synthesized) -> str:
+    # The source bucket is the one with EventBridge notifications on.
+    ids = [
+        k
+        for k, v in resources(seed, "AWS::S3::Bucket").items()
+        if v["Properties"].get("NotificationConfiguration", {}).get("EventBridgeConfiguration")
+    ]
+    assert len(ids) == 1
+    return ids[0]
+
+
+def kms_key_of(bucket: dict[str, Any]) -> Any:
+    rule = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    return rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def joined(value: Any) -> str:
+    """Render a string or an Fn::Join of strings and references, references as '<Ref:Id>'."""
+    if isinstance(value, str):
+        return value
+    _, parts = value["Fn::Join"]
+    return "".join(p if isinstance(p, str) else f"<Ref:{p.get('Ref', '?')}>" for p in parts)
+
+
+# --- Source bucket -----------------------------------------------------------------------------------------
+
+
+def test_source_bucket_is_versioned_kms_encrypted_private_and_owner_enforced(seed: Synthesized) -> None:
+    bucket = seed.json["Resources"][source_bucket_id(seed)]
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    key = kms_key_of(bucket)
+    assert key == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or "Fn::GetAtt" in key
+    key_id = key["Fn::GetAtt"][0]
+    assert seed.json["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_source_bucket_logs_access_to_a_dedicated_bucket(seed: Synthesized) -> None:
+    props = seed.json["Resources"][source_bucket_id(seed)]["Properties"]
+    destination = props["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    assert destination != source_bucket_id(seed)
+    log_bucket = seed.json["Resources"][destination]["Properties"]
+    # S3 only delivers access logs to SSE-S3 buckets.
+    assert log_bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    seed.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": destination},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                                "Action": "s3:PutObject",
+                                "Condition": Match.object_like(
+                                    {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [source_bucket_id(seed), "Arn"]}}}
+                                ),
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_source_bucket_expires_replaced_versions_and_sends_eventbridge_events(seed: Synthesized) -> None:
+    props = seed.json["Resources"][source_bucket_id(seed)]["Properties"]
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert {"NoncurrentDays": 90} in [r.get("NoncurrentVersionExpiration") for r in rules]
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    # Natively, not through CDK's notifications custom resource (a Lambda with a managed policy).
+    assert not resources(seed, "Custom::S3BucketNotifications")
+
+
+def test_every_bucket_denies_requests_without_tls(seed: Synthesized) -> None:
+    buckets = resources(seed, "AWS::S3::Bucket")
+    policies = resources(seed, "AWS::S3::BucketPolicy").values()
+    tls_denied = {
+        policy["Properties"]["Bucket"]["Ref"]
+        for policy in policies
+        for statement in statements(policy["Properties"]["PolicyDocument"])
+        if statement["Effect"] == "Deny"
+        and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    }
+    assert tls_denied == set(buckets)
+
+
+# --- Keys and encryption -----------------------------------------------------------------------------------
+
+
+def test_every_key_rotates_and_is_retained(seed: Synthesized) -> None:
+    keys = resources(seed, "AWS::KMS::Key")
+    assert len(keys) == 3  # source uploads, pipeline artifacts, logs
+    for key in keys.values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+        assert key["DeletionPolicy"] == "Retain"
+
+
+def test_artifact_bucket_and_pipeline_use_the_artifact_key(seed: Synthesized) -> None:
+    _, pipeline = only(seed, "AWS::CodePipeline::Pipeline")
+    store = pipeline["Properties"]["ArtifactStore"]
+    bucket_id = store["Location"]["Ref"]
+    key_arn = store["EncryptionKey"]["Id"]
+    assert store["EncryptionKey"]["Type"] == "KMS"
+    assert kms_key_of(seed.json["Resources"][bucket_id]) == key_arn
+    _, project = only(seed, "AWS::CodeBuild::Project")
+    assert project["Properties"]["EncryptionKey"] == key_arn
+
+
+def test_log_groups_are_kms_encrypted_with_a_retention(seed: Synthesized) -> None:
+    groups = resources(seed, "AWS::Logs::LogGroup")
+    assert len(groups) == 2  # validation builds, upload trigger
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 365
+        assert "Fn::GetAtt" in group["Properties"]["KmsKeyId"]
+        assert group["DeletionPolicy"] == "Retain"
+
+
+def test_log_key_lets_cloudwatch_logs_of_this_account_only_use_it(seed: Synthesized) -> None:
+    group = next(iter(resources(seed, "AWS::Logs::LogGroup").values()))
+    key_id = group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]
+    key_statements = statements(seed.json["Resources"][key_id]["Properties"]["KeyPolicy"])
+    logs_statement = next(s for s in key_statements if "Service" in s["Principal"])
+    assert "logs." in json.dumps(logs_statement["Principal"])
+    assert "kms:EncryptionContext:aws:logs:arn" in logs_statement["Condition"]["ArnLike"]
+
+
+# --- Trigger -----------------------------------------------------------------------------------------------
+
+
+def test_rule_matches_object_created_for_exactly_the_bucket_and_key(seed: Synthesized) -> None:
+    _, rule = only(seed, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [{"Ref": source_bucket_id(seed)}]}, "object": {"key": ["source.zip"]}},
+    }
+
+
+def test_rule_delivers_to_the_function_with_retries_and_a_dead_letter_queue(seed: Synthesized) -> None:
+    _, rule = only(seed, "AWS::Events::Rule")
+    function_id, _ = only(seed, "AWS::Lambda::Function")
+    queue_id, queue = only(seed, "AWS::SQS::Queue")
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_function_retries_failed_starts_then_parks_the_event(seed: Synthesized) -> None:
+    function_id, function = only(seed, "AWS::Lambda::Function")
+    queue_id, _ = only(seed, "AWS::SQS::Queue")
+    assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    seed.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": function_id}, "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600},
+    )
+
+
+def test_function_starts_the_pipeline_for_the_source_action_by_name(seed: Synthesized) -> None:
+    pipeline_id, _ = only(seed, "AWS::CodePipeline::Pipeline")
+    _, function = only(seed, "AWS::Lambda::Function")
+    assert function["Properties"]["Environment"]["Variables"] == {
+        "PIPELINE_NAME": {"Ref": pipeline_id},
+        "SOURCE_ACTION_NAME": "Source",
+    }
+    assert function["Properties"]["Handler"] == "index.handler"
+    assert function["Properties"]["Runtime"].startswith("python3.")
+
+
+def test_function_role_may_only_start_this_pipeline(seed: Synthesized) -> None:
+    pipeline_id, _ = only(seed, "AWS::CodePipeline::Pipeline")
+    _, function = only(seed, "AWS::Lambda::Function")
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = [p for p in resources(seed, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+    [policy] = policies
+    actions = {a for s in statements(policy["Properties"]["PolicyDocument"]) for a in as_list(s["Action"])}
+    assert actions == {
+        "codepipeline:StartPipelineExecution",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:SendMessage",
+    }
+    start = next(
+        s
+        for s in statements(policy["Properties"]["PolicyDocument"])
+        if s["Action"] == "codepipeline:StartPipelineExecution"
+    )
+    assert {"Ref": pipeline_id} in start["Resource"]["Fn::Join"][1]
+    assert "ManagedPolicyArns" not in seed.json["Resources"][role_id]["Properties"]
+
+
+# --- Pipeline ----------------------------------------------------------------------------------------------
+
+
+def test_pipeline_is_v2_queued_and_not_restarted_on_update(seed: Synthesized) -> None:
+    _, pipeline = only(seed, "AWS::CodePipeline::Pipeline")
+    props = pipeline["Properties"]
+    assert props["PipelineType"] == "V2"
+    assert props["ExecutionMode"] == "QUEUED"
+    assert props["RestartExecutionOnUpdate"] is False
+    assert "Triggers" not in props
+
+
+def test_pipeline_sources_the_watched_key_without_polling_then_validates(seed: Synthesized) -> None:
+    _, pipeline = only(seed, "AWS::CodePipeline::Pipeline")
+    stages = pipeline["Properties"]["Stages"]
+    assert [(s["Name"], [a["Name"] for a in s["Actions"]]) for s in stages] == [
+        ("Source", ["Source"]),
+        ("Validate", ["Validate"]),
+    ]
+    source = stages[0]["Actions"][0]
+    assert source["ActionTypeId"]["Provider"] == "S3"
+    assert source["Configuration"] == {
+        "S3Bucket": {"Ref": source_bucket_id(seed)},
+        "S3ObjectKey": "source.zip",
+        "PollForSourceChanges": False,
+    }
+    assert source["Namespace"] == "SourceVariables"
+    validate = stages[1]["Actions"][0]
+    assert validate["ActionTypeId"]["Provider"] == "CodeBuild"
+    variables = {v["name"]: v["value"] for v in json.loads(joined(validate["Configuration"]["EnvironmentVariables"]))}
+    assert variables["SOURCE_OBJECT_VERSION_ID"] == "#{SourceVariables.VersionId}"
+    assert variables["SOURCE_OBJECT_KEY"] == "source.zip"
+    assert variables["SOURCE_BUCKET"] == f"<Ref:{source_bucket_id(seed)}>"
+
+
+# --- Validate stage ----------------------------------------------------------------------------------------
+
+
+def buildspec(seed: Synthesized) -> dict[str, Any]:
+    _, project = only(seed, "AWS::CodeBuild::Project")
+    spec: dict[str, Any] = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    return spec
+
+
+def test_validation_runs_on_the_design_documents_environment(seed: Synthesized) -> None:
+    _, project = only(seed, "AWS::CodeBuild::Project")
+    environment = project["Properties"]["Environment"]
+    assert environment["Image"] == "aws/codebuild/standard:5.0"
+    assert environment["Type"] == "LINUX_CONTAINER"
+    assert environment["PrivilegedMode"] is False
+    assert buildspec(seed)["phases"]["install"]["runtime-versions"] == {"nodejs": "16"}
+
+
+def test_retired_environment_adds_an_acknowledgeable_warning(seed: Synthesized) -> None:
+    warnings = [message for _, message in seed.warnings if "retiredBuildEnvironment" in message]
+    assert len(warnings) == 1
+    assert "aws/codebuild/standard:5.0" in warnings[0]
+    assert "BuildEnvironment.UBUNTU_22_04_NODE_22" in warnings[0]
+
+
+def test_buildspec_checks_files_then_runs_commands_then_writes_the_manifest(seed: Synthesized) -> None:
+    spec = buildspec(seed)
+    assert spec["env"] == {"shell": "bash"}
+    pre_build = spec["phases"]["pre_build"]["commands"]
+    assert "package.json" in pre_build[0]
+    assert "bin/*.ts" in pre_build[0]
+    build = spec["phases"]["build"]["commands"]
+    assert build[:3] == ["npm ci", "npm run lint", "npm run build"]
+    assert "sha256sum" in build[3]
+    assert "MANIFEST.sha256" in build[3]
+    assert spec["phases"]["pre_build"]["on-failure"] == spec["phases"]["build"]["on-failure"] == "ABORT"
+    assert "SOURCE_OBJECT_VERSION_ID" in spec["phases"]["post_build"]["commands"][0]
+    assert spec["artifacts"] == {"files": ["**/*"]}
+
+
+def test_build_logs_go_to_the_dedicated_log_group(seed: Synthesized) -> None:
+    _, project = only(seed, "AWS::CodeBuild::Project")
+    logs = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
+    assert logs["Status"] == "ENABLED"
+    assert logs["GroupName"]["Ref"] in resources(seed, "AWS::Logs::LogGroup")
+
+
+# --- Least privilege ---------------------------------------------------------------------------------------
+
+
+def all_policy_statements(seed: Synthesized) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for resource in seed.json["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("PolicyDocument", "KeyPolicy"):
+            if key in props:
+                found.extend(statements(props[key]))
+        for inline in props.get("Policies", []):
+            found.extend(statements(inline["PolicyDocument"]))
+    return found
+
+
+def test_no_statement_allows_every_action_or_a_whole_service(seed: Synthesized) -> None:
+    allowed = [s for s in all_policy_statements(seed) if s["Effect"] == "Allow"]
+    assert len(allowed) > 10
+    for statement in allowed:
+        for action in as_list(statement["Action"]):
+            assert action != "*", statement
+            assert not action.endswith(":*"), statement
+
+
+def test_each_component_has_its_own_role(seed: Synthesized) -> None:
+    roles = resources(seed, "AWS::IAM::Role")
+    principals = sorted(
+        json.dumps(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], sort_keys=True)
+        for r in roles.values()
+    )
+    # pipeline, its source and validate actions, the validation project, the trigger function
+    assert len(roles) == 5
+    assert sum("codebuild" in p for p in principals) == 1
+    assert sum("lambda" in p for p in principals) == 1
+    assert sum("codepipeline" in p for p in principals) == 1
