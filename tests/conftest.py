@@ -31,7 +31,8 @@ class Synthesized:
 def load_example(name: str) -> ModuleType:
     """Import ``examples/<name>/app.py`` without running its ``__main__`` block."""
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / name / "app.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

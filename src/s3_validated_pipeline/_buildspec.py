@@ -22,7 +22,15 @@ def required_files_check(patterns: Sequence[str]) -> str:
             "shopt -s globstar dotglob",
             "missing=0",
             f"for pattern in {quoted}; do",
-            '  if ! compgen -G "$pattern" > /dev/null; then',
+            "  found=0",
+            # Unquoted, $pattern is globbed; with IFS empty it is never split, so patterns may hold spaces.
+            # (compgen -G would be shorter but ignores dotglob until some other glob has run.)
+            "  IFS=",
+            "  for match in $pattern; do",
+            '    if [ -e "$match" ]; then found=1; break; fi',
+            "  done",
+            "  unset IFS",
+            '  if [ "$found" -eq 0 ]; then',
             '    echo "Required file missing from the package: $pattern" >&2',
             "    missing=$((missing + 1))",
             "  fi",
@@ -39,7 +47,7 @@ def required_files_check(patterns: Sequence[str]) -> str:
 def manifest_command() -> str:
     """Write the SHA-256 of every file in the working tree, sorted by path, to the manifest."""
     return (
-        f"find . -type f ! -path ./{MANIFEST_FILE} -print0 | LC_ALL=C sort -z "
+        f"find . -type f ! -path ./{MANIFEST_FILE} ! -path ./{MANIFEST_FILE}.tmp -print0 | LC_ALL=C sort -z "
         f"| xargs -0 --no-run-if-empty sha256sum > {MANIFEST_FILE}.tmp && mv {MANIFEST_FILE}.tmp {MANIFEST_FILE}"
         f' && echo "Manifest: $(wc -l < {MANIFEST_FILE}) file(s) hashed into {MANIFEST_FILE}"'
     )

@@ -1,0 +1,49 @@
+"""One JSON snapshot per example. Asset hashes are replaced, so only a real change to a template shows here.
+
+Update deliberately with `pytest --snapshot-update` and read the diff like code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from .conftest import EXAMPLE_NAMES, load_example, synthesize, synthesized_example
+
+ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def normalised(template: dict[str, Any]) -> Any:
+    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+
+
+@pytest.fixture
+def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_examples_are_found() -> None:
+    assert EXAMPLE_NAMES == ["minimal", "seed_pipeline"]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_example_template_matches_its_snapshot(name: str, snapshot_json: SnapshotAssertion) -> None:
+    assert normalised(synthesized_example(name).json) == snapshot_json
+
+
+def test_normalising_replaces_every_asset_hash() -> None:
+    template = synthesized_example("seed_pipeline").json
+    assert ASSET_HASH.search(json.dumps(template)), "the trigger function's code is an asset with a hash"
+    assert not ASSET_HASH.search(json.dumps(normalised(template)))
+
+
+def test_synthesis_is_deterministic() -> None:
+    """A second, independent synthesis gives the same normalised template, so snapshots are stable across runs."""
+    again = synthesize(load_example("seed_pipeline").build(cdk.App())).json
+    assert normalised(again) == normalised(synthesized_example("seed_pipeline").json)
