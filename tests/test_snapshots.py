@@ -14,6 +14,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from s3_validated_pipeline import ValidatedS3Pipeline, ValidationOptions
+
 from .conftest import EXAMPLE_NAMES, load_example, synthesize, synthesized_example
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
@@ -47,3 +49,16 @@ def test_synthesis_is_deterministic() -> None:
     """A second, independent synthesis gives the same normalised template, so snapshots are stable across runs."""
     again = synthesize(load_example("seed_pipeline").build(cdk.App())).json
     assert normalised(again) == normalised(synthesized_example("seed_pipeline").json)
+
+
+def test_changing_the_validation_commands_leaves_the_pipeline_resource_untouched() -> None:
+    """Commands live in the CodeBuild project, so changing them never updates (and never disturbs) the pipeline."""
+
+    def template(commands: list[str]) -> dict[str, Any]:
+        stack = cdk.Stack(cdk.App(), "Stack")
+        ValidatedS3Pipeline(stack, "Pipeline", validation=ValidationOptions(commands=commands))
+        return normalised(synthesize(stack).json)["Resources"]
+
+    before, after = template(["npm ci"]), template(["npm ci", "npm run lint"])
+    changed = sorted(k for k in before if before[k] != after[k])
+    assert [before[k]["Type"] for k in changed] == ["AWS::CodeBuild::Project"]

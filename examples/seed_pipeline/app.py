@@ -28,6 +28,8 @@ class SeedPipelineStack(cdk.Stack):
             ),
         )
         cdk.CfnOutput(self, "SourceBucketName", value=pipeline.source_bucket.bucket_name)
+        assert pipeline.source_key is not None  # the construct created the bucket, so it holds the key
+        cdk.CfnOutput(self, "SourceKeyArn", value=pipeline.source_key.key_arn)
         cdk.CfnOutput(self, "PipelineName", value=pipeline.pipeline.pipeline_name)
 
 
