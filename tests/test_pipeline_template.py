@@ -342,7 +342,8 @@ def test_no_statement_allows_every_action_or_a_whole_service(seed: Synthesized) 
 
 
 def test_each_component_has_its_own_role(seed: Synthesized) -> None:
-    roles = resources(seed, "AWS::IAM::Role")
+    # The construct's roles; the example adds its own uploader role beside them.
+    roles = {k: v for k, v in resources(seed, "AWS::IAM::Role").items() if k.startswith("Pipeline")}
     principals = sorted(
         json.dumps(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], sort_keys=True)
         for r in roles.values()
@@ -352,3 +353,23 @@ def test_each_component_has_its_own_role(seed: Synthesized) -> None:
     assert sum("codebuild" in p for p in principals) == 1
     assert sum("lambda" in p for p in principals) == 1
     assert sum("codepipeline" in p for p in principals) == 1
+
+
+def test_grant_upload_allows_putting_only_the_watched_key(seed: Synthesized) -> None:
+    [uploader_policy] = [
+        p
+        for p in resources(seed, "AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": next(k for k in resources(seed, "AWS::IAM::Role") if "Uploader" in k)}]
+    ]
+    found = statements(uploader_policy["Properties"]["PolicyDocument"])
+    s3_statement = next(s for s in found if any(a.startswith("s3:") for a in as_list(s["Action"])))
+    assert "s3:PutObject" in as_list(s3_statement["Action"])
+    assert not any(a.startswith(("s3:Get", "s3:Delete", "s3:List")) for a in as_list(s3_statement["Action"]))
+    assert s3_statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [source_bucket_id(seed), "Arn"]}, "/source.zip"]]}
+    kms_statement = next(s for s in found if any(a.startswith("kms:") for a in as_list(s["Action"])))
+    assert kms_statement["Resource"] == {"Fn::GetAtt": [kms_key_of_source(seed), "Arn"]}
+
+
+def kms_key_of_source(seed: Synthesized) -> str:
+    key: str = kms_key_of(seed.json["Resources"][source_bucket_id(seed)])["Fn::GetAtt"][0]
+    return key

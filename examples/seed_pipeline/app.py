@@ -7,6 +7,7 @@ Node.js project needs, installed with ``npm ci``, linted and built. Synthesize w
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from s3_validated_pipeline import BuildEnvironment, ValidatedS3Pipeline, ValidationOptions
@@ -27,6 +28,10 @@ class SeedPipelineStack(cdk.Stack):
                 commands=["npm ci", "npm run lint", "npm run build"],
             ),
         )
+        # Developers assume this role to upload; it may put source.zip and nothing else.
+        uploader = iam.Role(self, "Uploader", assumed_by=iam.AccountRootPrincipal())
+        pipeline.grant_upload(uploader)
+        cdk.CfnOutput(self, "UploaderRoleArn", value=uploader.role_arn)
         cdk.CfnOutput(self, "SourceBucketName", value=pipeline.source_bucket.bucket_name)
         assert pipeline.source_key is not None  # the construct created the bucket, so it holds the key
         cdk.CfnOutput(self, "SourceKeyArn", value=pipeline.source_key.key_arn)
