@@ -365,7 +365,8 @@ def test_grant_upload_allows_putting_only_the_watched_key(seed: Synthesized) -> 
     s3_statement = next(s for s in found if any(a.startswith("s3:") for a in as_list(s["Action"])))
     assert "s3:PutObject" in as_list(s3_statement["Action"])
     assert not any(a.startswith(("s3:Get", "s3:Delete", "s3:List")) for a in as_list(s3_statement["Action"]))
-    assert s3_statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [source_bucket_id(seed), "Arn"]}, "/source.zip"]]}
+    watched_object = {"Fn::Join": ["", [{"Fn::GetAtt": [source_bucket_id(seed), "Arn"]}, "/source.zip"]]}
+    assert s3_statement["Resource"] == watched_object
     kms_statement = next(s for s in found if any(a.startswith("kms:") for a in as_list(s["Action"])))
     assert kms_statement["Resource"] == {"Fn::GetAtt": [kms_key_of_source(seed), "Arn"]}
 
