@@ -110,6 +110,26 @@ Makefile(
             phony=True,
         ),
         Rule(
+            targets=["projen"],
+            prerequisites=[".venv/.synced"],
+            recipe=[f"PATH=.tools/bin:$$PATH {env} .venv/bin/python .projenrc.py"],
+            phony=True,
+        ),
+        Rule(
+            targets=["package"],
+            prerequisites=[".venv/.synced"],
+            recipe=["rm -rf dist/python", ".tools/bin/uv build --out-dir dist/python"],
+            phony=True,
+        ),
+        # Publishes dist/python to PyPI with publib (the npm package; PyPI's "publib" is unrelated).
+        # Needs TWINE_USERNAME=__token__ and TWINE_PASSWORD set to a PyPI token.
+        Rule(
+            targets=["release"],
+            prerequisites=["test", "package"],
+            recipe=["npx --yes --package publib@^0.2 publib-pypi dist/python"],
+            phony=True,
+        ),
+        Rule(
             targets=["bench"],
             prerequisites=[".venv/.synced"],
             recipe=[f"{env} .venv/bin/python -m scripts.bench_synth"],

@@ -20,6 +20,19 @@ test: .venv/.synced
 	.venv/bin/mypy
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/pytest
 
+.PHONY: projen
+projen: .venv/.synced
+	PATH=.tools/bin:$$PATH JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python .projenrc.py
+
+.PHONY: package
+package: .venv/.synced
+	rm -rf dist/python
+	.tools/bin/uv build --out-dir dist/python
+
+.PHONY: release
+release: test package
+	npx --yes --package publib@^0.2 publib-pypi dist/python
+
 .PHONY: bench
 bench: .venv/.synced
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -m scripts.bench_synth
