@@ -24,6 +24,9 @@ project = PythonProject(
     ],
     dev_deps=[
         "boto3@^1.40",  # the trigger's handler is tested against botocore's Stubber
+        "cdk-nag@^3.0",  # the compliance gate; never a runtime dependency
+        "cfn-lint@^1.40",
+        "checkov@^3.2",
         "jsii@^1.100",
         "mypy@^2.0",
         "projen@^0.104.17",

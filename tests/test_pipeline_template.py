@@ -189,17 +189,35 @@ def test_rule_delivers_to_the_function_with_retries_and_a_dead_letter_queue(seed
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    # Encrypted with the operations key, which lets EventBridge write to it.
+    key_id = queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key_statements = statements(seed.json["Resources"][key_id]["Properties"]["KeyPolicy"])
+    assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in key_statements)
 
 
 def test_function_retries_failed_starts_then_parks_the_event(seed: Synthesized) -> None:
     function_id, function = only(seed, "AWS::Lambda::Function")
     queue_id, _ = only(seed, "AWS::SQS::Queue")
-    assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    queue_arn = {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": queue_arn}
     seed.template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
-        {"FunctionName": {"Ref": function_id}, "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600},
+        {
+            "FunctionName": {"Ref": function_id},
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 21600,
+            "DestinationConfig": {"OnFailure": {"Destination": queue_arn}},
+        },
     )
+
+
+def test_function_is_traced_bounded_and_encrypts_its_settings(seed: Synthesized) -> None:
+    _, function = only(seed, "AWS::Lambda::Function")
+    props = function["Properties"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["ReservedConcurrentExecutions"] == 5
+    assert "Fn::GetAtt" in props["KmsKeyArn"]
+    assert props["Architectures"] == ["arm64"]
 
 
 def test_function_starts_the_pipeline_for_the_source_action_by_name(seed: Synthesized) -> None:
@@ -225,6 +243,14 @@ def test_function_role_may_only_start_this_pipeline(seed: Synthesized) -> None:
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "sqs:SendMessage",
+        "sqs:GetQueueAttributes",  # CDK's send grant for the on-failure destination
+        "sqs:GetQueueUrl",
+        "kms:Decrypt",  # its settings and, with the next two, the encrypted dead-letter queue
+        "kms:Encrypt",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
     }
     start = next(
         s

@@ -1,21 +1,31 @@
-"""The bucket developers upload packages to: versioned, KMS-encrypted, private, TLS-only, access-logged."""
+"""The bucket developers upload packages to: versioned, KMS-encrypted, private, TLS-only, access-logged, locked down."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Token
+import jsii
+from aws_cdk import Annotations, Aws, Duration, IStableListProducer, Lazy, RemovalPolicy, Token
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ._buckets import new_access_log_bucket, send_access_logs
+from ._compliance import acknowledge, principal_arns
 from ._keys import new_key
 from .errors import Problem, raise_if_any
+from .upload_trigger import object_key_problems
 
 ACCESS_LOGS_DISABLED_WARNING = "s3-validated-pipeline:sourceAccessLogsDisabled"
 REMOVAL_POLICY_WARNING = "s3-validated-pipeline:sourceBucketNotRetained"
+
+_REPLICATION_REASON = (
+    "Cross-Region replication needs a second bucket in a Region the user chooses; uploads are versioned, kept "
+    "when the stack is deleted and can be uploaded again, so the construct does not pick a Region for them."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,37 +37,70 @@ class SourceBucketOptions:
         noncurrent_version_retention_days: how long a replaced upload is kept before S3 deletes it. Default: 90.
         server_access_logs: log every request to a dedicated log bucket. Default: True. Turning it off adds
             the warning ``s3-validated-pipeline:sourceAccessLogsDisabled``.
-        removal_policy: what happens to the buckets and key when the stack is deleted. Default: RETAIN, so
-            uploads and their audit trail survive; anything else adds ``s3-validated-pipeline:sourceBucketNotRetained``.
+        removal_policy: what happens to the bucket and its key when the stack is deleted. Default: RETAIN, so
+            uploads survive; anything else adds the warning ``s3-validated-pipeline:sourceBucketNotRetained``.
+        uploaders: roles or users that may upload the watched object, as if passed to ``grant_upload``.
+            Default: none; nobody but the account's root user can upload until ``grant_upload`` is called.
+        admin_role: the one role, besides the account's root user and CloudFormation, that may delete object
+            versions or change versioning. Default: none.
     """
 
     bucket_name: str | None = None
     noncurrent_version_retention_days: int = 90
     server_access_logs: bool = True
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    uploaders: Sequence[iam.IGrantable] = ()
+    admin_role: iam.IRole | None = None
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
+        found: list[Problem] = []
         days = self.noncurrent_version_retention_days
         if not Token.is_unresolved(days) and (isinstance(days, bool) or not isinstance(days, int) or days <= 0):
-            return [
+            found.append(
                 Problem(
                     f"{argument}.noncurrent_version_retention_days",
                     days,
                     "Give a positive whole number of days to keep replaced uploads, e.g. 90.",
                 )
-            ]
-        return []
+            )
+        for index, uploader in enumerate(self.uploaders):
+            if not hasattr(uploader, "grant_principal") or not principal_arns(uploader):
+                found.append(
+                    Problem(
+                        f"{argument}.uploaders[{index}]",
+                        uploader,
+                        "Pass an IAM role or user (anything with an IAM ARN); service principals cannot upload.",
+                    )
+                )
+        if self.admin_role is not None and not hasattr(self.admin_role, "role_arn"):
+            found.append(Problem(f"{argument}.admin_role", self.admin_role, "Pass an iam.IRole, or None."))
+        return found
+
+
+@jsii.implements(IStableListProducer)
+class _Arns:
+    """The principals allowed to upload; read when the template is written, so later grants count."""
+
+    def __init__(self, *arns: str) -> None:
+        self.arns = list(arns)
+
+    def produce(self) -> list[str] | None:
+        return self.arns
 
 
 class SourceBucket(Construct):
     """Define the upload bucket, its customer managed key (rotated) and its access log bucket.
 
     The bucket is versioned, so every upload is a version the pipeline can name; sends S3's own EventBridge
-    events, which are durable and need no CloudTrail trail; blocks all public access; denies requests without
-    TLS; disables ACLs; and expires replaced versions.
+    events, which are durable and need no CloudTrail trail; blocks all public access; disables ACLs; and expires
+    replaced versions. Its policy denies: requests without TLS; uploads to any key but ``object_key``; uploads by
+    anyone not granted with ``grant_upload`` (the account's root user excepted); uploads naming another
+    encryption than the bucket's KMS key; and deleting object versions or changing versioning to anyone but the
+    root user, ``admin_role`` and CloudFormation.
 
     Args:
+        object_key: the one key developers upload to.
         options: settings for the bucket. Default: ``SourceBucketOptions()``.
         access_log_bucket: where server access logs go. Default: a new private log bucket, when logs are on.
     """
@@ -67,12 +110,13 @@ class SourceBucket(Construct):
         scope: Construct,
         id: str,
         *,
+        object_key: str,
         options: SourceBucketOptions | None = None,
         access_log_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, id)
         options = options or SourceBucketOptions()
-        raise_if_any(options.problems("options"))
+        raise_if_any([*object_key_problems("object_key", object_key), *options.problems("options")])
         if not options.server_access_logs:
             Annotations.of(self).add_warning_v2(
                 ACCESS_LOGS_DISABLED_WARNING,
@@ -82,9 +126,10 @@ class SourceBucket(Construct):
         if options.removal_policy != RemovalPolicy.RETAIN:
             Annotations.of(self).add_warning_v2(
                 REMOVAL_POLICY_WARNING,
-                f"The source bucket, its key and its logs use removal policy {options.removal_policy}: deleting "
-                "the stack can delete uploads and their audit trail. Use RemovalPolicy.RETAIN, or acknowledge.",
+                f"The source bucket and its key use removal policy {options.removal_policy}: deleting the stack "
+                "can delete uploads. Use RemovalPolicy.RETAIN, or acknowledge this warning.",
             )
+        self.object_key = object_key
 
         self.key: kms.Key = new_key(self, "Key", description="Encrypts packages uploaded to the source bucket")
         self.key.apply_removal_policy(options.removal_policy)
@@ -121,3 +166,104 @@ class SourceBucket(Construct):
         ).notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
+        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+            acknowledge(self.bucket, f"{pack}-S3BucketReplicationEnabled", _REPLICATION_REASON)
+
+        root = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root"
+        self._uploaders = _Arns(root)
+        self._lock_down(root, options.admin_role)
+        for uploader in options.uploaders:
+            self.grant_upload(uploader)
+
+    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (a role or user) upload the watched object, and only it, with the bucket's key.
+
+        The bucket policy denies uploads to every other principal, so this is the only way to allow one.
+        """
+        arns = principal_arns(grantee)
+        if not arns:
+            raise_if_any(
+                [
+                    Problem(
+                        "grantee",
+                        grantee,
+                        "grant_upload takes an IAM role or user (anything with an IAM ARN); service principals "
+                        "cannot upload packages.",
+                    )
+                ]
+            )
+        self._uploaders.arns.extend(arns)
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resource_arns=[self.bucket.arn_for_objects(self.object_key)],
+        )
+        # GenerateDataKey to encrypt; Decrypt to complete multipart uploads, which `aws s3 cp` uses for large files.
+        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+        return grant
+
+    def _lock_down(self, root: str, admin_role: iam.IRole | None) -> None:
+        watched = self.bucket.arn_for_objects(self.object_key)
+        deny = iam.Effect.DENY
+        anyone = [iam.AnyPrincipal()]
+        statements = [
+            iam.PolicyStatement(
+                sid="DenyUploadsToOtherKeys",
+                effect=deny,
+                principals=anyone,
+                actions=["s3:PutObject"],
+                not_resources=[watched],
+            ),
+            iam.PolicyStatement(
+                sid="DenyUploadsByOthers",
+                effect=deny,
+                principals=anyone,
+                actions=["s3:PutObject"],
+                resources=[watched],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": Lazy.list(self._uploaders)}},
+            ),
+            iam.PolicyStatement(
+                sid="DenyOtherEncryption",
+                effect=deny,
+                principals=anyone,
+                actions=["s3:PutObject"],
+                resources=[watched],
+                conditions={
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                },
+            ),
+            iam.PolicyStatement(
+                sid="DenyOtherKey",
+                effect=deny,
+                principals=anyone,
+                actions=["s3:PutObject"],
+                resources=[watched],
+                conditions={
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": self.key.key_arn},
+                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+                },
+            ),
+            iam.PolicyStatement(
+                sid="DenyCustomerProvidedKeys",
+                effect=deny,
+                principals=anyone,
+                actions=["s3:PutObject"],
+                resources=[watched],
+                conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+            ),
+            iam.PolicyStatement(
+                sid="DenyVersionTampering",
+                effect=deny,
+                principals=anyone,
+                actions=["s3:DeleteObjectVersion", "s3:PutBucketVersioning"],
+                resources=[self.bucket.bucket_arn, self.bucket.arn_for_objects("*")],
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": [root, *([admin_role.role_arn] if admin_role else [])]},
+                    # CloudFormation applies the bucket's own versioning setting on stack updates.
+                    "ForAllValues:StringNotEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]},
+                },
+            ),
+        ]
+        for statement in statements:
+            self.bucket.add_to_resource_policy(statement)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
-from aws_cdk import Annotations, Duration, Token
+from aws_cdk import Annotations, CfnResource, Duration, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -14,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from . import _buildspec
+from ._compliance import acknowledge
 from ._logs import encrypted_log_group, retention_problems
 from .build_environment import BuildEnvironment
 from .errors import Problem, raise_if_any
@@ -165,3 +167,18 @@ class ValidationProject(Construct):
             grant_report_group_permissions=False,
         )
         self.role: iam.IRole = self.project.role  # type: ignore[assignment]  # always set: the project made it
+        project_id = Stack.of(self).get_logical_id(cast(CfnResource, self.project.node.default_child))
+        acknowledge(
+            self.project,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            f"/aws/codebuild/<{project_id}>:*]",
+            "CDK always lets a project write to its default log group /aws/codebuild/<project>, whose streams have "
+            "generated names; builds log to the dedicated encrypted log group instead.",
+        )
+        for pack in ("HIPAA.Security", "PCI.DSS.321"):
+            acknowledge(
+                self.project,
+                f"{pack}-CodeBuildProjectSourceRepoUrl",
+                "The project's source is the pipeline's encrypted artifact (type CODEPIPELINE), not a GitHub or "
+                "Bitbucket repository, so there is no repository URL or OAuth connection to check.",
+            )
