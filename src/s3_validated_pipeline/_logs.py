@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .errors import Problem
+from .errors import Problem, wrong_type
 
 RETENTION_DAYS = (
     1,
@@ -42,7 +42,9 @@ def retention_problems(argument: str, days: int) -> list[Problem]:
     """Return a problem unless ``days`` is a retention CloudWatch Logs accepts."""
     if Token.is_unresolved(days):
         return []
-    if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+    if isinstance(days, bool) or not isinstance(days, int):
+        return [wrong_type(argument, days, "an int", "365")]
+    if days <= 0:
         return [Problem(argument, days, "Give a positive whole number of days, e.g. 365.")]
     if days not in RETENTION_DAYS:
         return [

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
+from aws_cdk import Token
 from aws_cdk import aws_codebuild as codebuild
 
-from .errors import Problem
+from .errors import Problem, wrong_enum, wrong_type
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,25 +47,33 @@ class BuildEnvironment:
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with this environment, naming it as ``argument``."""
         found: list[Problem] = []
-        if not self.image.strip():
+        image: object = self.image
+        if not isinstance(image, str):
+            found.append(wrong_type(f"{argument}.image", image, "a str", "'aws/codebuild/standard:7.0'"))
+        elif not Token.is_unresolved(image) and not image.strip():
             found.append(
                 Problem(
                     f"{argument}.image",
-                    self.image,
+                    image,
                     "Name a CodeBuild-managed image, e.g. 'aws/codebuild/standard:7.0', or use a preset "
                     "such as BuildEnvironment.UBUNTU_22_04_NODE_22.",
                 )
             )
         for runtime, version in self.runtime_versions.items():
-            if not runtime.strip() or not str(version).strip():
+            if not all(isinstance(part, str) and part.strip() for part in (runtime, version)):
                 found.append(
                     Problem(
                         f"{argument}.runtime_versions",
                         dict(self.runtime_versions),
-                        "Every entry needs a runtime name and a version, e.g. {'nodejs': '22'}.",
+                        "Every entry maps a runtime name to a version, both strings (as a number, 3.10 would be "
+                        "3.1), e.g. {'nodejs': '22'}.",
                     )
                 )
                 break
+        compute_type: object = self.compute_type
+        if not isinstance(compute_type, codebuild.ComputeType):
+            medium = codebuild.ComputeType.MEDIUM
+            found.append(wrong_enum(f"{argument}.compute_type", compute_type, codebuild.ComputeType, medium))
         return found
 
 

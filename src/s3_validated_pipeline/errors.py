@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,19 @@ class InputError(ValueError):
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"[{self.code}] {len(self.problems)} problem(s) with the input:\n{lines}")
+
+
+def wrong_type(argument: str, value: object, expected: str, example: str) -> Problem:
+    """The problem for a value of the wrong type: ``expected`` names what to pass, ``example`` shows one."""
+    return Problem(argument, value, f"Expected {expected}, not {type(value).__name__}; pass e.g. {example}.")
+
+
+def wrong_enum(argument: str, value: object, enum: type[Enum], default: Enum) -> Problem:
+    """The problem for a value that is not a member of ``enum``; a member's name passed as a str is suggested back."""
+    named = isinstance(value, str) and value.upper() in enum.__members__
+    member = value.upper() if named and isinstance(value, str) else default.name
+    article = "an" if enum.__name__[0] in "AEIOU" else "a"
+    return wrong_type(argument, value, f"{article} {enum.__name__}", f"{enum.__name__}.{member}")
 
 
 def raise_if_any(problems: Iterable[Problem]) -> None:

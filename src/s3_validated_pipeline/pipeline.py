@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 from aws_cdk import Annotations, CfnResource, RemovalPolicy, Token
@@ -18,7 +19,7 @@ from ._buckets import new_access_log_bucket, new_artifact_bucket
 from ._compliance import acknowledge_cdk_grants
 from ._keys import new_key, new_log_key
 from ._logs import retention_problems
-from .errors import Problem, raise_if_any
+from .errors import Problem, raise_if_any, wrong_enum, wrong_type
 from .source_bucket import SourceBucket, SourceBucketOptions
 from .upload_trigger import UploadTrigger, object_key_problems, reserved_concurrency_problems
 from .validation_project import ValidationOptions, ValidationProject
@@ -80,6 +81,8 @@ class ValidatedS3Pipeline(Construct):
                 object_key=object_key,
                 source_bucket=source_bucket,
                 source_bucket_options=source_bucket_options,
+                execution_mode=execution_mode,
+                pipeline_name=pipeline_name,
                 log_retention_days=log_retention_days,
                 artifact_retention_days=artifact_retention_days,
                 trigger_reserved_concurrency=trigger_reserved_concurrency,
@@ -224,6 +227,8 @@ def _input_problems(
     object_key: str,
     source_bucket: s3.IBucket | None,
     source_bucket_options: SourceBucketOptions | None,
+    execution_mode: codepipeline.ExecutionMode,
+    pipeline_name: str | None,
     log_retention_days: int,
     artifact_retention_days: int,
     trigger_reserved_concurrency: int | None,
@@ -240,6 +245,19 @@ def _input_problems(
     else:
         found.extend(validation.problems("validation"))
     found.extend(object_key_problems("object_key", object_key))
+    # An IBucket is a jsii interface, which isinstance cannot check: look for what the pipeline uses of it.
+    if source_bucket is not None and not all(
+        hasattr(source_bucket, attribute) for attribute in ("node", "bucket_name", "arn_for_objects")
+    ):
+        name = source_bucket if isinstance(source_bucket, str) else "my-uploads"
+        found.append(
+            wrong_type(
+                "source_bucket",
+                source_bucket,
+                "an s3.IBucket or None",
+                f"s3.Bucket.from_bucket_name(self, 'Uploads', {name!r})",
+            )
+        )
     if source_bucket is not None and source_bucket_options is not None:
         found.append(
             Problem(
@@ -248,8 +266,32 @@ def _input_problems(
                 "Settings for a created bucket cannot apply to the existing source_bucket: pass one or the other.",
             )
         )
-    if source_bucket_options is not None:
+    if isinstance(source_bucket_options, SourceBucketOptions):
         found.extend(source_bucket_options.problems("source_bucket_options"))
+    elif source_bucket_options is not None:
+        found.append(
+            wrong_type(
+                "source_bucket_options",
+                source_bucket_options,
+                "SourceBucketOptions or None",
+                "SourceBucketOptions(bucket_name='my-uploads')",
+            )
+        )
+    mode: object = execution_mode
+    if not isinstance(mode, codepipeline.ExecutionMode):
+        found.append(wrong_enum("execution_mode", mode, codepipeline.ExecutionMode, codepipeline.ExecutionMode.QUEUED))
+    if pipeline_name is not None and not Token.is_unresolved(pipeline_name):
+        if not isinstance(pipeline_name, str):
+            found.append(wrong_type("pipeline_name", pipeline_name, "a str or None", "'upload-validation'"))
+        elif not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", pipeline_name):
+            found.append(
+                Problem(
+                    "pipeline_name",
+                    pipeline_name,
+                    "CodePipeline names have 1 to 100 letters, digits and '.', '@', '-', '_' (no spaces), e.g. "
+                    "'upload-validation'. Or leave it out to get a generated name.",
+                )
+            )
     found.extend(retention_problems("log_retention_days", log_retention_days))
     if not Token.is_unresolved(artifact_retention_days) and (
         isinstance(artifact_retention_days, bool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -16,7 +17,7 @@ from constructs import Construct
 from ._buckets import new_access_log_bucket, send_access_logs
 from ._compliance import acknowledge, principal_arns
 from ._keys import new_key
-from .errors import Problem, raise_if_any
+from .errors import Problem, raise_if_any, wrong_enum, wrong_type
 from .upload_trigger import object_key_problems
 
 ACCESS_LOGS_DISABLED_WARNING = "s3-validated-pipeline:sourceAccessLogsDisabled"
@@ -55,6 +56,7 @@ class SourceBucketOptions:
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
         found: list[Problem] = []
+        found.extend(bucket_name_problems(f"{argument}.bucket_name", self.bucket_name))
         days = self.noncurrent_version_retention_days
         if not Token.is_unresolved(days) and (isinstance(days, bool) or not isinstance(days, int) or days <= 0):
             found.append(
@@ -64,18 +66,64 @@ class SourceBucketOptions:
                     "Give a positive whole number of days to keep replaced uploads, e.g. 90.",
                 )
             )
-        for index, uploader in enumerate(self.uploaders):
-            if not hasattr(uploader, "grant_principal") or not principal_arns(uploader):
-                found.append(
-                    Problem(
-                        f"{argument}.uploaders[{index}]",
-                        uploader,
-                        "Pass an IAM role or user (anything with an IAM ARN); service principals cannot upload.",
-                    )
+        if not isinstance(self.server_access_logs, bool):
+            found.append(wrong_type(f"{argument}.server_access_logs", self.server_access_logs, "a bool", "True"))
+        removal_policy: object = self.removal_policy
+        if not isinstance(removal_policy, RemovalPolicy):
+            found.append(wrong_enum(f"{argument}.removal_policy", removal_policy, RemovalPolicy, RemovalPolicy.RETAIN))
+        elif removal_policy == RemovalPolicy.SNAPSHOT:
+            found.append(
+                Problem(
+                    f"{argument}.removal_policy",
+                    removal_policy,
+                    "CloudFormation cannot snapshot an S3 bucket or a KMS key: use RemovalPolicy.RETAIN (or DESTROY, "
+                    "which warns).",
                 )
+            )
+        uploaders: object = self.uploaders
+        if isinstance(uploaders, str) or not isinstance(uploaders, Sequence):
+            found.append(
+                wrong_type(f"{argument}.uploaders", uploaders, "a list of IAM roles or users", "[uploader_role]")
+            )
+        else:
+            for index, uploader in enumerate(uploaders):
+                if not hasattr(uploader, "grant_principal") or not principal_arns(uploader):
+                    found.append(
+                        Problem(
+                            f"{argument}.uploaders[{index}]",
+                            uploader,
+                            "Pass an IAM role or user (anything with an IAM ARN); service principals cannot upload.",
+                        )
+                    )
         if self.admin_role is not None and not hasattr(self.admin_role, "role_arn"):
-            found.append(Problem(f"{argument}.admin_role", self.admin_role, "Pass an iam.IRole, or None."))
+            found.append(
+                Problem(
+                    f"{argument}.admin_role",
+                    self.admin_role,
+                    "Pass an iam.IRole, e.g. iam.Role.from_role_arn(self, 'Admin', arn), or None.",
+                )
+            )
         return found
+
+
+def bucket_name_problems(argument: str, name: str | None) -> list[Problem]:
+    """Return a problem unless ``name`` is None, a token or a name S3 accepts for a general purpose bucket."""
+    if name is None or Token.is_unresolved(name):
+        return []
+    if not isinstance(name, str):
+        return [wrong_type(argument, name, "a str or None", "'my-team-uploads'")]
+    valid = re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name) and ".." not in name
+    if not valid or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        return [
+            Problem(
+                argument,
+                name,
+                "S3 bucket names have 3 to 63 characters: lowercase letters, digits, '.' and '-', starting and "
+                "ending with a letter or digit, no '..' and not an IP address, e.g. 'my-team-uploads'. Or leave it out "
+                "to get a generated name.",
+            )
+        ]
+    return []
 
 
 @jsii.implements(IStableListProducer)

@@ -19,7 +19,7 @@ from constructs import Construct
 
 from ._compliance import acknowledge, acknowledge_role_policies, skip_checkov
 from ._logs import encrypted_log_group, retention_problems
-from .errors import Problem, raise_if_any
+from .errors import Problem, raise_if_any, wrong_type
 
 UNRESERVED_CONCURRENCY_WARNING = "s3-validated-pipeline:triggerConcurrencyUnreserved"
 
@@ -34,7 +34,9 @@ def object_key_problems(argument: str, object_key: str) -> list[Problem]:
     """Return a problem unless ``object_key`` names one S3 object exactly."""
     if Token.is_unresolved(object_key):
         return []
-    if not isinstance(object_key, str) or not object_key.strip():
+    if not isinstance(object_key, str):
+        return [wrong_type(argument, object_key, "a str", "'source.zip'")]
+    if not object_key.strip():
         return [Problem(argument, object_key, "Name the object developers upload, e.g. 'source.zip'.")]
     if object_key.startswith("/"):
         return [
@@ -50,6 +52,23 @@ def object_key_problems(argument: str, object_key: str) -> list[Problem]:
                 "Wildcards are not supported: the pipeline watches one object. Name it exactly, e.g. 'source.zip'.",
             )
         ]
+    if object_key.endswith("/"):
+        return [
+            Problem(
+                argument,
+                object_key,
+                f"A key ending in '/' is a folder, not an object: name the zip, e.g. {object_key + 'source.zip'!r}.",
+            )
+        ]
+    size = len(object_key.encode("utf-8"))
+    if size > 1024:  # S3's limit on a key
+        return [
+            Problem(
+                argument,
+                f"{object_key[:40]}... ({size} bytes)",
+                "S3 keys are at most 1024 bytes in UTF-8: use a shorter key, e.g. 'source.zip'.",
+            )
+        ]
     return []
 
 
@@ -57,7 +76,9 @@ def reserved_concurrency_problems(argument: str, value: int | None) -> list[Prob
     """Return a problem unless ``value`` is None or a positive whole number."""
     if value is None or Token.is_unresolved(value):
         return []
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return [wrong_type(argument, value, "an int or None", "5")]
+    if value <= 0:
         return [Problem(argument, value, "Give a positive number of concurrent starts, e.g. 5, or None.")]
     return []
 

@@ -18,7 +18,7 @@ from . import _buildspec
 from ._compliance import acknowledge
 from ._logs import encrypted_log_group, retention_problems
 from .build_environment import BuildEnvironment
-from .errors import Problem, raise_if_any
+from .errors import Problem, raise_if_any, wrong_type
 
 RETIRED_ENVIRONMENT_WARNING = "s3-validated-pipeline:retiredBuildEnvironment"
 
@@ -45,7 +45,7 @@ class ValidationOptions:
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
         found: list[Problem] = []
-        if isinstance(self.commands, str):
+        if isinstance(self.commands, str) or not isinstance(self.commands, Sequence):
             found.append(Problem(f"{argument}.commands", self.commands, "Pass a list of commands, e.g. ['npm ci']."))
         elif not self.commands:
             found.append(
@@ -55,15 +55,21 @@ class ValidationOptions:
                     "Give at least one shell command that validates the package, e.g. ['npm ci', 'npm test'].",
                 )
             )
-        elif any(not Token.is_unresolved(c) and not str(c).strip() for c in self.commands):
-            found.append(
-                Problem(
-                    f"{argument}.commands",
-                    self.commands,
-                    "Remove the empty command(s): each must run something.",
-                )
+        else:
+            found.extend(
+                wrong_type(f"{argument}.commands[{index}]", command, "a str (one shell command)", "'npm test'")
+                for index, command in enumerate(self.commands)
+                if not isinstance(command, str)
             )
-        if isinstance(self.required_files, str):
+            if any(isinstance(c, str) and not Token.is_unresolved(c) and not c.strip() for c in self.commands):
+                found.append(
+                    Problem(
+                        f"{argument}.commands",
+                        self.commands,
+                        "Remove the empty command(s): each must run something.",
+                    )
+                )
+        if isinstance(self.required_files, str) or not isinstance(self.required_files, Sequence):
             found.append(
                 Problem(
                     f"{argument}.required_files",
@@ -73,8 +79,22 @@ class ValidationOptions:
             )
         else:
             found.extend(_required_file_problems(f"{argument}.required_files", self.required_files))
-        found.extend(self.build_environment.problems(f"{argument}.build_environment"))
-        if not Token.is_unresolved(self.timeout) and not 5 <= self.timeout.to_minutes() <= 2160:
+        environment: object = self.build_environment
+        if isinstance(environment, BuildEnvironment):
+            found.extend(environment.problems(f"{argument}.build_environment"))
+        else:
+            image = environment if isinstance(environment, str) else "aws/codebuild/standard:7.0"
+            found.append(
+                wrong_type(
+                    f"{argument}.build_environment",
+                    environment,
+                    "a BuildEnvironment",
+                    f"BuildEnvironment.UBUNTU_22_04_NODE_22, or BuildEnvironment(image={image!r})",
+                )
+            )
+        if not isinstance(self.timeout, Duration):
+            found.append(wrong_type(f"{argument}.timeout", self.timeout, "a Duration", "Duration.minutes(60)"))
+        elif not self.timeout.is_unresolved() and not 5 <= self.timeout.to_minutes() <= 2160:
             found.append(
                 Problem(
                     f"{argument}.timeout",
@@ -91,7 +111,9 @@ def _required_file_problems(argument: str, patterns: Sequence[str]) -> list[Prob
         if Token.is_unresolved(pattern):
             continue
         where = f"{argument}[{index}]"
-        if not pattern.strip():
+        if not isinstance(pattern, str):
+            found.append(wrong_type(where, pattern, "a str", "'package.json'"))
+        elif not pattern.strip():
             found.append(Problem(where, pattern, "Name a file relative to the zip's root, e.g. 'package.json'."))
         elif pattern.startswith("/") or "\\" in pattern:
             found.append(
@@ -172,8 +194,8 @@ class ValidationProject(Construct):
             self.project,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
             f"/aws/codebuild/<{project_id}>:*]",
-            "CDK always lets a project write to its default log group /aws/codebuild/<project>, whose streams have "
-            "generated names; builds log to the dedicated encrypted log group instead.",
+            "CDK always lets a project write to its default log group (/aws/codebuild/ and the project name), "
+            "whose streams have generated names; builds log to the dedicated encrypted log group instead.",
         )
         for pack in ("HIPAA.Security", "PCI.DSS.321"):
             acknowledge(
