@@ -14,14 +14,17 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from s3_validated_pipeline import (
     BuildEnvironment,
     InputError,
+    SourceBucket,
     SourceBucketOptions,
     ValidatedS3Pipeline,
     ValidationOptions,
+    ValidationProject,
 )
 
 GOOD = ValidationOptions(commands=["npm ci"], build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22)
@@ -191,13 +194,14 @@ def test_fails_when_a_runtime_version_is_a_number() -> None:
     )
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    reason="BuildEnvironment.__post_init__ copies runtime_versions with dict() before problems() can report it",
-)
 def test_fails_when_runtime_versions_is_not_a_mapping() -> None:
-    with pytest.raises(InputError, match=r"runtime_versions: got 'nodejs=22'"):
-        BuildEnvironment(image="aws/codebuild/standard:7.0", runtime_versions="nodejs=22")
+    environment = BuildEnvironment(image="aws/codebuild/standard:7.0", runtime_versions="nodejs=22")  # type: ignore[arg-type]
+    assert_fails(
+        "validation.build_environment.runtime_versions",
+        "'nodejs=22'",
+        "Expected a mapping, not str; pass e.g. {'nodejs': '22'}",
+        validation=validation(build_environment=environment),
+    )
 
 
 # --- SourceBucketOptions and grant_upload -----------------------------------------------------------------
@@ -282,6 +286,32 @@ def test_fails_when_grant_upload_gets_a_service_principal() -> None:
     pipeline = ValidatedS3Pipeline(new_stack(), "Pipeline", validation=GOOD)
     with pytest.raises(InputError, match=r"grantee: got <aws_cdk\.aws_iam\.ServicePrincipal .*service principals"):
         pipeline.grant_upload(iam.ServicePrincipal("codebuild.amazonaws.com"))
+
+
+def test_fails_when_grant_upload_gets_an_arn_string() -> None:
+    pipeline = ValidatedS3Pipeline(new_stack(), "Pipeline", validation=GOOD)
+    with pytest.raises(InputError, match=r"grantee: got 'arn:aws:iam::111122223333:role/uploader'.*from_role_arn"):
+        pipeline.grant_upload(ROLE_ARN)  # type: ignore[arg-type]
+
+
+def test_fails_when_grant_upload_on_an_existing_bucket_gets_a_service_principal() -> None:
+    stack = new_stack()
+    pipeline = ValidatedS3Pipeline(
+        stack, "Pipeline", validation=GOOD, source_bucket=s3.Bucket.from_bucket_name(stack, "Existing", "uploads")
+    )
+    with pytest.raises(InputError, match=r"grantee: got <aws_cdk\.aws_iam\.ServicePrincipal .*service principals"):
+        pipeline.grant_upload(iam.ServicePrincipal("codebuild.amazonaws.com"))
+
+
+def test_fails_when_a_part_used_alone_gets_a_dict_for_its_options() -> None:
+    stack = new_stack()
+    key = kms.Key(stack, "Key")
+    with pytest.raises(
+        InputError, match=r"options: got \{'server_access_logs': False\}\. Expected SourceBucketOptions"
+    ):
+        SourceBucket(stack, "Source", object_key="source.zip", options={"server_access_logs": False})  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"options: got \{'commands': \['true'\]\}\. Expected ValidationOptions"):
+        ValidationProject(stack, "Validation", options={"commands": ["true"]}, artifact_key=key, log_key=key)  # type: ignore[arg-type]
 
 
 # --- Several at once, tokens, warnings --------------------------------------------------------------------

@@ -73,5 +73,7 @@ def skip_checkov(resource: IConstruct, check: str, comment: str) -> None:
 
 def principal_arns(grantee: iam.IGrantable) -> list[str]:
     """Return the IAM ARNs (possibly tokens) of ``grantee``'s principal; empty for service principals."""
+    if not hasattr(grantee, "grant_principal"):
+        return []
     found = grantee.grant_principal.policy_fragment.principal_json.get("AWS", [])
     return list(found) if isinstance(found, list) else [found]

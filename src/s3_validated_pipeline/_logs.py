@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import RemovalPolicy, Token
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .errors import Problem, wrong_type
+from .errors import Problem, unresolved, wrong_type
 
 RETENTION_DAYS = (
     1,
@@ -40,7 +40,7 @@ RETENTION_DAYS = (
 
 def retention_problems(argument: str, days: int) -> list[Problem]:
     """Return a problem unless ``days`` is a retention CloudWatch Logs accepts."""
-    if Token.is_unresolved(days):
+    if unresolved(days):
         return []
     if isinstance(days, bool) or not isinstance(days, int):
         return [wrong_type(argument, days, "an int", "365")]

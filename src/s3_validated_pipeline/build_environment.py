@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
-from aws_cdk import Token
 from aws_cdk import aws_codebuild as codebuild
 
-from .errors import Problem, wrong_enum, wrong_type
+from .errors import Problem, unresolved, wrong_enum, wrong_type
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +41,8 @@ class BuildEnvironment:
 
     def __post_init__(self) -> None:
         # A read-only copy: the environment is shared by presets and must not change under a caller.
-        object.__setattr__(self, "runtime_versions", MappingProxyType(dict(self.runtime_versions)))
+        if isinstance(self.runtime_versions, Mapping):
+            object.__setattr__(self, "runtime_versions", MappingProxyType(dict(self.runtime_versions)))
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with this environment, naming it as ``argument``."""
@@ -50,7 +50,7 @@ class BuildEnvironment:
         image: object = self.image
         if not isinstance(image, str):
             found.append(wrong_type(f"{argument}.image", image, "a str", "'aws/codebuild/standard:7.0'"))
-        elif not Token.is_unresolved(image) and not image.strip():
+        elif not unresolved(image) and not image.strip():
             found.append(
                 Problem(
                     f"{argument}.image",
@@ -59,7 +59,11 @@ class BuildEnvironment:
                     "such as BuildEnvironment.UBUNTU_22_04_NODE_22.",
                 )
             )
-        for runtime, version in self.runtime_versions.items():
+        runtimes: object = self.runtime_versions
+        if not isinstance(runtimes, Mapping):
+            found.append(wrong_type(f"{argument}.runtime_versions", runtimes, "a mapping", "{'nodejs': '22'}"))
+            runtimes = {}
+        for runtime, version in runtimes.items():
             if not all(isinstance(part, str) and part.strip() for part in (runtime, version)):
                 found.append(
                     Problem(

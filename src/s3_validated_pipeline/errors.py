@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from aws_cdk import Token
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -31,6 +33,14 @@ class InputError(ValueError):
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"[{self.code}] {len(self.problems)} problem(s) with the input:\n{lines}")
+
+
+def unresolved(value: object) -> bool:
+    """Whether ``value`` is an unresolved token, checked later by CloudFormation rather than here.
+
+    Only strings and numbers are asked: jsii cannot take an arbitrary Python object, such as a Path, and crashes.
+    """
+    return isinstance(value, (str, int, float)) and Token.is_unresolved(value)
 
 
 def wrong_type(argument: str, value: object, expected: str, example: str) -> Problem:

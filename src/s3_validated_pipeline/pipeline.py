@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import cast
 
-from aws_cdk import Annotations, CfnResource, RemovalPolicy, Token
+from aws_cdk import Annotations, CfnResource, RemovalPolicy
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -19,8 +19,8 @@ from ._buckets import new_access_log_bucket, new_artifact_bucket
 from ._compliance import acknowledge_cdk_grants
 from ._keys import new_key, new_log_key
 from ._logs import retention_problems
-from .errors import Problem, raise_if_any, wrong_enum, wrong_type
-from .source_bucket import SourceBucket, SourceBucketOptions
+from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
+from .source_bucket import SourceBucket, SourceBucketOptions, grantee_problems
 from .upload_trigger import UploadTrigger, object_key_problems, reserved_concurrency_problems
 from .validation_project import ValidationOptions, ValidationProject
 
@@ -210,6 +210,7 @@ class ValidatedS3Pipeline(Construct):
         """
         if self._created_source is not None:
             return self._created_source.grant_upload(grantee)
+        raise_if_any(grantee_problems("grantee", grantee))
         # An existing bucket's policy is its owner's; grant what uploading needs, explicitly.
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
@@ -280,7 +281,7 @@ def _input_problems(
     mode: object = execution_mode
     if not isinstance(mode, codepipeline.ExecutionMode):
         found.append(wrong_enum("execution_mode", mode, codepipeline.ExecutionMode, codepipeline.ExecutionMode.QUEUED))
-    if pipeline_name is not None and not Token.is_unresolved(pipeline_name):
+    if pipeline_name is not None and not unresolved(pipeline_name):
         if not isinstance(pipeline_name, str):
             found.append(wrong_type("pipeline_name", pipeline_name, "a str or None", "'upload-validation'"))
         elif not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", pipeline_name):
@@ -293,7 +294,7 @@ def _input_problems(
                 )
             )
     found.extend(retention_problems("log_retention_days", log_retention_days))
-    if not Token.is_unresolved(artifact_retention_days) and (
+    if not unresolved(artifact_retention_days) and (
         isinstance(artifact_retention_days, bool)
         or not isinstance(artifact_retention_days, int)
         or artifact_retention_days <= 0

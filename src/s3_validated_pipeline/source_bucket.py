@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import jsii
-from aws_cdk import Annotations, Aws, Duration, IStableListProducer, Lazy, RemovalPolicy, Token
+from aws_cdk import Annotations, Aws, Duration, IStableListProducer, Lazy, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -17,7 +17,7 @@ from constructs import Construct
 from ._buckets import new_access_log_bucket, send_access_logs
 from ._compliance import acknowledge, principal_arns
 from ._keys import new_key
-from .errors import Problem, raise_if_any, wrong_enum, wrong_type
+from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .upload_trigger import object_key_problems
 
 ACCESS_LOGS_DISABLED_WARNING = "s3-validated-pipeline:sourceAccessLogsDisabled"
@@ -58,7 +58,7 @@ class SourceBucketOptions:
         found: list[Problem] = []
         found.extend(bucket_name_problems(f"{argument}.bucket_name", self.bucket_name))
         days = self.noncurrent_version_retention_days
-        if not Token.is_unresolved(days) and (isinstance(days, bool) or not isinstance(days, int) or days <= 0):
+        if not unresolved(days) and (isinstance(days, bool) or not isinstance(days, int) or days <= 0):
             found.append(
                 Problem(
                     f"{argument}.noncurrent_version_retention_days",
@@ -87,14 +87,7 @@ class SourceBucketOptions:
             )
         else:
             for index, uploader in enumerate(uploaders):
-                if not hasattr(uploader, "grant_principal") or not principal_arns(uploader):
-                    found.append(
-                        Problem(
-                            f"{argument}.uploaders[{index}]",
-                            uploader,
-                            "Pass an IAM role or user (anything with an IAM ARN); service principals cannot upload.",
-                        )
-                    )
+                found.extend(grantee_problems(f"{argument}.uploaders[{index}]", uploader))
         if self.admin_role is not None and not hasattr(self.admin_role, "role_arn"):
             found.append(
                 Problem(
@@ -108,7 +101,7 @@ class SourceBucketOptions:
 
 def bucket_name_problems(argument: str, name: str | None) -> list[Problem]:
     """Return a problem unless ``name`` is None, a token or a name S3 accepts for a general purpose bucket."""
-    if name is None or Token.is_unresolved(name):
+    if name is None or unresolved(name):
         return []
     if not isinstance(name, str):
         return [wrong_type(argument, name, "a str or None", "'my-team-uploads'")]
@@ -124,6 +117,20 @@ def bucket_name_problems(argument: str, name: str | None) -> list[Problem]:
             )
         ]
     return []
+
+
+def grantee_problems(argument: str, grantee: object) -> list[Problem]:
+    """Return a problem unless ``grantee`` is a principal with an IAM ARN, which a bucket policy can name."""
+    if principal_arns(grantee):  # type: ignore[arg-type]  # checked inside: anything without a principal has none
+        return []
+    return [
+        Problem(
+            argument,
+            grantee,
+            "Pass an IAM role or user (anything with an IAM ARN), e.g. iam.Role(...); service principals "
+            "cannot upload, and an ARN string must first be imported with iam.Role.from_role_arn.",
+        )
+    ]
 
 
 @jsii.implements(IStableListProducer)
@@ -164,6 +171,8 @@ class SourceBucket(Construct):
     ) -> None:
         super().__init__(scope, id)
         options = options or SourceBucketOptions()
+        if not isinstance(options, SourceBucketOptions):
+            raise_if_any([wrong_type("options", options, "SourceBucketOptions", "SourceBucketOptions()")])
         raise_if_any([*object_key_problems("object_key", object_key), *options.problems("options")])
         if not options.server_access_logs:
             Annotations.of(self).add_warning_v2(
@@ -228,19 +237,8 @@ class SourceBucket(Construct):
 
         The bucket policy denies uploads to every other principal, so this is the only way to allow one.
         """
-        arns = principal_arns(grantee)
-        if not arns:
-            raise_if_any(
-                [
-                    Problem(
-                        "grantee",
-                        grantee,
-                        "grant_upload takes an IAM role or user (anything with an IAM ARN); service principals "
-                        "cannot upload packages.",
-                    )
-                ]
-            )
-        self._uploaders.arns.extend(arns)
+        raise_if_any(grantee_problems("grantee", grantee))
+        self._uploaders.arns.extend(principal_arns(grantee))
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["s3:PutObject", "s3:AbortMultipartUpload"],

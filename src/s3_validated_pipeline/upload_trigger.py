@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, Aws, Duration, Token
+from aws_cdk import Annotations, Aws, Duration
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -19,7 +19,7 @@ from constructs import Construct
 
 from ._compliance import acknowledge, acknowledge_role_policies, skip_checkov
 from ._logs import encrypted_log_group, retention_problems
-from .errors import Problem, raise_if_any, wrong_type
+from .errors import Problem, raise_if_any, unresolved, wrong_type
 
 UNRESERVED_CONCURRENCY_WARNING = "s3-validated-pipeline:triggerConcurrencyUnreserved"
 
@@ -32,7 +32,7 @@ _NO_VPC_REASON = (
 
 def object_key_problems(argument: str, object_key: str) -> list[Problem]:
     """Return a problem unless ``object_key`` names one S3 object exactly."""
-    if Token.is_unresolved(object_key):
+    if unresolved(object_key):
         return []
     if not isinstance(object_key, str):
         return [wrong_type(argument, object_key, "a str", "'source.zip'")]
@@ -74,7 +74,7 @@ def object_key_problems(argument: str, object_key: str) -> list[Problem]:
 
 def reserved_concurrency_problems(argument: str, value: int | None) -> list[Problem]:
     """Return a problem unless ``value`` is None or a positive whole number."""
-    if value is None or Token.is_unresolved(value):
+    if value is None or unresolved(value):
         return []
     if isinstance(value, bool) or not isinstance(value, int):
         return [wrong_type(argument, value, "an int or None", "5")]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-from aws_cdk import Annotations, CfnResource, Duration, Stack, Token
+from aws_cdk import Annotations, CfnResource, Duration, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,7 +18,7 @@ from . import _buildspec
 from ._compliance import acknowledge
 from ._logs import encrypted_log_group, retention_problems
 from .build_environment import BuildEnvironment
-from .errors import Problem, raise_if_any, wrong_type
+from .errors import Problem, raise_if_any, unresolved, wrong_type
 
 RETIRED_ENVIRONMENT_WARNING = "s3-validated-pipeline:retiredBuildEnvironment"
 
@@ -61,7 +61,7 @@ class ValidationOptions:
                 for index, command in enumerate(self.commands)
                 if not isinstance(command, str)
             )
-            if any(isinstance(c, str) and not Token.is_unresolved(c) and not c.strip() for c in self.commands):
+            if any(isinstance(c, str) and not unresolved(c) and not c.strip() for c in self.commands):
                 found.append(
                     Problem(
                         f"{argument}.commands",
@@ -108,7 +108,7 @@ class ValidationOptions:
 def _required_file_problems(argument: str, patterns: Sequence[str]) -> list[Problem]:
     found = []
     for index, pattern in enumerate(patterns):
-        if Token.is_unresolved(pattern):
+        if unresolved(pattern):
             continue
         where = f"{argument}[{index}]"
         if not isinstance(pattern, str):
@@ -153,6 +153,10 @@ class ValidationProject(Construct):
         log_retention_days: int = 365,
     ) -> None:
         super().__init__(scope, id)
+        if not isinstance(options, ValidationOptions):
+            raise_if_any(
+                [wrong_type("options", options, "ValidationOptions", "ValidationOptions(commands=['npm ci'])")]
+            )
         raise_if_any([*options.problems("options"), *retention_problems("log_retention_days", log_retention_days)])
         environment = options.build_environment
         if environment.retired_because:
