@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
+
+import pytest
 
 from .conftest import ROOT
 
+tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
