@@ -33,6 +33,7 @@ project = PythonProject(
         "pytest@^9.0",
         "ruff@^0.17",
         "syrupy@^5.0",
+        "vermin@^1.6",  # the package checker runs on CodeBuild's Python 3.8: checked statically
     ],
     sample=False,
     pytest=False,  # pytest is run by the Makefile's `test` target, with lint and types first

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from aws_cdk.assertions import Match
 
-from .conftest import Synthesized
+from .conftest import ROOT, Synthesized
 
 
 def resources(seed: Synthesized, type_: str) -> dict[str, dict[str, Any]]:
@@ -321,19 +322,46 @@ def test_retired_environment_adds_an_acknowledgeable_warning(seed: Synthesized) 
     assert "BuildEnvironment.UBUNTU_22_04_NODE_22" in warnings[0]
 
 
-def test_buildspec_checks_files_then_runs_commands_then_writes_the_manifest(seed: Synthesized) -> None:
+def test_buildspec_checks_the_package_then_runs_commands_then_writes_the_manifest(seed: Synthesized) -> None:
     spec = buildspec(seed)
     assert spec["env"] == {"shell": "bash"}
-    pre_build = spec["phases"]["pre_build"]["commands"]
-    assert "package.json" in pre_build[0]
-    assert "bin/*.ts" in pre_build[0]
+    fetch_checker, fetch_source, check = spec["phases"]["pre_build"]["commands"]
+    assert "sha256sum --check --strict" in fetch_checker
+    assert '--version-id "$SOURCE_OBJECT_VERSION_ID"' in fetch_source
+    for required in ("package.json", "package-lock.json", "cdk.json", "tsconfig.json", "'bin/*.ts'"):
+        assert f"--require {required}" in check
+    assert "--max-entries 10000 --max-total-bytes 1073741824 --max-compression-ratio 100" in check
     build = spec["phases"]["build"]["commands"]
     assert build[:3] == ["npm ci", "npm run lint", "npm run build"]
-    assert "sha256sum" in build[3]
-    assert "MANIFEST.sha256" in build[3]
+    assert "check.py manifest . --source-json" in build[3]
+    assert "--output .validated/manifest.json" in build[3]
     assert spec["phases"]["pre_build"]["on-failure"] == spec["phases"]["build"]["on-failure"] == "ABORT"
     assert "SOURCE_OBJECT_VERSION_ID" in spec["phases"]["post_build"]["commands"][0]
     assert spec["artifacts"] == {"files": ["**/*"]}
+
+
+def test_the_checker_that_runs_is_the_one_the_template_pins(seed: Synthesized) -> None:
+    _, project = only(seed, "AWS::CodeBuild::Project")
+    variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    checker = ROOT / "src" / "s3_validated_pipeline" / "check.py"
+    assert variables["CHECKER_SHA256"] == hashlib.sha256(checker.read_bytes()).hexdigest()
+    assert variables["CHECKER_KEY"].endswith(".py")
+
+
+def test_validation_role_may_read_only_the_checker_and_the_watched_object(seed: Synthesized) -> None:
+    _, project = only(seed, "AWS::CodeBuild::Project")
+    role_id = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    [policy] = [p for p in resources(seed, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+    found = statements(policy["Properties"]["PolicyDocument"])
+    source = {"Fn::Join": ["", [{"Fn::GetAtt": [source_bucket_id(seed), "Arn"]}, "/source.zip"]]}
+    assert {"Action": ["s3:GetObject", "s3:GetObjectVersion"], "Effect": "Allow", "Resource": source} in found
+    [checker_read] = [s for s in found if s["Action"] == "s3:GetObject"]
+    assert checker_read["Resource"]["Fn::Join"][1][-1].endswith(".py")
+    assert {
+        "Action": "kms:Decrypt",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": [kms_key_of_source(seed), "Arn"]},
+    } in found
 
 
 def test_build_logs_go_to_the_dedicated_log_group(seed: Synthesized) -> None:

@@ -1,23 +1,60 @@
 """A secure AWS CodePipeline that validates every zip uploaded to S3.
 
 ``ValidatedS3Pipeline`` is the one statement most users need; its parts are exported for use on their own.
+Names are imported on first use, so ``python -m s3_validated_pipeline.check`` (the package checker, standard
+library only) starts without loading aws-cdk-lib.
 """
 
-from .build_environment import BuildEnvironment
-from .errors import InputError, Problem
-from .pipeline import ValidatedS3Pipeline
-from .source_bucket import SourceBucket, SourceBucketOptions
-from .upload_trigger import UploadTrigger
-from .validation_project import ValidationOptions, ValidationProject
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .build_environment import BuildEnvironment
+    from .errors import InputError, Problem
+    from .pipeline import ValidatedS3Pipeline
+    from .source_bucket import SourceBucket, SourceBucketOptions
+    from .upload_trigger import UploadTrigger
+    from .validation_project import PackageCheckOptions, ValidationOptions, ValidationProject
+    from .verified_project import StageOptions, VerifiedProject
+
+_MODULES = {
+    "BuildEnvironment": "build_environment",
+    "InputError": "errors",
+    "PackageCheckOptions": "validation_project",
+    "Problem": "errors",
+    "SourceBucket": "source_bucket",
+    "SourceBucketOptions": "source_bucket",
+    "StageOptions": "verified_project",
+    "UploadTrigger": "upload_trigger",
+    "ValidatedS3Pipeline": "pipeline",
+    "ValidationOptions": "validation_project",
+    "ValidationProject": "validation_project",
+    "VerifiedProject": "verified_project",
+}
 
 __all__ = [
     "BuildEnvironment",
     "InputError",
+    "PackageCheckOptions",
     "Problem",
     "SourceBucket",
     "SourceBucketOptions",
+    "StageOptions",
     "UploadTrigger",
     "ValidatedS3Pipeline",
     "ValidationOptions",
     "ValidationProject",
+    "VerifiedProject",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_MODULES[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,4 +1,9 @@
-"""The validate stage's buildspec. Its shell lines are real code: tests run them in bash against sample packages."""
+"""The buildspecs of the validate stage and of every stage after it. Their shell lines are real code: tests run them
+in bash against sample packages, with a stand-in for the AWS CLI.
+
+The package checker (``check.py``, standard library only) reaches CodeBuild as an asset whose SHA-256 is pinned in
+the template and verified before it runs, so no build runs code the synthesized template did not pin.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +11,75 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-MANIFEST_FILE = "MANIFEST.sha256"
-"""Written at the artifact's root in `sha256sum` format, so `sha256sum --check --strict` verifies it."""
+WORK_DIR = "/tmp/s3vp"  # noqa: S108  # the build container's own scratch space, outside the artifact
+RECORDS_DIR = ".validated"
+"""Where the validated artifact keeps its records: the package check's report and the manifest."""
+MANIFEST_PATH = f"{RECORDS_DIR}/manifest.json"
+REPORT_PATH = f"{RECORDS_DIR}/package-check.json"
 
+CHECKER_VARIABLES = ("CHECKER_BUCKET", "CHECKER_KEY", "CHECKER_SHA256")
+"""Set on every project that runs the checker: where its asset is, and the digest the template pins."""
 SOURCE_VARIABLES = ("SOURCE_BUCKET", "SOURCE_OBJECT_KEY", "SOURCE_OBJECT_VERSION_ID")
-"""Environment variables the pipeline's build action sets; the diagnostics print them."""
+"""Set by the pipeline's validate action: the exact object version that started the execution."""
 
 
-def required_files_check(patterns: Sequence[str]) -> str:
-    """Fail, listing every pattern that matches nothing, unless each required path or glob matches a file."""
-    quoted = " ".join(shlex.quote(pattern) for pattern in patterns)
+def fetch_checker() -> str:
+    """Download the checker and refuse to go on unless its SHA-256 is the one pinned in the template."""
     return "\n".join(
         [
-            # globstar makes '**' cross folders; dotglob lets 'config/*' match '.env'-style names too.
-            "shopt -s globstar dotglob",
-            "missing=0",
-            f"for pattern in {quoted}; do",
-            "  found=0",
-            # Unquoted, $pattern is globbed; with IFS empty it is never split, so patterns may hold spaces.
-            # (compgen -G would be shorter but ignores dotglob until some other glob has run.)
-            "  IFS=",
-            "  for match in $pattern; do",
-            '    if [ -e "$match" ]; then found=1; break; fi',
-            "  done",
-            "  unset IFS",
-            '  if [ "$found" -eq 0 ]; then',
-            '    echo "Required file missing from the package: $pattern" >&2',
-            "    missing=$((missing + 1))",
-            "  fi",
-            "done",
-            'if [ "$missing" -gt 0 ]; then',
-            '  echo "Package rejected: $missing required file(s) missing." >&2',
+            f"mkdir -p {WORK_DIR}",
+            f'aws s3 cp --quiet "s3://$CHECKER_BUCKET/$CHECKER_KEY" {WORK_DIR}/check.py',
+            f'if ! echo "$CHECKER_SHA256  {WORK_DIR}/check.py" | sha256sum --check --strict --quiet; then',
+            '  echo "The package checker does not match the SHA-256 pinned in the template; refusing to run it." >&2',
             "  exit 1",
             "fi",
-            f'echo "Package holds all {len(patterns)} required file(s)."',
         ]
     )
 
 
-def manifest_command() -> str:
-    """Write the SHA-256 of every file in the working tree, sorted by path, to the manifest."""
+def fetch_source() -> str:
+    """Download exactly the uploaded object version, with S3's own SHA-256 checksum when the uploader set one."""
     return (
-        f"find . -type f ! -path ./{MANIFEST_FILE} ! -path ./{MANIFEST_FILE}.tmp -print0 | LC_ALL=C sort -z "
-        f"| xargs -0 --no-run-if-empty sha256sum > {MANIFEST_FILE}.tmp && mv {MANIFEST_FILE}.tmp {MANIFEST_FILE}"
-        f' && echo "Manifest: $(wc -l < {MANIFEST_FILE}) file(s) hashed into {MANIFEST_FILE}"'
+        'aws s3api get-object --bucket "$SOURCE_BUCKET" --key "$SOURCE_OBJECT_KEY" '
+        '--version-id "$SOURCE_OBJECT_VERSION_ID" --checksum-mode ENABLED '
+        f"{WORK_DIR}/source.zip > {WORK_DIR}/source-object.json"
     )
 
 
-def diagnostics_command() -> str:
+def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
+    """Check the downloaded package and keep the report; a rejection fails the build before any command runs."""
+    arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(options)
+    return "\n".join(
+        [
+            's3_checksum=$(python3 -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
+            f"< {WORK_DIR}/source-object.json)",
+            f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip {' '.join(arguments)}".rstrip()
+            + f' ${{s3_checksum:+--s3-checksum-sha256 "$s3_checksum"}} --report {WORK_DIR}/package-check.json',
+        ]
+    )
+
+
+def write_manifest() -> str:
+    """Record the package check and the SHA-256 of every output file and of the source zip in the artifact."""
+    return "\n".join(
+        [
+            f"mkdir -p {RECORDS_DIR}",
+            f"cp {WORK_DIR}/package-check.json {REPORT_PATH}",
+            "python3 -c 'import json, os, sys; report = json.load(sys.stdin); print(json.dumps({"
+            '"bucket": os.environ["SOURCE_BUCKET"], "key": os.environ["SOURCE_OBJECT_KEY"], '
+            '"versionId": os.environ["SOURCE_OBJECT_VERSION_ID"], "sha256": report["sha256"]}))\' '
+            f"< {WORK_DIR}/package-check.json > {WORK_DIR}/source.json",
+            f"python3 {WORK_DIR}/check.py manifest . --source-json {WORK_DIR}/source.json --output {MANIFEST_PATH}",
+        ]
+    )
+
+
+def verify_manifest() -> str:
+    """Fail, naming every changed, added or missing file, unless the artifact is what the validate stage wrote."""
+    return f"python3 {WORK_DIR}/check.py verify . --manifest {MANIFEST_PATH}"
+
+
+def diagnostics() -> str:
     """Print what a reader of the log needs to reproduce the build: never secrets or the whole environment."""
     return "\n".join(
         [
@@ -61,7 +87,7 @@ def diagnostics_command() -> str:
             'echo "Source object: s3://${SOURCE_BUCKET:-?}/${SOURCE_OBJECT_KEY:-?} '
             'version ${SOURCE_OBJECT_VERSION_ID:-?}"',
             'echo "Build: ${CODEBUILD_BUILD_ID:-local} on ${CODEBUILD_BUILD_IMAGE:-local image}"',
-            'echo "Validation succeeded: ${CODEBUILD_BUILD_SUCCEEDING:-unknown}"',
+            'echo "Succeeded: ${CODEBUILD_BUILD_SUCCEEDING:-unknown}"',
             '[ -r /etc/os-release ] && . /etc/os-release && echo "OS: $PRETTY_NAME"',
             "for tool in node npm python3 java go; do",
             '  if command -v "$tool" > /dev/null; then echo "$tool: $("$tool" --version 2>&1 | head -n 1)"; fi',
@@ -71,28 +97,43 @@ def diagnostics_command() -> str:
     )
 
 
+def _install(runtime_versions: Mapping[str, str]) -> dict[str, Any]:
+    return {"install": {"runtime-versions": dict(runtime_versions)}} if runtime_versions else {}
+
+
 def validation_buildspec(
     *,
     commands: Sequence[str],
     required_files: Sequence[str],
+    check_options: Sequence[str],
     runtime_versions: Mapping[str, str],
 ) -> dict[str, Any]:
-    """Return the buildspec (version 0.2) that checks, validates and packages one uploaded package."""
-    phases: dict[str, Any] = {}
-    if runtime_versions:
-        phases["install"] = {"runtime-versions": dict(runtime_versions)}
-    pre_build_commands = [required_files_check(required_files)] if required_files else []
+    """Return the validate stage's buildspec (version 0.2): check, validate, record, diagnose."""
     return {
         "version": "0.2",
         "env": {"shell": "bash"},
         "phases": {
-            **phases,
+            **_install(runtime_versions),
             "pre_build": {
                 "on-failure": "ABORT",
-                "commands": [*pre_build_commands, 'echo "Validating the package"'],
+                "commands": [fetch_checker(), fetch_source(), check_package(required_files, check_options)],
             },
-            "build": {"on-failure": "ABORT", "commands": [*commands, manifest_command()]},
-            "post_build": {"commands": [diagnostics_command()]},
+            "build": {"on-failure": "ABORT", "commands": [*commands, write_manifest()]},
+            "post_build": {"commands": [diagnostics()]},
         },
         "artifacts": {"files": ["**/*"]},
+    }
+
+
+def verified_buildspec(*, commands: Sequence[str], runtime_versions: Mapping[str, str]) -> dict[str, Any]:
+    """Return the buildspec of a stage after validation: verify the manifest, then run ``commands``."""
+    return {
+        "version": "0.2",
+        "env": {"shell": "bash"},
+        "phases": {
+            **_install(runtime_versions),
+            "pre_build": {"on-failure": "ABORT", "commands": [fetch_checker(), verify_manifest()]},
+            "build": {"on-failure": "ABORT", "commands": list(commands)},
+            "post_build": {"commands": [diagnostics()]},
+        },
     }

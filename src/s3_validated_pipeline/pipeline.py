@@ -23,6 +23,7 @@ from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .source_bucket import SourceBucket, SourceBucketOptions, grantee_problems
 from .upload_trigger import UploadTrigger, object_key_problems, reserved_concurrency_problems
 from .validation_project import ValidationOptions, ValidationProject
+from .verified_project import StageOptions, VerifiedProject
 
 SOURCE_ACTION_NAME = "Source"
 VALIDATE_ACTION_NAME = "Validate"
@@ -155,6 +156,7 @@ class ValidatedS3Pipeline(Construct):
             log_key=self.operations_key,
             log_retention_days=log_retention_days,
         )
+        validation_project.grant_source_read(self.source_bucket, object_key)
         self.validation_project: codebuild.PipelineProject = validation_project.project
         self.validation_log_group: logs.LogGroup = validation_project.log_group
         self.validate_action = actions.CodeBuildAction(
@@ -199,9 +201,36 @@ class ValidatedS3Pipeline(Construct):
         )
 
         # CDK's grants to the pipeline role and its action roles, all below the pipeline construct.
-        artifacts = [cast(CfnResource, self.artifact_bucket.node.default_child)]
-        acknowledge_cdk_grants(self.pipeline, objects_of=artifacts)
-        acknowledge_cdk_grants(self.validation_project, objects_of=artifacts)
+        self._artifacts = [cast(CfnResource, self.artifact_bucket.node.default_child)]
+        self._log_retention_days = log_retention_days
+        acknowledge_cdk_grants(self.pipeline, objects_of=self._artifacts)
+        acknowledge_cdk_grants(self.validation_project, objects_of=self._artifacts)
+
+    def add_build_stage(self, stage_name: str, *, options: StageOptions) -> VerifiedProject:
+        """Append a stage that verifies the validated artifact's manifest, then runs ``options.commands`` on it.
+
+        Stages run in the order they are added, after Validate. A stage whose artifact does not match the
+        manifest fails before it runs anything, naming the files that differ.
+        """
+        problems = stage_name_problems("stage_name", stage_name, [stage.stage_name for stage in self.pipeline.stages])
+        raise_if_any(problems)
+        stage = VerifiedProject(
+            self,
+            f"{stage_name}Stage",
+            stage=stage_name,
+            options=options,
+            artifact_key=self.artifact_key,
+            log_key=self.operations_key,
+            log_retention_days=self._log_retention_days,
+        )
+        acknowledge_cdk_grants(stage.project, objects_of=self._artifacts)
+        self.pipeline.add_stage(
+            stage_name=stage_name,
+            actions=[
+                actions.CodeBuildAction(action_name=stage_name, project=stage.project, input=self.validated_artifact)
+            ],
+        )
+        return stage
 
     def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (a role or user) upload the watched object, and only it, with the source bucket's key.
@@ -220,6 +249,15 @@ class ValidatedS3Pipeline(Construct):
         if self.source_key is not None:
             self.source_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
         return grant
+
+
+def stage_name_problems(argument: str, name: object, taken: list[str]) -> list[Problem]:
+    """Return a problem unless ``name`` is a valid, unused CodePipeline stage name."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", name):
+        return [Problem(argument, name, "Use 1 to 100 letters, digits, '.', '@', '_' or '-', e.g. 'Test'.")]
+    if name in taken:
+        return [Problem(argument, name, f"The pipeline already has a stage {name!r}; pick another name.")]
+    return []
 
 
 def _input_problems(

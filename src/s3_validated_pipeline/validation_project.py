@@ -1,26 +1,74 @@
-"""The validate stage's CodeBuild project: required files, the user's commands, diagnostics and a manifest."""
+"""The validate stage's CodeBuild project: the package check, the user's commands, diagnostics and a manifest."""
 
 from __future__ import annotations
 
 import posixpath
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
-from aws_cdk import Annotations, CfnResource, Duration, Stack
-from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from . import _buildspec
-from ._compliance import acknowledge
-from ._logs import encrypted_log_group, retention_problems
+from ._build_project import new_build_project
+from ._logs import retention_problems
 from .build_environment import BuildEnvironment
 from .errors import Problem, raise_if_any, unresolved, wrong_type
 
-RETIRED_ENVIRONMENT_WARNING = "s3-validated-pipeline:retiredBuildEnvironment"
+
+@dataclass(frozen=True, kw_only=True)
+class PackageCheckOptions:
+    """Limits and rules of the package check, which reads the uploaded zip itself before anything runs.
+
+    Every rule is always on; these settings tune the ones with a threshold. See the README's "Package check".
+
+    Args:
+        max_entries: the most entries (files and folders) a package may hold. Default: 10,000.
+        max_total_bytes: the most bytes all entries may hold uncompressed, counted as they are read. Default: 1 GiB.
+        max_compression_ratio: the highest uncompressed / compressed ratio, per entry and overall. Default: 100.
+        allow_nested_archives: accept archives (.zip, .tar, .gz, ...) inside the package. Default: False.
+        forbidden_files: more names or globs to reject, besides the defaults (.env, private keys, *.pem, ...).
+            Default: none.
+    """
+
+    max_entries: int = 10_000
+    max_total_bytes: int = 1024**3
+    max_compression_ratio: int = 100
+    allow_nested_archives: bool = False
+    forbidden_files: Sequence[str] = ()
+
+    def problems(self, argument: str) -> list[Problem]:
+        """Return what is wrong with these options, naming them as ``argument``."""
+        found: list[Problem] = []
+        for name in ("max_entries", "max_total_bytes", "max_compression_ratio"):
+            value: object = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                found.append(Problem(f"{argument}.{name}", value, "Give a positive whole number."))
+        if not isinstance(self.allow_nested_archives, bool):
+            found.append(wrong_type(f"{argument}.allow_nested_archives", self.allow_nested_archives, "a bool", "True"))
+        if isinstance(self.forbidden_files, str) or not isinstance(self.forbidden_files, Sequence):
+            found.append(wrong_type(f"{argument}.forbidden_files", self.forbidden_files, "a list of str", "['*.sql']"))
+        else:
+            for index, pattern in enumerate(self.forbidden_files):
+                if not isinstance(pattern, str) or not pattern.strip():
+                    found.append(Problem(f"{argument}.forbidden_files[{index}]", pattern, "Name a file or glob."))
+        return found
+
+    def arguments(self) -> list[str]:
+        """Return these settings as the checker's command-line options."""
+        arguments = [
+            f"--max-entries {self.max_entries}",
+            f"--max-total-bytes {self.max_total_bytes}",
+            f"--max-compression-ratio {self.max_compression_ratio}",
+        ]
+        if self.allow_nested_archives:
+            arguments.append("--allow-nested-archives")
+        arguments += [f"--forbid {shlex.quote(pattern)}" for pattern in self.forbidden_files]
+        return arguments
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,12 +83,14 @@ class ValidationOptions:
             the design document's environment, which is retired and so adds a warning; prefer
             ``BuildEnvironment.UBUNTU_22_04_NODE_22``.
         timeout: how long one build may run before CodeBuild stops it. Default: 60 minutes.
+        package_check: limits of the package check. Default: ``PackageCheckOptions()``.
     """
 
     commands: Sequence[str]
     required_files: Sequence[str] = ()
     build_environment: BuildEnvironment = BuildEnvironment.UBUNTU_20_04_NODE_16
     timeout: Duration = field(default_factory=lambda: Duration.minutes(60))
+    package_check: PackageCheckOptions = field(default_factory=PackageCheckOptions)
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
@@ -102,6 +152,11 @@ class ValidationOptions:
                     "CodeBuild allows 5 minutes to 36 hours; pass e.g. Duration.minutes(60).",
                 )
             )
+        if isinstance(self.package_check, PackageCheckOptions):
+            found.extend(self.package_check.problems(f"{argument}.package_check"))
+        else:
+            example = "PackageCheckOptions(max_entries=20_000)"
+            found.append(wrong_type(f"{argument}.package_check", self.package_check, "PackageCheckOptions", example))
         return found
 
 
@@ -129,11 +184,17 @@ def _required_file_problems(argument: str, patterns: Sequence[str]) -> list[Prob
 
 
 class ValidationProject(Construct):
-    """Define the CodeBuild project that validates an uploaded package and packages it with a SHA-256 manifest.
+    """Define the CodeBuild project that checks, validates and records one uploaded package.
 
-    Its buildspec, in order: installs the environment's runtimes; fails listing every missing required file;
-    runs the commands; writes ``MANIFEST.sha256`` (every output file's SHA-256); and prints diagnostics (OS,
-    tool versions, the source object version) even when validation failed. Logs go to a KMS-encrypted log group.
+    Its buildspec, in order: installs the environment's runtimes; downloads the package checker and verifies the
+    SHA-256 the template pins; downloads exactly the uploaded object version and checks it (structure, limits,
+    required and forbidden files, credentials), failing before any command runs; runs the commands; writes
+    ``.validated/package-check.json`` and ``.validated/manifest.json`` (the SHA-256 of every output file and of
+    the source zip); and prints diagnostics (OS, tool versions, the object version) even when validation failed.
+    Logs go to a KMS-encrypted log group.
+
+    The pipeline's validate action sets ``SOURCE_BUCKET``, ``SOURCE_OBJECT_KEY`` and ``SOURCE_OBJECT_VERSION_ID``;
+    call ``grant_source_read`` so the project may download that object.
 
     Args:
         options: what to run. See ``ValidationOptions``.
@@ -154,57 +215,34 @@ class ValidationProject(Construct):
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(options, ValidationOptions):
-            raise_if_any(
-                [wrong_type("options", options, "ValidationOptions", "ValidationOptions(commands=['npm ci'])")]
-            )
+            example = "ValidationOptions(commands=['npm ci'])"
+            raise_if_any([wrong_type("options", options, "ValidationOptions", example)])
         raise_if_any([*options.problems("options"), *retention_problems("log_retention_days", log_retention_days)])
         environment = options.build_environment
-        if environment.retired_because:
-            Annotations.of(self).add_warning_v2(
-                RETIRED_ENVIRONMENT_WARNING,
-                f"The validate stage runs on {environment.image} with {dict(environment.runtime_versions)}: "
-                f"{environment.retired_because}. Switch with "
-                "ValidationOptions(build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22, ...), "
-                "or acknowledge this warning to keep the design document's environment.",
-            )
-
-        self.log_group: logs.LogGroup = encrypted_log_group(
-            self, "Logs", key=log_key, retention_days=log_retention_days
-        )
-        self.project: codebuild.PipelineProject = codebuild.PipelineProject(
+        self.project, self.log_group = new_build_project(
             self,
-            "Project",
-            description="Checks, validates and packages one uploaded package (s3-validated-pipeline).",
-            build_spec=codebuild.BuildSpec.from_object(
-                _buildspec.validation_buildspec(
-                    commands=options.commands,
-                    required_files=options.required_files,
-                    runtime_versions=environment.runtime_versions,
-                )
+            stage="validate",
+            description="Checks, validates and records one uploaded package (s3-validated-pipeline).",
+            buildspec=_buildspec.validation_buildspec(
+                commands=options.commands,
+                required_files=options.required_files,
+                check_options=options.package_check.arguments(),
+                runtime_versions=environment.runtime_versions,
             ),
-            environment=codebuild.BuildEnvironment(
-                build_image=codebuild.LinuxBuildImage.from_code_build_image_id(environment.image),
-                compute_type=environment.compute_type,
-                privileged=False,
-            ),
-            encryption_key=artifact_key,
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
+            environment=environment,
             timeout=options.timeout,
-            grant_report_group_permissions=False,
+            artifact_key=artifact_key,
+            log_key=log_key,
+            log_retention_days=log_retention_days,
         )
         self.role: iam.IRole = self.project.role  # type: ignore[assignment]  # always set: the project made it
-        project_id = Stack.of(self).get_logical_id(cast(CfnResource, self.project.node.default_child))
-        acknowledge(
-            self.project,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-            f"/aws/codebuild/<{project_id}>:*]",
-            "CDK always lets a project write to its default log group (/aws/codebuild/ and the project name), "
-            "whose streams have generated names; builds log to the dedicated encrypted log group instead.",
-        )
-        for pack in ("HIPAA.Security", "PCI.DSS.321"):
-            acknowledge(
-                self.project,
-                f"{pack}-CodeBuildProjectSourceRepoUrl",
-                "The project's source is the pipeline's encrypted artifact (type CODEPIPELINE), not a GitHub or "
-                "Bitbucket repository, so there is no repository URL or OAuth connection to check.",
+
+    def grant_source_read(self, bucket: s3.IBucket, object_key: str) -> None:
+        """Let the project download any version of ``object_key`` (decrypting it with the bucket's key)."""
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[bucket.arn_for_objects(object_key)]
             )
+        )
+        if bucket.encryption_key is not None:
+            bucket.encryption_key.grant(self.role, "kms:Decrypt")

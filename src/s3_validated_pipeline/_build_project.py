@@ -1,0 +1,92 @@
+"""What every CodeBuild project of the pipeline shares: the pinned package checker, an encrypted log group, a
+managed environment, its own role, and the acknowledgements CDK's defaults make necessary."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, cast
+
+from aws_cdk import Annotations, CfnResource, Duration, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from ._compliance import acknowledge
+from ._logs import encrypted_log_group
+from .build_environment import BuildEnvironment
+
+CHECKER_FILE = Path(__file__).with_name("check.py")
+RETIRED_ENVIRONMENT_WARNING = "s3-validated-pipeline:retiredBuildEnvironment"
+
+
+def checker_sha256() -> str:
+    """The digest the template pins; builds refuse a checker that does not match it."""
+    return hashlib.sha256(CHECKER_FILE.read_bytes()).hexdigest()
+
+
+def new_build_project(
+    scope: Construct,
+    *,
+    stage: str,
+    description: str,
+    buildspec: dict[str, Any],
+    environment: BuildEnvironment,
+    timeout: Duration,
+    artifact_key: kms.IKey,
+    log_key: kms.IKey,
+    log_retention_days: int,
+) -> tuple[codebuild.PipelineProject, logs.LogGroup]:
+    """Define the project ``Project`` and its log group ``Logs`` in ``scope``, with the checker it may run."""
+    if environment.retired_because:
+        Annotations.of(scope).add_warning_v2(
+            RETIRED_ENVIRONMENT_WARNING,
+            f"The {stage} stage runs on {environment.image} with {dict(environment.runtime_versions)}: "
+            f"{environment.retired_because}. Switch with build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22, "
+            "or acknowledge this warning to keep the design document's environment.",
+        )
+    checker = s3_assets.Asset(scope, "Checker", path=str(CHECKER_FILE))
+    log_group = encrypted_log_group(scope, "Logs", key=log_key, retention_days=log_retention_days)
+    project = codebuild.PipelineProject(
+        scope,
+        "Project",
+        description=description,
+        build_spec=codebuild.BuildSpec.from_object(buildspec),
+        environment=codebuild.BuildEnvironment(
+            build_image=codebuild.LinuxBuildImage.from_code_build_image_id(environment.image),
+            compute_type=environment.compute_type,
+            privileged=False,
+        ),
+        environment_variables={
+            "CHECKER_BUCKET": codebuild.BuildEnvironmentVariable(value=checker.s3_bucket_name),
+            "CHECKER_KEY": codebuild.BuildEnvironmentVariable(value=checker.s3_object_key),
+            "CHECKER_SHA256": codebuild.BuildEnvironmentVariable(value=checker_sha256()),
+        },
+        encryption_key=artifact_key,
+        logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
+        timeout=timeout,
+        grant_report_group_permissions=False,
+    )
+    # The checker object only, not the whole assets bucket.
+    project.add_to_role_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[checker.bucket.arn_for_objects(checker.s3_object_key)])
+    )
+    project_id = Stack.of(scope).get_logical_id(cast(CfnResource, project.node.default_child))
+    acknowledge(
+        project,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+        f"/aws/codebuild/<{project_id}>:*]",
+        "CDK always lets a project write to its default log group (/aws/codebuild/ and the project name), "
+        "whose streams have generated names; builds log to the dedicated encrypted log group instead.",
+    )
+    for pack in ("HIPAA.Security", "PCI.DSS.321"):
+        acknowledge(
+            project,
+            f"{pack}-CodeBuildProjectSourceRepoUrl",
+            "The project's source is the pipeline's encrypted artifact (type CODEPIPELINE), not a GitHub or "
+            "Bitbucket repository, so there is no repository URL or OAuth connection to check.",
+        )
+    return project, log_group
