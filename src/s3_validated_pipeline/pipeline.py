@@ -212,8 +212,13 @@ class ValidatedS3Pipeline(Construct):
         Stages run in the order they are added, after Validate. A stage whose artifact does not match the
         manifest fails before it runs anything, naming the files that differ.
         """
-        problems = stage_name_problems("stage_name", stage_name, [stage.stage_name for stage in self.pipeline.stages])
-        raise_if_any(problems)
+        taken = [stage.stage_name for stage in self.pipeline.stages]
+        if isinstance(options, StageOptions):
+            option_problems = options.problems("options")
+        else:
+            option_problems = [wrong_type("options", options, "StageOptions", "StageOptions(commands=['npm test'])")]
+        # Checked before any construct is added, so a corrected call can reuse the name.
+        raise_if_any([*stage_name_problems("stage_name", stage_name, taken), *option_problems])
         stage = VerifiedProject(
             self,
             f"{stage_name}Stage",
