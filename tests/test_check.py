@@ -198,14 +198,25 @@ def test_overlapped_bomb_is_not_inflated_at_all(tmp_path: Path) -> None:
     assert report.total_bytes == 0
 
 
+def test_small_repetitive_files_are_not_judged_by_their_ratio(tmp_path: Path) -> None:
+    # GIVEN a 5 KB file of one repeated word, which deflates far beyond 100:1
+    package = tmp_path / "fixture.zip"
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("test/fixture.txt", "hello" * 1000)
+    # WHEN it is checked with the default limits
+    report = check_package(package)
+    # THEN it is accepted: output under RATIO_FLOOR cannot be a bomb on its own
+    assert report.accepted, report.summary()
+
+
 def test_archive_ratio_catches_entries_that_share_compressed_bytes() -> None:
     # GIVEN three entries under the per-entry limit whose compressed sizes add up to more than the file
     entries = [
-        EntryData(Entry(i, f"f{i}", f"f{i}".encode(), 0, 8, 0, 1000, 50_000, 0, 0, 3, 31), 1000, 50_000)
+        EntryData(Entry(i, f"f{i}", f"f{i}".encode(), 0, 8, 0, 10_000, 500_000, 0, 0, 3, 31), 10_000, 500_000)
         for i in range(3)
     ]
     # WHEN the ratio rule sees them, with and without the archive's real size
-    shared = check_compression_ratio(entries, Limits(max_compression_ratio=100), archive_size=1200)
+    shared = check_compression_ratio(entries, Limits(max_compression_ratio=100), archive_size=12_000)
     separate = check_compression_ratio(entries, Limits(max_compression_ratio=100))
     # THEN only the real size reveals the whole archive's ratio (125:1)
     assert [(f.rule, f.path) for f in shared] == [("compression-ratio", "")]

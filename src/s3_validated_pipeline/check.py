@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "MANIFEST_FILE",
     "NESTED_ARCHIVE_SUFFIXES",
+    "RATIO_FLOOR",
     "Archive",
     "ArchiveError",
     "CredentialHit",
@@ -124,6 +125,10 @@ DEFAULT_FORBIDDEN = (
 
 SUPPORTED_METHODS = {0: "stored", 8: "deflate", 12: "bzip2"}
 _METHOD_NAMES = {1: "shrink", 6: "implode", 9: "deflate64", 14: "LZMA", 93: "Zstandard", 95: "XZ", 99: "AES"}
+
+RATIO_FLOOR = MIB
+"""Output below which the compression ratio is not judged: small repetitive files (logs, fixtures) compress far
+beyond 100:1 yet cannot hurt, and the total-size limit bounds many of them together."""
 
 _S_IFLNK = 0o120000
 _FLAG_ENCRYPTED = 0x1
@@ -1025,7 +1030,7 @@ def stream_entries(
 def _stream_entry(fh: BinaryIO, entry: Entry, limits: Limits, budget: int) -> EntryData:
     inflater = _Inflater(entry.method, entry.compressed_size)
     scanner = CredentialScanner(limits.scan_max_bytes) if entry.file_size <= limits.scan_max_bytes else None
-    ratio_cap = limits.max_compression_ratio * max(entry.compressed_size, 1)
+    ratio_cap = max(limits.max_compression_ratio * max(entry.compressed_size, 1), RATIO_FLOOR)
     fh.seek(entry.data_offset)
     left = entry.compressed_size
     bytes_in = bytes_out = crc = 0
@@ -1101,6 +1106,8 @@ def check_compression_ratio(
 ) -> list[Finding]:
     """Per entry, and for the whole archive (all bytes read / ``archive_size``, by default the compressed sizes' sum).
 
+    Only output above ``RATIO_FLOOR`` is judged.
+
     The whole-archive ratio is reported only when no single entry is over the limit: it then means that entries
     share compressed bytes, as in an overlapped zip bomb.
     """
@@ -1108,7 +1115,7 @@ def check_compression_ratio(
     findings = []
     for result in results:
         compressed = max(result.entry.compressed_size, 1)
-        if result.stopped == "ratio" or result.bytes_out > limit * compressed:
+        if result.stopped == "ratio" or result.bytes_out > max(limit * compressed, RATIO_FLOOR):
             findings.append(
                 Finding(
                     "compression-ratio",
@@ -1119,7 +1126,7 @@ def check_compression_ratio(
             )
     compressed_total = sum(result.entry.compressed_size for result in results) if archive_size is None else archive_size
     out_total = sum(result.bytes_out for result in results)
-    if not findings and compressed_total and out_total > limit * compressed_total:
+    if not findings and compressed_total and out_total > max(limit * compressed_total, RATIO_FLOOR):
         findings.append(
             Finding(
                 "compression-ratio",
