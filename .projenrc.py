@@ -134,6 +134,12 @@ Makefile(
             phony=True,
         ),
         Rule(
+            targets=["bench-check"],
+            prerequisites=[".venv/.synced"],
+            recipe=[".venv/bin/python -m scripts.bench_check"],
+            phony=True,
+        ),
+        Rule(
             targets=["bench"],
             prerequisites=[".venv/.synced"],
             recipe=[f"{env} .venv/bin/python -m scripts.bench_synth"],

@@ -33,6 +33,10 @@ package: .venv/.synced
 release: test package
 	npx --yes --package publib@^0.2 publib-pypi dist/python
 
+.PHONY: bench-check
+bench-check: .venv/.synced
+	.venv/bin/python -m scripts.bench_check
+
 .PHONY: bench
 bench: .venv/.synced
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -m scripts.bench_synth

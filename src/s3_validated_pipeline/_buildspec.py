@@ -23,16 +23,22 @@ SOURCE_VARIABLES = ("SOURCE_BUCKET", "SOURCE_OBJECT_KEY", "SOURCE_OBJECT_VERSION
 """Set by the pipeline's validate action: the exact object version that started the execution."""
 
 
+def _checker_pinned() -> list[str]:
+    return [
+        f'if ! echo "$CHECKER_SHA256  {WORK_DIR}/check.py" | sha256sum --check --strict --quiet; then',
+        '  echo "The package checker does not match the SHA-256 pinned in the template; refusing to run it." >&2',
+        "  exit 1",
+        "fi",
+    ]
+
+
 def fetch_checker() -> str:
     """Download the checker and refuse to go on unless its SHA-256 is the one pinned in the template."""
     return "\n".join(
         [
             f"mkdir -p {WORK_DIR}",
             f'aws s3 cp --quiet "s3://$CHECKER_BUCKET/$CHECKER_KEY" {WORK_DIR}/check.py',
-            f'if ! echo "$CHECKER_SHA256  {WORK_DIR}/check.py" | sha256sum --check --strict --quiet; then',
-            '  echo "The package checker does not match the SHA-256 pinned in the template; refusing to run it." >&2',
-            "  exit 1",
-            "fi",
+            *_checker_pinned(),
         ]
     )
 
@@ -63,6 +69,8 @@ def write_manifest() -> str:
     """Record the package check and the SHA-256 of every output file and of the source zip in the artifact."""
     return "\n".join(
         [
+            # The package's own commands ran in between: make sure they did not replace the checker.
+            *_checker_pinned(),
             f"mkdir -p {RECORDS_DIR}",
             f"cp {WORK_DIR}/package-check.json {REPORT_PATH}",
             "python3 -c 'import json, os, sys; report = json.load(sys.stdin); print(json.dumps({"
