@@ -281,10 +281,9 @@ def flip_byte(path: Path, index: int = 0) -> None:
 
 @pytest.fixture(scope="module")
 def project(seed: Any) -> dict[str, Any]:
-    """The seed template's one CodeBuild project's properties."""
+    """The properties of the seed template's validate-stage CodeBuild project."""
     projects = seed.template.find_resources("AWS::CodeBuild::Project")
-    assert len(projects) == 1, f"expected one CodeBuild project, found {sorted(projects)}"
-    (resource,) = projects.values()
+    (resource,) = [v for k, v in projects.items() if "ValidationProject" in k]
     properties: dict[str, Any] = resource["Properties"]
     return properties
 
@@ -309,10 +308,10 @@ def project_variables(project: dict[str, Any]) -> dict[str, str]:
 
 
 def pipeline_action(seed: Any, provider: str) -> dict[str, Any]:
-    """The configuration of the seed pipeline's one action run by ``provider``."""
+    """The configuration of the seed pipeline's first action run by ``provider`` (Source, then Validate)."""
     (pipeline,) = seed.template.find_resources("AWS::CodePipeline::Pipeline").values()
     actions = [action for stage in pipeline["Properties"]["Stages"] for action in stage["Actions"]]
-    (action,) = [action for action in actions if action["ActionTypeId"]["Provider"] == provider]
+    action = next(action for action in actions if action["ActionTypeId"]["Provider"] == provider)
     configuration: dict[str, Any] = action["Configuration"]
     return configuration
 

@@ -32,6 +32,12 @@ def source_bucket_id(seed: Synthesized) -> str:
     return ids[0]
 
 
+def validation_project(seed: Synthesized) -> tuple[str, dict[str, Any]]:
+    # The validate stage's project; the seed example's test and deploy stages have their own.
+    [found] = [(k, v) for k, v in resources(seed, "AWS::CodeBuild::Project").items() if "ValidationProject" in k]
+    return found
+
+
 def kms_key_of(bucket: dict[str, Any]) -> Any:
     rule = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
@@ -148,13 +154,13 @@ def test_artifact_bucket_and_pipeline_use_the_artifact_key(seed: Synthesized) ->
     key_arn = store["EncryptionKey"]["Id"]
     assert store["EncryptionKey"]["Type"] == "KMS"
     assert kms_key_of(seed.json["Resources"][bucket_id]) == key_arn
-    _, project = only(seed, "AWS::CodeBuild::Project")
+    _, project = validation_project(seed)
     assert project["Properties"]["EncryptionKey"] == key_arn
 
 
 def test_log_groups_are_kms_encrypted_with_a_retention(seed: Synthesized) -> None:
     groups = resources(seed, "AWS::Logs::LogGroup")
-    assert len(groups) == 2  # validation builds, upload trigger
+    assert len(groups) == 5  # upload trigger, and the validate, test and two deploy stages' builds
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 365
         assert "Fn::GetAtt" in group["Properties"]["KmsKeyId"]
@@ -280,6 +286,10 @@ def test_pipeline_sources_the_watched_key_without_polling_then_validates(seed: S
     assert [(s["Name"], [a["Name"] for a in s["Actions"]]) for s in stages] == [
         ("Source", ["Source"]),
         ("Validate", ["Validate"]),
+        ("Test", ["Test"]),
+        ("DeployStaging", ["Deploy"]),
+        ("ApproveProduction", ["Approve"]),
+        ("DeployProduction", ["Deploy"]),
     ]
     source = stages[0]["Actions"][0]
     assert source["ActionTypeId"]["Provider"] == "S3"
@@ -301,13 +311,13 @@ def test_pipeline_sources_the_watched_key_without_polling_then_validates(seed: S
 
 
 def buildspec(seed: Synthesized) -> dict[str, Any]:
-    _, project = only(seed, "AWS::CodeBuild::Project")
+    _, project = validation_project(seed)
     spec: dict[str, Any] = json.loads(project["Properties"]["Source"]["BuildSpec"])
     return spec
 
 
 def test_validation_runs_on_the_design_documents_environment(seed: Synthesized) -> None:
-    _, project = only(seed, "AWS::CodeBuild::Project")
+    _, project = validation_project(seed)
     environment = project["Properties"]["Environment"]
     assert environment["Image"] == "aws/codebuild/standard:5.0"
     assert environment["Type"] == "LINUX_CONTAINER"
@@ -317,7 +327,8 @@ def test_validation_runs_on_the_design_documents_environment(seed: Synthesized) 
 
 def test_retired_environment_adds_an_acknowledgeable_warning(seed: Synthesized) -> None:
     warnings = [message for _, message in seed.warnings if "retiredBuildEnvironment" in message]
-    assert len(warnings) == 1
+    # The validate stage, and the test and deploy stages that default to its environment.
+    assert len(warnings) == 4
     assert "aws/codebuild/standard:5.0" in warnings[0]
     assert "BuildEnvironment.UBUNTU_22_04_NODE_22" in warnings[0]
 
@@ -341,7 +352,7 @@ def test_buildspec_checks_the_package_then_runs_commands_then_writes_the_manifes
 
 
 def test_the_checker_that_runs_is_the_one_the_template_pins(seed: Synthesized) -> None:
-    _, project = only(seed, "AWS::CodeBuild::Project")
+    _, project = validation_project(seed)
     variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
     checker = ROOT / "src" / "s3_validated_pipeline" / "check.py"
     assert variables["CHECKER_SHA256"] == hashlib.sha256(checker.read_bytes()).hexdigest()
@@ -349,7 +360,7 @@ def test_the_checker_that_runs_is_the_one_the_template_pins(seed: Synthesized) -
 
 
 def test_validation_role_may_read_only_the_checker_and_the_watched_object(seed: Synthesized) -> None:
-    _, project = only(seed, "AWS::CodeBuild::Project")
+    _, project = validation_project(seed)
     role_id = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
     [policy] = [p for p in resources(seed, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
     found = statements(policy["Properties"]["PolicyDocument"])
@@ -365,7 +376,7 @@ def test_validation_role_may_read_only_the_checker_and_the_watched_object(seed: 
 
 
 def test_build_logs_go_to_the_dedicated_log_group(seed: Synthesized) -> None:
-    _, project = only(seed, "AWS::CodeBuild::Project")
+    _, project = validation_project(seed)
     logs = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
     assert logs["Status"] == "ENABLED"
     assert logs["GroupName"]["Ref"] in resources(seed, "AWS::Logs::LogGroup")
@@ -402,11 +413,14 @@ def test_each_component_has_its_own_role(seed: Synthesized) -> None:
         json.dumps(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], sort_keys=True)
         for r in roles.values()
     )
-    # pipeline, its source and validate actions, the validation project, the trigger function
-    assert len(roles) == 5
-    assert sum("codebuild" in p for p in principals) == 1
+    # The pipeline; one per action (source, validate, test, approval, two deploys); one per CodeBuild project
+    # (validate, test, two deploys); the trigger function.
+    assert len(roles) == 1 + 6 + 4 + 1
+    assert sum("codebuild" in p for p in principals) == 4
     assert sum("lambda" in p for p in principals) == 1
     assert sum("codepipeline" in p for p in principals) == 1
+    projects = resources(seed, "AWS::CodeBuild::Project").values()
+    assert len({json.dumps(p["Properties"]["ServiceRole"]) for p in projects}) == 4
 
 
 def test_grant_upload_allows_putting_only_the_watched_key(seed: Synthesized) -> None:

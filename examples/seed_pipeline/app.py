@@ -1,16 +1,29 @@
-"""The design document's system: a Node.js infrastructure package validated on Ubuntu 20.04 with Node.js 16.
+"""The design document's system: a Node.js infrastructure package validated on Ubuntu 20.04 with Node.js 16,
+tested, deployed to staging, approved, and deployed to production.
 
-Developers zip a CDK (TypeScript) app and upload it as ``source.zip``; each upload is checked for the files a
-Node.js project needs, installed with ``npm ci``, linted and built. Synthesize with ``cdk synth`` in this folder.
+Developers zip a CDK (TypeScript) app and upload it as ``source.zip``. Each upload is checked, installed with
+``npm ci``, linted and built; its tests run with JUnit reports; it is deployed to staging with ``cdk deploy``,
+waits for a manual approval, and is deployed to production, which rolls back if its alarm fires within 30
+minutes. Synthesize with ``cdk synth`` in this folder.
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from s3_validated_pipeline import BuildEnvironment, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline import (
+    ApprovalOptions,
+    BuildEnvironment,
+    DeployTarget,
+    TestStageOptions,
+    ValidatedS3Pipeline,
+    ValidationOptions,
+)
+
+DEPLOY = ["npx cdk deploy --all --require-approval never"]
 
 
 class SeedPipelineStack(cdk.Stack):
@@ -18,6 +31,23 @@ class SeedPipelineStack(cdk.Stack):
 
     def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        # Production's health, as the deployed app reports it; an alarm within 30 minutes rolls production back.
+        production_errors = cloudwatch.Alarm(
+            self,
+            "ProductionErrors",
+            metric=cloudwatch.Metric(namespace="SeedApp", metric_name="Errors", statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
+            cdk.Validations.of(production_errors).acknowledge(
+                cdk.Acknowledgment(
+                    id=f"{pack}-CloudWatchAlarmAction",
+                    reason="This alarm gates production: the pipeline's rollback rule reads its state, so it needs "
+                    "no notification action of its own.",
+                )
+            )
         pipeline = ValidatedS3Pipeline(
             self,
             "Pipeline",
@@ -27,6 +57,16 @@ class SeedPipelineStack(cdk.Stack):
                 required_files=["package.json", "package-lock.json", "cdk.json", "tsconfig.json", "bin/*.ts"],
                 commands=["npm ci", "npm run lint", "npm run build"],
             ),
+            test=TestStageOptions(commands=["npm ci", "npm test -- --ci"], report_files=["reports/junit.xml"]),
+            deploy=[
+                DeployTarget(name="Staging", commands=DEPLOY),
+                DeployTarget(
+                    name="Production",
+                    commands=DEPLOY,
+                    approval=ApprovalOptions(comment="Check the staging environment before production."),
+                    alarms=[production_errors],
+                ),
+            ],
         )
         # Developers assume this role to upload; it may put source.zip and nothing else.
         uploader = iam.Role(self, "Uploader", assumed_by=iam.AccountRootPrincipal())

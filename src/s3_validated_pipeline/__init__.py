@@ -15,11 +15,17 @@ if TYPE_CHECKING:
     from .errors import InputError, Problem
     from .pipeline import ValidatedS3Pipeline
     from .source_bucket import SourceBucket, SourceBucketOptions
+    from .stages import ApprovalOptions, CloudFormationDeployment, DeployStage, DeployTarget, TestStageOptions
     from .upload_trigger import UploadTrigger
     from .validation_project import PackageCheckOptions, ValidationOptions, ValidationProject
     from .verified_project import StageOptions, VerifiedProject
 
 _MODULES = {
+    "ApprovalOptions": "stages",
+    "CloudFormationDeployment": "stages",
+    "DeployStage": "stages",
+    "DeployTarget": "stages",
+    "TestStageOptions": "stages",
     "BuildEnvironment": "build_environment",
     "InputError": "errors",
     "PackageCheckOptions": "validation_project",
@@ -35,13 +41,18 @@ _MODULES = {
 }
 
 __all__ = [
+    "ApprovalOptions",
     "BuildEnvironment",
+    "CloudFormationDeployment",
+    "DeployStage",
+    "DeployTarget",
     "InputError",
     "PackageCheckOptions",
     "Problem",
     "SourceBucket",
     "SourceBucketOptions",
     "StageOptions",
+    "TestStageOptions",
     "UploadTrigger",
     "ValidatedS3Pipeline",
     "ValidationOptions",

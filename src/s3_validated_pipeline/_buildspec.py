@@ -133,9 +133,19 @@ def validation_buildspec(
     }
 
 
-def verified_buildspec(*, commands: Sequence[str], runtime_versions: Mapping[str, str]) -> dict[str, Any]:
-    """Return the buildspec of a stage after validation: verify the manifest, then run ``commands``."""
-    return {
+def verified_buildspec(
+    *,
+    commands: Sequence[str],
+    runtime_versions: Mapping[str, str],
+    reports: Mapping[str, Any] | None = None,
+    artifact_files: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Return the buildspec of a stage after validation: verify the manifest, then run ``commands``.
+
+    ``reports`` is the buildspec's reports section (report group ARN to files); ``artifact_files`` what the stage
+    keeps as its output artifact.
+    """
+    spec: dict[str, Any] = {
         "version": "0.2",
         "env": {"shell": "bash"},
         "phases": {
@@ -145,3 +155,8 @@ def verified_buildspec(*, commands: Sequence[str], runtime_versions: Mapping[str
             "post_build": {"commands": [diagnostics()]},
         },
     }
+    if reports:
+        spec["reports"] = dict(reports)
+    if artifact_files:
+        spec["artifacts"] = {"files": list(artifact_files)}
+    return spec

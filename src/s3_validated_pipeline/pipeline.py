@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import cast
+from collections.abc import Sequence
+from typing import Any, cast
 
-from aws_cdk import Annotations, CfnResource, RemovalPolicy
+from aws_cdk import Annotations, Aws, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -13,14 +14,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from ._buckets import new_access_log_bucket, new_artifact_bucket
 from ._compliance import acknowledge_cdk_grants
 from ._keys import new_key, new_log_key
 from ._logs import retention_problems
+from .build_environment import BuildEnvironment
 from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .source_bucket import SourceBucket, SourceBucketOptions, grantee_problems
+from .stages import DeployStage, DeployTarget, TestStageOptions
 from .upload_trigger import UploadTrigger, object_key_problems, reserved_concurrency_problems
 from .validation_project import ValidationOptions, ValidationProject
 from .verified_project import StageOptions, VerifiedProject
@@ -58,6 +63,8 @@ class ValidatedS3Pipeline(Construct):
         artifact_retention_days: how long pipeline artifacts are kept. Default: 365.
         trigger_reserved_concurrency: how many pipeline starts may run at once. Default: 5. ``None`` for accounts
             whose Lambda concurrency limit is too low to reserve any; adds a warning. See ``UploadTrigger``.
+        test: run tests on the validated artifact before any deployment. Default: no test stage.
+        deploy: target environments, deployed in order after the tests. Default: none.
     """
 
     def __init__(
@@ -74,6 +81,8 @@ class ValidatedS3Pipeline(Construct):
         log_retention_days: int = 365,
         artifact_retention_days: int = 365,
         trigger_reserved_concurrency: int | None = 5,
+        test: TestStageOptions | None = None,
+        deploy: Sequence[DeployTarget] = (),
     ) -> None:
         super().__init__(scope, id)
         raise_if_any(
@@ -87,6 +96,9 @@ class ValidatedS3Pipeline(Construct):
                 log_retention_days=log_retention_days,
                 artifact_retention_days=artifact_retention_days,
                 trigger_reserved_concurrency=trigger_reserved_concurrency,
+                test=test,
+                deploy=deploy,
+                pipeline_region=Stack.of(self).region,
             )
         )
         if execution_mode == codepipeline.ExecutionMode.SUPERSEDED:
@@ -206,11 +218,208 @@ class ValidatedS3Pipeline(Construct):
         acknowledge_cdk_grants(self.pipeline, objects_of=self._artifacts)
         acknowledge_cdk_grants(self.validation_project, objects_of=self._artifacts)
 
-    def add_build_stage(self, stage_name: str, *, options: StageOptions) -> VerifiedProject:
-        """Append a stage that verifies the validated artifact's manifest, then runs ``options.commands`` on it.
+        self.test_stage: VerifiedProject | None = None
+        self.test_report_group: codebuild.ReportGroup | None = None
+        if test is not None:
+            self._add_test_stage(test, default_environment=validation.build_environment)
+        self.approval_topic: sns.ITopic | None = None
+        self.deploy_stages: dict[str, DeployStage] = {}
+        for target in deploy:
+            self.deploy_stages[target.name] = self._add_deploy_stage(target, validation.build_environment)
 
-        Stages run in the order they are added, after Validate. A stage whose artifact does not match the
-        manifest fails before it runs anything, naming the files that differ.
+    def _add_test_stage(self, test: TestStageOptions, *, default_environment: BuildEnvironment) -> None:
+        reports: dict[str, Any] = {}
+        if test.report_files:
+            self.test_report_group = codebuild.ReportGroup(
+                self,
+                "TestReports",
+                type=codebuild.ReportGroupType.TEST,
+                export_bucket=self.artifact_bucket,  # exports encrypted with the artifact key
+                zip_export=True,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            reports[self.test_report_group.report_group_arn] = {
+                "files": list(test.report_files),
+                "file-format": test.report_format,
+            }
+        self.test_stage = VerifiedProject(
+            self,
+            "TestStage",
+            stage="Test",
+            options=StageOptions(
+                commands=test.commands,
+                build_environment=test.build_environment or default_environment,
+                timeout=test.timeout,
+            ),
+            artifact_key=self.artifact_key,
+            log_key=self.operations_key,
+            log_retention_days=self._log_retention_days,
+            reports=reports,
+            artifact_files=test.report_files,
+        )
+        acknowledge_cdk_grants(self.test_stage.project, objects_of=self._artifacts)
+        outputs = []
+        if self.test_report_group is not None:
+            self.test_report_group.grant_write(self.test_stage.project)
+            outputs.append(codepipeline.Artifact("TestReports"))
+        self.pipeline.add_stage(
+            stage_name="Test",
+            actions=[
+                actions.CodeBuildAction(
+                    action_name="Test", project=self.test_stage.project, input=self.validated_artifact, outputs=outputs
+                )
+            ],
+            on_failure=_retry_failed_actions() if test.retry_failed_actions else None,
+        )
+
+    def _add_deploy_stage(self, target: DeployTarget, default_environment: BuildEnvironment) -> DeployStage:
+        approval = None
+        if target.approval is not None:
+            approval = actions.ManualApprovalAction(
+                action_name="Approve",
+                notification_topic=target.approval.topic or self._approval_topic(target.approval.notify_emails),
+                external_entity_link=target.approval.review_url,
+                additional_information=target.approval.comment
+                or f"Review the validated package before it is deployed to {target.name}.",
+            )
+            self.pipeline.add_stage(stage_name=f"Approve{target.name}", actions=[approval])
+
+        stack = Stack.of(self)
+        account = target.account or stack.account
+        cross_account = target.account is not None and target.account != stack.account
+        region = target.region or stack.region
+        # Verification runs first in every deployment; for commands it is the same project that deploys.
+        verifier = VerifiedProject(
+            self,
+            f"Deploy{target.name}Stage",
+            stage=f"Deploy{target.name}",
+            options=StageOptions(
+                commands=list(target.commands) or ['echo "Validated artifact verified; deploying."'],
+                build_environment=target.build_environment or default_environment,
+            ),
+            artifact_key=self.artifact_key,
+            log_key=self.operations_key,
+            log_retention_days=self._log_retention_days,
+        )
+        acknowledge_cdk_grants(verifier.project, objects_of=self._artifacts)
+        stage_actions: list[codepipeline.IAction] = [
+            actions.CodeBuildAction(
+                action_name="Deploy" if target.commands else "Verify",
+                project=verifier.project,
+                input=self.validated_artifact,
+                run_order=1,
+            )
+        ]
+        if target.commands and cross_account:
+            # `cdk deploy` assumes the target's bootstrap roles, which trust this account after `cdk bootstrap --trust`.
+            verifier.project.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"],
+                    resources=[
+                        _bootstrap_role_arn(target, kind, account, region)
+                        for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
+                    ],
+                )
+            )
+        if target.cloudformation is not None:
+            deployment = target.cloudformation
+            action_role = deployment_role = None
+            if cross_account:
+                action_role = iam.Role.from_role_arn(
+                    self,
+                    f"Deploy{target.name}ActionRole",
+                    target.action_role_arn or _bootstrap_role_arn(target, "deploy", account, region),
+                    mutable=False,
+                )
+                deployment_role = iam.Role.from_role_arn(
+                    self,
+                    f"Deploy{target.name}DeploymentRole",
+                    target.deployment_role_arn or _bootstrap_role_arn(target, "cfn-exec", account, region),
+                    mutable=False,
+                )
+                self._share_artifacts_with(action_role.role_arn)
+            change_set = f"{deployment.stack_name}-validated"
+            stage_actions += [
+                actions.CloudFormationCreateReplaceChangeSetAction(
+                    action_name="CreateChangeSet",
+                    stack_name=deployment.stack_name,
+                    change_set_name=change_set,
+                    template_path=self.validated_artifact.at_path(deployment.template_path),
+                    parameter_overrides=dict(deployment.parameters),
+                    cfn_capabilities=list(deployment.capabilities),
+                    admin_permissions=False,
+                    account=target.account,
+                    role=action_role,
+                    deployment_role=deployment_role,
+                    run_order=2,
+                ),
+                actions.CloudFormationExecuteChangeSetAction(
+                    action_name="ExecuteChangeSet",
+                    stack_name=deployment.stack_name,
+                    change_set_name=change_set,
+                    account=target.account,
+                    role=action_role,
+                    run_order=3,
+                ),
+            ]
+        self.pipeline.add_stage(
+            stage_name=f"Deploy{target.name}",
+            actions=stage_actions,
+            on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK)
+            if target.rollback_on_failure
+            else (_retry_failed_actions() if target.retry_failed_actions else None),
+            on_success=self._watch_alarms(target),
+        )
+        return DeployStage(name=target.name, approval=approval, project=verifier, actions=tuple(stage_actions))
+
+    def _approval_topic(self, emails: Sequence[str]) -> sns.ITopic:
+        if self.approval_topic is None:
+            self.approval_topic = sns.Topic(
+                self, "ApprovalTopic", master_key=self.operations_key, enforce_ssl=True, display_name="Approvals"
+            )
+        for email in emails:
+            cast(sns.Topic, self.approval_topic).add_subscription(subscriptions.EmailSubscription(email))
+        return self.approval_topic
+
+    def _watch_alarms(self, target: DeployTarget) -> codepipeline.Conditions | None:
+        if not target.alarms:
+            return None
+        self.pipeline.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=[a.alarm_arn for a in target.alarms])
+        )
+        minutes = str(int(target.bake_time.to_minutes()))
+        rules = [
+            codepipeline.Rule(
+                name=f"{target.name}Alarm{index}",
+                provider="CloudWatchAlarm",
+                version="1",
+                configuration={"AlarmName": alarm.alarm_name, "WaitTime": minutes},
+            )
+            for index, alarm in enumerate(target.alarms, start=1)
+        ]
+        return codepipeline.Conditions(
+            conditions=[codepipeline.Condition(result=codepipeline.Result.ROLLBACK, rules=rules)]
+        )
+
+    def _share_artifacts_with(self, role_arn: str) -> None:
+        """Let a role in a target account read artifacts: the artifact bucket's and key's policies name it."""
+        principal = iam.ArnPrincipal(role_arn)
+        self.artifact_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[principal],
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:ListBucket"],
+                resources=[self.artifact_bucket.bucket_arn, self.artifact_bucket.arn_for_objects("*")],
+            )
+        )
+        self.artifact_key.add_to_resource_policy(
+            iam.PolicyStatement(principals=[principal], actions=["kms:Decrypt", "kms:DescribeKey"], resources=["*"])
+        )
+
+    def add_build_stage(self, stage_name: str, *, options: StageOptions, after: str | None = None) -> VerifiedProject:
+        """Add a stage that verifies the validated artifact's manifest, then runs ``options.commands`` on it.
+
+        The stage goes last, or just after the stage named ``after`` (Validate or any later stage). A stage whose
+        artifact does not match the manifest fails before it runs anything, naming the files that differ.
         """
         taken = [stage.stage_name for stage in self.pipeline.stages]
         if isinstance(options, StageOptions):
@@ -218,7 +427,12 @@ class ValidatedS3Pipeline(Construct):
         else:
             option_problems = [wrong_type("options", options, "StageOptions", "StageOptions(commands=['npm test'])")]
         # Checked before any construct is added, so a corrected call can reuse the name.
-        raise_if_any([*stage_name_problems("stage_name", stage_name, taken), *option_problems])
+        placement_problems = []
+        if after is not None and after not in taken[1:]:
+            placement_problems.append(
+                Problem("after", after, f"Name a stage from Validate on: {', '.join(taken[1:])}; or pass None.")
+            )
+        raise_if_any([*stage_name_problems("stage_name", stage_name, taken), *option_problems, *placement_problems])
         stage = VerifiedProject(
             self,
             f"{stage_name}Stage",
@@ -234,6 +448,7 @@ class ValidatedS3Pipeline(Construct):
             actions=[
                 actions.CodeBuildAction(action_name=stage_name, project=stage.project, input=self.validated_artifact)
             ],
+            placement=codepipeline.StagePlacement(just_after=self.pipeline.stage(after)) if after else None,
         )
         return stage
 
@@ -256,6 +471,18 @@ class ValidatedS3Pipeline(Construct):
         return grant
 
 
+def _retry_failed_actions() -> codepipeline.FailureConditions:
+    return codepipeline.FailureConditions(
+        result=codepipeline.Result.RETRY, retry_mode=codepipeline.RetryMode.FAILED_ACTIONS
+    )
+
+
+def _bootstrap_role_arn(target: DeployTarget, kind: str, account: str, region: str) -> str:
+    """The ARN of a role `cdk bootstrap` creates in the target account."""
+    name = f"cdk-{target.bootstrap_qualifier}-{kind}-role-{account}-{region}"
+    return f"arn:{Aws.PARTITION}:iam::{account}:role/{name}"
+
+
 def stage_name_problems(argument: str, name: object, taken: list[str]) -> list[Problem]:
     """Return a problem unless ``name`` is a valid, unused CodePipeline stage name."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", name):
@@ -276,6 +503,9 @@ def _input_problems(
     log_retention_days: int,
     artifact_retention_days: int,
     trigger_reserved_concurrency: int | None,
+    test: TestStageOptions | None,
+    deploy: Sequence[DeployTarget],
+    pipeline_region: str,
 ) -> list[Problem]:
     found: list[Problem] = []
     if not isinstance(validation, ValidationOptions):
@@ -350,4 +580,51 @@ def _input_problems(
             )
         )
     found.extend(reserved_concurrency_problems("trigger_reserved_concurrency", trigger_reserved_concurrency))
+    if test is not None:
+        if isinstance(test, TestStageOptions):
+            found.extend(test.problems("test"))
+        else:
+            found.append(
+                wrong_type("test", test, "TestStageOptions or None", "TestStageOptions(commands=['npm test'])")
+            )
+    found.extend(_deploy_problems(deploy, execution_mode, pipeline_region))
+    return found
+
+
+def _deploy_problems(
+    deploy: Sequence[DeployTarget], execution_mode: codepipeline.ExecutionMode, pipeline_region: str
+) -> list[Problem]:
+    if isinstance(deploy, (str, DeployTarget)) or not isinstance(deploy, Sequence):
+        return [
+            wrong_type("deploy", deploy, "a list of DeployTarget", "[DeployTarget(name='Staging', commands=[...])]")
+        ]
+    found: list[Problem] = []
+    names: set[str] = set()
+    for index, target in enumerate(deploy):
+        argument = f"deploy[{index}]"
+        if not isinstance(target, DeployTarget):
+            found.append(wrong_type(argument, target, "a DeployTarget", "DeployTarget(name='Staging', commands=[...])"))
+            continue
+        found.extend(target.problems(argument))
+        if target.name in names:
+            found.append(Problem(f"{argument}.name", target.name, "Each target needs its own name."))
+        names.add(target.name)
+        if target.rollback_on_failure and execution_mode == codepipeline.ExecutionMode.PARALLEL:
+            found.append(
+                Problem(
+                    f"{argument}.rollback_on_failure",
+                    True,
+                    "CodePipeline cannot roll back stages in PARALLEL execution mode: use QUEUED (the default) or "
+                    "set rollback_on_failure=False.",
+                )
+            )
+        if target.region is not None and not unresolved(target.region) and target.region != pipeline_region:
+            found.append(
+                Problem(
+                    f"{argument}.region",
+                    target.region,
+                    "Deploying to another Region than the pipeline's is not supported yet: deploy from a pipeline "
+                    "in that Region, or leave region out. (An environment-agnostic stack has no Region to compare.)",
+                )
+            )
     return found

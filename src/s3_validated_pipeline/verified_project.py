@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
@@ -64,6 +65,8 @@ class VerifiedProject(Construct):
         artifact_key: the key of the pipeline's artifact store.
         log_key: the key for the build log group; it must let CloudWatch Logs use it.
         log_retention_days: how long the build logs are kept. Default: 365.
+        reports: the buildspec's ``reports`` section, for test stages. Default: none.
+        artifact_files: files the stage keeps as its output artifact. Default: none.
     """
 
     def __init__(
@@ -76,6 +79,8 @@ class VerifiedProject(Construct):
         artifact_key: kms.IKey,
         log_key: kms.IKey,
         log_retention_days: int = 365,
+        reports: Mapping[str, Any] | None = None,
+        artifact_files: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(options, StageOptions):
@@ -86,7 +91,10 @@ class VerifiedProject(Construct):
             stage=stage,
             description=f"Verifies the validated artifact, then runs the {stage} stage (s3-validated-pipeline).",
             buildspec=_buildspec.verified_buildspec(
-                commands=options.commands, runtime_versions=options.build_environment.runtime_versions
+                commands=options.commands,
+                runtime_versions=options.build_environment.runtime_versions,
+                reports=reports,
+                artifact_files=artifact_files,
             ),
             environment=options.build_environment,
             timeout=options.timeout,
