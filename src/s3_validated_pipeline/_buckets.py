@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -13,18 +13,27 @@ from constructs import Construct
 from ._compliance import acknowledge, skip_checkov
 
 
-def new_access_log_bucket(scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> s3.Bucket:
-    """Define a private bucket that receives S3 server access logs and keeps them a year."""
-    # S3 delivers access logs only to buckets encrypted with S3-managed keys.
-    bucket = s3.Bucket(
+def private_bucket(scope: Construct, id: str, **settings: Any) -> s3.Bucket:
+    """Define a versioned bucket with all public access blocked, ACLs disabled and TLS 1.2+ required."""
+    return s3.Bucket(
         scope,
         id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,
         minimum_tls_version=1.2,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=True,
+        **settings,
+    )
+
+
+def new_access_log_bucket(scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> s3.Bucket:
+    """Define a private bucket that receives S3 server access logs and keeps them a year."""
+    # S3 delivers access logs only to buckets encrypted with S3-managed keys.
+    bucket = private_bucket(
+        scope,
+        id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
         lifecycle_rules=[
             s3.LifecycleRule(expiration=Duration.days(365), noncurrent_version_expiration=Duration.days(30))
         ],
@@ -55,17 +64,12 @@ def new_artifact_bucket(
     scope: Construct, id: str, *, key: kms.IKey, access_log_bucket: s3.IBucket, retention_days: int
 ) -> s3.Bucket:
     """Define the pipeline's artifact store: KMS-encrypted with ``key``, private, TLS-only, access-logged."""
-    bucket = s3.Bucket(
+    bucket = private_bucket(
         scope,
         id,
         encryption=s3.BucketEncryption.KMS,
         encryption_key=key,
         bucket_key_enabled=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        minimum_tls_version=1.2,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        versioned=True,
         lifecycle_rules=[
             s3.LifecycleRule(
                 expiration=Duration.days(retention_days),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import jsii
 from aws_cdk import Annotations, Aws, Duration, IStableListProducer, Lazy, RemovalPolicy
@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ._buckets import new_access_log_bucket, send_access_logs
+from ._buckets import new_access_log_bucket, private_bucket, send_access_logs
 from ._compliance import acknowledge, principal_arns
 from ._keys import new_key
 from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
@@ -195,18 +195,13 @@ class SourceBucket(Construct):
             self.access_log_bucket = access_log_bucket or new_access_log_bucket(
                 self, "AccessLogs", removal_policy=options.removal_policy
             )
-        self.bucket: s3.Bucket = s3.Bucket(
+        self.bucket: s3.Bucket = private_bucket(
             self,
             "Bucket",
             bucket_name=options.bucket_name,
-            versioned=True,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(options.noncurrent_version_retention_days),
@@ -250,57 +245,36 @@ class SourceBucket(Construct):
 
     def _lock_down(self, root: str, admin_role: iam.IRole | None) -> None:
         watched = self.bucket.arn_for_objects(self.object_key)
-        deny = iam.Effect.DENY
         anyone = [iam.AnyPrincipal()]
+
+        def deny_uploads(sid: str, conditions: dict[str, Any]) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=anyone,
+                actions=["s3:PutObject"],
+                resources=[watched],
+                conditions=conditions,
+            )
+
+        sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
         statements = [
             iam.PolicyStatement(
                 sid="DenyUploadsToOtherKeys",
-                effect=deny,
+                effect=iam.Effect.DENY,
                 principals=anyone,
                 actions=["s3:PutObject"],
                 not_resources=[watched],
             ),
-            iam.PolicyStatement(
-                sid="DenyUploadsByOthers",
-                effect=deny,
-                principals=anyone,
-                actions=["s3:PutObject"],
-                resources=[watched],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": Lazy.list(self._uploaders)}},
-            ),
-            iam.PolicyStatement(
-                sid="DenyOtherEncryption",
-                effect=deny,
-                principals=anyone,
-                actions=["s3:PutObject"],
-                resources=[watched],
-                conditions={
-                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-                    "Null": {"s3:x-amz-server-side-encryption": "false"},
-                },
-            ),
-            iam.PolicyStatement(
-                sid="DenyOtherKey",
-                effect=deny,
-                principals=anyone,
-                actions=["s3:PutObject"],
-                resources=[watched],
-                conditions={
-                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": self.key.key_arn},
-                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
-                },
-            ),
-            iam.PolicyStatement(
-                sid="DenyCustomerProvidedKeys",
-                effect=deny,
-                principals=anyone,
-                actions=["s3:PutObject"],
-                resources=[watched],
-                conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+            deny_uploads("DenyUploadsByOthers", {"ArnNotEquals": {"aws:PrincipalArn": Lazy.list(self._uploaders)}}),
+            deny_uploads("DenyOtherEncryption", {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}}),
+            deny_uploads("DenyOtherKey", {"StringNotEquals": {key_id: self.key.key_arn}, "Null": {key_id: "false"}}),
+            deny_uploads(
+                "DenyCustomerProvidedKeys", {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
             ),
             iam.PolicyStatement(
                 sid="DenyVersionTampering",
-                effect=deny,
+                effect=iam.Effect.DENY,
                 principals=anyone,
                 actions=["s3:DeleteObjectVersion", "s3:PutBucketVersioning"],
                 resources=[self.bucket.bucket_arn, self.bucket.arn_for_objects("*")],
