@@ -31,7 +31,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 def test_examples_are_found() -> None:
-    assert EXAMPLE_NAMES == ["minimal", "seed_pipeline"]
+    assert EXAMPLE_NAMES == ["cross_account", "minimal", "seed_pipeline"]
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, cast
 
-from aws_cdk import Annotations, CfnResource, Duration, Stack
+from aws_cdk import Annotations, CfnResource, Duration, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -74,10 +74,14 @@ def new_build_project(
     project.add_to_role_policy(
         iam.PolicyStatement(actions=["s3:GetObject"], resources=[checker.bucket.arn_for_objects(checker.s3_object_key)])
     )
-    project_id = Stack.of(scope).get_logical_id(cast(CfnResource, project.node.default_child))
+    stack = Stack.of(scope)
+    project_id = stack.get_logical_id(cast(CfnResource, project.node.default_child))
+    # cdk-nag prints the stack's Region and account when they are known, their pseudo parameters when not.
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
     acknowledge(
         project,
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:"
         f"/aws/codebuild/<{project_id}>:*]",
         "CDK always lets a project write to its default log group (/aws/codebuild/ and the project name), "
         "whose streams have generated names; builds log to the dedicated encrypted log group instead.",

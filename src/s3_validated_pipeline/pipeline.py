@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from aws_cdk import Annotations, Aws, CfnResource, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, CfnResource, RemovalPolicy, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from ._buckets import new_access_log_bucket, new_artifact_bucket
@@ -377,9 +378,12 @@ class ValidatedS3Pipeline(Construct):
             self.approval_topic = sns.Topic(
                 self, "ApprovalTopic", master_key=self.operations_key, enforce_ssl=True, display_name="Approvals"
             )
+        topic = cast(sns.Topic, self.approval_topic)
         for email in emails:
-            cast(sns.Topic, self.approval_topic).add_subscription(subscriptions.EmailSubscription(email))
-        return self.approval_topic
+            # Approvals share the topic: an address given for several of them is subscribed once.
+            if topic.node.try_find_child(email) is None:
+                topic.add_subscription(subscriptions.EmailSubscription(email))
+        return topic
 
     def _watch_alarms(self, target: DeployTarget) -> codepipeline.Conditions | None:
         if not target.alarms:
@@ -478,9 +482,14 @@ def _retry_failed_actions() -> codepipeline.FailureConditions:
 
 
 def _bootstrap_role_arn(target: DeployTarget, kind: str, account: str, region: str) -> str:
-    """The ARN of a role `cdk bootstrap` creates in the target account."""
+    """The ARN of a role `cdk bootstrap` creates in the target account.
+
+    In a known Region the partition is written out: an ARN joined from the AWS::Partition reference is an
+    Fn::Join that cfn-lint (E3703) rejects as a CloudFormation action's RoleArn.
+    """
     name = f"cdk-{target.bootstrap_qualifier}-{kind}-role-{account}-{region}"
-    return f"arn:{Aws.PARTITION}:iam::{account}:role/{name}"
+    partition = None if Token.is_unresolved(region) else RegionInfo.get(region).partition
+    return f"arn:{partition or Aws.PARTITION}:iam::{account}:role/{name}"
 
 
 def stage_name_problems(argument: str, name: object, taken: list[str]) -> list[Problem]:
@@ -616,6 +625,16 @@ def _deploy_problems(
                     True,
                     "CodePipeline cannot roll back stages in PARALLEL execution mode: use QUEUED (the default) or "
                     "set rollback_on_failure=False.",
+                )
+            )
+        watched = target.alarms if isinstance(target.alarms, Sequence) else ()
+        if watched and execution_mode == codepipeline.ExecutionMode.PARALLEL:
+            found.append(
+                Problem(
+                    f"{argument}.alarms",
+                    f"{len(watched)} alarm(s)",
+                    "An alarm in ALARM rolls the stage back, which CodePipeline cannot do in PARALLEL execution mode: "
+                    "use QUEUED (the default) or leave alarms out.",
                 )
             )
         if target.region is not None and not unresolved(target.region) and target.region != pipeline_region:

@@ -18,6 +18,8 @@ from .verified_project import VerifiedProject
 
 REPORT_FORMATS = ("JUNITXML", "CUCUMBERJSON", "NUNITXML", "NUNIT3XML", "TESTNGXML", "VISUALSTUDIOTRX")
 """The test report formats CodeBuild reads."""
+MAX_ALARMS = 5
+"""The most rules one CodePipeline stage condition holds: one per watched alarm."""
 
 
 def _commands_problems(argument: str, commands: object) -> list[Problem]:
@@ -114,6 +116,15 @@ class ApprovalOptions:
             found.append(wrong_type(f"{argument}.notify_emails", emails, "a list of str", "['ops@example.com']"))
         elif any(not isinstance(e, str) or (not unresolved(e) and "@" not in e) for e in emails):
             found.append(Problem(f"{argument}.notify_emails", emails, "Give email addresses, e.g. 'ops@example.com'."))
+        if self.topic is not None and self.notify_emails:
+            found.append(
+                Problem(
+                    f"{argument}.notify_emails",
+                    self.notify_emails,
+                    "Emails are subscribed to the topic the construct creates; subscribe them to your own topic, "
+                    "or leave topic out.",
+                )
+            )
         url: object = self.review_url
         if url is not None and not unresolved(url) and not (isinstance(url, str) and url.startswith("https://")):
             found.append(Problem(f"{argument}.review_url", url, "Give an https:// URL, or None."))
@@ -246,11 +257,30 @@ class DeployTarget:
                     "A stage either rolls back or retries on failure: set rollback_on_failure=False to retry.",
                 )
             )
+        alarms: object = self.alarms
+        if isinstance(alarms, str) or not isinstance(alarms, Sequence):
+            found.append(wrong_type(f"{argument}.alarms", alarms, "a list of cloudwatch.IAlarm", "[my_alarm]"))
+        elif len(alarms) > MAX_ALARMS:
+            found.append(
+                Problem(
+                    f"{argument}.alarms",
+                    f"{len(alarms)} alarms",
+                    f"A stage condition holds at most {MAX_ALARMS} rules: watch at most {MAX_ALARMS} alarms, e.g. "
+                    "one cloudwatch.CompositeAlarm over the others.",
+                )
+            )
+        # The rule waits whole minutes; to_minutes() would raise on anything else, so compare seconds.
         if not isinstance(self.bake_time, Duration) or (
-            not self.bake_time.is_unresolved() and not 1 <= self.bake_time.to_minutes() <= 1440
+            not self.bake_time.is_unresolved()
+            and not (
+                60 <= self.bake_time.to_seconds(integral=False) <= 86400
+                and self.bake_time.to_seconds(integral=False) % 60 == 0
+            )
         ):
             found.append(
-                Problem(f"{argument}.bake_time", self.bake_time, "Give Duration.minutes(...) from 1 minute to 1 day.")
+                Problem(
+                    f"{argument}.bake_time", self.bake_time, "Give whole minutes from Duration.minutes(1) to 1 day."
+                )
             )
         return found
 
