@@ -79,8 +79,9 @@ class View:
         result: dict[str, Any] = self.json["Resources"]
         return result
 
-    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.resources.items() if v["Type"] == kind}
+    def of_type(self, kind: str, containing: str = "") -> dict[str, dict[str, Any]]:
+        """Resources of ``kind`` whose logical id contains ``containing`` (part of their construct path)."""
+        return {k: v for k, v in self.resources.items() if v["Type"] == kind and containing in k}
 
     @property
     def pipeline(self) -> dict[str, Any]:
@@ -327,7 +328,7 @@ def test_approval_is_never_guessed_from_a_name(variety: Variety) -> None:
 def test_approval_announces_to_an_encrypted_topic_with_the_comment(seed_view: View) -> None:
     [approve] = seed_view.stages["ApproveProduction"]["Actions"]
     assert approve["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
-    [(topic_id, topic)] = seed_view.of_type("AWS::SNS::Topic").items()
+    [(topic_id, topic)] = seed_view.of_type("AWS::SNS::Topic", "ApprovalTopic").items()
     assert approve["Configuration"]["NotificationArn"] == {"Ref": topic_id}
     assert approve["Configuration"]["CustomData"] == "Check the staging environment before production."
     assert "ExternalEntityLink" not in approve["Configuration"]
@@ -342,7 +343,7 @@ def test_approval_links_the_review_url_and_subscribes_the_emails(variety_view: V
     assert approve["Configuration"]["CustomData"] == (
         "Review the validated package before it is deployed to Integration."
     )
-    [(topic_id, topic)] = variety_view.of_type("AWS::SNS::Topic").items()
+    [(topic_id, topic)] = variety_view.of_type("AWS::SNS::Topic", "ApprovalTopic").items()
     assert "KmsMasterKeyId" in topic["Properties"]
     subscriptions = variety_view.of_type("AWS::SNS::Subscription").values()
     assert sorted((s["Properties"]["Protocol"], s["Properties"]["Endpoint"]) for s in subscriptions) == [
@@ -369,7 +370,7 @@ def test_an_address_given_for_two_approvals_is_subscribed_once() -> None:
 
 
 def test_alarm_rolls_back_production_after_the_bake_time(seed_view: View) -> None:
-    [alarm] = seed_view.of_type("AWS::CloudWatch::Alarm")
+    [alarm] = seed_view.of_type("AWS::CloudWatch::Alarm", "ProductionErrors")
     on_success = seed_view.stages["DeployProduction"]["OnSuccess"]
     assert on_success == {
         "Conditions": [
@@ -399,7 +400,7 @@ def test_stages_without_alarms_have_no_post_deployment_check(seed_view: View, cr
 
 
 def test_only_the_pipeline_role_may_describe_the_watched_alarm(seed_view: View, cross: View) -> None:
-    [alarm] = seed_view.of_type("AWS::CloudWatch::Alarm")
+    [alarm] = seed_view.of_type("AWS::CloudWatch::Alarm", "ProductionErrors")
     described = [
         (policy_id, statement)
         for policy_id, policy in seed_view.of_type("AWS::IAM::Policy").items()

@@ -15,8 +15,9 @@ def resources(seed: Synthesized, type_: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in seed.json["Resources"].items() if v["Type"] == type_}
 
 
-def only(seed: Synthesized, type_: str) -> tuple[str, dict[str, Any]]:
-    found = resources(seed, type_)
+def only(seed: Synthesized, type_: str, under: str = "") -> tuple[str, dict[str, Any]]:
+    """The one resource of ``type_`` whose logical id starts with ``under`` (a construct's path, flattened)."""
+    found = {k: v for k, v in resources(seed, type_).items() if k.startswith(under)}
     assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
     return next(iter(found.items()))
 
@@ -45,6 +46,8 @@ def kms_key_of(bucket: dict[str, Any]) -> Any:
 
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    if "Fn::Join" in document:  # a policy written as a JSON string with references in it (logs resource policies)
+        document = json.loads("".join(p if isinstance(p, str) else "REF" for p in document["Fn::Join"][1]))
     found = document["Statement"]
     return found if isinstance(found, list) else [found]
 
@@ -160,9 +163,11 @@ def test_artifact_bucket_and_pipeline_use_the_artifact_key(seed: Synthesized) ->
 
 def test_log_groups_are_kms_encrypted_with_a_retention(seed: Synthesized) -> None:
     groups = resources(seed, "AWS::Logs::LogGroup")
-    assert len(groups) == 5  # upload trigger, and the validate, test and two deploy stages' builds
-    for group in groups.values():
-        assert group["Properties"]["RetentionInDays"] == 365
+    # The upload trigger; the validate, test and two deploy stages' builds; the execution history.
+    assert len(groups) == 6
+    for group_id, group in groups.items():
+        # Execution history is kept two years, longer than CodePipeline's own 12 months.
+        assert group["Properties"]["RetentionInDays"] == (731 if "History" in group_id else 365)
         assert "Fn::GetAtt" in group["Properties"]["KmsKeyId"]
         assert group["DeletionPolicy"] == "Retain"
 
@@ -180,7 +185,7 @@ def test_log_key_lets_cloudwatch_logs_of_this_account_only_use_it(seed: Synthesi
 
 
 def test_rule_matches_object_created_for_exactly_the_bucket_and_key(seed: Synthesized) -> None:
-    _, rule = only(seed, "AWS::Events::Rule")
+    _, rule = only(seed, "AWS::Events::Rule", under="PipelineTrigger")
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
@@ -189,9 +194,9 @@ def test_rule_matches_object_created_for_exactly_the_bucket_and_key(seed: Synthe
 
 
 def test_rule_delivers_to_the_function_with_retries_and_a_dead_letter_queue(seed: Synthesized) -> None:
-    _, rule = only(seed, "AWS::Events::Rule")
+    _, rule = only(seed, "AWS::Events::Rule", under="PipelineTrigger")
     function_id, _ = only(seed, "AWS::Lambda::Function")
-    queue_id, queue = only(seed, "AWS::SQS::Queue")
+    queue_id, queue = only(seed, "AWS::SQS::Queue", under="PipelineTrigger")
     [target] = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
@@ -204,7 +209,7 @@ def test_rule_delivers_to_the_function_with_retries_and_a_dead_letter_queue(seed
 
 def test_function_retries_failed_starts_then_parks_the_event(seed: Synthesized) -> None:
     function_id, function = only(seed, "AWS::Lambda::Function")
-    queue_id, _ = only(seed, "AWS::SQS::Queue")
+    queue_id, _ = only(seed, "AWS::SQS::Queue", under="PipelineTrigger")
     queue_arn = {"Fn::GetAtt": [queue_id, "Arn"]}
     assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": queue_arn}
     seed.template.has_resource_properties(

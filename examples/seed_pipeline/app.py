@@ -4,7 +4,8 @@ tested, deployed to staging, approved, and deployed to production.
 Developers zip a CDK (TypeScript) app and upload it as ``source.zip``. Each upload is checked, installed with
 ``npm ci``, linted and built; its tests run with JUnit reports; it is deployed to staging with ``cdk deploy``,
 waits for a manual approval, and is deployed to production, which rolls back if its alarm fires within 30
-minutes. Synthesize with ``cdk synth`` in this folder.
+minutes. Failures, approvals and long executions are announced to the platform team; uploads and artifacts are
+audited by CloudTrail. Synthesize with ``cdk synth`` in this folder.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from constructs import Construct
 
 from s3_validated_pipeline import (
     ApprovalOptions,
+    AuditOptions,
     BuildEnvironment,
     DeployTarget,
+    NotificationOptions,
+    OperationsOptions,
     TestStageOptions,
     ValidatedS3Pipeline,
     ValidationOptions,
@@ -67,6 +71,12 @@ class SeedPipelineStack(cdk.Stack):
                     alarms=[production_errors],
                 ),
             ],
+            # Notifications, alarms, the dashboard and execution history are on by default; the design document
+            # also asks for a CloudTrail audit trail of the uploads and artifacts (data events cost money).
+            operations=OperationsOptions(
+                notifications=NotificationOptions(emails=["platform-team@example.com"]),
+                audit=AuditOptions(trail=True),
+            ),
         )
         # Developers assume this role to upload; it may put source.zip and nothing else.
         uploader = iam.Role(self, "Uploader", assumed_by=iam.AccountRootPrincipal())

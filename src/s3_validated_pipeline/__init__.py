@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .build_environment import BuildEnvironment
     from .errors import InputError, Problem
+    from .operations import (
+        AlarmOptions,
+        AuditOptions,
+        DashboardOptions,
+        NotificationOptions,
+        OperationsOptions,
+        PipelineOperations,
+    )
     from .pipeline import ValidatedS3Pipeline
     from .source_bucket import SourceBucket, SourceBucketOptions
     from .stages import ApprovalOptions, CloudFormationDeployment, DeployStage, DeployTarget, TestStageOptions
@@ -21,6 +29,12 @@ if TYPE_CHECKING:
     from .verified_project import StageOptions, VerifiedProject
 
 _MODULES = {
+    "AlarmOptions": "operations",
+    "AuditOptions": "operations",
+    "DashboardOptions": "operations",
+    "NotificationOptions": "operations",
+    "OperationsOptions": "operations",
+    "PipelineOperations": "operations",
     "ApprovalOptions": "stages",
     "CloudFormationDeployment": "stages",
     "DeployStage": "stages",
@@ -41,13 +55,19 @@ _MODULES = {
 }
 
 __all__ = [
+    "AlarmOptions",
     "ApprovalOptions",
+    "AuditOptions",
     "BuildEnvironment",
     "CloudFormationDeployment",
+    "DashboardOptions",
     "DeployStage",
     "DeployTarget",
     "InputError",
+    "NotificationOptions",
+    "OperationsOptions",
     "PackageCheckOptions",
+    "PipelineOperations",
     "Problem",
     "SourceBucket",
     "SourceBucketOptions",

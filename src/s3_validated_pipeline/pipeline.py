@@ -25,6 +25,7 @@ from ._keys import new_key, new_log_key
 from ._logs import retention_problems
 from .build_environment import BuildEnvironment
 from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
+from .operations import OperationsOptions, PipelineOperations
 from .source_bucket import SourceBucket, SourceBucketOptions, grantee_problems
 from .stages import DeployStage, DeployTarget, TestStageOptions
 from .upload_trigger import UploadTrigger, object_key_problems, reserved_concurrency_problems
@@ -66,6 +67,8 @@ class ValidatedS3Pipeline(Construct):
             whose Lambda concurrency limit is too low to reserve any; adds a warning. See ``UploadTrigger``.
         test: run tests on the validated artifact before any deployment. Default: no test stage.
         deploy: target environments, deployed in order after the tests. Default: none.
+        operations: notifications, alarms, a dashboard, execution history and an optional CloudTrail trail; each
+            part can be turned off in ``OperationsOptions``. Default: ``OperationsOptions()``; ``None`` for none.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class ValidatedS3Pipeline(Construct):
         trigger_reserved_concurrency: int | None = 5,
         test: TestStageOptions | None = None,
         deploy: Sequence[DeployTarget] = (),
+        operations: OperationsOptions | None = OperationsOptions(),  # noqa: B008  # frozen, so safe to share
     ) -> None:
         super().__init__(scope, id)
         raise_if_any(
@@ -99,6 +103,7 @@ class ValidatedS3Pipeline(Construct):
                 trigger_reserved_concurrency=trigger_reserved_concurrency,
                 test=test,
                 deploy=deploy,
+                operations=operations,
                 pipeline_region=Stack.of(self).region,
             )
         )
@@ -227,6 +232,29 @@ class ValidatedS3Pipeline(Construct):
         self.deploy_stages: dict[str, DeployStage] = {}
         for target in deploy:
             self.deploy_stages[target.name] = self._add_deploy_stage(target, validation.build_environment)
+
+        # Monitoring and audit of the stages above; stages added later with add_build_stage are not watched.
+        self.operations: PipelineOperations | None = None
+        if operations is not None:
+            projects: dict[str, codebuild.IProject] = {"Validate": self.validation_project}
+            if self.test_stage is not None:
+                projects["Test"] = self.test_stage.project
+            for name, stage in self.deploy_stages.items():
+                projects[f"Deploy{name}"] = stage.project.project
+            self.operations = PipelineOperations(
+                self,
+                "Operations",
+                pipeline=self.pipeline,
+                projects=projects,
+                source_bucket=self.source_bucket,
+                artifact_bucket=self.artifact_bucket,
+                dead_letter_queue=self.trigger.dead_letter_queue,
+                encryption_key=self.operations_key,
+                source_action_name=SOURCE_ACTION_NAME,
+                options=operations,
+                trigger_rule=self.trigger.rule,
+                access_log_bucket=self.access_log_bucket,
+            )
 
     def _add_test_stage(self, test: TestStageOptions, *, default_environment: BuildEnvironment) -> None:
         reports: dict[str, Any] = {}
@@ -514,6 +542,7 @@ def _input_problems(
     trigger_reserved_concurrency: int | None,
     test: TestStageOptions | None,
     deploy: Sequence[DeployTarget],
+    operations: OperationsOptions | None,
     pipeline_region: str,
 ) -> list[Problem]:
     found: list[Problem] = []
@@ -597,6 +626,11 @@ def _input_problems(
                 wrong_type("test", test, "TestStageOptions or None", "TestStageOptions(commands=['npm test'])")
             )
     found.extend(_deploy_problems(deploy, execution_mode, pipeline_region))
+    if operations is not None:
+        if isinstance(operations, OperationsOptions):
+            found.extend(operations.problems("operations"))
+        else:
+            found.append(wrong_type("operations", operations, "OperationsOptions or None", "OperationsOptions()"))
     return found
 
 
