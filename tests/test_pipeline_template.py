@@ -144,7 +144,7 @@ def test_every_bucket_denies_requests_without_tls(seed: Synthesized) -> None:
 
 def test_every_key_rotates_and_is_retained(seed: Synthesized) -> None:
     keys = resources(seed, "AWS::KMS::Key")
-    assert len(keys) == 3  # source uploads, pipeline artifacts, logs
+    assert len(keys) == 4  # source uploads, pipeline artifacts, operations (logs, queues, topics), the audit trail
     for key in keys.values():
         assert key["Properties"]["EnableKeyRotation"] is True
         assert key["DeletionPolicy"] == "Retain"
@@ -163,11 +163,11 @@ def test_artifact_bucket_and_pipeline_use_the_artifact_key(seed: Synthesized) ->
 
 def test_log_groups_are_kms_encrypted_with_a_retention(seed: Synthesized) -> None:
     groups = resources(seed, "AWS::Logs::LogGroup")
-    # The upload trigger; the validate, test and two deploy stages' builds; the execution history.
-    assert len(groups) == 6
+    # The upload trigger; the validate, test and two deploy stages' builds; the execution history; the trail.
+    assert len(groups) == 7
     for group_id, group in groups.items():
         # Execution history is kept two years, longer than CodePipeline's own 12 months.
-        assert group["Properties"]["RetentionInDays"] == (731 if "History" in group_id else 365)
+        assert group["Properties"]["RetentionInDays"] == (731 if "History" in group_id or "Trail" in group_id else 365)
         assert "Fn::GetAtt" in group["Properties"]["KmsKeyId"]
         assert group["DeletionPolicy"] == "Retain"
 
@@ -419,8 +419,8 @@ def test_each_component_has_its_own_role(seed: Synthesized) -> None:
         for r in roles.values()
     )
     # The pipeline; one per action (source, validate, test, approval, two deploys); one per CodeBuild project
-    # (validate, test, two deploys); the trigger function.
-    assert len(roles) == 1 + 6 + 4 + 1
+    # (validate, test, two deploys); the trigger function; CloudTrail's delivery to CloudWatch Logs.
+    assert len(roles) == 1 + 6 + 4 + 1 + 1
     assert sum("codebuild" in p for p in principals) == 4
     assert sum("lambda" in p for p in principals) == 1
     assert sum("codepipeline" in p for p in principals) == 1
