@@ -139,15 +139,17 @@ def build_outline(template: Template) -> list[str]:
     lines: list[str] = []
     for project in resources_of_type(template, "AWS::CodeBuild::Project"):
         image = project.get("Environment", {}).get("Image", "?")
-        lines.append("CodeBuild")
-        lines.append(f"  image             {image}")
-        lines.append(f"  runtime-versions  {format_runtimes(runtime_versions(project.get('Source', {})))}")
+        runtimes = format_runtimes(runtime_versions(project.get("Source", {})))
+        lines.append(f"CodeBuild  {project.get('Description', '')}")
+        lines.append(f"  {image}, runtimes {runtimes}")
     return lines or ["No AWS::CodeBuild::Project in the template."]
 
 
 def runtime_versions(source: Mapping[str, Any]) -> dict[str, str] | None:
     """Return the buildspec's ``phases.install.runtime-versions``; None if the buildspec is not inline JSON."""
     buildspec = source.get("BuildSpec")
+    if isinstance(buildspec, dict) and "Fn::Join" in buildspec:  # references in it, e.g. a report group's ARN
+        buildspec = "".join(part if isinstance(part, str) else "REF" for part in buildspec["Fn::Join"][1])
     if not isinstance(buildspec, str):
         return None
     try:
