@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from s3_validated_pipeline._trigger_handler import index
 
 from .conftest import Synthesized
 
@@ -67,3 +75,28 @@ def test_execution_history_is_kept_two_years_with_a_saved_query(seed: Synthesize
     assert "KmsKeyId" in history["Properties"]
     [query] = of_type(seed, "AWS::Logs::QueryDefinition").values()
     assert "execution-id" in query["Properties"]["QueryString"]
+
+
+def test_the_saved_query_finds_the_object_version_in_the_triggers_log_line(
+    seed: Synthesized, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the query's parse pattern, in Python's spelling of named groups
+    [query] = of_type(seed, "AWS::Logs::QueryDefinition").values()
+    assert len(query["Properties"]["LogGroupNames"]) == 2  # the history and the trigger's log
+    pattern = re.search(r"parse @message /(.+)/", query["Properties"]["QueryString"])
+    assert pattern is not None
+    regex = re.compile(pattern.group(1).replace("(?<", "(?P<"))
+    # WHEN the trigger starts an execution for an upload
+    monkeypatch.setenv("PIPELINE_NAME", "seed")
+    monkeypatch.setenv("SOURCE_ACTION_NAME", "Source")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("codepipeline", region_name="eu-west-1")  # stubbed: it never sends
+    with Stubber(client) as stub, caplog.at_level(logging.INFO):
+        stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "11111111-2222-3333-4444-555555555555"})
+        event = {"id": "e1", "detail": {"bucket": {"name": "b"}, "object": {"key": "source.zip", "version-id": "v1"}}}
+        index.handler(event, None, client=client)
+    # THEN the query reads the execution id and the object version from the line it logged
+    [match] = [m for m in (regex.search(r.getMessage()) for r in caplog.records) if m]
+    assert match.group("started") == "11111111-2222-3333-4444-555555555555"
+    assert match.group("version") == "v1"

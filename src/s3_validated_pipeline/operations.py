@@ -400,6 +400,8 @@ class PipelineOperations(Construct):
         options: what to build. Default: ``OperationsOptions()``.
         trigger_rule: the EventBridge rule that starts the pipeline for each upload; graphed as uploads received.
             Default: no uploads graph.
+        trigger_log_group: the upload trigger's log group, whose lines pair each execution it started with the
+            uploaded object version; the saved history query reads it too. Default: the query shows no versions.
         access_log_bucket: where the trail bucket's server access logs go (e.g. the pipeline's access log bucket).
             Default: a new access log bucket, when the trail is on.
 
@@ -421,9 +423,11 @@ class PipelineOperations(Construct):
         source_action_name: str,
         options: OperationsOptions | None = None,
         trigger_rule: events.IRule | None = None,
+        trigger_log_group: logs.ILogGroup | None = None,
         access_log_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, id)
+        self._trigger_log_group = trigger_log_group
         options = OperationsOptions() if options is None else options
         raise_if_any(
             _input_problems(
@@ -817,21 +821,31 @@ class PipelineOperations(Construct):
             ),
             targets=[_Delivery(target_arn, dead_letter_queue=self._dead_letters())],
         )
+        # One row per execution outcome and, from the trigger's log, one per start naming the object version
+        # (its JSON line holds "pipelineExecutionId": ..., "objectVersionId": ... in that order).
+        versions = self._trigger_log_group is not None
         self.history_query = logs.QueryDefinition(
             self,
             "ExecutionsQuery",
             query_definition_name=f"s3-validated-pipeline/{self._pipeline.pipeline_name}/executions",
             query_string=logs.QueryString(
                 fields=[
-                    "time",
+                    "@timestamp as time",
                     "detail.pipeline as pipeline",
                     "`detail.execution-id` as execution",
                     "detail.state as state",
                 ],
-                filter_statements=[f'`detail-type` = "{PIPELINE_EXECUTION_EVENT}"'],
+                parse_statements=[
+                    '@message /"pipelineExecutionId": "(?<started>[^"]+)", "objectVersionId": "(?<version>[^"]+)"/'
+                ]
+                if versions
+                else None,
+                filter_statements=[
+                    f'`detail-type` = "{PIPELINE_EXECUTION_EVENT}"' + (" or ispresent(version)" if versions else "")
+                ],
                 sort="time desc",
             ),
-            log_groups=[group],
+            log_groups=[group, self._trigger_log_group] if self._trigger_log_group is not None else [group],
         )
         # Pipeline-level events are the ones without a stage; each final state becomes one custom metric once seen.
         self.history_metric_filter = logs.MetricFilter(

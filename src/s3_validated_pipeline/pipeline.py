@@ -253,6 +253,7 @@ class ValidatedS3Pipeline(Construct):
                 source_action_name=SOURCE_ACTION_NAME,
                 options=operations,
                 trigger_rule=self.trigger.rule,
+                trigger_log_group=self.trigger.log_group,
                 access_log_bucket=self.access_log_bucket,
             )
 
