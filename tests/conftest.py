@@ -12,9 +12,25 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
+from cdk_nag import (
+    AwsSolutionsChecks,
+    HIPAASecurityChecks,
+    NagPack,
+    NIST80053R5Checks,
+    PCIDSS321Checks,
+    ServerlessChecks,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+PACKS: dict[str, type[NagPack]] = {
+    "AwsSolutions": AwsSolutionsChecks,
+    "NIST.800.53.R5": NIST80053R5Checks,
+    "HIPAA.Security": HIPAASecurityChecks,
+    "PCI.DSS.321": PCIDSS321Checks,
+    "Serverless": ServerlessChecks,
+}
+"""The cdk-nag packs of the compliance gate."""
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "app.py").is_file())
 
 

@@ -32,26 +32,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import (
-    AwsSolutionsChecks,
-    HIPAASecurityChecks,
     NagPack,
     NIST80053R5Checks,
-    PCIDSS321Checks,
-    ServerlessChecks,
 )
 from constructs import IConstruct
 
 from s3_validated_pipeline import ValidatedS3Pipeline, ValidationOptions
 
-from .conftest import EXAMPLE_NAMES, load_example
-
-PACKS: dict[str, type[NagPack]] = {
-    "AwsSolutions": AwsSolutionsChecks,
-    "NIST.800.53.R5": NIST80053R5Checks,
-    "HIPAA.Security": HIPAASecurityChecks,
-    "PCI.DSS.321": PCIDSS321Checks,
-    "Serverless": ServerlessChecks,
-}
+from .conftest import EXAMPLE_NAMES, PACKS, load_example
 
 ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 # aws-cdk-lib < 2.262.1 wrote "annotation::", later versions "Annotation::"; cdk-nag strips either.

@@ -22,12 +22,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import (
-    AwsSolutionsChecks,
-    HIPAASecurityChecks,
     NagPack,
-    NIST80053R5Checks,
-    PCIDSS321Checks,
-    ServerlessChecks,
 )
 
 from s3_validated_pipeline import InputError, ValidatedS3Pipeline, ValidationOptions
@@ -43,13 +38,8 @@ from s3_validated_pipeline.operations import (
     PipelineOperations,
 )
 
-PACKS: dict[str, type[NagPack]] = {
-    "AwsSolutions": AwsSolutionsChecks,
-    "NIST.800.53.R5": NIST80053R5Checks,
-    "HIPAA.Security": HIPAASecurityChecks,
-    "PCI.DSS.321": PCIDSS321Checks,
-    "Serverless": ServerlessChecks,
-}
+from .conftest import PACKS
+
 ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 STATES = ("FAILED", "STOPPED", "SUPERSEDED", "SUCCEEDED")
 CONSOLE_LINK = (

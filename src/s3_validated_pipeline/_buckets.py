@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ._compliance import acknowledge, skip_checkov
+from ._compliance import acknowledge, acknowledge_in_packs, skip_checkov
 
 
 def private_bucket(scope: Construct, id: str, **settings: Any) -> s3.Bucket:
@@ -44,9 +44,8 @@ def new_access_log_bucket(scope: Construct, id: str, *, removal_policy: RemovalP
         "Access logs are an audit copy kept for a year in this Region; replicating them needs a bucket in a second "
         "Region that the user chooses."
     )
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(bucket, f"{pack}-S3DefaultEncryptionKMS", sse_s3)
-        acknowledge(bucket, f"{pack}-S3BucketReplicationEnabled", replication)
+    acknowledge_in_packs(bucket, "S3DefaultEncryptionKMS", sse_s3)
+    acknowledge_in_packs(bucket, "S3BucketReplicationEnabled", replication)
     skip_checkov(
         bucket,
         "CKV_AWS_18",
@@ -80,13 +79,12 @@ def new_artifact_bucket(
         removal_policy=RemovalPolicy.RETAIN,
     )
     send_access_logs(bucket, to=access_log_bucket, prefix="artifacts/")
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(
-            bucket,
-            f"{pack}-S3BucketReplicationEnabled",
-            "Artifacts are derived from versioned uploads and are rebuilt by running the pipeline again; a copy "
-            "in a second Region would add cost without making any data recoverable that is not already.",
-        )
+    acknowledge_in_packs(
+        bucket,
+        "S3BucketReplicationEnabled",
+        "Artifacts are derived from versioned uploads and are rebuilt by running the pipeline again; a copy "
+        "in a second Region would add cost without making any data recoverable that is not already.",
+    )
     return bucket
 
 

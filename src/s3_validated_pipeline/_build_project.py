@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from ._compliance import acknowledge
+from ._compliance import acknowledge, acknowledge_in_packs
 from ._logs import encrypted_log_group
 from .build_environment import BuildEnvironment
 
@@ -86,11 +86,11 @@ def new_build_project(
         "CDK always lets a project write to its default log group (/aws/codebuild/ and the project name), "
         "whose streams have generated names; builds log to the dedicated encrypted log group instead.",
     )
-    for pack in ("HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(
-            project,
-            f"{pack}-CodeBuildProjectSourceRepoUrl",
-            "The project's source is the pipeline's encrypted artifact (type CODEPIPELINE), not a GitHub or "
-            "Bitbucket repository, so there is no repository URL or OAuth connection to check.",
-        )
+    acknowledge_in_packs(
+        project,
+        "CodeBuildProjectSourceRepoUrl",
+        "The project's source is the pipeline's encrypted artifact (type CODEPIPELINE), not a GitHub or "
+        "Bitbucket repository, so there is no repository URL or OAuth connection to check.",
+        packs=("HIPAA.Security", "PCI.DSS.321"),
+    )
     return project, log_group

@@ -32,20 +32,29 @@ CDK_GRANT_WILDCARDS: Mapping[str, str] = {
 }
 
 
+CONTROL_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+"""The cdk-nag packs that share rule names (their findings are ``<pack>-<rule>``)."""
+
+
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge one cdk-nag finding on ``scope`` and everything below it."""
     Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))
 
 
+def acknowledge_in_packs(scope: IConstruct, rule: str, reason: str, packs: Sequence[str] = CONTROL_PACKS) -> None:
+    """Acknowledge ``rule`` as each of ``packs`` names it, e.g. ``NIST.800.53.R5-S3BucketReplicationEnabled``."""
+    for pack in packs:
+        acknowledge(scope, f"{pack}-{rule}", reason)
+
+
 def acknowledge_role_policies(scope: IConstruct) -> None:
     """Acknowledge that the roles under ``scope`` hold their grants in a policy of their own."""
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(
-            scope,
-            f"{pack}-IAMNoInlinePolicy",
-            "CDK puts a role's grants in an AWS::IAM::Policy attached to that one role only, created and deleted "
-            "with it; no other identity can be given it, which is what the rule guards against.",
-        )
+    acknowledge_in_packs(
+        scope,
+        "IAMNoInlinePolicy",
+        "CDK puts a role's grants in an AWS::IAM::Policy attached to that one role only, created and deleted "
+        "with it; no other identity can be given it, which is what the rule guards against.",
+    )
 
 
 def acknowledge_cdk_grants(scope: IConstruct, *, objects_of: Sequence[CfnResource] = ()) -> None:

@@ -42,7 +42,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from ._buckets import new_access_log_bucket, private_bucket, send_access_logs
-from ._compliance import acknowledge
+from ._compliance import acknowledge, acknowledge_in_packs
 from ._keys import new_log_key
 from ._logs import encrypted_log_group, retention_problems
 from .errors import Problem, raise_if_any, unresolved, wrong_type
@@ -756,13 +756,13 @@ class PipelineOperations(Construct):
                 "or add actions of your own to the alarms, then acknowledge this warning.",
             )
             for alarm in self.alarms:
-                for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-                    acknowledge(
-                        alarm,
-                        f"{pack}-CloudWatchAlarmAction",
-                        "Notifications were switched off by the user, so the library has no topic to notify; the "
-                        "alarm shows on the dashboard, and the warning alarmsWithoutActions asks for actions.",
-                    )
+                acknowledge_in_packs(
+                    alarm,
+                    "CloudWatchAlarmAction",
+                    "Notifications were switched off by the user, so the library has no topic to notify; the "
+                    "alarm shows on the dashboard, and the warning alarmsWithoutActions asks for actions.",
+                    packs=("NIST.800.53.R5", "HIPAA.Security"),
+                )
 
     def _new_alarm(
         self,
@@ -929,13 +929,12 @@ class PipelineOperations(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         send_access_logs(bucket, to=self.access_log_bucket, prefix="trail/")
-        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-            acknowledge(
-                bucket,
-                f"{pack}-S3BucketReplicationEnabled",
-                "The trail's log files are validated by CloudTrail's signed digest files and kept in this Region; "
-                "a replica needs a bucket in a second Region that the user chooses.",
-            )
+        acknowledge_in_packs(
+            bucket,
+            "S3BucketReplicationEnabled",
+            "The trail's log files are validated by CloudTrail's signed digest files and kept in this Region; "
+            "a replica needs a bucket in a second Region that the user chooses.",
+        )
         self.trail_bucket = bucket
         self.trail_log_group = encrypted_log_group(
             self, "TrailLogs", key=key, retention_days=audit.trail_retention_days

@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ._buckets import new_access_log_bucket, private_bucket, send_access_logs
-from ._compliance import acknowledge, principal_arns
+from ._compliance import acknowledge_in_packs, principal_arns
 from ._keys import new_key
 from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .upload_trigger import object_key_problems
@@ -218,8 +218,7 @@ class SourceBucket(Construct):
         ).notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
-        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-            acknowledge(self.bucket, f"{pack}-S3BucketReplicationEnabled", _REPLICATION_REASON)
+        acknowledge_in_packs(self.bucket, "S3BucketReplicationEnabled", _REPLICATION_REASON)
 
         root = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root"
         self._uploaders = _Arns(root)
