@@ -27,6 +27,7 @@ project = PythonProject(
         "cdk-nag@^3.0",  # the compliance gate; never a runtime dependency
         "cfn-lint@^1.40",
         "checkov@^3.2",
+        "hypothesis@^6.100",  # property-based tests of the package checker
         "jsii@^1.100",
         "mypy@^2.0",
         "projen@^0.104.17",
