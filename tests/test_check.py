@@ -24,7 +24,7 @@ from s3_validated_pipeline import check
 from s3_validated_pipeline.check import (
     CHUNK_SIZE,
     DEFAULT_LIMITS,
-    MANIFEST_FILE,
+    MANIFEST_PATH,
     Entry,
     EntryData,
     Limits,
@@ -202,6 +202,7 @@ def test_small_repetitive_files_are_not_judged_by_their_ratio(tmp_path: Path) ->
     # GIVEN a 5 KB file of one repeated word, which deflates far beyond 100:1
     package = tmp_path / "fixture.zip"
     with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.md", "A package with a test fixture.\n")
         archive.writestr("test/fixture.txt", "hello" * 1000)
     # WHEN it is checked with the default limits
     report = check_package(package)
@@ -272,13 +273,18 @@ def test_every_missing_required_pattern_is_listed(tmp_path: Path) -> None:
     assert "'bin/*.ts'" in messages[1]
 
 
-def test_required_folder_is_satisfied_by_the_files_inside_it(tmp_path: Path) -> None:
-    # GIVEN a zip without folder entries (as some tools write them)
-    package = make_zip(tmp_path, {"src/app/main.py": "print()\n"})
-    # WHEN a folder is required
-    report = check_package(package, required=("src/app", "src/**/main.py"))
-    # THEN the implied folder counts
-    assert report.accepted, report.summary()
+def test_required_patterns_match_files_never_folders(tmp_path: Path) -> None:
+    # GIVEN a zip without folder entries (as some tools write them) and a listed empty folder
+    package = make_zip(tmp_path, {"README.md": "r", "src/app/main.py": "print()\n", "empty/": None})
+    # WHEN files are required by path and by glob, and folders are required by name
+    files = check_package(package, required=("src/app/main.py", "src/**/main.py", "src/app/**"))
+    folders = check_package(package, required=("src/app", "empty"))
+    # THEN the files count, and neither an implied nor a listed folder satisfies a pattern
+    assert files.accepted, files.summary()
+    assert [(f.rule, f.message) for f in folders.findings] == [
+        ("required-missing", "No file matches the required pattern 'src/app'; add it."),
+        ("required-missing", "No file matches the required pattern 'empty'; add it."),
+    ]
 
 
 def test_forbidden_files_are_each_named_and_exceptions_are_honoured(tmp_path: Path) -> None:
@@ -346,10 +352,10 @@ def test_credentials_are_found_wherever_chunks_split_them(chunk_size: int) -> No
     # WHEN it is scanned in chunks of any size
     hits = find_credentials(chunks)
     # THEN each credential is found once, on its line
-    assert sorted((hit.kind, hit.line) for hit in hits) == [
-        ("AWS access key ID", 302),
-        ("AWS secret access key", 503),
-        ("private key", 504),
+    assert sorted((hit.kind, hit.lines) for hit in hits) == [
+        ("AWS access key ID", (302,)),
+        ("AWS secret access key", (503,)),
+        ("private key", (504,)),
     ]
 
 
@@ -481,12 +487,12 @@ def test_manifest_hashes_every_file_sorted_and_records_the_source(tmp_path: Path
     (root / "link.ts").symlink_to("lib/a.ts")
     (root / "lib-link").symlink_to("lib", target_is_directory=True)
     # WHEN its manifest is written
-    manifest = write_manifest(root, source=SOURCE, output=root / MANIFEST_FILE)
+    manifest = write_manifest(root, source=SOURCE, output=root / MANIFEST_PATH)
     # THEN every file is hashed by content, in path order; the linked folder is not descended
     sha = {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in manifest["files"]}
     assert manifest == {"version": 1, "algorithm": "sha256", "source": SOURCE, "files": sha}
     assert list(manifest["files"]) == ["lib/a.ts", "lib/nested/b.ts", "link.ts", "package.json"]
-    assert json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8")) == manifest
+    assert json.loads((root / MANIFEST_PATH).read_text(encoding="utf-8")) == manifest
     # AND the written manifest does not list itself, so the folder verifies
     assert write_manifest(root, source=SOURCE) == manifest
     assert verify_manifest(root, manifest) == []
@@ -614,7 +620,7 @@ def test_cli_manifest_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture[
     # THEN the manifest records the source, the first check passes and the second names the file
     out = capsys.readouterr().out
     assert (written, intact, tampered) == (0, 0, 1)
-    assert json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))["source"] == SOURCE
+    assert json.loads((root / MANIFEST_PATH).read_text(encoding="utf-8"))["source"] == SOURCE
     assert "Manifest verified: 3 files intact" in out
     assert "[file-changed] 'lib/a.ts' changed after the manifest was written." in out
 
@@ -662,7 +668,7 @@ def test_module_cli_exit_codes(tmp_path: Path) -> None:
 def test_module_cli_verify_names_the_changed_file(tmp_path: Path) -> None:
     # GIVEN a folder whose manifest was written, then one file changed
     root = make_tree(tmp_path / "pkg")
-    write_manifest(root, source=SOURCE, output=root / MANIFEST_FILE)
+    write_manifest(root, source=SOURCE, output=root / MANIFEST_PATH)
     (root / "package.json").write_text("{}", encoding="utf-8")
     # WHEN the CLI verifies it
     result = run_cli(["verify", str(root)], tmp_path)

@@ -1,19 +1,25 @@
-"""Check an uploaded zip package before anything extracts or builds it, and write or verify its file manifest.
+"""Check an uploaded zip package, extract exactly what was checked, and write or verify its file manifest.
 
 The pipeline downloads this one file into CodeBuild (the ``aws/codebuild/standard:5.0`` image: Python 3.8 and
 nothing else) and runs ``python3 check.py ...``; on a developer's machine it runs as
 ``python -m s3_validated_pipeline.check ...``. So it is self-contained: standard library only, Python 3.8
 compatible, and it imports nothing from the rest of the package.
 
-Checking a package (``check_package``) reads the zip's own structures rather than trusting ``zipfile``: the central
-directory, every entry's local header, then every entry's data, exactly once, in 1 MiB chunks. Each rule is a
-small function that returns ``Finding`` objects; a package with no findings is accepted. Uncompressed sizes are
-counted by inflating the real bytes, and inflating stops as soon as a limit is passed, so a zip bomb is never
-fully expanded.
+Checking a package (``check_package``) reads the zip's own structures rather than trusting ``zipfile``, and
+accepts only zips that every common extractor reads the same way: one end record at the very end, every byte of
+the file accounted for by an entry or the central directory, each local header agreeing with its central entry,
+names that mean one path everywhere, regular files and folders only. Then it reads every entry's data exactly
+once, in 1 MiB chunks: uncompressed sizes are counted by inflating the real bytes (inflating stops as soon as a
+limit is passed, so a zip bomb is never fully expanded), text is scanned for credentials, and, with
+``extract_to``, each file is written from the very bytes that were judged. The validate stage runs the package's
+commands on that extraction, never on another tool's reading of the zip.
+
+Each rule is a small function, listed with its stable id in ``RULES``; a package with no findings is accepted.
+Time is linear in the zip's size and entry count, and memory does not grow with path depth.
 
 Command line (exit 0: accepted or intact; 1: rejected or changed; 2: usage error or unreadable input)::
 
-    check.py PACKAGE.zip [--require PATTERN]... [--forbid PATTERN]... [--json] [--report FILE] ...
+    check.py PACKAGE.zip [--extract DIR] [--require GLOB]... [--forbid GLOB]... [--ignore GLOB]... [--json] ...
     check.py manifest DIR --source-json FILE_OR_JSON [--output FILE]
     check.py verify DIR [--manifest FILE]
 
@@ -25,64 +31,38 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import codecs
 import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 import struct
 import sys
 import unicodedata
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable, Optional  # noqa: UP035  # subscripted at run time, on Python 3.8
 
 __all__ = [
-    "CHUNK_SIZE",
     "DEFAULT_FORBIDDEN",
     "DEFAULT_LIMITS",
-    "MANIFEST_FILE",
-    "NESTED_ARCHIVE_SUFFIXES",
-    "RATIO_FLOOR",
-    "Archive",
+    "MANIFEST_PATH",
+    "RULES",
     "ArchiveError",
-    "CredentialHit",
     "CredentialScanner",
-    "Entry",
-    "EntryData",
     "Finding",
     "Limits",
     "Report",
-    "check_absolute_paths",
-    "check_backslashes",
-    "check_compression_methods",
-    "check_compression_ratio",
-    "check_control_characters",
-    "check_credentials",
-    "check_drive_letters",
-    "check_duplicate_names",
-    "check_empty",
-    "check_encrypted",
-    "check_entry_count",
-    "check_forbidden_files",
-    "check_integrity",
-    "check_local_headers",
-    "check_name_encoding",
-    "check_nested_archives",
-    "check_overlaps",
     "check_package",
-    "check_path_traversal",
-    "check_required_files",
-    "check_symlinks",
-    "check_total_size",
     "compile_glob",
     "find_credentials",
+    "glob_problem",
     "main",
-    "overlapping_entries",
     "read_archive",
     "sha256_from_s3_checksum",
-    "stream_entries",
     "verify_manifest",
     "write_manifest",
 ]
@@ -94,11 +74,15 @@ GIB = 1024 * MIB
 CHUNK_SIZE = MIB
 """Entry data is read and inflated in pieces of at most this many bytes."""
 
-MANIFEST_FILE = "manifest.json"
-"""The manifest's name at the root of the checked folder."""
+RECORDS_DIR = ".validated"
+"""Where the validated artifact keeps its records: the package check's report and the manifest."""
+MANIFEST_PATH = RECORDS_DIR + "/manifest.json"
+"""The manifest's default place, relative to the checked folder."""
+REPORT_PATH = RECORDS_DIR + "/package-check.json"
+"""Where the validate stage keeps the package check's JSON report, relative to the checked folder."""
 
 TEXT_PROBE_BYTES = 8 * KIB
-"""A file with a NUL byte in its first 8 KiB is binary and is not scanned for credentials."""
+"""A file with a NUL byte in its first 8 KiB (and no UTF-16 byte-order mark) is binary: not scanned."""
 
 NESTED_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 """Names that mark an archive inside the package (``.jar`` and ``.whl`` are zips too, but are build outputs)."""
@@ -123,6 +107,9 @@ DEFAULT_FORBIDDEN = (
 )
 """Files that hold secrets by their nature. A pattern starting with ``!`` is an exception to the others."""
 
+MACOS_METADATA = "__MACOSX"
+"""The folder in which macOS's Finder stores resource forks; it does not count as the package's top folder."""
+
 SUPPORTED_METHODS = {0: "stored", 8: "deflate", 12: "bzip2"}
 _METHOD_NAMES = {1: "shrink", 6: "implode", 9: "deflate64", 14: "LZMA", 93: "Zstandard", 95: "XZ", 99: "AES"}
 
@@ -130,12 +117,16 @@ RATIO_FLOOR = MIB
 """Output below which the compression ratio is not judged: small repetitive files (logs, fixtures) compress far
 beyond 100:1 yet cannot hurt, and the total-size limit bounds many of them together."""
 
-_S_IFLNK = 0o120000
 _FLAG_ENCRYPTED = 0x1
+_FLAG_DESCRIPTOR = 0x8
 _FLAG_STRONG_ENCRYPTION = 0x40
 _FLAG_UTF8 = 0x800
+_DOS_DIRECTORY = 0x10
 _MAX_LISTED_LINES = 10
 _SUMMARY_LINES_PER_RULE = 50
+_SHOWN_NAME_CHARS = 200
+_U32 = 0xFFFFFFFF
+_U16 = 0xFFFF
 
 
 @dataclass(frozen=True)
@@ -143,7 +134,7 @@ class Finding:
     """One problem with a package or a checked folder."""
 
     rule: str
-    """Stable id of the rule, e.g. ``path-traversal``."""
+    """Stable id of the rule, e.g. ``path-traversal``; ``RULES`` lists them."""
     path: str
     """The entry's or file's name; empty for findings about the whole archive."""
     message: str
@@ -151,6 +142,123 @@ class Finding:
 
     def to_dict(self) -> dict[str, str]:
         return {"rule": self.rule, "path": self.path, "message": self.message}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Globs: one meaning for required, forbidden and ignored paths
+
+
+def glob_problem(pattern: object) -> str | None:
+    """Say what is wrong with a glob (relative to the package root), or return None when it is usable."""
+    if not isinstance(pattern, str):
+        return f"is a {type(pattern).__name__}, not a glob string"
+    text = _strip_dot_slash(pattern.strip())
+    if not text.strip("/"):
+        return "is empty; name a file or folder, e.g. 'package.json' or 'node_modules'"
+    if text.startswith("/") or "\\" in text:
+        return "must be relative to the package root with '/' separators, e.g. 'src/index.ts'"
+    if ".." in text.split("/"):
+        return "must not contain '..': paths lie inside the package"
+    for segment in text.strip("/").split("/"):
+        if segment.count("[") != segment.count("]") or re.search(r"\[[!]?\]", segment):
+            return f"has an unclosed or empty '[...]' in {segment!r}; write e.g. '*.[jt]s'"
+    return None
+
+
+def compile_glob(pattern: str, *, ignore_case: bool = False, subtree: bool = False) -> re.Pattern[str]:
+    """Translate a glob relative to the package root into a regular expression for a whole path.
+
+    ``**`` as a whole path segment crosses folders, including none; ``*``, ``?`` and ``[...]`` (``[!...]``
+    negates) stay within one segment and match dotfiles too. A leading ``./`` and a trailing ``/`` are ignored.
+    With ``subtree``, the expression also matches every path inside a matching folder. Raises ``ValueError`` for a
+    pattern ``glob_problem`` rejects.
+    """
+    problem = glob_problem(pattern)
+    if problem:
+        raise ValueError(f"{pattern!r} {problem}")
+    segments = _strip_dot_slash(pattern.strip()).strip("/").split("/")
+    parts: list[str] = []
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "**":
+            if parts and parts[-1] == "(?:[^/]+/)*":
+                continue  # '**/**' means what '**' means; collapsing it keeps matching linear
+            parts.append(".*" if last else "(?:[^/]+/)*")
+        else:
+            parts.append(_segment_regex(segment) + ("" if last else "/"))
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.compile("".join(parts) + (r"(?:/.*)?\Z" if subtree else r"\Z"), flags)
+
+
+def _strip_dot_slash(text: str) -> str:
+    return text[2:] if text.startswith("./") else text
+
+
+def _segment_regex(segment: str) -> str:
+    out = []
+    i = 0
+    while i < len(segment):
+        char = segment[i]
+        i += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            j = segment.index("]", i + 1 if segment[i : i + 1] == "!" else i)
+            body = segment[i:j].replace("\\", "\\\\")
+            i = j + 1
+            out.append(f"[^/{body[1:]}]" if body.startswith("!") else f"[{body}]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+class _PathMatcher:
+    """Globs matched as ``.gitignore`` does: one without '/' matches a name at any depth, one with '/' the path
+    from the root; a matching folder covers everything inside it. Case is ignored.
+
+    Names are judged once each (a cache), so checking many paths costs time linear in their length.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.name_patterns: list[tuple[str, re.Pattern[str]]] = []
+        self.path_patterns: list[tuple[str, re.Pattern[str]]] = []
+        for pattern in patterns:
+            text = _strip_dot_slash(pattern.strip()).strip("/")
+            if "/" in text:
+                self.path_patterns.append((pattern, compile_glob(text, ignore_case=True, subtree=True)))
+            else:
+                self.name_patterns.append((pattern, compile_glob(text, ignore_case=True)))
+        self._names: dict[str, str | None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.name_patterns or self.path_patterns)
+
+    def name_match(self, name: str) -> str | None:
+        """The first pattern matching this one file or folder name."""
+        if name not in self._names:
+            self._names[name] = next((p for p, regex in self.name_patterns if regex.match(name)), None)
+        return self._names[name]
+
+    def match(self, path: str) -> tuple[str, str] | None:
+        """(pattern, the matching path or folder) for the first pattern matching ``path`` or a folder above it."""
+        if not self:
+            return None
+        start = 0
+        while True:
+            end = path.find("/", start)
+            name = path[start:] if end < 0 else path[start:end]
+            pattern = self.name_match(name)
+            if pattern is not None:
+                return pattern, path if end < 0 else path[:end]
+            if end < 0:
+                break
+            start = end + 1
+        for pattern, regex in self.path_patterns:
+            if regex.match(path):
+                return pattern, path
+        return None
 
 
 @dataclass(frozen=True)
@@ -166,19 +274,38 @@ class Limits:
     allow_nested_archives: bool = False
     """Whether the package may hold archives (``.zip``, ``.tar.gz``, ...) that nothing here inspects."""
     scan_max_bytes: int = 5 * MIB
-    """Text files up to this size are scanned for credentials."""
+    """The first this many bytes of every text file are scanned for credentials."""
     forbidden: tuple[str, ...] = DEFAULT_FORBIDDEN
-    """Globs of files the package must not hold, matched against the base name and the full path."""
+    """Globs of files or folders the package must not hold; ``!`` marks an exception."""
+    ignore: tuple[str, ...] = ()
+    """Globs of files or folders exempt from the forbidden-file and credentials rules (e.g. ``node_modules``);
+    they are still checked for structure, names, size and type."""
+    max_name_bytes: int = 1024
+    """Longest path, in UTF-8 bytes."""
+    max_segment_bytes: int = 255
+    """Longest file or folder name within a path, in UTF-8 bytes (what common file systems allow)."""
+    max_depth: int = 64
+    """Most segments in a path."""
 
     def __post_init__(self) -> None:
-        for name in ("max_entries", "max_total_bytes", "scan_max_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
+        for name in ("max_entries", "max_total_bytes", "scan_max_bytes", "max_name_bytes", "max_segment_bytes"):
+            _require_positive(name, getattr(self, name))
+        _require_positive("max_depth", self.max_depth)
         if not self.max_compression_ratio > 0:
             raise ValueError(f"Limits.max_compression_ratio must be positive, not {self.max_compression_ratio!r}")
-        if isinstance(self.forbidden, str):
-            raise ValueError("Limits.forbidden must be a sequence of patterns, not one string")
+        for name in ("forbidden", "ignore"):
+            patterns = getattr(self, name)
+            if isinstance(patterns, str):
+                raise ValueError(f"Limits.{name} must be a sequence of patterns, not one string")
+            for pattern in patterns:
+                problem = glob_problem(pattern[1:] if name == "forbidden" and pattern.startswith("!") else pattern)
+                if problem:
+                    raise ValueError(f"Limits.{name}: {pattern!r} {problem}")
+
+
+def _require_positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
 
 
 DEFAULT_LIMITS = Limits()
@@ -205,11 +332,23 @@ class Entry:
     create_system: int
     local_header_size: int = 0
     """30 bytes plus the local name and extra field; 0 when there is no valid local header."""
-    local_name: bytes = b""
+    descriptor_size: int = 0
+    """Bytes of the data descriptor after the data (flag bit 3), 0 when there is none."""
+
+    @property
+    def path(self) -> str:
+        """The name as extracted: one leading ``./`` (as Windows' ``tar`` writes) and a folder's ``/`` removed."""
+        name = self.name[2:] if self.name.startswith("./") else self.name
+        return name[:-1] if name.endswith("/") else name
 
     @property
     def is_dir(self) -> bool:
         return self.name.endswith("/")
+
+    @property
+    def is_root(self) -> bool:
+        """The ``./`` entry some tools write for the folder that was zipped: nothing to extract."""
+        return self.name == "./"
 
     @property
     def name_is_utf8(self) -> bool:
@@ -224,12 +363,26 @@ class Entry:
         return bool(self.flags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION)) or self.method == 99
 
     @property
+    def file_type(self) -> int:
+        """The ``stat`` file type from the Unix mode in the external attributes; 0 when none is set."""
+        return stat.S_IFMT(self.external_attr >> 16)
+
+    @property
     def is_symlink(self) -> bool:
-        return (self.external_attr >> 16) & 0o170000 == _S_IFLNK
+        return self.file_type == stat.S_IFLNK
+
+    @property
+    def executable(self) -> bool:
+        return bool((self.external_attr >> 16) & 0o111)
 
     @property
     def data_offset(self) -> int:
         return self.header_offset + self.local_header_size
+
+    @property
+    def end_offset(self) -> int:
+        """Where the next entry's local header (or the central directory) must start."""
+        return self.data_offset + self.compressed_size + self.descriptor_size
 
 
 @dataclass(frozen=True)
@@ -239,99 +392,23 @@ class Archive:
     size: int
     entries: tuple[Entry, ...]
     declared_entries: int
-    """The count in the end-of-central-directory record."""
+    """The count in the end records."""
     central_directory: tuple[int, int]
     """Start and end offset of the central directory in the file."""
     problems: tuple[Finding, ...] = ()
-    """Structural problems that did not stop the reading."""
+    """Structural problems that did not stop the reading; a package with any is not read further."""
 
 
 class ArchiveError(Exception):
-    """The file cannot be read as a zip archive at all."""
+    """The file cannot be read as one unambiguous zip archive."""
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
         self.finding = Finding(rule, "", message)
 
 
-@dataclass(frozen=True)
-class CredentialHit:
-    kind: str
-    """``AWS access key ID``, ``AWS secret access key`` or ``private key``."""
-    line: int
-
-
-@dataclass(frozen=True)
-class EntryData:
-    """What reading one entry's data found."""
-
-    entry: Entry
-    bytes_in: int
-    """Compressed bytes read."""
-    bytes_out: int
-    """Uncompressed bytes produced (reading stops early past a limit)."""
-    stopped: str = ""
-    """``ratio`` or ``total`` when reading stopped at that limit; empty when read to the end."""
-    error: str = ""
-    """Why the data is corrupt; empty when it is not."""
-    credentials: tuple[CredentialHit, ...] = ()
-
-
-@dataclass(frozen=True)
-class Report:
-    """The outcome of checking one package."""
-
-    package: str
-    sha256: str
-    """SHA-256 of the whole zip file, hex."""
-    size: int
-    """Size of the zip file in bytes."""
-    entries: int
-    total_bytes: int
-    """Uncompressed bytes read (inflating stops early past a limit)."""
-    findings: tuple[Finding, ...]
-    expected_sha256: str | None = None
-    notes: tuple[str, ...] = ()
-    """Information for the log that does not reject the package."""
-
-    @property
-    def accepted(self) -> bool:
-        return not self.findings
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "package": self.package,
-            "accepted": self.accepted,
-            "sha256": self.sha256,
-            "expected_sha256": self.expected_sha256,
-            "size": self.size,
-            "entries": self.entries,
-            "total_bytes": self.total_bytes,
-            "findings": [finding.to_dict() for finding in self.findings],
-            "notes": list(self.notes),
-        }
-
-    def summary(self) -> str:
-        """The text for the build log: a headline, then one line per finding and note."""
-        verdict = "ACCEPTED" if self.accepted else "REJECTED"
-        lines = [
-            f"{verdict}: {_show(self.package)}: {len(self.findings)} finding(s); {self.entries} entries, "
-            f"{self.total_bytes} bytes uncompressed, {self.size} bytes zipped, sha256 {self.sha256}"
-        ]
-        shown: dict[str, int] = {}
-        for finding in self.findings:
-            shown[finding.rule] = shown.get(finding.rule, 0) + 1
-            if shown[finding.rule] <= _SUMMARY_LINES_PER_RULE:
-                lines.append(f"  [{finding.rule}] {finding.message}")
-        for rule, count in shown.items():
-            if count > _SUMMARY_LINES_PER_RULE:
-                lines.append(f"  [{rule}] ... and {count - _SUMMARY_LINES_PER_RULE} more (see the JSON report)")
-        lines.extend(f"  note: {note}" for note in self.notes)
-        return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------------------------------------------
-# Reading the zip's structures
+# Reading the zip's structures: every byte accounted for, every field agreeing with every other
 
 
 _EOCD = struct.Struct("<4s4H2LH")
@@ -344,148 +421,386 @@ _SIG_EOCD64_LOCATOR = b"PK\x06\x07"
 _SIG_EOCD64 = b"PK\x06\x06"
 _SIG_CENTRAL = b"PK\x01\x02"
 _SIG_LOCAL = b"PK\x03\x04"
+_SIG_DESCRIPTOR = b"PK\x07\x08"
+_SIGNATURES = (_SIG_EOCD, _SIG_EOCD64_LOCATOR, _SIG_EOCD64, _SIG_CENTRAL, _SIG_LOCAL, _SIG_DESCRIPTOR)
+_EXTRA_ZIP64 = 0x0001
+_EXTRA_UNICODE_PATH = 0x7075
+_EXTRA_UNICODE_COMMENT = 0x6375
+_RECREATE = "re-create the zip with a standard tool, e.g. `zip -r package.zip .`"
 
 
-def read_archive(fh: BinaryIO, size: int, *, max_entries: int = DEFAULT_LIMITS.max_entries) -> Archive:
-    """Read the central directory and every local header; raise ``ArchiveError`` when the file is no usable zip.
+@dataclass(frozen=True)
+class _End:
+    entries: int
+    cd_size: int
+    cd_offset: int
+    records_start: int
+    """Where the end records (zip64 or not) begin: the central directory must end exactly here."""
+    problems: tuple[Finding, ...]
 
-    At most ``max_entries + 1`` entries are read: one more than the limit is enough to reject the package.
+
+def read_archive(fh: BinaryIO, size: int, *, limits: Limits | None = None) -> Archive:
+    """Read the end records, the central directory and every local header.
+
+    Raises ``ArchiveError`` when the file is no zip, or when its end records or layout are ambiguous. At most
+    ``limits.max_entries + 1`` entries are read: one more than the limit is enough to reject the package.
     """
-    eocd_at, eocd = _find_end_record(fh, size)
-    _, disk, cd_disk, disk_entries, declared, cd_size, cd_offset, _ = eocd
-    cd_end = eocd_at
-    if eocd_at >= _EOCD64_LOCATOR.size:
-        fh.seek(eocd_at - _EOCD64_LOCATOR.size)
-        locator = fh.read(_EOCD64_LOCATOR.size)
-        if locator[:4] == _SIG_EOCD64_LOCATOR:
-            cd_end = eocd_at - _EOCD64_LOCATOR.size - _EOCD64.size
-            if cd_end < 0:
-                raise ArchiveError("corrupt-archive", "The zip64 end record is missing; the archive is damaged.")
-            fh.seek(cd_end)
-            record = fh.read(_EOCD64.size)
-            if len(record) < _EOCD64.size or record[:4] != _SIG_EOCD64:
-                raise ArchiveError("corrupt-archive", "The zip64 end record is damaged; the archive is corrupt.")
-            _, _, _, _, disk, cd_disk, disk_entries, declared, cd_size, cd_offset = _EOCD64.unpack(record)
-    if disk != 0 or cd_disk != 0 or disk_entries != declared:
-        raise ArchiveError("corrupt-archive", "The zip spans several disks, which is not supported; upload one file.")
-    concat = cd_end - cd_size - cd_offset  # bytes before the archive, as in a self-extracting zip
-    if concat < 0:
+    limits = limits or DEFAULT_LIMITS
+    end = _read_end_records(fh, size)
+    before = end.records_start - end.cd_size - end.cd_offset
+    if before > 0:
+        raise ArchiveError(
+            "unaccounted-bytes",
+            f"{before} bytes come before the zip's first entry (another file, or a self-extractor, is joined to "
+            f"it), so tools would disagree on its contents; {_RECREATE}.",
+        )
+    if before < 0:
         raise ArchiveError(
             "corrupt-archive", "The central directory lies outside the file; the archive is corrupt or truncated."
         )
-    cd_start = cd_offset + concat
-    if declared > max_entries:
-        return Archive(size, (), declared, (cd_start, cd_end))
+    cd = (end.cd_offset, end.records_start)
+    if end.entries > limits.max_entries:
+        return Archive(size, (), end.entries, cd, end.problems)
+    entries, problems = _read_central_directory(fh, cd, limits)
+    problems = [*end.problems, *problems]
+    if len(entries) <= limits.max_entries and len(entries) != end.entries:
+        problems.append(
+            Finding(
+                "entry-count-mismatch",
+                "",
+                f"The zip's end record declares {end.entries} entries but its central directory holds "
+                f"{len(entries)}, so tools would disagree on the contents; {_RECREATE}.",
+            )
+        )
+    if len(entries) > limits.max_entries:
+        return Archive(size, tuple(entries), max(end.entries, len(entries)), cd, tuple(problems))
+    located = []
+    for entry in entries:
+        entry, found = _with_local_header(fh, entry, size)
+        located.append(entry)
+        problems.extend(found)
+    problems.extend(_layout_problems(located, cd[0]))
+    return Archive(size, tuple(located), end.entries, cd, tuple(problems))
 
-    problems: list[Finding] = []
+
+def _read_end_records(fh: BinaryIO, size: int) -> _End:
+    tail_size = min(size, _EOCD.size + _U16)
+    fh.seek(size - tail_size)
+    tail = fh.read(tail_size)
+    at = tail.rfind(_SIG_EOCD)
+    while at >= 0 and (at + _EOCD.size > len(tail) or at + _EOCD.size + _EOCD.unpack_from(tail, at)[7] > len(tail)):
+        at = tail.rfind(_SIG_EOCD, 0, at)
+    if at < 0:
+        fh.seek(0)
+        if fh.read(4) == _SIG_LOCAL:
+            raise ArchiveError(
+                "truncated", "The zip ends before its central directory: the upload was cut short; upload it again."
+            )
+        if size == 0:
+            raise ArchiveError("not-a-zip", "The file is empty (0 bytes), not a zip archive.")
+        raise ArchiveError("not-a-zip", "The file is not a zip archive (it has no end-of-central-directory record).")
+    _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, comment_size = _EOCD.unpack_from(tail, at)
+    after = len(tail) - (at + _EOCD.size + comment_size)
+    if after:
+        raise ArchiveError(
+            "end-record",
+            f"{after} bytes follow the zip's end record, so tools would disagree on where the archive ends; "
+            f"{_RECREATE}.",
+        )
+    comment = tail[at + _EOCD.size :]
+    if any(signature in comment for signature in _SIGNATURES):
+        raise ArchiveError(
+            "end-record",
+            "The zip comment holds a zip record signature, so tools may read a different archive from it; "
+            f"{_RECREATE} and no comment.",
+        )
+    eocd_at = size - tail_size + at
+    problems = []
+    saturated = _U16 in (disk_entries, entries) or _U32 in (cd_size, cd_offset)
+    records_start = eocd_at
+    fh.seek(max(0, eocd_at - _EOCD64_LOCATOR.size))
+    locator = fh.read(_EOCD64_LOCATOR.size) if eocd_at >= _EOCD64_LOCATOR.size else b""
+    if locator[:4] == _SIG_EOCD64_LOCATOR:
+        if not saturated:
+            raise ArchiveError(
+                "zip64-record",
+                "The zip has zip64 end records although its end record needs none, so tools may read either; "
+                f"{_RECREATE}.",
+            )
+        _, zip64_disk, zip64_at, disks = _EOCD64_LOCATOR.unpack(locator)
+        expected_at = eocd_at - _EOCD64_LOCATOR.size - _EOCD64.size
+        fh.seek(max(0, expected_at))
+        record = fh.read(_EOCD64.size)
+        if zip64_disk != 0 or disks > 1 or zip64_at != expected_at or record[:4] != _SIG_EOCD64:
+            raise ArchiveError(
+                "zip64-record",
+                "The zip64 end record is not where its locator says, right before it; the archive is damaged or "
+                f"crafted. {_RECREATE[0].upper()}{_RECREATE[1:]}.",
+            )
+        _, record_size, _, _, disk, cd_disk, disk_entries64, entries64, cd_size64, cd_offset64 = _EOCD64.unpack(record)
+        declared = (disk_entries, entries, cd_size, cd_offset)
+        actual = (disk_entries64, entries64, cd_size64, cd_offset64)
+        limits16 = (_U16, _U16, _U32, _U32)
+        if record_size != _EOCD64.size - 12 or any(
+            value not in (limit, value64)
+            for value, value64, limit in zip(declared, actual, limits16)  # noqa: B905  # no strict= on Python 3.8
+        ):
+            raise ArchiveError(
+                "zip64-record",
+                f"The zip64 end record disagrees with the end record, so tools would read different archives; "
+                f"{_RECREATE}.",
+            )
+        disk_entries, entries, cd_size, cd_offset = actual
+        records_start = expected_at
+    elif saturated:
+        raise ArchiveError(
+            "zip64-record",
+            "The zip's end record points to zip64 records that are not there; the archive is damaged. "
+            f"{_RECREATE[0].upper()}{_RECREATE[1:]}.",
+        )
+    if disk != 0 or cd_disk != 0:
+        raise ArchiveError("corrupt-archive", "The zip spans several disks, which is not supported; upload one file.")
+    if disk_entries != entries:
+        problems.append(
+            Finding(
+                "entry-count-mismatch",
+                "",
+                f"The zip's end record counts {disk_entries} entries on this disk but {entries} in all, so tools "
+                f"would disagree on the contents; {_RECREATE}.",
+            )
+        )
+    return _End(entries, cd_size, cd_offset, records_start, tuple(problems))
+
+
+def _extras(data: bytes) -> dict[int, bytes] | None:
+    """The extra fields by id; None when they overrun their space or an id repeats (readers would differ)."""
+    fields: dict[int, bytes] = {}
+    at = 0
+    while at + 4 <= len(data):
+        kind, length = struct.unpack_from("<2H", data, at)
+        if at + 4 + length > len(data) or kind in fields:
+            return None
+        fields[kind] = data[at + 4 : at + 4 + length]
+        at += 4 + length
+    if any(data[at:]):  # a few zero bytes of padding are harmless; anything else is not a field
+        return None
+    return fields
+
+
+def _zip64_values(extra: bytes | None, values: Sequence[int]) -> list[int] | None:
+    """Replace each saturated value (0xFFFFFFFF) by the next 8 bytes of the zip64 field, in order."""
+    out = list(values)
+    cursor = 0
+    for i, value in enumerate(out):
+        if value == _U32:
+            if extra is None or cursor + 8 > len(extra):
+                return None
+            out[i] = struct.unpack_from("<Q", extra, cursor)[0]
+            cursor += 8
+    return out
+
+
+def _read_central_directory(fh: BinaryIO, cd: tuple[int, int], limits: Limits) -> tuple[list[Entry], list[Finding]]:
+    start, end = cd
     entries: list[Entry] = []
-    fh.seek(cd_start)
-    position = cd_start
-    while position < cd_end and len(entries) <= max_entries:
+    problems: list[Finding] = []
+    fh.seek(start)
+    position = start
+    while position < end and len(entries) <= limits.max_entries:
+        number = len(entries) + 1
         fixed = fh.read(_CENTRAL.size)
         if len(fixed) < _CENTRAL.size or fixed[:4] != _SIG_CENTRAL:
             raise ArchiveError(
-                "corrupt-archive", f"Central directory record {len(entries) + 1} is damaged; the archive is corrupt."
+                "corrupt-archive", f"Central directory record {number} is damaged; the archive is corrupt."
             )
         fields = _CENTRAL.unpack(fixed)
         create_system, flags, method = fields[2], fields[5], fields[6]
-        crc, csize, usize, name_len, extra_len, comment_len = fields[9:15]
+        crc, csize, usize, name_size, extra_size, comment_size = fields[9:15]
         external_attr, offset = fields[17:19]
-        raw_name = fh.read(name_len)
-        extra = fh.read(extra_len)
-        fh.seek(comment_len, os.SEEK_CUR)
-        position += _CENTRAL.size + name_len + extra_len + comment_len
-        if position > cd_end or len(raw_name) < name_len or len(extra) < extra_len:
+        if name_size > limits.max_name_bytes:
             raise ArchiveError(
-                "corrupt-archive", f"Central directory record {len(entries) + 1} is cut short; the archive is corrupt."
+                "name-too-long",
+                f"Entry {number} has a name of {name_size} bytes, longer than the limit of {limits.max_name_bytes}; "
+                "shorten the path (or raise the limit).",
             )
-        usize, csize, offset = _zip64_sizes(extra, usize, csize, offset)
-        entries.append(
-            Entry(
-                index=len(entries),
-                name=_decode_name(raw_name),
-                raw_name=raw_name,
-                flags=flags,
-                method=method,
-                crc=crc,
-                compressed_size=csize,
-                file_size=usize,
-                header_offset=offset + concat,
-                external_attr=external_attr,
-                create_system=create_system,
+        raw_name = fh.read(name_size)
+        extra_bytes = fh.read(extra_size)
+        comment = fh.read(comment_size)
+        position += _CENTRAL.size + name_size + extra_size + comment_size
+        if position > end or len(comment) < comment_size:
+            raise ArchiveError(
+                "corrupt-archive", f"Central directory record {number} is cut short; the archive is corrupt."
             )
+        entry = Entry(
+            index=len(entries),
+            name=_decode_name(raw_name),
+            raw_name=raw_name,
+            flags=flags,
+            method=method,
+            crc=crc,
+            compressed_size=csize,
+            file_size=usize,
+            header_offset=offset,
+            external_attr=external_attr,
+            create_system=create_system,
         )
-    if len(entries) <= max_entries and len(entries) != declared:
+        extras = _extras(extra_bytes)
+        values = _zip64_values(None if extras is None else extras.get(_EXTRA_ZIP64), (usize, csize, offset))
+        if extras is None or values is None:
+            problems.append(
+                Finding(
+                    "corrupt-archive",
+                    entry.name,
+                    f"{_show(entry.name)} has malformed extra fields in the central directory, so tools would read "
+                    f"it differently; {_RECREATE}.",
+                )
+            )
+        else:
+            entry = replace(entry, file_size=values[0], compressed_size=values[1], header_offset=values[2])
+            problems.extend(_renaming_extras(entry, extras, comment, "central directory"))
+        entries.append(entry)
+    if len(entries) <= limits.max_entries and position != end:
         problems.append(
             Finding(
-                "corrupt-archive",
+                "entry-count-mismatch",
                 "",
-                f"The zip's end record declares {declared} entries but its central directory holds {len(entries)}; "
-                "tools would disagree on the contents.",
+                "The central directory's records do not fill the size its end record gives; the archive is corrupt.",
             )
         )
-    entries = [_with_local_header(fh, entry, size) for entry in entries]
-    return Archive(size, tuple(entries), declared, (cd_start, cd_end), tuple(problems))
+    return entries, problems
 
 
-def _find_end_record(fh: BinaryIO, size: int) -> tuple[int, tuple[Any, ...]]:
-    tail_size = min(size, _EOCD.size + 0xFFFF)
-    fh.seek(size - tail_size)
-    tail = fh.read(tail_size)
-    found: tuple[int, tuple[Any, ...]] | None = None
-    at = tail.rfind(_SIG_EOCD)
-    while at >= 0:
-        if at + _EOCD.size <= len(tail):
-            record = _EOCD.unpack_from(tail, at)
-            end = at + _EOCD.size + record[7]
-            if end == len(tail):
-                return size - tail_size + at, record
-            if end < len(tail) and found is None:
-                found = (size - tail_size + at, record)
-        at = tail.rfind(_SIG_EOCD, 0, at)
-    if found is not None:
-        return found
-    fh.seek(0)
-    head = fh.read(4)
-    if head == _SIG_LOCAL:
-        raise ArchiveError(
-            "truncated", "The zip ends before its central directory: the upload was cut short; upload it again."
-        )
-    if size == 0:
-        raise ArchiveError("not-a-zip", "The file is empty (0 bytes), not a zip archive.")
-    raise ArchiveError("not-a-zip", "The file is not a zip archive (it has no end-of-central-directory record).")
+def _renaming_extras(entry: Entry, extras: Mapping[int, bytes], comment: bytes, where: str) -> list[Finding]:
+    """Info-ZIP's Unicode Path and Comment fields make unzip, bsdtar and 7-Zip use another name than the header."""
+    found = []
+    pairs = ((_EXTRA_UNICODE_PATH, entry.raw_name, "name"), (_EXTRA_UNICODE_COMMENT, comment, "comment"))
+    for kind, original, what in pairs:
+        value = extras.get(kind)
+        if value is not None and value[5:] != original:
+            found.append(
+                Finding(
+                    "name-extra-field",
+                    entry.name,
+                    f"{_show(entry.name)} has a Unicode {what} field in its {where} that says "
+                    f"{_show(_decode_name(value[5:]))}, so tools would extract it differently; {_RECREATE}.",
+                )
+            )
+    return found
 
 
-def _zip64_sizes(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
-    at = 0
-    while at + 4 <= len(extra):
-        kind, length = struct.unpack_from("<2H", extra, at)
-        body = extra[at + 4 : at + 4 + length]
-        if kind == 0x0001:
-            values = [usize, csize, offset]
-            cursor = 0
-            for i, value in enumerate(values):
-                if value == 0xFFFFFFFF:
-                    if cursor + 8 > len(body):
-                        raise ArchiveError(
-                            "corrupt-archive", "A zip64 extra field is too short; the archive is corrupt."
-                        )
-                    values[i] = struct.unpack_from("<Q", body, cursor)[0]
-                    cursor += 8
-            return values[0], values[1], values[2]
-        at += 4 + length
-    return usize, csize, offset
-
-
-def _with_local_header(fh: BinaryIO, entry: Entry, limit: int) -> Entry:
-    if entry.header_offset + _LOCAL.size > limit:
-        return entry
+def _with_local_header(fh: BinaryIO, entry: Entry, size: int) -> tuple[Entry, list[Finding]]:
     fh.seek(entry.header_offset)
-    fixed = fh.read(_LOCAL.size)
+    fixed = fh.read(_LOCAL.size) if entry.header_offset + _LOCAL.size <= size else b""
     if len(fixed) < _LOCAL.size or fixed[:4] != _SIG_LOCAL:
-        return entry
-    name_len, extra_len = _LOCAL.unpack(fixed)[-2:]
-    return replace(entry, local_header_size=_LOCAL.size + name_len + extra_len, local_name=fh.read(name_len))
+        message = f"{_show(entry.name)} has no valid local file header at offset {entry.header_offset}; {_RECREATE}."
+        return entry, [Finding("local-header", entry.name, message)]
+    _, _, _, flags, method, _, _, crc, csize, usize, name_size, extra_size = _LOCAL.unpack(fixed)
+    local_name = fh.read(name_size)
+    extras = _extras(fh.read(extra_size))
+    entry = replace(entry, local_header_size=_LOCAL.size + name_size + extra_size)
+    zip64 = None if extras is None else extras.get(_EXTRA_ZIP64)
+    sizes = _zip64_values(zip64, (usize, csize))
+    differences = []
+    if local_name != entry.raw_name:
+        differences.append(f"is named {_show(_decode_name(local_name))}")
+    if flags != entry.flags:
+        differences.append(f"has flags {flags:#06x}, not {entry.flags:#06x}")
+    if method != entry.method:
+        differences.append(f"has compression method {method}, not {entry.method}")
+    if extras is None or sizes is None:
+        differences.append("has malformed extra fields")
+    else:
+        local = (crc, sizes[1], sizes[0])
+        central = (entry.crc, entry.compressed_size, entry.file_size)
+        # With a data descriptor (flag bit 3), a writer that streams may leave any of them 0 in the local header.
+        deferred = entry.flags & _FLAG_DESCRIPTOR
+        if any(value != expected and not (deferred and value == 0) for value, expected in zip(local, central)):  # noqa: B905
+            differences.append(f"declares CRC {crc:#010x}, sizes {sizes[1]} and {sizes[0]}")
+    found = []
+    if differences:
+        found.append(
+            Finding(
+                "local-header",
+                entry.name,
+                f"{_show(entry.name)} {' and '.join(differences)} in its local header, unlike its central directory "
+                f"entry, so tools would read it differently; {_RECREATE}.",
+            )
+        )
+    elif extras is not None:
+        found.extend(_renaming_extras(entry, extras, b"", "local header"))
+    if entry.flags & _FLAG_DESCRIPTOR and not found:
+        entry, descriptor_problem = _with_descriptor(fh, entry, size, zip64 is not None)
+        if descriptor_problem:
+            found.append(Finding("data-descriptor", entry.name, descriptor_problem))
+    return entry, found
+
+
+def _with_descriptor(fh: BinaryIO, entry: Entry, size: int, zip64: bool) -> tuple[Entry, str]:
+    """Find the data descriptor after the data: with or without its optional signature, 4- or 8-byte sizes."""
+    at = entry.data_offset + entry.compressed_size
+    fh.seek(min(at, size))
+    data = fh.read(24)
+    central = (entry.crc, entry.compressed_size, entry.file_size)
+    for wide in (zip64, not zip64):
+        layout = struct.Struct("<L2Q" if wide else "<3L")
+        for signed in (True, False):
+            skip = 4 if signed else 0
+            if (signed and data[:4] != _SIG_DESCRIPTOR) or len(data) < skip + layout.size:
+                continue
+            if layout.unpack_from(data, skip) == central:
+                return replace(entry, descriptor_size=skip + layout.size), ""
+    return entry, (
+        f"{_show(entry.name)} is followed by no data descriptor that matches its central directory entry "
+        f"(CRC and sizes), so streaming tools would read it differently; {_RECREATE}."
+    )
+
+
+def _layout_problems(entries: Sequence[Entry], cd_start: int) -> list[Finding]:
+    """Entries must tile the file from its first byte to the central directory: no gaps, no overlaps."""
+    found = []
+    expected = 0
+    previous: Entry | None = None
+    for entry in sorted((e for e in entries if e.local_header_size), key=lambda e: (e.header_offset, e.index)):
+        if entry.header_offset > expected:
+            where = "before it" if previous is None else f"between it and {_show(previous.name)}"
+            found.append(
+                Finding(
+                    "unaccounted-bytes",
+                    entry.name,
+                    f"{entry.header_offset - expected} bytes that no entry accounts for come {where} (a hidden "
+                    f"entry or a gap), so tools would disagree on the contents; {_RECREATE}.",
+                )
+            )
+        elif entry.header_offset < expected and previous is not None:
+            found.append(
+                Finding(
+                    "overlapping-entries",
+                    entry.name,
+                    f"{_show(entry.name)} overlaps the data of {_show(previous.name)}; overlapping entries are how "
+                    "zip bombs multiply their size, so the package is rejected.",
+                )
+            )
+        if entry.end_offset > expected:
+            expected, previous = entry.end_offset, entry
+    if previous is not None and expected > cd_start:
+        found.append(
+            Finding(
+                "overlapping-entries",
+                previous.name,
+                f"{_show(previous.name)} claims data that runs into the central directory or past the end of the "
+                "file; the archive is corrupt or crafted.",
+            )
+        )
+    elif expected < cd_start:
+        found.append(
+            Finding(
+                "unaccounted-bytes",
+                "",
+                f"{cd_start - expected} bytes between the last entry and the central directory belong to no entry "
+                f"(a hidden entry or a gap), so tools would disagree on the contents; {_RECREATE}.",
+            )
+        )
+    return found
 
 
 def _decode_name(raw: bytes) -> str:
@@ -497,7 +812,191 @@ def _decode_name(raw: bytes) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Rules on the archive's structure and names
+# Rules on each entry: what it is and what its name means. Each returns a message, or None when the entry passes.
+
+EntryRule = Callable[[Entry, Limits], Optional[str]]  # noqa: UP045  # evaluated at run time, on Python 3.8
+
+
+def _encrypted(entry: Entry, limits: Limits) -> str | None:
+    if not entry.encrypted:
+        return None
+    return f"{_show(entry.name)} is encrypted, so it cannot be checked; upload the package without a password."
+
+
+def _unsupported_compression(entry: Entry, limits: Limits) -> str | None:
+    if entry.is_dir or entry.encrypted or entry.method in SUPPORTED_METHODS:
+        return None
+    method = _METHOD_NAMES.get(entry.method, "unknown")
+    return (
+        f"{_show(entry.name)} uses compression method {entry.method} ({method}), which cannot be checked; "
+        "re-create the zip with deflate, the default of zip tools."
+    )
+
+
+def _invalid_name_encoding(entry: Entry, limits: Limits) -> str | None:
+    if entry.name_is_utf8:
+        return None
+    flagged = " although it is flagged as UTF-8" if entry.flags & _FLAG_UTF8 else ""
+    return (
+        f"{_show(entry.name)} has a name that is not valid UTF-8{flagged}, so each tool would extract it under a "
+        "different name; rename it."
+    )
+
+
+def _control_character(entry: Entry, limits: Limits) -> str | None:
+    if not any(ord(char) < 32 or ord(char) == 127 for char in entry.name):
+        return None
+    return f"{_show(entry.name)} has a control character in its name (a NUL can hide the real extension); rename it."
+
+
+def _absolute_path(entry: Entry, limits: Limits) -> str | None:
+    if not entry.name.startswith(("/", "\\")):
+        return None
+    return (
+        f"{_show(entry.name)} is an absolute path, which would extract outside the target folder; store paths "
+        "relative to the package root."
+    )
+
+
+def _drive_letter(entry: Entry, limits: Limits) -> str | None:
+    if not re.match(r"[A-Za-z]:", entry.name):
+        return None
+    return (
+        f"{_show(entry.name)} starts with a drive letter, which would extract outside the target folder on Windows; "
+        "store paths relative to the package root."
+    )
+
+
+def _backslash(entry: Entry, limits: Limits) -> str | None:
+    if "\\" not in entry.name:
+        return None
+    return f"{_show(entry.name)} contains a backslash, which some tools read as a folder separator; zip paths use '/'."
+
+
+def _segments(entry: Entry) -> list[str]:
+    return entry.path.split("/")
+
+
+def _path_traversal(entry: Entry, limits: Limits) -> str | None:
+    if ".." not in re.split(r"[/\\]", entry.name):
+        return None
+    return f"{_show(entry.name)} has a '..' component, which would extract it outside the target folder."
+
+
+def _empty_segment(entry: Entry, limits: Limits) -> str | None:
+    if entry.name.startswith("/") or "" not in _segments(entry):
+        return None
+    return (
+        f"{_show(entry.name)} has an empty path segment ('//' or no name), which tools resolve differently; rename it."
+    )
+
+
+def _dot_segment(entry: Entry, limits: Limits) -> str | None:
+    if "." not in _segments(entry):
+        return None
+    return (
+        f"{_show(entry.name)} has a '.' segment, so it names the same file as another path; store each path once, "
+        "without './' inside it."
+    )
+
+
+def _name_too_long(entry: Entry, limits: Limits) -> str | None:
+    longest = max(len(segment.encode("utf-8", "surrogateescape")) for segment in _segments(entry))
+    if longest <= limits.max_segment_bytes:
+        return None
+    return (
+        f"{_show(entry.name)} has a name of {longest} bytes within its path, longer than the limit of "
+        f"{limits.max_segment_bytes} that file systems allow; shorten it."
+    )
+
+
+def _path_too_deep(entry: Entry, limits: Limits) -> str | None:
+    depth = entry.path.count("/") + 1
+    if depth <= limits.max_depth:
+        return None
+    return (
+        f"{_show(entry.name)} is {depth} folders deep, more than the limit of {limits.max_depth}; flatten the tree "
+        "(or raise the limit)."
+    )
+
+
+def _symlink(entry: Entry, limits: Limits) -> str | None:
+    if not entry.is_symlink:
+        return None
+    return f"{_show(entry.name)} is a symbolic link, which can point outside the package; store the file itself."
+
+
+_SPECIAL_TYPES = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _entry_type(entry: Entry, limits: Limits) -> str | None:
+    kind = entry.file_type
+    if kind in _SPECIAL_TYPES:
+        what = _SPECIAL_TYPES[kind]
+        return f"{_show(entry.name)} is {what}, not a regular file or folder; remove it from the package."
+    # A folder may carry a compressed empty stream (jar's META-INF/, Finder, bzip2 from zipfile): its data is
+    # read like a file's, so anything more than nothing is caught as corrupt.
+    if entry.is_dir and (kind == stat.S_IFREG or entry.file_size):
+        return (
+            f"{_show(entry.name)} is named as a folder but has a file's mode or data, so tools would create "
+            f"different things; {_RECREATE}."
+        )
+    if not entry.is_dir and (kind == stat.S_IFDIR or entry.external_attr & _DOS_DIRECTORY):
+        return (
+            f"{_show(entry.name)} is marked as a folder but named as a file, so tools would create different things; "
+            f"{_RECREATE}."
+        )
+    return None
+
+
+def _nested_archive(entry: Entry, limits: Limits) -> str | None:
+    if limits.allow_nested_archives or entry.is_dir or not entry.name.lower().endswith(NESTED_ARCHIVE_SUFFIXES):
+        return None
+    return (
+        f"{_show(entry.name)} is an archive inside the package, whose contents are not checked; upload its files "
+        "unpacked."
+    )
+
+
+ENTRY_RULES: tuple[tuple[str, EntryRule], ...] = (
+    ("encrypted-entry", _encrypted),
+    ("unsupported-compression", _unsupported_compression),
+    ("invalid-name-encoding", _invalid_name_encoding),
+    ("control-character", _control_character),
+    ("path-traversal", _path_traversal),
+    ("absolute-path", _absolute_path),
+    ("drive-letter", _drive_letter),
+    ("backslash-in-name", _backslash),
+    ("empty-segment", _empty_segment),
+    ("dot-segment", _dot_segment),
+    ("name-too-long", _name_too_long),
+    ("path-too-deep", _path_too_deep),
+    ("symlink", _symlink),
+    ("entry-type", _entry_type),
+    ("nested-archive", _nested_archive),
+)
+"""Rules that judge one entry alone, in the order their findings are listed."""
+
+
+def check_entries(entries: Sequence[Entry], limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+    """Every entry rule over every entry, grouped by rule."""
+    findings = []
+    for rule, judge in ENTRY_RULES:
+        for entry in entries:
+            if not entry.is_root:
+                message = judge(entry, limits)
+                if message:
+                    findings.append(Finding(rule, entry.name, message))
+    return findings
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Rules on the package as a tree of paths
 
 
 def check_entry_count(count: int, limits: Limits) -> list[Finding]:
@@ -520,207 +1019,28 @@ def check_empty(entries: Sequence[Entry]) -> list[Finding]:
     return [Finding("empty-archive", "", f"The zip holds {what}, so there is nothing to build; upload the package.")]
 
 
-def check_local_headers(entries: Sequence[Entry]) -> list[Finding]:
-    """Each entry needs a local header, under the same name: tools that read one or the other must agree."""
-    findings = []
-    for entry in entries:
-        if entry.local_header_size == 0:
-            findings.append(
-                Finding(
-                    "local-header",
-                    entry.name,
-                    f"{_show(entry.name)} has no valid local file header at offset {entry.header_offset}; "
-                    "the archive is corrupt.",
-                )
-            )
-        elif entry.local_name != entry.raw_name:
-            findings.append(
-                Finding(
-                    "local-header",
-                    entry.name,
-                    f"{_show(entry.name)} is named {_show(_decode_name(entry.local_name))} in its local header; "
-                    "tools would extract it under different names.",
-                )
-            )
-    return findings
-
-
-def overlapping_entries(archive: Archive) -> list[tuple[Entry, Entry | None]]:
-    """Pairs (entry, the earlier entry it overlaps, or None for the central directory)."""
-    ranges = sorted(
-        (entry.header_offset, entry.data_offset + entry.compressed_size, entry.index, entry)
-        for entry in archive.entries
-        if entry.local_header_size
-    )
-    pairs: list[tuple[Entry, Entry | None]] = []
-    reach = -1
-    owner: Entry | None = None
-    cd_start, cd_end = archive.central_directory
-    for start, end, _, entry in ranges:
-        if owner is not None and start < reach:
-            pairs.append((entry, owner))
-        elif (start < cd_end and end > cd_start) or end > archive.size:
-            pairs.append((entry, None))
-        if end > reach:
-            reach, owner = end, entry
-    return pairs
-
-
-def check_overlaps(archive: Archive) -> list[Finding]:
-    """Entries must not share bytes (that is how overlapped zip bombs multiply one compressed kernel)."""
-    findings = []
-    for entry, other in overlapping_entries(archive):
-        if other is None:
-            message = (
-                f"{_show(entry.name)} claims data that runs into the central directory or past the end of the file; "
-                "the archive is corrupt or crafted."
-            )
-        else:
-            message = (
-                f"{_show(entry.name)} overlaps the data of {_show(other.name)}; overlapping entries are how zip "
-                "bombs multiply their size, so the package is rejected."
-            )
-        findings.append(Finding("overlapping-entries", entry.name, message))
-    return findings
-
-
-def check_encrypted(entries: Sequence[Entry]) -> list[Finding]:
-    return [
-        Finding(
-            "encrypted-entry",
-            entry.name,
-            f"{_show(entry.name)} is encrypted, so it cannot be checked; upload the package without a password.",
-        )
-        for entry in entries
-        if entry.encrypted
-    ]
-
-
-def check_compression_methods(entries: Sequence[Entry]) -> list[Finding]:
-    findings = []
-    for entry in entries:
-        if entry.is_dir or entry.encrypted or entry.method in SUPPORTED_METHODS:
-            continue
-        method = _METHOD_NAMES.get(entry.method, "unknown")
-        findings.append(
-            Finding(
-                "unsupported-compression",
-                entry.name,
-                f"{_show(entry.name)} uses compression method {entry.method} ({method}), which cannot be checked; "
-                "re-create the zip with deflate, the default of zip tools.",
-            )
-        )
-    return findings
-
-
-def check_name_encoding(entries: Sequence[Entry]) -> list[Finding]:
-    findings = []
-    for entry in entries:
-        if entry.name_is_utf8:
-            continue
-        flagged = " although it is flagged as UTF-8" if entry.flags & _FLAG_UTF8 else ""
-        findings.append(
-            Finding(
-                "invalid-name-encoding",
-                entry.name,
-                f"{_show(entry.name)} has a name that is not valid UTF-8{flagged}, so each tool would extract it "
-                "under a different name; rename it.",
-            )
-        )
-    return findings
-
-
-def check_control_characters(entries: Sequence[Entry]) -> list[Finding]:
-    return [
-        Finding(
-            "control-character",
-            entry.name,
-            f"{_show(entry.name)} has a control character in its name (a NUL can hide the real extension); rename it.",
-        )
-        for entry in entries
-        if any(ord(char) < 32 or ord(char) == 127 for char in entry.name)
-    ]
-
-
-def check_path_traversal(entries: Sequence[Entry]) -> list[Finding]:
-    return [
-        Finding(
-            "path-traversal",
-            entry.name,
-            f"{_show(entry.name)} has a '..' component, which would extract it outside the target folder.",
-        )
-        for entry in entries
-        if ".." in re.split(r"[/\\]", entry.name)
-    ]
-
-
-def check_absolute_paths(entries: Sequence[Entry]) -> list[Finding]:
-    return [
-        Finding(
-            "absolute-path",
-            entry.name,
-            f"{_show(entry.name)} is an absolute path, which would extract outside the target folder; "
-            "store paths relative to the package root.",
-        )
-        for entry in entries
-        if entry.name.startswith(("/", "\\"))
-    ]
-
-
-def check_drive_letters(entries: Sequence[Entry]) -> list[Finding]:
-    return [
-        Finding(
-            "drive-letter",
-            entry.name,
-            f"{_show(entry.name)} starts with a drive letter, which would extract outside the target folder "
-            "on Windows; store paths relative to the package root.",
-        )
-        for entry in entries
-        if re.match(r"[A-Za-z]:", entry.name)
-    ]
-
-
-def check_backslashes(entries: Sequence[Entry]) -> list[Finding]:
-    return [
-        Finding(
-            "backslash-in-name",
-            entry.name,
-            f"{_show(entry.name)} contains a backslash, which some tools read as a folder separator; "
-            "zip paths use '/'.",
-        )
-        for entry in entries
-        if "\\" in entry.name
-    ]
-
-
-def check_symlinks(entries: Sequence[Entry]) -> list[Finding]:
-    return [
-        Finding(
-            "symlink",
-            entry.name,
-            f"{_show(entry.name)} is a symbolic link, which can point outside the package; store the file itself.",
-        )
-        for entry in entries
-        if entry.is_symlink
-    ]
+def _collision_key(path: str) -> str:
+    folded = unicodedata.normalize("NFC", path).casefold()
+    return unicodedata.normalize("NFC", folded)
 
 
 def check_duplicate_names(entries: Sequence[Entry]) -> list[Finding]:
-    """Names that are equal, equal but for letter case, or equal but for Unicode normalisation (NFC + casefold)."""
+    """Paths that are equal, equal but for letter case, or equal but for Unicode normalisation (NFC + casefold)."""
     groups: dict[str, list[Entry]] = {}
     for entry in entries:
-        groups.setdefault(_collision_key(entry.name), []).append(entry)
+        if not entry.is_root:
+            groups.setdefault(_collision_key(entry.path), []).append(entry)
     findings = []
     for group in groups.values():
         if len(group) < 2:
             continue
         names = [entry.name for entry in group]
-        stripped = {name.rstrip("/") for name in names}
+        paths = {entry.path for entry in group}
         if len(set(names)) == 1:
             message = f"{_show(names[0])} appears {len(names)} times; which copy an extractor keeps is undefined."
-        elif len(stripped) == 1:
+        elif len(paths) == 1:
             message = f"{_list(names)} name the same path; which one an extractor keeps is undefined."
-        elif len({name.casefold() for name in stripped}) == 1:
+        elif len({path.casefold() for path in paths}) == 1:
             message = (
                 f"{_list(names)} differ only in letter case and overwrite each other on case-insensitive file "
                 "systems (macOS, Windows); rename one."
@@ -734,202 +1054,234 @@ def check_duplicate_names(entries: Sequence[Entry]) -> list[Finding]:
     return findings
 
 
-def _collision_key(name: str) -> str:
-    folded = unicodedata.normalize("NFC", name.rstrip("/")).casefold()
-    return unicodedata.normalize("NFC", folded)
+def check_file_parents(entries: Sequence[Entry]) -> list[Finding]:
+    """A file whose path is also a folder of another entry: extractors fail, or replace one with the other.
+
+    Sorted with '/' as the lowest character, the paths inside a folder come right after the folder's own path,
+    so one sort finds every such file, whatever the paths' depth.
+    """
+    keyed = sorted(
+        (_collision_key(entry.path).replace("/", "\0"), entry.is_dir, entry.index, entry)
+        for entry in entries
+        if not entry.is_root
+    )
+    following = [len(keyed)] * len(keyed)  # index of the next entry with another key
+    for i in range(len(keyed) - 2, -1, -1):
+        following[i] = i + 1 if keyed[i + 1][0] != keyed[i][0] else following[i + 1]
+    findings = []
+    for i, (key, is_dir, _, entry) in enumerate(keyed):
+        after = following[i]
+        if not is_dir and after < len(keyed) and keyed[after][0].startswith(key + "\0"):
+            findings.append(
+                Finding(
+                    "file-is-parent",
+                    entry.name,
+                    f"{_show(entry.name)} is a file, but {_show(keyed[after][3].name)} needs a folder of that name; "
+                    "rename one.",
+                )
+            )
+    return findings
 
 
-def check_nested_archives(entries: Sequence[Entry], limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
-    if limits.allow_nested_archives:
+def check_single_top_folder(entries: Sequence[Entry]) -> list[Finding]:
+    """Files that all sit in one folder: the zip was made of the folder, not of its contents (Finder's Compress)."""
+    tops = set()
+    for entry in entries:
+        if entry.is_dir or entry.is_root:
+            continue
+        top, slash, _ = entry.path.partition("/")
+        if top == MACOS_METADATA or not top.strip(".") or ":" in top or "\\" in top:
+            continue  # resource forks, and names other rules reject
+        if not slash:
+            return []
+        tops.add(top)
+    if len(tops) != 1:
         return []
+    (top,) = tops
     return [
         Finding(
-            "nested-archive",
-            entry.name,
-            f"{_show(entry.name)} is an archive inside the package, whose contents are not checked; "
-            "upload its files unpacked.",
+            "single-top-folder",
+            top + "/",
+            f"Every file sits inside the folder {_show(top)}: zip the folder's contents so files sit at the root "
+            f"(e.g. `cd {top} && zip -r ../package.zip .`).",
         )
-        for entry in entries
-        if not entry.is_dir and entry.name.lower().endswith(NESTED_ARCHIVE_SUFFIXES)
     ]
 
 
-def compile_glob(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
-    """Translate a glob relative to the package root into a regular expression for a whole path.
-
-    ``**`` as a whole path segment crosses folders, including none; ``*``, ``?`` and ``[...]`` (``[!...]``
-    negates) stay within one segment and match dotfiles too. A trailing ``/`` is ignored.
-    """
-    text = pattern.strip()
-    while text.startswith("./"):
-        text = text[2:]
-    segments = text.strip("/").split("/")
-    parts = []
-    for i, segment in enumerate(segments):
-        last = i == len(segments) - 1
-        if segment == "**":
-            parts.append(".*" if last else "(?:[^/]+/)*")
-        else:
-            parts.append(_segment_regex(segment) + ("" if last else "/"))
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(parts) + r"\Z", flags)
-
-
-def _segment_regex(segment: str) -> str:
-    out = []
-    i = 0
-    while i < len(segment):
-        char = segment[i]
-        i += 1
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[":
-            j = i
-            if j < len(segment) and segment[j] == "!":
-                j += 1
-            if j < len(segment) and segment[j] == "]":
-                j += 1
-            while j < len(segment) and segment[j] != "]":
-                j += 1
-            if j >= len(segment):
-                out.append(re.escape(char))
-                continue
-            body = segment[i:j].replace("\\", "\\\\")
-            i = j + 1
-            negate = body.startswith("!")
-            body = body[1:] if negate else body
-            out.append(f"[^/{body}]" if negate else f"[{body}]")
-        else:
-            out.append(re.escape(char))
-    return "".join(out)
-
-
-def _package_paths(entries: Sequence[Entry]) -> list[str]:
-    """Every path extraction would create: files, and folders whether listed or implied, parents first."""
-    paths: dict[str, None] = {}
-    for entry in entries:
-        parts = [part for part in entry.name.split("/") if part]
-        for depth in range(1, len(parts) + 1):
-            suffix = "/" if depth < len(parts) or entry.is_dir else ""
-            paths.setdefault("/".join(parts[:depth]) + suffix, None)
-    return list(paths)
-
-
 def check_required_files(entries: Sequence[Entry], required: Sequence[str]) -> list[Finding]:
-    """Every pattern must match a file or folder, by its full path from the package root."""
-    paths = [path.rstrip("/") for path in _package_paths(entries)]
+    """Every pattern must match a file (never a folder) by its full path from the package root."""
+    files = [entry.path for entry in entries if not entry.is_dir]
     findings = []
     for pattern in required:
         regex = compile_glob(pattern)
-        if not any(regex.match(path) for path in paths):
+        if not any(regex.match(path) for path in files):
             findings.append(
                 Finding("required-missing", "", f"No file matches the required pattern {_show(pattern)}; add it.")
             )
     return findings
 
 
-def check_forbidden_files(entries: Sequence[Entry], patterns: Sequence[str] = DEFAULT_FORBIDDEN) -> list[Finding]:
-    """Files or folders whose base name or full path matches a forbidden pattern (ignoring case) and no exception.
+def _ignored(entries: Sequence[Entry], ignore: Sequence[str]) -> set[int]:
+    matcher = _PathMatcher(ignore)
+    return {entry.index for entry in entries if matcher and matcher.match(entry.path)}
 
-    A forbidden folder is reported once, not with each file inside.
-    """
-    allowed = [compile_glob(p[1:], ignore_case=True) for p in patterns if p.startswith("!")]
-    denied = [(p, compile_glob(p, ignore_case=True)) for p in patterns if not p.startswith("!")]
+
+def check_forbidden_files(
+    entries: Sequence[Entry], patterns: Sequence[str] = DEFAULT_FORBIDDEN, *, ignored: Iterable[int] = ()
+) -> list[Finding]:
+    """Files or folders that match a forbidden pattern and no exception (``!``); a folder is reported once."""
+    denied = _PathMatcher(p for p in patterns if not p.startswith("!"))
+    allowed = _PathMatcher(p[1:] for p in patterns if p.startswith("!"))
+    skip = set(ignored)
+    reported: set[str] = set()
     findings = []
-    reported: list[str] = []
-    for path in _package_paths(entries):
-        bare = path.rstrip("/")
-        if any(bare.startswith(folder) for folder in reported):
+    for entry in entries:
+        if entry.index in skip or entry.is_root:
             continue
-        base = bare.rsplit("/", 1)[-1]
-        if any(regex.match(base) or regex.match(bare) for regex in allowed):
+        match = _forbidden_match(entry.path, denied, allowed)
+        if match is None:
             continue
-        for pattern, regex in denied:
-            if regex.match(base) or regex.match(bare):
-                findings.append(
-                    Finding(
-                        "forbidden-file",
-                        path,
-                        f"{_show(path)} matches the forbidden pattern {_show(pattern)}; remove it from the package "
-                        "and keep secrets in AWS Secrets Manager or Parameter Store.",
-                    )
-                )
-                reported.append(bare + "/")
-                break
+        pattern, path = match
+        shown = path + "/" if path != entry.path or entry.is_dir else path
+        if shown in reported:
+            continue
+        reported.add(shown)
+        findings.append(
+            Finding(
+                "forbidden-file",
+                shown,
+                f"{_show(shown)} matches the forbidden pattern {_show(pattern)}; remove it from the package and keep "
+                "secrets in AWS Secrets Manager or Parameter Store (or list it in `ignore` if it is a test fixture).",
+            )
+        )
     return findings
 
 
+def _forbidden_match(path: str, denied: _PathMatcher, allowed: _PathMatcher) -> tuple[str, str] | None:
+    start = 0
+    while True:
+        end = path.find("/", start)
+        name = path[start:] if end < 0 else path[start:end]
+        pattern = denied.name_match(name)
+        if pattern is not None:
+            prefix = path if end < 0 else path[:end]
+            if not allowed.match(prefix):
+                return pattern, prefix
+        if end < 0:
+            break
+        start = end + 1
+    for pattern, regex in denied.path_patterns:
+        if regex.match(path) and not allowed.match(path):
+            return pattern, path
+    return None
+
+
 # --------------------------------------------------------------------------------------------------------------
-# Reading the data: each entry once, in chunks, counting bytes and scanning text in the same pass
+# Credentials: scanned in the same pass that reads each entry's data
 
 
-_ACCESS_KEY_ID = re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASCA)[A-Z0-9]{16}(?![A-Z0-9])")
-_SECRET_ACCESS_KEY = re.compile(
-    rb"(?i)(?<![a-z0-9])(?:aws)?[_\-.]?secret[_\-.]?access[_\-.]?key[\"']?[ \t]{0,8}(?::=|=>|[:=])[ \t]{0,8}[\"']?"
-    rb"([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
-)
-_PRIVATE_KEY = re.compile(rb"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----")
-# AWS's documented example credentials, split so that secret scanners reading this file do not flag it.
-_EXAMPLE_VALUES = {b"AKIAIOSFODNN7EXAMPLE", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
-# Each pattern with literals one of which any match contains, and whether to look for them case-folded. Testing
-# for a literal is a fast substring search; the regular expressions only run on text that has one.
-_CREDENTIAL_PATTERNS = (
+def _token(
+    prefix: str, width: int, body: str, before: str = "A-Za-z0-9_", after: str | None = None
+) -> re.Pattern[bytes]:
+    """A pattern that starts with ``prefix`` (``width`` characters; starting with it lets the regex engine search
+    quickly), not preceded by a character of ``before``, then ``body``, not followed by one of ``after``."""
+    return re.compile(
+        f"{prefix}(?<![{before}][\\s\\S]{{{width}}}){body}(?![{after or before}])".encode("ascii"),
+    )
+
+
+_ASSIGNED_KEY_VALUE = r"[\"']?[ \t]{0,8}(?::=|=>|[:=])[ \t]{0,8}[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])"
+_CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[bytes], bool], ...] = (
+    # (kind, pattern, matched against the lower-cased text)
+    ("AWS access key ID", _token("A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA|SCA)", 4, "[A-Z0-9]{16}", "A-Z0-9"), False),
     (
-        "AWS access key ID",
-        _ACCESS_KEY_ID,
-        (b"AKIA", b"ASIA", b"AGPA", b"AIDA", b"AROA", b"AIPA", b"ANPA", b"ANVA", b"ASCA"),
-        False,
+        "AWS secret access key",
+        re.compile(("aws(?<![a-z0-9]aws)[_\\-.]?secret[_\\-.]?(?:access[_\\-.]?)?key" + _ASSIGNED_KEY_VALUE).encode()),
+        True,
     ),
-    ("AWS secret access key", _SECRET_ACCESS_KEY, (b"secret",), True),
-    ("private key", _PRIVATE_KEY, (b"PRIVATE KEY",), False),
+    (
+        "AWS secret access key",
+        re.compile(("secret(?<![a-z0-9]secret)[_\\-.]?access[_\\-.]?key" + _ASSIGNED_KEY_VALUE).encode()),
+        True,
+    ),
+    ("private key", re.compile(rb"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----"), False),
+    ("GitHub token", _token("gh[pousr]_", 4, "[A-Za-z0-9]{36}"), False),
+    ("GitHub token", _token("github_pat_", 11, "[A-Za-z0-9_]{82}"), False),
+    ("npm token", _token("npm_", 4, "[A-Za-z0-9]{36}"), False),
+    ("Slack token", _token("xox[abposr]-", 5, "[0-9]{6,}-[0-9A-Za-z-]{10,}", "A-Za-z0-9_-"), False),
+    ("Stripe live key", _token("[sr]k_live_", 8, "[0-9A-Za-z]{24,}"), False),
+    ("Google API key", _token("AIza", 4, "[0-9A-Za-z_-]{35}", "A-Za-z0-9_-"), False),
 )
+# AWS's documented example credentials, split so that secret scanners reading this file do not flag it.
+_EXAMPLE_VALUES = {b"AKIAIOSFODNN7EXAMPLE", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".lower()}
 _SCAN_OVERLAP = 1024  # longer than any match: a match starting this far from a chunk's end is complete
 _SCAN_CONTEXT = 64  # bytes kept before the next unscanned byte, for look-behinds
+_MAX_CANDIDATES = 1000
+"""Matches looked at per file and kind. The scan guards against accidents, not a determined uploader, and the cap
+keeps a file full of look-alikes from costing more than a plain one."""
+
+
+@dataclass(frozen=True)
+class CredentialHit:
+    kind: str
+    """e.g. ``AWS access key ID``, ``private key``, ``GitHub token``."""
+    lines: tuple[int, ...]
+    """The first lines it is on (at most 10)."""
+    more: bool = False
+    """Whether it is on more lines than listed."""
 
 
 class CredentialScanner:
     """Finds credentials in a text file fed in chunks of any size, including ones split across chunks.
 
-    Binary files (a NUL byte in the first 8 KiB) are not scanned; nor is anything past ``max_bytes``.
+    Only the first ``max_bytes`` are scanned. UTF-16 text (with a byte-order mark) is scanned as text; other files
+    with a NUL byte in the first 8 KiB are binary and are not scanned.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_LIMITS.scan_max_bytes) -> None:
-        self._max_bytes = max_bytes
-        self._seen = 0
+        self._left = max_bytes
         self._head = b""
         self._probing = True
         self._binary = False
+        self._decoder: Any = None
         self._window = b""
         self._scanned = 0  # offset in the window from which matches are still to be reported
         self._lines_before = 0  # newlines in the bytes dropped from the window
-        self._hits: dict[tuple[str, int], None] = {}
+        self._lines: dict[str, list[int]] = {}
+        self._more: set[str] = set()
+        self._candidates = [0] * len(_CREDENTIAL_PATTERNS)
 
     def feed(self, data: bytes) -> None:
-        if self._binary or self._seen >= self._max_bytes:
+        if self._binary or self._left <= 0:
             return
-        data = data[: self._max_bytes - self._seen]
-        self._seen += len(data)
+        data = data[: self._left]
+        self._left -= len(data)
         if self._probing:
             self._head += data
-            if len(self._head) < TEXT_PROBE_BYTES and self._seen < self._max_bytes:
+            if len(self._head) < TEXT_PROBE_BYTES and self._left > 0:
                 return
-            data, self._head, self._probing = self._head, b"", False
-            if b"\0" in data[:TEXT_PROBE_BYTES]:
-                self._binary = True
-                return
-        self._scan(data, final=False)
+            data = self._start()
+        self._text(data, final=False)
 
     def finish(self) -> list[CredentialHit]:
-        if self._probing:
-            data, self._head, self._probing = self._head, b"", False
-            self._binary = b"\0" in data[:TEXT_PROBE_BYTES]
-        else:
-            data = b""
-        if not self._binary:
-            self._scan(data, final=True)
-        return [CredentialHit(kind, line) for kind, line in self._hits]
+        data = self._start() if self._probing else b""
+        self._text(data, final=True)
+        return [CredentialHit(kind, tuple(lines), kind in self._more) for kind, lines in self._lines.items()]
+
+    def _start(self) -> bytes:
+        data, self._head, self._probing = self._head, b"", False
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            self._decoder = codecs.getincrementaldecoder("utf-16")("replace")
+        elif b"\0" in data[:TEXT_PROBE_BYTES]:
+            self._binary = True
+        return data
+
+    def _text(self, data: bytes, *, final: bool) -> None:
+        if self._binary:
+            return
+        if self._decoder is not None:
+            data = self._decoder.decode(data, final).encode("utf-8", "replace")
+        self._scan(data, final=final)
 
     def _scan(self, data: bytes, *, final: bool) -> None:
         window = self._window + data
@@ -938,20 +1290,32 @@ class CredentialScanner:
             self._window = window
             return
         folded = b""
-        for kind, pattern, literals, fold in _CREDENTIAL_PATTERNS:
+        found: list[tuple[int, str]] = []
+        for number, (kind, pattern, fold) in enumerate(_CREDENTIAL_PATTERNS):
+            if self._candidates[number] >= _MAX_CANDIDATES:
+                continue
             if fold and not folded:
                 folded = window.lower()
-            haystack = folded if fold else window
-            if not any(literal in haystack for literal in literals):
-                continue
-            for match in pattern.finditer(window, self._scanned):
+            for match in pattern.finditer(folded if fold else window, self._scanned):
                 if match.start() >= end:
                     break
+                self._candidates[number] += 1
                 value = match.group(match.lastindex or 0)
-                if value in _EXAMPLE_VALUES or len(set(value)) < 10:  # documented examples and 'XXXX...' stand-ins
-                    continue
-                line = self._lines_before + window.count(b"\n", 0, match.start()) + 1
-                self._hits.setdefault((kind, line), None)
+                if value not in _EXAMPLE_VALUES and len(set(value)) >= 10:  # not 'XXXX...' stand-ins
+                    found.append((match.start(), kind))
+                if self._candidates[number] >= _MAX_CANDIDATES:
+                    break
+        line, counted = self._lines_before + 1, 0
+        for start, kind in sorted(found):
+            line += window.count(b"\n", counted, start)
+            counted = start
+            lines = self._lines.setdefault(kind, [])
+            if lines and lines[-1] == line:
+                continue
+            if len(lines) < _MAX_LISTED_LINES:
+                lines.append(line)
+            else:
+                self._more.add(kind)
         keep = max(0, end - _SCAN_CONTEXT)
         self._lines_before += window.count(b"\n", 0, keep)
         self._window = window[keep:]
@@ -966,70 +1330,149 @@ def find_credentials(chunks: Iterable[bytes], *, max_bytes: int = DEFAULT_LIMITS
     return scanner.finish()
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Reading the data: each entry once, in chunks, counting, scanning and extracting in the same pass
+
+
 class _Inflater:
     """Inflates one entry's data, never producing more than asked for at a time."""
 
-    def __init__(self, method: int, compressed_size: int) -> None:
-        self.method = method
-        self.eof = False
-        self._unfed = compressed_size
+    def __init__(self, method: int) -> None:
+        self.eof = method == 0
+        self.left_over = 0
+        """Compressed bytes that came after the end of the compressed stream."""
+        self._stored = method == 0
+        self._zlib = method == 8
         self._pending = b""
-        self._zlib: Any = None
-        self._bz2: Any = None
+        self._decompressor: Any = None
         if method == 8:
-            self._zlib = zlib.decompressobj(-15)
+            self._decompressor = zlib.decompressobj(-15)
         elif method == 12:
             import bz2  # only zips that use bzip2 need it
 
-            self._bz2 = bz2.BZ2Decompressor()
-        self.eof = method == 0 and compressed_size == 0
+            self._decompressor = bz2.BZ2Decompressor()
 
     def feed(self, data: bytes) -> None:
-        self._unfed -= len(data)
-        self._pending += data
+        if self.eof and not self._stored:
+            self.left_over += len(data)
+        else:
+            self._pending += data
 
     def read(self, size: int) -> bytes:
+        if self._stored:
+            stored, self._pending = self._pending[:size], self._pending[size:]
+            return stored
         if self.eof:
             return b""
-        if self._zlib is not None:
-            out: bytes = self._zlib.decompress(self._pending, size)
-            self._pending = self._zlib.unconsumed_tail
-            self.eof = self._zlib.eof
-        elif self._bz2 is not None:
-            if not self._pending and self._bz2.needs_input:
-                return b""
-            out = self._bz2.decompress(self._pending, size)
-            self._pending = b""
-            self.eof = self._bz2.eof
+        decompressor = self._decompressor
+        if self._zlib:
+            out: bytes = decompressor.decompress(self._pending, size)
+            self._pending = decompressor.unconsumed_tail
         else:
-            out, self._pending = self._pending[:size], self._pending[size:]
-            self.eof = not self._pending and self._unfed <= 0
+            if not self._pending and decompressor.needs_input:
+                return b""
+            out = decompressor.decompress(self._pending, size)
+            self._pending = b""
+        if decompressor.eof:
+            self.eof = True
+            self.left_over += len(decompressor.unused_data) + len(self._pending)
+            self._pending = b""
         return out
 
 
+@dataclass(frozen=True)
+class EntryData:
+    """What reading one entry's data found."""
+
+    entry: Entry
+    bytes_in: int
+    """Compressed bytes read."""
+    bytes_out: int
+    """Uncompressed bytes produced (reading stops early past a limit)."""
+    stopped: str = ""
+    """``ratio`` or ``total`` when reading stopped at that limit; empty when read to the end."""
+    error: str = ""
+    """Why the data is corrupt; empty when it is not."""
+    credentials: tuple[CredentialHit, ...] = ()
+
+
+class _Extraction:
+    """Writes the checked entries under a folder: regular files and folders only, with normalised modes."""
+
+    def __init__(self, root: str) -> None:
+        if os.path.lexists(root) and (not os.path.isdir(root) or os.path.islink(root) or os.listdir(root)):
+            raise ValueError(f"cannot extract into {root}: it must be a missing or empty folder")
+        os.makedirs(root, exist_ok=True)
+        self.root = root
+
+    def folder(self, path: str) -> None:
+        os.makedirs(os.path.join(self.root, path), mode=0o755, exist_ok=True)
+
+    def open(self, entry: Entry) -> BinaryIO:
+        parent = entry.path.rpartition("/")[0]
+        if parent:
+            self.folder(parent)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        return os.fdopen(os.open(os.path.join(self.root, entry.path), flags, 0o600), "wb")
+
+    def close(self, entry: Entry, fh: BinaryIO) -> None:
+        fh.close()
+        os.chmod(os.path.join(self.root, entry.path), 0o755 if entry.executable else 0o644)
+
+    def finish(self, keep: bool) -> None:
+        """Normalise every folder's mode, or remove everything when the package was rejected."""
+        for name in os.listdir(self.root):
+            path = os.path.join(self.root, name)
+            if not keep:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.remove(path)
+        if keep:
+            for folder, _, _ in os.walk(self.root):
+                os.chmod(folder, 0o755)  # noqa: S103  # folders anyone may enter, only the owner may write
+
+
 def stream_entries(
-    fh: BinaryIO, archive: Archive, limits: Limits = DEFAULT_LIMITS, *, skip: Iterable[int] = ()
-) -> list[EntryData]:
-    """Read the data of every file entry but those in ``skip`` (indexes), stopping at the total-bytes limit."""
-    skipped = set(skip)
-    results = []
+    fh: BinaryIO,
+    archive: Archive,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    unscanned: Iterable[int] = (),
+    extraction: _Extraction | None = None,
+) -> Iterator[EntryData]:
+    """Read the data of every file entry in file order, stopping at the total-bytes limit.
+
+    Entries in ``unscanned`` (indexes) are not scanned for credentials. With ``extraction``, every entry is also
+    written out, until a problem is found.
+    """
+    skip_scan = set(unscanned)
     total = 0
-    for entry in archive.entries:
-        if entry.is_dir or entry.index in skipped or not entry.local_header_size or entry.encrypted:
+    for entry in sorted(archive.entries, key=lambda e: e.header_offset):
+        if entry.is_root:
             continue
-        if entry.method not in SUPPORTED_METHODS:
+        if entry.encrypted or entry.method not in SUPPORTED_METHODS:
             continue
-        result = _stream_entry(fh, entry, limits, limits.max_total_bytes - total)
-        results.append(result)
+        if entry.is_dir and extraction is not None:
+            extraction.folder(entry.path)
+        scanned = not entry.is_dir and entry.index not in skip_scan
+        scanner = CredentialScanner(limits.scan_max_bytes) if scanned else None
+        out = extraction.open(entry) if extraction is not None and not entry.is_dir else None
+        try:
+            result = _stream_entry(fh, entry, limits, limits.max_total_bytes - total, scanner, out)
+        finally:
+            if out is not None and extraction is not None:
+                extraction.close(entry, out)
+        yield result
         total += result.bytes_out
         if result.stopped == "total":
-            break
-    return results
+            return
 
 
-def _stream_entry(fh: BinaryIO, entry: Entry, limits: Limits, budget: int) -> EntryData:
-    inflater = _Inflater(entry.method, entry.compressed_size)
-    scanner = CredentialScanner(limits.scan_max_bytes) if entry.file_size <= limits.scan_max_bytes else None
+def _stream_entry(
+    fh: BinaryIO, entry: Entry, limits: Limits, budget: int, scanner: CredentialScanner | None, out: BinaryIO | None
+) -> EntryData:
+    inflater = _Inflater(entry.method)
     ratio_cap = max(limits.max_compression_ratio * max(entry.compressed_size, 1), RATIO_FLOOR)
     fh.seek(entry.data_offset)
     left = entry.compressed_size
@@ -1046,6 +1489,8 @@ def _stream_entry(fh: BinaryIO, entry: Entry, limits: Limits, budget: int) -> En
             crc = zlib.crc32(piece, crc)
             if scanner is not None:
                 scanner.feed(piece)
+            if out is not None:
+                out.write(piece)
             if bytes_out > budget:
                 stopped = "total"
                 break
@@ -1053,7 +1498,7 @@ def _stream_entry(fh: BinaryIO, entry: Entry, limits: Limits, budget: int) -> En
                 stopped = "ratio"
                 break
             continue
-        if inflater.eof or left <= 0:
+        if left <= 0:
             break
         data = fh.read(min(CHUNK_SIZE, left))
         if not data:
@@ -1063,7 +1508,11 @@ def _stream_entry(fh: BinaryIO, entry: Entry, limits: Limits, budget: int) -> En
         bytes_in += len(data)
         inflater.feed(data)
     if not stopped and not error:
-        if bytes_out != entry.file_size:
+        if inflater.left_over:
+            error = f"its compressed stream ends {inflater.left_over} bytes before its declared compressed size"
+        elif not inflater.eof:
+            error = "its compressed stream does not end where its declared compressed size says"
+        elif bytes_out != entry.file_size:
             error = f"it inflates to {bytes_out} bytes but its header declares {entry.file_size}"
         elif crc != entry.crc:
             error = "its CRC-32 does not match its contents"
@@ -1106,10 +1555,8 @@ def check_compression_ratio(
 ) -> list[Finding]:
     """Per entry, and for the whole archive (all bytes read / ``archive_size``, by default the compressed sizes' sum).
 
-    Only output above ``RATIO_FLOOR`` is judged.
-
-    The whole-archive ratio is reported only when no single entry is over the limit: it then means that entries
-    share compressed bytes, as in an overlapped zip bomb.
+    Only output above ``RATIO_FLOOR`` is judged. The whole-archive ratio is reported only when no single entry is
+    over the limit.
     """
     limit = limits.max_compression_ratio
     findings = []
@@ -1142,20 +1589,16 @@ def check_credentials(results: Sequence[EntryData]) -> list[Finding]:
     """One finding per file and kind of credential, naming the lines but never the secret."""
     findings = []
     for result in results:
-        lines: dict[str, list[int]] = {}
         for hit in result.credentials:
-            lines.setdefault(hit.kind, []).append(hit.line)
-        for kind, numbers in lines.items():
-            numbers = sorted(numbers)
-            shown = ", ".join(str(n) for n in numbers[:_MAX_LISTED_LINES])
-            more = f" and {len(numbers) - _MAX_LISTED_LINES} more" if len(numbers) > _MAX_LISTED_LINES else ""
-            word = "line" if len(numbers) == 1 else "lines"
+            shown = ", ".join(str(n) for n in hit.lines)
+            word = "line" if len(hit.lines) == 1 and not hit.more else "lines"
+            more = " and more" if hit.more else ""
             findings.append(
                 Finding(
                     "credentials",
                     result.entry.name,
-                    f"{_show(result.entry.name)} holds {_article(kind)} {kind} on {word} {shown}{more}; remove it and "
-                    "rotate the credential.",
+                    f"{_show(result.entry.name)} holds {_article(hit.kind)} {hit.kind} on {word} {shown}{more}; "
+                    "remove it and rotate the credential (or list the path in `ignore` if it is a test fixture).",
                 )
             )
     return findings
@@ -1165,19 +1608,129 @@ def check_credentials(results: Sequence[EntryData]) -> list[Finding]:
 # Checking a package
 
 
+RULES: dict[str, str] = {
+    "not-a-zip": "the file is no zip archive",
+    "truncated": "the zip ends before its central directory (an upload cut short)",
+    "corrupt-archive": "damaged records, malformed extra fields, several disks",
+    "end-record": "not exactly one end record at the very end; a zip comment that holds a record signature",
+    "zip64-record": "zip64 end records that disagree with the end record, are misplaced, or are not needed",
+    "entry-count-mismatch": "entry counts or the central directory's size disagree between the records",
+    "unaccounted-bytes": "bytes no entry accounts for: before the first entry (a joined file), between entries, "
+    "or before the central directory",
+    "local-header": "a local header missing or disagreeing with its central entry (name, method, flags, CRC, sizes)",
+    "data-descriptor": "a data descriptor missing or disagreeing with its central entry",
+    "overlapping-entries": "entries that share bytes (overlapped zip bombs) or run into the central directory",
+    "name-extra-field": "a Unicode Path or Comment extra field (0x7075, 0x6375) that renames an entry",
+    "too-many-entries": "more entries than `max_entries`",
+    "empty-archive": "no files at all",
+    "encrypted-entry": "encrypted entries, which cannot be checked",
+    "unsupported-compression": "methods other than stored, deflate and bzip2",
+    "invalid-name-encoding": "names that are not valid UTF-8",
+    "control-character": "control characters in names",
+    "path-traversal": "a `..` segment",
+    "absolute-path": "a name starting with `/`",
+    "drive-letter": "a name starting with a drive letter (`C:`)",
+    "backslash-in-name": "a backslash in a name",
+    "empty-segment": "an empty name or path segment (`src//app.js`)",
+    "dot-segment": "a `.` segment (`src/./app.js`); one leading `./` is accepted and removed",
+    "name-too-long": "a path longer than `max_name_bytes` or a name longer than `max_segment_bytes`",
+    "path-too-deep": "more than `max_depth` segments",
+    "symlink": "symbolic links",
+    "entry-type": "devices, FIFOs, sockets, and entries whose type disagrees with their name",
+    "nested-archive": "archives inside the package (unless `allow_nested_archives`)",
+    "duplicate-name": "paths equal, or equal but for letter case or Unicode normalisation",
+    "file-is-parent": "a file that is also a folder of another entry (`a` and `a/b`)",
+    "single-top-folder": "every file inside one top folder: zip the folder's contents instead",
+    "required-missing": "a required pattern that matches no file",
+    "forbidden-file": "a file or folder matching a forbidden pattern (`.env`, `*.pem`, ...) outside `ignore`",
+    "corrupt-entry": "data that does not inflate, or mismatches its CRC, size or compressed size",
+    "too-large": "more than `max_total_bytes` uncompressed",
+    "compression-ratio": "an entry or the package expanding more than `max_compression_ratio`",
+    "credentials": "AWS, GitHub, npm, Slack, Stripe or Google credentials, or a private key, outside `ignore`",
+    "checksum-mismatch": "the package's SHA-256 differs from the one expected",
+}
+"""Every rule id of the package check, with what it rejects."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of checking one package."""
+
+    package: str
+    sha256: str
+    """SHA-256 of the whole zip file, hex."""
+    size: int
+    """Size of the zip file in bytes."""
+    entries: int
+    total_bytes: int
+    """Uncompressed bytes read (inflating stops early past a limit)."""
+    findings: tuple[Finding, ...]
+    expected_sha256: str | None = None
+    notes: tuple[str, ...] = ()
+    """Information for the log that does not reject the package."""
+    extracted_to: str | None = None
+    """The folder holding the checker's own extraction, when one was asked for and the package was accepted."""
+
+    @property
+    def accepted(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "accepted": self.accepted,
+            "sha256": self.sha256,
+            "expected_sha256": self.expected_sha256,
+            "size": self.size,
+            "entries": self.entries,
+            "total_bytes": self.total_bytes,
+            "findings": [finding.to_dict() for finding in self.findings],
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        """The text for the build log: a headline, then one line per finding and note."""
+        verdict = "ACCEPTED" if self.accepted else "REJECTED"
+        lines = [
+            f"{verdict}: {_show(self.package)}: {len(self.findings)} finding(s); {self.entries} entries, "
+            f"{self.total_bytes} bytes uncompressed, {self.size} bytes zipped, sha256 {self.sha256}"
+        ]
+        shown: dict[str, int] = {}
+        for finding in self.findings:
+            shown[finding.rule] = shown.get(finding.rule, 0) + 1
+            if shown[finding.rule] <= _SUMMARY_LINES_PER_RULE:
+                lines.append(f"  [{finding.rule}] {finding.message}")
+        for rule, count in shown.items():
+            if count > _SUMMARY_LINES_PER_RULE:
+                lines.append(f"  [{rule}] ... and {count - _SUMMARY_LINES_PER_RULE} more (see the JSON report)")
+        if self.extracted_to is not None:
+            lines.append(f"  extracted to {self.extracted_to}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
 def check_package(
     path: str | os.PathLike[str],
     *,
     required: Sequence[str] = (),
     limits: Limits = DEFAULT_LIMITS,
     expected_sha256: str | None = None,
+    extract_to: str | os.PathLike[str] | None = None,
 ) -> Report:
-    """Check one zip package against every rule. Raises ``OSError`` when the file cannot be read.
+    """Check one zip package against every rule; with ``extract_to``, also extract it there in the same pass.
 
-    ``expected_sha256`` (hex) is compared with the file's SHA-256; a ``ValueError`` means it is not 64 hex digits.
+    ``extract_to`` must be a missing or empty folder: it receives regular files and folders only, written from
+    the very bytes that were checked, with modes 0644 (0755 when executable) and 0755 for folders. When the
+    package is rejected, the folder is left empty.
+
+    Raises ``OSError`` when the file cannot be read or the extraction written, and ``ValueError`` when
+    ``expected_sha256`` is not 64 hex digits, a pattern is no usable glob, or ``extract_to`` is not empty.
     """
     package = os.fspath(path)
     expected = _parse_sha256(expected_sha256) if expected_sha256 is not None else None
+    for pattern in required:
+        compile_glob(pattern)
+    extraction = _Extraction(os.fspath(extract_to)) if extract_to is not None else None
     with open(package, "rb") as fh:
         digest, size = _sha256_of(fh)
         findings: list[Finding] = []
@@ -1190,44 +1743,55 @@ def check_package(
                     "expected value is wrong.",
                 )
             )
+        entries, total = _check_archive(fh, size, required, limits, findings, extraction)
+    accepted = not findings
+    if extraction is not None:
+        extraction.finish(keep=accepted)
+    extracted = extraction.root if extraction is not None and accepted else None
+    return Report(package, digest, size, entries, total, tuple(findings), expected, extracted_to=extracted)
 
-        def report(entries: int, total_bytes: int = 0) -> Report:
-            return Report(package, digest, size, entries, total_bytes, tuple(findings), expected)
 
-        try:
-            archive = read_archive(fh, size, max_entries=limits.max_entries)
-        except ArchiveError as exc:
-            findings.append(exc.finding)
-            return report(0)
-        findings.extend(archive.problems)
-        count = max(archive.declared_entries, len(archive.entries))
-        if count > limits.max_entries:
-            findings.extend(check_entry_count(count, limits))
-            return report(count)
-        entries = archive.entries
-        findings.extend(check_empty(entries))
-        findings.extend(check_local_headers(entries))
-        findings.extend(check_overlaps(archive))
-        findings.extend(check_encrypted(entries))
-        findings.extend(check_compression_methods(entries))
-        findings.extend(check_name_encoding(entries))
-        findings.extend(check_control_characters(entries))
-        findings.extend(check_path_traversal(entries))
-        findings.extend(check_absolute_paths(entries))
-        findings.extend(check_drive_letters(entries))
-        findings.extend(check_backslashes(entries))
-        findings.extend(check_symlinks(entries))
-        findings.extend(check_duplicate_names(entries))
-        findings.extend(check_nested_archives(entries, limits))
-        findings.extend(check_required_files(entries, required))
-        findings.extend(check_forbidden_files(entries, limits.forbidden))
-        overlapped = {entry.index for pair in overlapping_entries(archive) for entry in pair if entry is not None}
-        results = stream_entries(fh, archive, limits, skip=overlapped)
-        findings.extend(check_integrity(results))
-        findings.extend(check_total_size(results, limits))
-        findings.extend(check_compression_ratio(results, limits, archive_size=size))
-        findings.extend(check_credentials(results))
-        return report(len(entries), sum(result.bytes_out for result in results))
+def _check_archive(
+    fh: BinaryIO,
+    size: int,
+    required: Sequence[str],
+    limits: Limits,
+    findings: list[Finding],
+    extraction: _Extraction | None,
+) -> tuple[int, int]:
+    """Append every finding about the archive; return its entry count and the bytes read."""
+    try:
+        archive = read_archive(fh, size, limits=limits)
+    except ArchiveError as exc:
+        findings.append(exc.finding)
+        return 0, 0
+    count = max(archive.declared_entries, len(archive.entries))
+    if count > limits.max_entries:
+        findings.extend([*archive.problems, *check_entry_count(count, limits)])
+        return count, 0
+    entries = archive.entries
+    findings.extend(archive.problems)
+    if archive.problems:  # an ambiguous layout is not read further: which bytes to judge is the question
+        return len(entries), 0
+    ignored = _ignored(entries, limits.ignore)
+    findings.extend(check_empty(entries))
+    findings.extend(check_entries(entries, limits))
+    findings.extend(check_duplicate_names(entries))
+    findings.extend(check_file_parents(entries))
+    findings.extend(check_single_top_folder(entries))
+    findings.extend(check_required_files(entries, required))
+    findings.extend(check_forbidden_files(entries, limits.forbidden, ignored=ignored))
+    results = []
+    writer = extraction if not findings else None
+    for result in stream_entries(fh, archive, limits, unscanned=ignored, extraction=writer):
+        results.append(result)
+        if writer is not None and (result.error or result.stopped or result.credentials):
+            writer = None  # the package is rejected: stop writing; what was written is removed at the end
+    findings.extend(check_integrity(results))
+    findings.extend(check_total_size(results, limits))
+    findings.extend(check_compression_ratio(results, limits, archive_size=size))
+    findings.extend(check_credentials(results))
+    return len(entries), sum(result.bytes_out for result in results)
 
 
 def sha256_from_s3_checksum(b64: str) -> str | None:
@@ -1304,7 +1868,7 @@ def write_manifest(
     directory: str | os.PathLike[str],
     *,
     source: Mapping[str, Any],
-    exclude: Sequence[str] = (MANIFEST_FILE,),
+    exclude: Sequence[str] = (MANIFEST_PATH,),
     output: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Hash every file under ``directory`` (but ``exclude``, paths relative to it) and return the manifest.
@@ -1316,6 +1880,7 @@ def write_manifest(
     files = {relative: _sha256_file(full) for relative, full in _files_under(root, exclude).items()}
     manifest = {"version": 1, "algorithm": "sha256", "source": dict(source), "files": files}
     if output is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         with open(output, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=2)
             fh.write("\n")
@@ -1323,7 +1888,7 @@ def write_manifest(
 
 
 def verify_manifest(
-    directory: str | os.PathLike[str], manifest: Mapping[str, Any], *, exclude: Sequence[str] = (MANIFEST_FILE,)
+    directory: str | os.PathLike[str], manifest: Mapping[str, Any], *, exclude: Sequence[str] = (MANIFEST_PATH,)
 ) -> list[Finding]:
     """Compare ``directory`` with a manifest; an empty list means every file is intact and nothing was added.
 
@@ -1372,24 +1937,81 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _program() -> str:
+    main_module = sys.modules.get("__main__")
+    spec = getattr(main_module, "__spec__", None)
+    return "python -m " + spec.name if spec is not None else os.path.basename(sys.argv[0] or "check.py")
+
+
 def _package_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="check.py",
-        description="Check a zip package before it is extracted and built. "
-        "Exit 0: accepted; 1: rejected; 2: usage error or unreadable input.",
-        epilog="Other commands: 'check.py manifest DIR --source-json ...' and 'check.py verify DIR' (see --help).",
+        prog=_program(),
+        description="Check a zip package before it is extracted and built; with --extract, extract exactly what was "
+        "checked. Exit 0: accepted; 1: rejected; 2: usage error or unreadable input.",
+        epilog="Other commands: 'manifest DIR --source-json ...' and 'verify DIR' (each has --help).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    limit = DEFAULT_LIMITS
     parser.add_argument("package", help="the zip file")
-    parser.add_argument("--require", action="append", default=[], metavar="PATTERN", help="a file that must exist")
-    parser.add_argument("--forbid", action="append", default=[], metavar="PATTERN", help="a file that must not")
-    parser.add_argument("--no-default-forbidden", action="store_true", help="drop the default forbidden patterns")
-    parser.add_argument("--max-entries", type=_positive_int, default=DEFAULT_LIMITS.max_entries, metavar="N")
-    parser.add_argument("--max-total-bytes", type=_positive_int, default=DEFAULT_LIMITS.max_total_bytes, metavar="N")
+    parser.add_argument("--extract", metavar="DIR", help="extract the accepted package into DIR (missing or empty)")
+    parser.add_argument("--require", action="append", default=[], metavar="GLOB", help="a file that must exist")
     parser.add_argument(
-        "--max-compression-ratio", type=_positive_float, default=DEFAULT_LIMITS.max_compression_ratio, metavar="N"
+        "--forbid", action="append", default=[], metavar="GLOB", help="a file that must not; '!GLOB' is an exception"
     )
-    parser.add_argument("--scan-max-bytes", type=_positive_int, default=DEFAULT_LIMITS.scan_max_bytes, metavar="N")
-    parser.add_argument("--allow-nested-archives", action="store_true")
+    parser.add_argument("--no-default-forbidden", action="store_true", help="drop the default forbidden patterns")
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="a path exempt from the forbidden-file and credentials rules, e.g. node_modules",
+    )
+    parser.add_argument(
+        "--max-entries",
+        type=_positive_int,
+        default=limit.max_entries,
+        metavar="N",
+        help="most entries (files and folders)",
+    )
+    parser.add_argument(
+        "--max-total-bytes",
+        type=_positive_int,
+        default=limit.max_total_bytes,
+        metavar="N",
+        help="most bytes uncompressed, counted from the data",
+    )
+    parser.add_argument(
+        "--max-compression-ratio",
+        type=_positive_float,
+        default=limit.max_compression_ratio,
+        metavar="N",
+        help="highest uncompressed/compressed ratio, per entry and overall",
+    )
+    parser.add_argument(
+        "--scan-max-bytes",
+        type=_positive_int,
+        default=limit.scan_max_bytes,
+        metavar="N",
+        help="bytes of each text file scanned for credentials",
+    )
+    parser.add_argument(
+        "--max-name-bytes",
+        type=_positive_int,
+        default=limit.max_name_bytes,
+        metavar="N",
+        help="longest path, in UTF-8 bytes",
+    )
+    parser.add_argument(
+        "--max-segment-bytes",
+        type=_positive_int,
+        default=limit.max_segment_bytes,
+        metavar="N",
+        help="longest file or folder name, in UTF-8 bytes",
+    )
+    parser.add_argument(
+        "--max-depth", type=_positive_int, default=limit.max_depth, metavar="N", help="most segments in a path"
+    )
+    parser.add_argument("--allow-nested-archives", action="store_true", help="accept archives inside the package")
     checksum = parser.add_mutually_exclusive_group()
     checksum.add_argument("--expected-sha256", metavar="HEX", help="the SHA-256 the package must have")
     checksum.add_argument("--s3-checksum-sha256", metavar="B64", help="S3's ChecksumSHA256 of the object")
@@ -1420,8 +2042,14 @@ def _main_check(argv: Sequence[str]) -> int:
             allow_nested_archives=args.allow_nested_archives,
             scan_max_bytes=args.scan_max_bytes,
             forbidden=(*forbidden, *args.forbid),
+            ignore=tuple(args.ignore),
+            max_name_bytes=args.max_name_bytes,
+            max_segment_bytes=args.max_segment_bytes,
+            max_depth=args.max_depth,
         )
-        report = check_package(args.package, required=args.require, limits=limits, expected_sha256=expected)
+        report = check_package(
+            args.package, required=args.require, limits=limits, expected_sha256=expected, extract_to=args.extract
+        )
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     except OSError as exc:
@@ -1441,20 +2069,20 @@ def _main_check(argv: Sequence[str]) -> int:
 
 def _main_manifest(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="check.py manifest", description="Write the SHA-256 of every file in DIR to a JSON manifest."
+        prog=f"{_program()} manifest", description="Write the SHA-256 of every file in DIR to a JSON manifest."
     )
     parser.add_argument("directory", metavar="DIR")
     parser.add_argument(
         "--source-json", required=True, metavar="FILE_OR_JSON", help="where the files came from: a JSON object"
     )
-    parser.add_argument("--output", metavar="FILE", help=f"default: DIR/{MANIFEST_FILE}")
+    parser.add_argument("--output", metavar="FILE", help=f"default: DIR/{MANIFEST_PATH}")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.directory):
         raise _UsageError(f"{args.directory} is not a directory")
     source = _load_json(args.source_json)
     if not isinstance(source, dict):
         raise _UsageError("--source-json must be a JSON object")
-    output = args.output or os.path.join(args.directory, MANIFEST_FILE)
+    output = args.output or os.path.join(args.directory, MANIFEST_PATH)
     # Only the manifest itself is left out: a package's own file named manifest.json is hashed like any other.
     exclude = _relative_inside(output, args.directory)
     try:
@@ -1467,14 +2095,14 @@ def _main_manifest(argv: Sequence[str]) -> int:
 
 def _main_verify(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="check.py verify", description="Check that DIR holds exactly the files of its manifest, unchanged."
+        prog=f"{_program()} verify", description="Check that DIR holds exactly the files of its manifest, unchanged."
     )
     parser.add_argument("directory", metavar="DIR")
-    parser.add_argument("--manifest", metavar="FILE", help=f"default: DIR/{MANIFEST_FILE}")
+    parser.add_argument("--manifest", metavar="FILE", help=f"default: DIR/{MANIFEST_PATH}")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.directory):
         raise _UsageError(f"{args.directory} is not a directory")
-    path = args.manifest or os.path.join(args.directory, MANIFEST_FILE)
+    path = args.manifest or os.path.join(args.directory, MANIFEST_PATH)
     manifest = _load_json(path)
     if not isinstance(manifest, dict):
         raise _UsageError(f"{path} is not a manifest")
@@ -1521,8 +2149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args[1:] if command is not _main_check else args)
     except _UsageError as exc:
-        print(f"check.py: error: {exc}", file=sys.stderr)
+        print(f"{_program()}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, and no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
@@ -1533,7 +2165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show(text: str) -> str:
     """Quote a name for a one-line message, escaping characters that are not printable."""
-    escaped = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+    shown = text if len(text) <= _SHOWN_NAME_CHARS else text[:_SHOWN_NAME_CHARS] + "..."
+    escaped = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in shown)
     return f"'{escaped}'"
 
 
