@@ -33,7 +33,8 @@ import pytest
 
 from s3_validated_pipeline import _buildspec
 from s3_validated_pipeline._build_project import CHECKER_FILE, checker_sha256
-from s3_validated_pipeline._buildspec import MANIFEST_PATH, REPORT_PATH, WORK_DIR
+from s3_validated_pipeline._buildspec import REPORT_PATH, WORK_DIR
+from s3_validated_pipeline.check import MANIFEST_PATH
 from s3_validated_pipeline.validation_project import PackageCheckOptions
 
 from . import fake_aws
@@ -540,6 +541,49 @@ def test_malicious_package_is_rejected_in_pre_build_naming_the_rule(
     # AND the build never ran
     assert list(run.phases) == ["pre_build"]
     assert sandbox.npm_calls() == []
+
+
+def test_commands_run_on_the_checkers_extraction_never_on_codebuilds(
+    sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN the good package as V1, and a source folder holding what another extractor made of the same bytes:
+    # a secret, a symlink to the root, a script and a world-writable setuid copy of a package file
+    sandbox.upload(GOOD_ZIP, V1)
+    sandbox.unpack(GOOD_ZIP)
+    (sandbox.src / ".env").write_text(f"AWS_ACCESS_KEY_ID={FAKE_ACCESS_KEY_ID}\n")
+    (sandbox.src / "root").symlink_to("/")
+    (sandbox.src / "bin" / "extra.sh").write_text("echo injected\n")
+    (sandbox.src / "package.json").chmod(0o4777)
+    # WHEN pre_build runs
+    run = sandbox.run_build(buildspec)
+    pre_build = run["pre_build"]
+    # THEN the commands start on exactly the checker's extraction: the package's files, byte for byte, and nothing
+    # CodeBuild's extraction added, with normalised modes
+    assert pre_build.returncode == 0, pre_build.output
+    built = {"node_modules/left-pad/index.js", "dist/bin/app.js", MANIFEST_PATH, REPORT_PATH}
+    files = {
+        path.relative_to(sandbox.src).as_posix(): path
+        for path in sandbox.src.rglob("*")
+        if path.is_file() or path.is_symlink()
+    }
+    assert set(files) - built == set(GOOD_PACKAGE)
+    for name, content in GOOD_PACKAGE.items():
+        assert files[name].read_text() == content
+        assert files[name].stat().st_mode & 0o7777 == 0o644
+    folders = [path for path in sandbox.src.rglob("*") if path.is_dir()]
+    assert all(path.stat().st_mode & 0o7777 == 0o755 for path in folders)
+
+
+def test_rejected_package_leaves_the_working_folder_empty(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN a package with a secret, unpacked by CodeBuild as usual
+    package = make_zip({**GOOD_PACKAGE, ".env": f"AWS_ACCESS_KEY_ID={FAKE_ACCESS_KEY_ID}\n"})
+    sandbox.upload(package, V1)
+    sandbox.unpack(package)
+    # WHEN pre_build runs
+    run = sandbox.run_build(buildspec)
+    # THEN it fails and nothing of the package is left where a later command could reach it
+    assert run["pre_build"].returncode == 1
+    assert list(sandbox.src.iterdir()) == []
 
 
 def test_missing_source_version_fails_pre_build_before_the_check(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:

@@ -79,7 +79,7 @@ def problems_of(**overrides: Any) -> InputError:
             {"validation": ValidationOptions(commands=["true"], required_files=["/etc/passwd"])},
             "validation.required_files[0]",
             "got '/etc/passwd'",
-            "relative to the zip's root",
+            "relative to the package root",
             id="absolute-required-file",
         ),
         pytest.param(
@@ -107,7 +107,7 @@ def problems_of(**overrides: Any) -> InputError:
             {"validation": ValidationOptions(commands=["true"], required_files=[""])},
             "validation.required_files[0]",
             "got ''",
-            "Name a file",
+            "name a file",
             id="empty-required-file",
         ),
         pytest.param(

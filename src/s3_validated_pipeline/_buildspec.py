@@ -11,11 +11,9 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .check import RECORDS_DIR, REPORT_PATH
+
 WORK_DIR = "/tmp/s3vp"  # noqa: S108  # the build container's own scratch space, outside the artifact
-RECORDS_DIR = ".validated"
-"""Where the validated artifact keeps its records: the package check's report and the manifest."""
-MANIFEST_PATH = f"{RECORDS_DIR}/manifest.json"
-REPORT_PATH = f"{RECORDS_DIR}/package-check.json"
 
 CHECKER_VARIABLES = ("CHECKER_BUCKET", "CHECKER_KEY", "CHECKER_SHA256")
 """Set on every project that runs the checker: where its asset is, and the digest the template pins."""
@@ -53,13 +51,19 @@ def fetch_source() -> str:
 
 
 def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
-    """Check the downloaded package and keep the report; a rejection fails the build before any command runs."""
+    """Check the downloaded package and extract exactly what was checked into the (emptied) working folder.
+
+    CodeBuild has already unpacked the source artifact there with its own extractor, which may read a crafted zip
+    differently: nothing of that is kept. A rejection fails the build before any command runs, leaving the folder
+    empty.
+    """
     arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(options)
     return "\n".join(
         [
             's3_checksum=$(python3 -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
             f"< {WORK_DIR}/source-object.json)",
-            f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip {' '.join(arguments)}".rstrip()
+            "find . -mindepth 1 -delete",
+            f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip --extract . {' '.join(arguments)}".rstrip()
             + f' ${{s3_checksum:+--s3-checksum-sha256 "$s3_checksum"}} --report {WORK_DIR}/package-check.json',
         ]
     )
@@ -77,14 +81,14 @@ def write_manifest() -> str:
             '"bucket": os.environ["SOURCE_BUCKET"], "key": os.environ["SOURCE_OBJECT_KEY"], '
             '"versionId": os.environ["SOURCE_OBJECT_VERSION_ID"], "sha256": report["sha256"]}))\' '
             f"< {WORK_DIR}/package-check.json > {WORK_DIR}/source.json",
-            f"python3 {WORK_DIR}/check.py manifest . --source-json {WORK_DIR}/source.json --output {MANIFEST_PATH}",
+            f"python3 {WORK_DIR}/check.py manifest . --source-json {WORK_DIR}/source.json",
         ]
     )
 
 
 def verify_manifest() -> str:
     """Fail, naming every changed, added or missing file, unless the artifact is what the validate stage wrote."""
-    return f"python3 {WORK_DIR}/check.py verify . --manifest {MANIFEST_PATH}"
+    return f"python3 {WORK_DIR}/check.py verify ."
 
 
 def diagnostics() -> str:

@@ -158,7 +158,7 @@ def glob_problem(pattern: object) -> str | None:
     if text.startswith("/") or "\\" in text:
         return "must be relative to the package root with '/' separators, e.g. 'src/index.ts'"
     if ".." in text.split("/"):
-        return "must not contain '..': paths lie inside the package"
+        return "must not contain '..': paths must lie inside the package"
     for segment in text.strip("/").split("/"):
         if segment.count("[") != segment.count("]") or re.search(r"\[[!]?\]", segment):
             return f"has an unclosed or empty '[...]' in {segment!r}; write e.g. '*.[jt]s'"
@@ -2082,7 +2082,7 @@ def _main_manifest(argv: Sequence[str]) -> int:
     source = _load_json(args.source_json)
     if not isinstance(source, dict):
         raise _UsageError("--source-json must be a JSON object")
-    output = args.output or os.path.join(args.directory, MANIFEST_PATH)
+    output = args.output or os.path.normpath(os.path.join(args.directory, MANIFEST_PATH))
     # Only the manifest itself is left out: a package's own file named manifest.json is hashed like any other.
     exclude = _relative_inside(output, args.directory)
     try:
@@ -2102,7 +2102,7 @@ def _main_verify(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if not os.path.isdir(args.directory):
         raise _UsageError(f"{args.directory} is not a directory")
-    path = args.manifest or os.path.join(args.directory, MANIFEST_PATH)
+    path = args.manifest or os.path.normpath(os.path.join(args.directory, MANIFEST_PATH))
     manifest = _load_json(path)
     if not isinstance(manifest, dict):
         raise _UsageError(f"{path} is not a manifest")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from . import _buildspec
 from ._build_project import new_build_project
 from ._logs import retention_problems
 from .build_environment import BuildEnvironment
+from .check import DEFAULT_LIMITS, glob_problem
 from .errors import Problem, raise_if_any, unresolved, wrong_type
 
 
@@ -24,38 +24,53 @@ from .errors import Problem, raise_if_any, unresolved, wrong_type
 class PackageCheckOptions:
     """Limits and rules of the package check, which reads the uploaded zip itself before anything runs.
 
-    Every rule is always on; these settings tune the ones with a threshold. See the README's "Package check".
+    Every rule is always on; these settings tune the ones with a threshold, and say which paths the forbidden-file
+    and credentials rules skip. See the README's "Package check".
 
     Args:
         max_entries: the most entries (files and folders) a package may hold. Default: 10,000.
         max_total_bytes: the most bytes all entries may hold uncompressed, counted as they are read. Default: 1 GiB.
         max_compression_ratio: the highest uncompressed / compressed ratio, per entry and overall. Default: 100.
         allow_nested_archives: accept archives (.zip, .tar, .gz, ...) inside the package. Default: False.
-        forbidden_files: more names or globs to reject, besides the defaults (.env, private keys, *.pem, ...).
-            Default: none.
+        forbidden_files: more names or globs to reject, besides the defaults (.env, private keys, *.pem, ...);
+            ``!glob`` makes an exception. Default: none.
+        ignore: globs of paths exempt from the forbidden-file and credentials rules, such as dependencies with test
+            fixtures: ``["node_modules"]``. A glob without ``/`` matches a name at any depth, as in ``.gitignore``;
+            a matching folder covers everything inside it. Ignored paths are still checked for structure, names,
+            size and type. Default: none.
+        max_name_bytes: the longest path, in UTF-8 bytes. Default: 1,024.
+        max_segment_bytes: the longest file or folder name within a path, in UTF-8 bytes. Default: 255.
+        max_depth: the most folders in a path. Default: 64.
     """
 
-    max_entries: int = 10_000
-    max_total_bytes: int = 1024**3
-    max_compression_ratio: int = 100
-    allow_nested_archives: bool = False
+    max_entries: int = DEFAULT_LIMITS.max_entries
+    max_total_bytes: int = DEFAULT_LIMITS.max_total_bytes
+    max_compression_ratio: int = int(DEFAULT_LIMITS.max_compression_ratio)
+    allow_nested_archives: bool = DEFAULT_LIMITS.allow_nested_archives
     forbidden_files: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    max_name_bytes: int = DEFAULT_LIMITS.max_name_bytes
+    max_segment_bytes: int = DEFAULT_LIMITS.max_segment_bytes
+    max_depth: int = DEFAULT_LIMITS.max_depth
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
         found: list[Problem] = []
-        for name in ("max_entries", "max_total_bytes", "max_compression_ratio"):
+        for name in (
+            "max_entries",
+            "max_total_bytes",
+            "max_compression_ratio",
+            "max_name_bytes",
+            "max_segment_bytes",
+            "max_depth",
+        ):
             value: object = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 found.append(Problem(f"{argument}.{name}", value, "Give a positive whole number."))
         if not isinstance(self.allow_nested_archives, bool):
             found.append(wrong_type(f"{argument}.allow_nested_archives", self.allow_nested_archives, "a bool", "True"))
-        if isinstance(self.forbidden_files, str) or not isinstance(self.forbidden_files, Sequence):
-            found.append(wrong_type(f"{argument}.forbidden_files", self.forbidden_files, "a list of str", "['*.sql']"))
-        else:
-            for index, pattern in enumerate(self.forbidden_files):
-                if not isinstance(pattern, str) or not pattern.strip():
-                    found.append(Problem(f"{argument}.forbidden_files[{index}]", pattern, "Name a file or glob."))
+        found.extend(_glob_list_problems(f"{argument}.forbidden_files", self.forbidden_files, "['*.sql']", negate=True))
+        found.extend(_glob_list_problems(f"{argument}.ignore", self.ignore, "['node_modules']"))
         return found
 
     def arguments(self) -> list[str]:
@@ -68,7 +83,33 @@ class PackageCheckOptions:
         if self.allow_nested_archives:
             arguments.append("--allow-nested-archives")
         arguments += [f"--forbid {shlex.quote(pattern)}" for pattern in self.forbidden_files]
+        arguments += [f"--ignore {shlex.quote(pattern)}" for pattern in self.ignore]
+        for flag, value, default in (
+            ("--max-name-bytes", self.max_name_bytes, DEFAULT_LIMITS.max_name_bytes),
+            ("--max-segment-bytes", self.max_segment_bytes, DEFAULT_LIMITS.max_segment_bytes),
+            ("--max-depth", self.max_depth, DEFAULT_LIMITS.max_depth),
+        ):
+            if value != default:  # only what differs, so existing pipelines' buildspecs stay as they are
+                arguments.append(f"{flag} {value}")
         return arguments
+
+
+def _glob_list_problems(argument: str, patterns: object, example: str, *, negate: bool = False) -> list[Problem]:
+    """Problems with a list of globs relative to the package root; ``negate`` allows a leading ``!``."""
+    if isinstance(patterns, str) or not isinstance(patterns, Sequence):
+        return [wrong_type(argument, patterns, "a list of str", example)]
+    found = []
+    for index, pattern in enumerate(patterns):
+        if unresolved(pattern):
+            continue
+        if not isinstance(pattern, str):
+            found.append(wrong_type(f"{argument}[{index}]", pattern, "a str", example.strip("[]")))
+            continue
+        text = pattern[1:] if negate and pattern.startswith("!") else pattern
+        problem = glob_problem(text)
+        if problem:
+            found.append(Problem(f"{argument}[{index}]", pattern, f"The glob {problem}."))
+    return found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +169,7 @@ class ValidationOptions:
                 )
             )
         else:
-            found.extend(_required_file_problems(f"{argument}.required_files", self.required_files))
+            found.extend(_glob_list_problems(f"{argument}.required_files", self.required_files, "['package.json']"))
         environment: object = self.build_environment
         if isinstance(environment, BuildEnvironment):
             found.extend(environment.problems(f"{argument}.build_environment"))
@@ -158,29 +199,6 @@ class ValidationOptions:
             example = "PackageCheckOptions(max_entries=20_000)"
             found.append(wrong_type(f"{argument}.package_check", self.package_check, "PackageCheckOptions", example))
         return found
-
-
-def _required_file_problems(argument: str, patterns: Sequence[str]) -> list[Problem]:
-    found = []
-    for index, pattern in enumerate(patterns):
-        if unresolved(pattern):
-            continue
-        where = f"{argument}[{index}]"
-        if not isinstance(pattern, str):
-            found.append(wrong_type(where, pattern, "a str", "'package.json'"))
-        elif not pattern.strip():
-            found.append(Problem(where, pattern, "Name a file relative to the zip's root, e.g. 'package.json'."))
-        elif pattern.startswith("/") or "\\" in pattern:
-            found.append(
-                Problem(
-                    where,
-                    pattern,
-                    "Use a path relative to the zip's root with '/' separators, e.g. 'src/index.ts'.",
-                )
-            )
-        elif ".." in pattern.split("/") or posixpath.normpath(pattern).startswith(".."):
-            found.append(Problem(where, pattern, "Remove '..': required files must lie inside the package."))
-    return found
 
 
 class ValidationProject(Construct):
