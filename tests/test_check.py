@@ -10,6 +10,8 @@ import glob
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -753,3 +755,259 @@ def test_check_py_imports_only_the_standard_library() -> None:
     # THEN every one is in the standard library, and none is relative
     assert relative == []
     assert {name.split(".")[0] for name in imported} <= set(sys.stdlib_module_names)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The checker's own extraction
+
+
+def test_extraction_writes_regular_files_and_folders_with_normalised_modes(tmp_path: Path) -> None:
+    # GIVEN a package with an executable, a setuid world-writable file and a listed empty folder
+    package = tmp_path / "package.zip"
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, mode in (("run.sh", 0o100755), ("data.txt", 0o104666), ("empty/", 0o40777)):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            archive.writestr(info, b"" if name.endswith("/") else f"{name}\n".encode())
+    # WHEN it is checked and extracted
+    report = check_package(package, extract_to=tmp_path / "out")
+    # THEN files keep only their executable bit, and nothing is setuid or world-writable
+    assert report.accepted, report.summary()
+    assert report.extracted_to == str(tmp_path / "out")
+    modes = {
+        p.relative_to(tmp_path / "out").as_posix(): p.stat().st_mode & 0o7777 for p in (tmp_path / "out").rglob("*")
+    }
+    assert modes == {"run.sh": 0o755, "data.txt": 0o644, "empty": 0o755}
+    assert (tmp_path / "out" / "run.sh").read_text() == "run.sh\n"
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"package.json": "{}", ".env": "TOKEN=x\n"},
+        {"package.json": "{}", "src/config.js": f"const id = '{FAKE_ACCESS_KEY_ID}';\n"},
+    ],
+    ids=["forbidden-file-found-before-reading", "credentials-found-while-reading"],
+)
+def test_a_rejected_package_leaves_the_extraction_folder_empty(files: dict[str, str], tmp_path: Path) -> None:
+    # GIVEN a package rejected before its data is read, or only while it is read and written
+    package = make_zip(tmp_path, dict(files))
+    # WHEN it is checked with an extraction folder
+    report = check_package(package, extract_to=tmp_path / "out")
+    # THEN the folder exists and is empty
+    assert not report.accepted
+    assert report.extracted_to is None
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_extraction_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    # GIVEN a folder with a file in it
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "left-over").write_text("x")
+    package = make_zip(tmp_path, {"package.json": "{}"})
+    # WHEN the package would be extracted there  THEN it is refused before anything is written
+    with pytest.raises(ValueError, match=r"must be a missing or empty folder"):
+        check_package(package, extract_to=tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["left-over"]
+
+
+def test_windows_tar_zips_with_a_leading_dot_slash_extract_at_the_root(tmp_path: Path) -> None:
+    # GIVEN a zip as Windows' `tar -a -c -f x.zip .` writes it: a './' entry, then './' before every name
+    package = make_zip(tmp_path, {"./": None, "./package.json": "{}", "./src/": None, "./src/app.js": "1;\n"})
+    # WHEN it is checked with a required file at the root
+    report = check_package(package, required=["package.json"], extract_to=tmp_path / "out")
+    # THEN it is accepted and the names lose their './'
+    assert report.accepted, report.summary()
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")) == [
+        "package.json",
+        "src",
+        "src/app.js",
+    ]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Ignored paths and the wrapped-folder hint
+
+
+def test_ignored_paths_skip_the_forbidden_and_credential_rules_only(tmp_path: Path) -> None:
+    # GIVEN a project whose dependencies carry test fixtures: a key file and a key id, plus a traversal
+    files: dict[str, bytes | str | None] = {
+        "package.json": "{}",
+        "node_modules/ssh2/test/fixtures/id_rsa": "fixture",
+        "node_modules/aws-sdk/test/creds.js": f"'{FAKE_ACCESS_KEY_ID}'\n",
+        "app/.env": "REAL=1\n",
+    }
+    package = make_zip(tmp_path, files)
+    # WHEN node_modules is ignored
+    report = check_package(package, limits=Limits(ignore=("node_modules",)))
+    # THEN only the application's own secret is reported
+    assert [(f.rule, f.path) for f in report.findings] == [("forbidden-file", "app/.env")]
+    # AND an ignored path is still checked for safety
+    unsafe = make_zip(tmp_path, {"package.json": "{}", "node_modules/x/../../../evil": "x"}, "unsafe.zip")
+    assert [f.rule for f in check_package(unsafe, limits=Limits(ignore=("node_modules",))).findings] == [
+        "path-traversal"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "ignored"),
+    [
+        ("node_modules", "node_modules/a/b.js", True),
+        ("node_modules", "packages/web/node_modules/a/b.js", True),
+        ("node_modules/**/test/**", "node_modules/a/test/key.pem", True),
+        ("node_modules/**/test/**", "test/key.pem", False),
+        ("*.pem", "certs/server.pem", True),
+        ("fixtures/", "fixtures/x/id_rsa", True),
+        ("src/fixtures", "lib/src/fixtures/id_rsa", False),
+    ],
+)
+def test_ignore_globs_follow_gitignore_semantics(pattern: str, path: str, ignored: bool, tmp_path: Path) -> None:
+    # GIVEN a forbidden file at a path  WHEN one ignore glob is given
+    package = make_zip(tmp_path, {"package.json": "{}", path: "k"})
+    report = check_package(package, limits=Limits(ignore=(pattern,), forbidden=("id_rsa", "*.pem")))
+    # THEN the file is reported unless the glob covers it
+    assert report.accepted is ignored, report.summary()
+
+
+@pytest.mark.parametrize("pattern", ["src/[ab", "/etc", "a/../b", "", "a\\b"])
+def test_unusable_globs_are_refused(pattern: str, tmp_path: Path) -> None:
+    # GIVEN an unusable glob  THEN the limits, the check and the command line all refuse it
+    assert check.glob_problem(pattern)
+    with pytest.raises(ValueError, match=r"Limits\.ignore"):
+        Limits(ignore=(pattern,))
+    package = make_zip(tmp_path, {"package.json": "{}"})
+    with pytest.raises(ValueError, match=re.escape(repr(pattern))):
+        check_package(package, required=[pattern])
+    assert main([str(package), "--ignore", pattern]) == 2
+
+
+def test_a_package_zipped_as_one_folder_gets_the_hint(tmp_path: Path) -> None:
+    # GIVEN a project zipped by Finder's "Compress": one top folder, and macOS's resource forks beside it
+    package = make_zip(
+        tmp_path,
+        {
+            "my-app/": None,
+            "my-app/package.json": "{}",
+            "my-app/src/a.js": "1;\n",
+            "__MACOSX/my-app/._package.json": "x",
+        },
+    )
+    # WHEN it is checked, with or without required files
+    findings = check_package(package).findings
+    required = check_package(package, required=["package.json"]).findings
+    # THEN it is rejected with a hint saying how to zip it
+    assert [(f.rule, f.path) for f in findings] == [("single-top-folder", "my-app/")]
+    assert "zip the folder's contents so files sit at the root" in findings[0].message
+    assert [f.rule for f in required] == ["single-top-folder", "required-missing"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The broader credential scan
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "GitHub token"),
+        ("token: gho_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo8", "GitHub token"),
+        (
+            "github_pat_" + "11ABCDEFG0abcdefghijkl_" + "mnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi",
+            "GitHub token",
+        ),
+        ("//registry.npmjs.org/:_authToken=npm_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "npm token"),
+        ("SLACK=xoxb-" + "123456789012-1234567890123-aB3dE5gH7jK9mN1pQ3rS5tU7", "Slack token"),
+        ("stripe.key = 'sk_live_" + "51Hx3kLmN8pQrStUvWxYz0123'", "Stripe live key"),
+        ("key=AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "Google API key"),
+        ("AWS_SECRET_KEY=" + FAKE_SIGNING_KEY, "AWS secret access key"),
+    ],
+)
+def test_more_kinds_of_credentials_are_found_and_never_shown(text: str, kind: str, tmp_path: Path) -> None:
+    # GIVEN a configuration file holding one token
+    package = make_zip(tmp_path, {"package.json": "{}", "config/app.conf": f"# settings\n{text}\n"})
+    # WHEN it is checked
+    report = check_package(package)
+    # THEN the kind and line are named, and the token is not
+    assert [(f.rule, f.path) for f in report.findings] == [("credentials", "config/app.conf")]
+    assert f"{kind} on line 2" in report.findings[0].message
+    secret = re.split(r"[=:' ]", text)[-1].strip("'") or text
+    assert secret[-12:] not in report.summary() + json.dumps(report.to_dict())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_text_is_scanned(encoding: str) -> None:
+    # GIVEN a file saved as UTF-16 with a byte-order mark (as Windows editors do)
+    text = f"line one\r\nAWS_ACCESS_KEY_ID={FAKE_ACCESS_KEY_ID}\r\n"
+    data = (b"\xfe\xff" + text.encode("utf-16-be")) if encoding == "utf-16-be" else text.encode("utf-16")
+    # WHEN it is scanned in small chunks  THEN the key is found on its line
+    hits = find_credentials(data[i : i + 7] for i in range(0, len(data), 7))
+    assert [(hit.kind, hit.lines) for hit in hits] == [("AWS access key ID", (2,))]
+
+
+def test_files_larger_than_the_scan_limit_are_scanned_up_to_it(tmp_path: Path) -> None:
+    # GIVEN a 6 MiB log with a key id near its start and another past 5 MiB
+    head = f"start {FAKE_ACCESS_KEY_ID}\n".encode()
+    data = head + b"x" * (6 * 1024 * 1024) + f"\n{FAKE_ACCESS_KEY_ID}\n".encode()
+    # WHEN it is scanned with the default limit  THEN the first is found, the second lies past the scanned part
+    assert [(hit.kind, hit.lines) for hit in find_credentials([data])] == [("AWS access key ID", (1,))]
+
+
+def test_a_file_full_of_keys_lists_ten_lines_and_more() -> None:
+    # GIVEN a file with a key id on each of 5,000 lines
+    data = (f"{FAKE_ACCESS_KEY_ID}\n" * 5000).encode()
+    # WHEN it is scanned  THEN the first ten lines are listed and the rest summed up as more
+    (hit,) = find_credentials([data])
+    assert hit.lines == tuple(range(1, 11))
+    assert hit.more
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Command line polish
+
+
+def test_module_usage_names_the_module_and_every_limit_has_help_with_its_default(tmp_path: Path) -> None:
+    # WHEN `python -m s3_validated_pipeline.check --help` runs
+    result = run_cli(["--help"], tmp_path)
+    # THEN the usage shows how it was called, and each limit option says its default
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: python -m s3_validated_pipeline.check ")
+    for option, default in (
+        ("--max-entries", DEFAULT_LIMITS.max_entries),
+        ("--max-total-bytes", DEFAULT_LIMITS.max_total_bytes),
+        ("--max-depth", DEFAULT_LIMITS.max_depth),
+        ("--max-name-bytes", DEFAULT_LIMITS.max_name_bytes),
+        ("--scan-max-bytes", DEFAULT_LIMITS.scan_max_bytes),
+    ):
+        (block,) = [b for b in re.split(r"\n(?=  -)", result.stdout) if b.lstrip().startswith(f"{option} N")]
+        assert f"(default: {default})" in " ".join(block.split()), block
+
+
+def test_verify_reads_the_manifest_in_the_records_folder_by_default(tmp_path: Path) -> None:
+    # GIVEN a folder whose manifest was written where the validate stage writes it
+    root = make_tree(tmp_path / "pkg")
+    assert main(["manifest", str(root), "--source-json", json.dumps(SOURCE)]) == 0
+    # WHEN verify is given only the folder  THEN it finds .validated/manifest.json
+    assert (root / ".validated" / "manifest.json").is_file()
+    assert run_cli(["verify", str(root)], tmp_path).returncode == 0
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    # GIVEN a rejected package with many findings, piped into a reader that stops after one line (`| head -n 1`)
+    package = make_zip(tmp_path, {f"../x{i}": "x" for i in range(200)})
+    command = f"{shlex.quote(sys.executable)} -m s3_validated_pipeline.check {shlex.quote(str(package))} | head -n 1"
+    result = subprocess.run(  # noqa: S603  # a fixed pipeline of our own
+        ["/bin/bash", "-c", command], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    # THEN the reader gets its line and the checker says nothing on stderr
+    assert result.stdout.startswith("REJECTED: ")
+    assert "Traceback" not in result.stderr
+    assert result.stderr == ""
+
+
+def test_an_entry_count_mismatch_is_not_called_a_multi_disk_zip(tmp_path: Path) -> None:
+    # GIVEN a zip whose end record declares one entry more than its central directory holds
+    package = tmp_path / "count.zip"
+    package.write_bytes(build_zip([RawEntry(b"package.json", data=b"{}")], declared_count=2))
+    # WHEN it is checked  THEN the finding says the counts disagree
+    findings = check_package(package).findings
+    assert [f.rule for f in findings] == ["entry-count-mismatch"]
+    assert "disks" not in findings[0].message
