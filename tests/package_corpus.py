@@ -1,7 +1,8 @@
 """Zip packages for the checker's tests: malicious or broken ones, each with the findings it must get, and valid ones.
 
 Most are written with ``zipfile``; what ``zipfile`` refuses to write (overlapping entries, names that are not
-UTF-8, a set encryption flag, mismatched headers, zip64 records) is written byte by byte by ``build_zip``.
+UTF-8, a set encryption flag, mismatched headers, zip64 records) is written field by field by ``build_zip``, the one
+raw writer (``differential_corpus`` builds its attacks with it too).
 Credentials are assembled at run time so that secret scanners reading this file find nothing.
 """
 
@@ -41,16 +42,29 @@ Files = Mapping[str, "bytes | str | None"]  # None: a folder entry
 # Writers
 
 
-def write_zip(files: Files, *, compression: int = zipfile.ZIP_DEFLATED, streamed: bool = False) -> bytes:
-    """A zip written by ``zipfile``. ``streamed`` writes to an unseekable stream, so entries get data descriptors."""
+def write_zip(
+    files: Files,
+    *,
+    compression: int = zipfile.ZIP_DEFLATED,
+    streamed: bool = False,
+    date_time: tuple[int, int, int, int, int, int] | None = None,
+) -> bytes:
+    """A zip written by ``zipfile``. ``streamed`` writes to an unseekable stream, so entries get data descriptors.
+
+    ``date_time`` stamps every entry, which makes the zip reproducible (by default the entries get the time now).
+    """
     buffer = io.BytesIO()
     target: io.RawIOBase | io.BytesIO = _Unseekable(buffer) if streamed else buffer
     with zipfile.ZipFile(target, "w", compression=compression) as archive:
         for name, content in files.items():
-            if content is None:
-                archive.writestr(name.rstrip("/") + "/", b"")
-            else:
-                archive.writestr(name, content)
+            entry_name = name.rstrip("/") + "/" if content is None else name
+            if date_time is None:
+                archive.writestr(entry_name, b"" if content is None else content)
+                continue
+            info = zipfile.ZipInfo(entry_name, date_time)
+            info.compress_type = compression
+            info.external_attr = (0o40755 << 16) | 0x10 if content is None else 0o644 << 16
+            archive.writestr(info, b"" if content is None else content)
     return buffer.getvalue()
 
 
@@ -67,21 +81,34 @@ class _Unseekable(io.RawIOBase):
 
 @dataclass(frozen=True)
 class RawEntry:
-    """One entry for ``build_zip``; the overrides make the central directory disagree with the data."""
+    """One entry for ``build_zip``. The ``local_*`` overrides make the local header disagree with the central one,
+    the others make the central directory disagree with the data."""
 
     name: bytes
     data: bytes = b""
     method: int = zipfile.ZIP_DEFLATED
     flags: int = 0
     external_attr: int = (stat.S_IFREG | 0o644) << 16
+    create_system: int = 3  # 3: made on Unix, external_attr holds the mode; 0: MS-DOS attributes only
     payload: bytes | None = None  # the bytes stored after the local header, instead of data compressed
     crc: int | None = None
     file_size: int | None = None
     compressed_size: int | None = None
     header_offset: int | None = None
     local_name: bytes | None = None
+    local_method: int | None = None
+    local_flags: int | None = None
+    local_crc: int | None = None  # with flag bit 3 the local CRC and sizes default to 0
+    local_compressed_size: int | None = None
+    local_file_size: int | None = None
+    extra: bytes = b""  # central extra field (after the zip64 one, if any)
+    local_extra: bytes = b""
+    comment: bytes = b""  # the entry's comment, in the central directory
     write_local: bool = True  # False: the local header is elsewhere (inside another entry's data)
-    zip64: bool = False
+    zip64: bool = False  # sizes and offset in a zip64 extra field of the central entry
+    local_zip64: bool = False  # sizes in a zip64 extra field of the local header too
+    descriptor: bytes | None = None  # after the data; None: a signed descriptor when flag bit 3 is set
+    after: bytes = b""  # bytes written after the entry's data (and descriptor): a gap, a hidden header
 
 
 def deflate(data: bytes) -> bytes:
@@ -95,67 +122,156 @@ def _payload(entry: RawEntry) -> bytes:
     return deflate(entry.data) if entry.method == zipfile.ZIP_DEFLATED else entry.data
 
 
-def local_record(entry: RawEntry) -> bytes:
-    """The local file header and data of an entry, as ``build_zip`` writes them."""
-    payload = _payload(entry)
+def data_descriptor(
+    crc: int, compressed_size: int, file_size: int, *, signed: bool = True, zip64: bool = False
+) -> bytes:
+    """A data descriptor (after an entry's data when flag bit 3 is set), with or without its optional signature."""
+    body = struct.pack("<L2Q" if zip64 else "<3L", crc, compressed_size, file_size)
+    return (b"PK\x07\x08" if signed else b"") + body
+
+
+def unicode_path_extra(name: bytes, unicode_name: str) -> bytes:
+    """An Info-ZIP Unicode Path extra field (0x7075): the name to use instead of ``name``, tied to it by its CRC."""
+    body = struct.pack("<BL", 1, zlib.crc32(name)) + unicode_name.encode()
+    return struct.pack("<2H", 0x7075, len(body)) + body
+
+
+def unicode_comment_extra(comment: bytes, unicode_comment: str) -> bytes:
+    """An Info-ZIP Unicode Comment extra field (0x6375)."""
+    body = struct.pack("<BL", 1, zlib.crc32(comment)) + unicode_comment.encode()
+    return struct.pack("<2H", 0x6375, len(body)) + body
+
+
+def _central_values(entry: RawEntry) -> tuple[int, int, int]:
     crc = zlib.crc32(entry.data) if entry.crc is None else entry.crc
-    size = len(entry.data) if entry.file_size is None else entry.file_size
-    name = entry.name if entry.local_name is None else entry.local_name
-    header = struct.pack(
-        "<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, entry.flags, entry.method, 0, 0x21, crc, len(payload), size, len(name), 0
+    usize = len(entry.data) if entry.file_size is None else entry.file_size
+    csize = len(_payload(entry)) if entry.compressed_size is None else entry.compressed_size
+    return crc, csize, usize
+
+
+def local_record(entry: RawEntry) -> bytes:
+    """The local file header, data, data descriptor and ``after`` bytes of an entry, as ``build_zip`` writes them."""
+    payload = _payload(entry)
+    crc, csize, usize = _central_values(entry)
+    flags = entry.flags if entry.local_flags is None else entry.local_flags
+    streamed = bool(flags & 0x8)
+    local_crc = (0 if streamed else crc) if entry.local_crc is None else entry.local_crc
+    local_csize = (
+        (0 if streamed else len(payload)) if entry.local_compressed_size is None else entry.local_compressed_size
     )
-    return header + name + payload
+    local_usize = (0 if streamed else usize) if entry.local_file_size is None else entry.local_file_size
+    name = entry.name if entry.local_name is None else entry.local_name
+    method = entry.method if entry.local_method is None else entry.local_method
+    extra = entry.local_extra
+    if entry.local_zip64:
+        extra = struct.pack("<2H2Q", 1, 16, local_usize, local_csize) + extra
+        local_csize = local_usize = 0xFFFFFFFF
+    header = struct.pack(
+        "<4s2B4HL2L2H",
+        b"PK\x03\x04",
+        45 if entry.local_zip64 else 20,
+        0,
+        flags,
+        method,
+        0,
+        0x21,
+        local_crc,
+        local_csize,
+        local_usize,
+        len(name),
+        len(extra),
+    )
+    descriptor = entry.descriptor
+    if descriptor is None:
+        descriptor = data_descriptor(crc, csize, usize, zip64=entry.zip64) if entry.flags & 0x8 else b""
+    return header + name + extra + payload + descriptor + entry.after
 
 
-def build_zip(entries: Sequence[RawEntry], *, declared_count: int | None = None, zip64_end: bool = False) -> bytes:
-    out = bytearray()
+def central_record(entry: RawEntry, offset: int) -> bytes:
+    """The central directory record of an entry whose local header is at ``offset``."""
+    crc, csize, usize = _central_values(entry)
+    where = offset if entry.header_offset is None else entry.header_offset
+    extra = entry.extra
+    if entry.zip64:
+        extra = struct.pack("<2H3Q", 1, 24, usize, csize, where) + extra
+        usize = csize = where = 0xFFFFFFFF
+    version = 45 if entry.zip64 else 20
+    fixed = struct.pack(
+        "<4s4B4HL2L5H2L",
+        b"PK\x01\x02",
+        version,
+        entry.create_system,
+        version,
+        0,
+        entry.flags,
+        entry.method,
+        0,
+        0x21,
+        crc,
+        csize,
+        usize,
+        len(entry.name),
+        len(extra),
+        len(entry.comment),
+        0,
+        0,
+        entry.external_attr,
+        where,
+    )
+    return fixed + entry.name + extra + entry.comment
+
+
+def build_zip(
+    entries: Sequence[RawEntry],
+    *,
+    declared_count: int | None = None,
+    disk_count: int | None = None,
+    zip64_end: bool = False,
+    saturate_end: bool = True,
+    zip64_count: int | None = None,
+    locator_offset: int | None = None,
+    prefix: bytes = b"",
+    relative_offsets: bool = False,
+    cd_size: int | None = None,
+    cd_offset: int | None = None,
+    comment: bytes = b"",
+    comment_length: int | None = None,
+    after_end: bytes = b"",
+) -> bytes:
+    """A zip written field by field, so that any field can lie.
+
+    ``prefix`` comes before the first entry (a self-extractor stub, another zip); offsets count from the start of
+    the file unless ``relative_offsets`` (as when a stub is prepended to a finished zip). ``declared_count`` is the
+    total in the end record, ``disk_count`` the count on this disk (both the real count by default). ``zip64_end``
+    adds a zip64 end record and locator; ``saturate_end`` then fills the end record with 0xFFFF / 0xFFFFFFFF, as
+    when they are needed. ``comment`` is the zip's comment, ``after_end`` bytes after it.
+    """
+    out = bytearray(prefix)
+    base = len(prefix) if relative_offsets else 0
     central = bytearray()
     for entry in entries:
-        offset = len(out)
+        offset = len(out) - base
         if entry.write_local:
             out += local_record(entry)
-        crc = zlib.crc32(entry.data) if entry.crc is None else entry.crc
-        usize = len(entry.data) if entry.file_size is None else entry.file_size
-        csize = len(_payload(entry)) if entry.compressed_size is None else entry.compressed_size
-        where = offset if entry.header_offset is None else entry.header_offset
-        extra = b""
-        if entry.zip64:
-            extra = struct.pack("<2H3Q", 1, 24, usize, csize, where)
-            usize = csize = where = 0xFFFFFFFF
-        central += struct.pack(
-            "<4s4B4HL2L5H2L",
-            b"PK\x01\x02",
-            45 if entry.zip64 else 20,
-            3,  # made on Unix: external_attr holds the mode
-            45 if entry.zip64 else 20,
-            0,
-            entry.flags,
-            entry.method,
-            0,
-            0x21,
-            crc,
-            csize,
-            usize,
-            len(entry.name),
-            len(extra),
-            0,
-            0,
-            0,
-            entry.external_attr,
-            where,
-        )
-        central += entry.name + extra
+        central += central_record(entry, offset)
     count = len(entries) if declared_count is None else declared_count
-    cd_offset, cd_size = len(out), len(central)
+    on_disk = count if disk_count is None else disk_count
+    real_cd_offset, real_cd_size = len(out) - base, len(central)
+    cd_at = real_cd_offset if cd_offset is None else cd_offset
+    cd_len = real_cd_size if cd_size is None else cd_size
     out += central
     if zip64_end:
-        record_at = len(out)
-        out += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
-        out += struct.pack("<4sLQL", b"PK\x06\x07", 0, record_at, 1)
-        out += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
-    else:
-        out += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, cd_size, cd_offset, 0)
-    return bytes(out)
+        record_at = len(out) - base
+        count64 = count if zip64_count is None else zip64_count
+        out += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count64, count64, cd_len, cd_at)
+        where = record_at if locator_offset is None else locator_offset
+        out += struct.pack("<4sLQL", b"PK\x06\x07", 0, where, 1)
+        if saturate_end:
+            on_disk = count = 0xFFFF
+            cd_len = cd_at = 0xFFFFFFFF
+    length = len(comment) if comment_length is None else comment_length
+    out += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, on_disk, count, cd_len, cd_at, length)
+    return bytes(out + comment + after_end)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -273,8 +389,17 @@ def _zip(files: Files, *, compression: int = zipfile.ZIP_DEFLATED, streamed: boo
     return lambda: write_zip(files, compression=compression, streamed=streamed)
 
 
-def _raw(*entries: RawEntry, declared_count: int | None = None, zip64_end: bool = False) -> Callable[[], bytes]:
-    return lambda: build_zip(entries, declared_count=declared_count, zip64_end=zip64_end)
+def _raw(
+    *entries: RawEntry, declared_count: int | None = None, zip64_end: bool = False, saturate_end: bool = True
+) -> Callable[[], bytes]:
+    return lambda: build_zip(entries, declared_count=declared_count, zip64_end=zip64_end, saturate_end=saturate_end)
+
+
+def _several_disks() -> bytes:
+    """A zip whose end record says it is the second disk of a split archive."""
+    data = bytearray(write_zip(node_project()))
+    data[-22 + 4 : -22 + 6] = struct.pack("<H", 1)  # number of this disk
+    return bytes(data)
 
 
 _SYMLINK = (stat.S_IFLNK | 0o777) << 16
@@ -284,6 +409,7 @@ _NFD = unicodedata.normalize("NFD", "café.txt")
 MALICIOUS: tuple[Case, ...] = (
     Case("not-a-zip", lambda: b"<html>403 Forbidden</html>\n", {"not-a-zip": "not a zip archive"}),
     Case("zero-bytes", lambda: b"", {"not-a-zip": "empty (0 bytes)"}),
+    Case("several-disks", _several_disks, {"corrupt-archive": "spans several disks"}),
     Case(
         "truncated",
         lambda: write_zip(node_project())[:700],
@@ -402,12 +528,12 @@ MALICIOUS: tuple[Case, ...] = (
     Case(
         "data-past-the-end",
         _raw(RawEntry(b"a.txt", data=b"abc", compressed_size=10_000)),
-        {"overlapping-entries": "runs into the central directory"},
+        {"overlapping-entries": "runs into the central directory", "local-header": "in its local header"},
     ),
     Case(
         "entry-count-mismatch",
         _raw(RawEntry(b"a.txt", data=b"a"), RawEntry(b"b.txt", data=b"b"), declared_count=1),
-        {"corrupt-archive": "declares 1 entries but its central directory holds 2"},
+        {"entry-count-mismatch": "declares 1 entries but its central directory holds 2"},
     ),
     Case(
         "unsupported-compression",
@@ -458,7 +584,7 @@ MALICIOUS: tuple[Case, ...] = (
     ),
     Case(
         "private-key",
-        _zip({"scripts/deploy.sh": "#!/bin/sh\ncat > key <<EOF\n" + PRIVATE_KEY_BLOCK + "EOF\n"}),
+        _zip({"package.json": "{}", "scripts/deploy.sh": "#!/bin/sh\ncat > key <<EOF\n" + PRIVATE_KEY_BLOCK + "EOF\n"}),
         {"credentials": "a private key on line 3"},
     ),
     Case("secret-across-chunk-boundary", _secret_across_chunks, {"credentials": "AWS access key ID on line"}),
@@ -470,6 +596,11 @@ MALICIOUS: tuple[Case, ...] = (
             RawEntry(b"config.json", data=f'{{"key": "{FAKE_ACCESS_KEY_ID}"}}'.encode()),
         ),
         {"path-traversal": "'../evil.sh'", "symlink": "'link'", "credentials": "'config.json'"},
+    ),
+    Case(
+        "zip64-records-not-needed",
+        _raw(RawEntry(b"package.json", data=b"{}\n", zip64=True), zip64_end=True, saturate_end=False),
+        {"zip64-record": "zip64 end records although its end record needs none"},
     ),
     Case(
         "checksum-mismatch",
@@ -486,8 +617,18 @@ VALID: tuple[Case, ...] = (
     Case("data-descriptors", _zip(node_project(), streamed=True), required=REQUIRED_NODE_FILES),
     Case(
         "nested-folders-and-empty-folders",
-        _zip({"a/": None, "a/b/": None, "a/b/c/": None, "a/b/c/d/e/f.txt": "deep\n", "empty/": None, "x/y/": None}),
-        required=("a/**/f.txt", "**/f.txt", "empty", "x/y/"),
+        _zip(
+            {
+                "README.md": "# deep\n",
+                "a/": None,
+                "a/b/": None,
+                "a/b/c/": None,
+                "a/b/c/d/e/f.txt": "deep\n",
+                "empty/": None,
+                "x/y/": None,
+            }
+        ),
+        required=("a/**/f.txt", "**/f.txt", "README.md"),  # required patterns match files only (v2)
     ),
     Case(
         "unicode-names",

@@ -121,6 +121,10 @@ _FLAG_ENCRYPTED = 0x1
 _FLAG_DESCRIPTOR = 0x8
 _FLAG_STRONG_ENCRYPTION = 0x40
 _FLAG_UTF8 = 0x800
+_KNOWN_FLAGS = _FLAG_ENCRYPTED | 0x6 | _FLAG_DESCRIPTOR | _FLAG_STRONG_ENCRYPTION | _FLAG_UTF8
+"""General-purpose flags every common tool handles alike; others (patched data, masked headers) they do not."""
+_MAX_NEEDED_VERSION = 46
+"""The highest "version needed to extract" that Info-ZIP unzip 6 (4.6: zip64, bzip2) handles; it skips others."""
 _DOS_DIRECTORY = 0x10
 _MAX_LISTED_LINES = 10
 _SUMMARY_LINES_PER_RULE = 50
@@ -330,6 +334,8 @@ class Entry:
     """Where the local file header starts in the file."""
     external_attr: int
     create_system: int
+    needed_version: int = 20
+    """The "version needed to extract", times ten (20 means 2.0)."""
     local_header_size: int = 0
     """30 bytes plus the local name and extra field; 0 when there is no valid local header."""
     descriptor_size: int = 0
@@ -448,6 +454,13 @@ def read_archive(fh: BinaryIO, size: int, *, limits: Limits | None = None) -> Ar
     limits = limits or DEFAULT_LIMITS
     end = _read_end_records(fh, size)
     before = end.records_start - end.cd_size - end.cd_offset
+    fh.seek(end.cd_offset)
+    if before > 0 and fh.read(4) == _SIG_CENTRAL:
+        raise ArchiveError(
+            "entry-count-mismatch",
+            f"The end record says the central directory is {end.cd_size} bytes, but it takes {before} bytes more, "
+            f"so tools would disagree on the entries; {_RECREATE}.",
+        )
     if before > 0:
         raise ArchiveError(
             "unaccounted-bytes",
@@ -499,6 +512,15 @@ def _read_end_records(fh: BinaryIO, size: int) -> _End:
         if size == 0:
             raise ArchiveError("not-a-zip", "The file is empty (0 bytes), not a zip archive.")
         raise ArchiveError("not-a-zip", "The file is not a zip archive (it has no end-of-central-directory record).")
+    other = tail.rfind(_SIG_EOCD, 0, at)
+    while other >= 0:
+        if other + _EOCD.size <= at and other + _EOCD.size + _EOCD.unpack_from(tail, other)[7] == len(tail):
+            raise ArchiveError(
+                "end-record",
+                "The zip has two end records that each reach the end of the file (an archive hidden in the zip "
+                f"comment), so tools would read different archives; {_RECREATE}.",
+            )
+        other = tail.rfind(_SIG_EOCD, 0, other)
     _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, comment_size = _EOCD.unpack_from(tail, at)
     after = len(tail) - (at + _EOCD.size + comment_size)
     if after:
@@ -614,7 +636,7 @@ def _read_central_directory(fh: BinaryIO, cd: tuple[int, int], limits: Limits) -
                 "corrupt-archive", f"Central directory record {number} is damaged; the archive is corrupt."
             )
         fields = _CENTRAL.unpack(fixed)
-        create_system, flags, method = fields[2], fields[5], fields[6]
+        create_system, needed_version, flags, method = fields[2], fields[3], fields[5], fields[6]
         crc, csize, usize, name_size, extra_size, comment_size = fields[9:15]
         external_attr, offset = fields[17:19]
         if name_size > limits.max_name_bytes:
@@ -643,6 +665,7 @@ def _read_central_directory(fh: BinaryIO, cd: tuple[int, int], limits: Limits) -
             header_offset=offset,
             external_attr=external_attr,
             create_system=create_system,
+            needed_version=needed_version,
         )
         extras = _extras(extra_bytes)
         values = _zip64_values(None if extras is None else extras.get(_EXTRA_ZIP64), (usize, csize, offset))
@@ -824,13 +847,20 @@ def _encrypted(entry: Entry, limits: Limits) -> str | None:
 
 
 def _unsupported_compression(entry: Entry, limits: Limits) -> str | None:
-    if entry.is_dir or entry.encrypted or entry.method in SUPPORTED_METHODS:
+    if entry.encrypted:
         return None
-    method = _METHOD_NAMES.get(entry.method, "unknown")
-    return (
-        f"{_show(entry.name)} uses compression method {entry.method} ({method}), which cannot be checked; "
-        "re-create the zip with deflate, the default of zip tools."
-    )
+    if not entry.is_dir and entry.method not in SUPPORTED_METHODS:
+        method = _METHOD_NAMES.get(entry.method, "unknown")
+        return (
+            f"{_show(entry.name)} uses compression method {entry.method} ({method}), which cannot be checked; "
+            "re-create the zip with deflate, the default of zip tools."
+        )
+    if entry.flags & ~_KNOWN_FLAGS or entry.needed_version > _MAX_NEEDED_VERSION:
+        return (
+            f"{_show(entry.name)} uses zip features (flags {entry.flags:#06x}, version {entry.needed_version / 10:g}) "
+            f"that common tools handle differently or skip; {_RECREATE}."
+        )
+    return None
 
 
 def _invalid_name_encoding(entry: Entry, limits: Limits) -> str | None:
@@ -954,15 +984,6 @@ def _entry_type(entry: Entry, limits: Limits) -> str | None:
     return None
 
 
-def _nested_archive(entry: Entry, limits: Limits) -> str | None:
-    if limits.allow_nested_archives or entry.is_dir or not entry.name.lower().endswith(NESTED_ARCHIVE_SUFFIXES):
-        return None
-    return (
-        f"{_show(entry.name)} is an archive inside the package, whose contents are not checked; upload its files "
-        "unpacked."
-    )
-
-
 ENTRY_RULES: tuple[tuple[str, EntryRule], ...] = (
     ("encrypted-entry", _encrypted),
     ("unsupported-compression", _unsupported_compression),
@@ -978,7 +999,6 @@ ENTRY_RULES: tuple[tuple[str, EntryRule], ...] = (
     ("path-too-deep", _path_too_deep),
     ("symlink", _symlink),
     ("entry-type", _entry_type),
-    ("nested-archive", _nested_archive),
 )
 """Rules that judge one entry alone, in the order their findings are listed."""
 
@@ -1108,6 +1128,25 @@ def check_single_top_folder(entries: Sequence[Entry]) -> list[Finding]:
     ]
 
 
+def check_nested_archives(
+    entries: Sequence[Entry], limits: Limits = DEFAULT_LIMITS, *, ignored: Iterable[int] = ()
+) -> list[Finding]:
+    """Archives inside the package, whose contents nothing inspects; ignored paths (dependencies) may hold them."""
+    if limits.allow_nested_archives:
+        return []
+    skip = set(ignored)
+    return [
+        Finding(
+            "nested-archive",
+            entry.name,
+            f"{_show(entry.name)} is an archive inside the package, whose contents are not checked; upload its files "
+            "unpacked (or list the path in `ignore` if it is a dependency's data).",
+        )
+        for entry in entries
+        if not entry.is_dir and entry.index not in skip and entry.name.lower().endswith(NESTED_ARCHIVE_SUFFIXES)
+    ]
+
+
 def check_required_files(entries: Sequence[Entry], required: Sequence[str]) -> list[Finding]:
     """Every pattern must match a file (never a folder) by its full path from the package root."""
     files = [entry.path for entry in entries if not entry.is_dir]
@@ -1204,7 +1243,17 @@ _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[bytes], bool], ...] = (
         re.compile(("secret(?<![a-z0-9]secret)[_\\-.]?access[_\\-.]?key" + _ASSIGNED_KEY_VALUE).encode()),
         True,
     ),
-    ("private key", re.compile(rb"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----"), False),
+    # A private key block counts only with a key body after it (line breaks may be written as '\n' in code),
+    # so documentation that shows the header alone is not a key.
+    (
+        "private key",
+        re.compile(
+            rb"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----"
+            rb"(?:(?:[ \t\r\n\"'+,]|\\[rn])*(?:Proc-Type|DEK-Info):[^\r\n\\]*)*"
+            rb"(?:[ \t\r\n\"'+,]|\\[rn])*([A-Za-z0-9+/=]{32})"
+        ),
+        False,
+    ),
     ("GitHub token", _token("gh[pousr]_", 4, "[A-Za-z0-9]{36}"), False),
     ("GitHub token", _token("github_pat_", 11, "[A-Za-z0-9_]{82}"), False),
     ("npm token", _token("npm_", 4, "[A-Za-z0-9]{36}"), False),
@@ -1212,8 +1261,14 @@ _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[bytes], bool], ...] = (
     ("Stripe live key", _token("[sr]k_live_", 8, "[0-9A-Za-z]{24,}"), False),
     ("Google API key", _token("AIza", 4, "[0-9A-Za-z_-]{35}", "A-Za-z0-9_-"), False),
 )
-# AWS's documented example credentials, split so that secret scanners reading this file do not flag it.
-_EXAMPLE_VALUES = {b"AKIAIOSFODNN7EXAMPLE", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".lower()}
+
+
+def _placeholder(value: bytes) -> bool:
+    """Documented examples (AWS's end in EXAMPLE or EXAMPLEKEY) and stand-ins such as 'XXXX...' or '1234567890'."""
+    lowered = value.lower()
+    return b"example" in lowered or len(set(lowered)) < 10 or b"1234567890" in value or b"abcdefghij" in lowered
+
+
 _SCAN_OVERLAP = 1024  # longer than any match: a match starting this far from a chunk's end is complete
 _SCAN_CONTEXT = 64  # bytes kept before the next unscanned byte, for look-behinds
 _MAX_CANDIDATES = 1000
@@ -1301,7 +1356,7 @@ class CredentialScanner:
                     break
                 self._candidates[number] += 1
                 value = match.group(match.lastindex or 0)
-                if value not in _EXAMPLE_VALUES and len(set(value)) >= 10:  # not 'XXXX...' stand-ins
+                if not _placeholder(value):
                     found.append((match.start(), kind))
                 if self._candidates[number] >= _MAX_CANDIDATES:
                     break
@@ -1780,6 +1835,7 @@ def _check_archive(
     findings.extend(check_file_parents(entries))
     findings.extend(check_single_top_folder(entries))
     findings.extend(check_required_files(entries, required))
+    findings.extend(check_nested_archives(entries, limits, ignored=ignored))
     findings.extend(check_forbidden_files(entries, limits.forbidden, ignored=ignored))
     results = []
     writer = extraction if not findings else None
