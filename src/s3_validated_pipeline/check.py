@@ -653,6 +653,9 @@ def _read_central_directory(fh: BinaryIO, cd: tuple[int, int], limits: Limits) -
             raise ArchiveError(
                 "corrupt-archive", f"Central directory record {number} is cut short; the archive is corrupt."
             )
+        extras = _extras(extra_bytes)
+        values = _zip64_values(None if extras is None else extras.get(_EXTRA_ZIP64), (usize, csize, offset))
+        usize, csize, offset = values or (usize, csize, offset)
         entry = Entry(
             index=len(entries),
             name=_decode_name(raw_name),
@@ -667,8 +670,6 @@ def _read_central_directory(fh: BinaryIO, cd: tuple[int, int], limits: Limits) -
             create_system=create_system,
             needed_version=needed_version,
         )
-        extras = _extras(extra_bytes)
-        values = _zip64_values(None if extras is None else extras.get(_EXTRA_ZIP64), (usize, csize, offset))
         if extras is None or values is None:
             problems.append(
                 Finding(
@@ -679,7 +680,6 @@ def _read_central_directory(fh: BinaryIO, cd: tuple[int, int], limits: Limits) -
                 )
             )
         else:
-            entry = replace(entry, file_size=values[0], compressed_size=values[1], header_offset=values[2])
             problems.extend(_renaming_extras(entry, extras, comment, "central directory"))
         entries.append(entry)
     if len(entries) <= limits.max_entries and position != end:
@@ -873,8 +873,11 @@ def _invalid_name_encoding(entry: Entry, limits: Limits) -> str | None:
     )
 
 
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
 def _control_character(entry: Entry, limits: Limits) -> str | None:
-    if not any(ord(char) < 32 or ord(char) == 127 for char in entry.name):
+    if not _CONTROL_CHARACTER.search(entry.name):
         return None
     return f"{_show(entry.name)} has a control character in its name (a NUL can hide the real extension); rename it."
 
