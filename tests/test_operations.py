@@ -54,7 +54,12 @@ EVERYTHING_ON = OperationsOptions(
     audit=AuditOptions(trail=True),
 )
 EVERYTHING_OFF = OperationsOptions(notifications=None, alarms=None, dashboard=None, audit=None)
-ALARMS_ONLY = OperationsOptions(notifications=None, dashboard=None, audit=AuditOptions(history=False))
+ALARMS_ONLY = OperationsOptions(
+    notifications=None,
+    alarms=AlarmOptions(max_execution_time=cdk.Duration.minutes(90)),
+    dashboard=None,
+    audit=AuditOptions(history=False),
+)
 
 
 @dataclass
@@ -547,6 +552,10 @@ def test_everything_off_builds_nothing(off: App) -> None:
 def test_alarms_without_notifications_warn_and_build_nothing_else(alarms_only: App) -> None:
     ops = alarms_only.ops
     assert len(ops.alarms) == 5
+    # max_execution_time reaches the execution-time alarm's threshold and description
+    slow = alarms_only.json["Resources"][alarms_only.id_of(ops.execution_time_alarm)]["Properties"]
+    assert (slow["MetricName"], slow["Threshold"]) == ("PipelineDuration", 5400)
+    assert "longer than 1 hour 30 minutes" in slow["AlarmDescription"]
     for properties in alarms_only.resources("AWS::CloudWatch::Alarm").values():
         assert "AlarmActions" not in properties["Properties"]
     assert (ops.topic, ops.event_dead_letter_queue, ops.dashboard, ops.history_log_group, ops.trail) == (

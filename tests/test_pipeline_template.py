@@ -72,8 +72,11 @@ def test_source_bucket_is_versioned_kms_encrypted_private_and_owner_enforced(see
     props = bucket["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     key = kms_key_of(bucket)
-    assert key == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or "Fn::GetAtt" in key
-    key_id = key["Fn::GetAtt"][0]
+    # The bucket's key is a KMS key of this stack, referenced by its ARN.
+    assert list(key) == ["Fn::GetAtt"]
+    key_id, attribute = key["Fn::GetAtt"]
+    assert attribute == "Arn"
+    assert seed.json["Resources"][key_id]["Type"] == "AWS::KMS::Key"
     assert seed.json["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
