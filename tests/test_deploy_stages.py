@@ -37,7 +37,7 @@ from .conftest import Synthesized, synthesize, synthesized_example
 PIPELINE_ACCOUNT = "111111111111"
 REGION = "eu-west-1"
 ENV = cdk.Environment(account=PIPELINE_ACCOUNT, region=REGION)
-VERIFY = "python3 /tmp/s3vp/check.py verify . --manifest .validated/manifest.json"
+VERIFY = "python3 /tmp/s3vp/check.py verify ."
 ROLLBACK = {"Result": "ROLLBACK"}
 RETRY = {"Result": "RETRY", "RetryConfiguration": {"RetryMode": "FAILED_ACTIONS"}}
 ACCOUNT_ID = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")

@@ -350,10 +350,12 @@ def test_buildspec_checks_the_package_then_runs_commands_then_writes_the_manifes
     for required in ("package.json", "package-lock.json", "cdk.json", "tsconfig.json", "'bin/*.ts'"):
         assert f"--require {required}" in check
     assert "--max-entries 10000 --max-total-bytes 1073741824 --max-compression-ratio 100" in check
+    # CodeBuild's own extraction is deleted; the commands run on the checker's extraction of what it judged
+    assert check.index("find . -mindepth 1 -delete") < check.index("check.py /tmp/s3vp/source.zip --extract . ")
     build = spec["phases"]["build"]["commands"]
     assert build[:3] == ["npm ci", "npm run lint", "npm run build"]
     assert "check.py manifest . --source-json" in build[3]
-    assert "--output .validated/manifest.json" in build[3]
+    assert build[3].endswith("check.py manifest . --source-json /tmp/s3vp/source.json")  # .validated/manifest.json
     assert spec["phases"]["pre_build"]["on-failure"] == spec["phases"]["build"]["on-failure"] == "ABORT"
     assert "SOURCE_OBJECT_VERSION_ID" in spec["phases"]["post_build"]["commands"][0]
     assert spec["artifacts"] == {"files": ["**/*"]}

@@ -61,7 +61,7 @@ def test_each_stage_verifies_the_manifest_before_its_commands(staged: tuple[Synt
         spec = json.loads(specs[command]["Properties"]["Source"]["BuildSpec"])
         fetch_checker, verify = spec["phases"]["pre_build"]["commands"]
         assert "sha256sum --check --strict" in fetch_checker
-        assert verify == "python3 /tmp/s3vp/check.py verify . --manifest .validated/manifest.json"
+        assert verify == "python3 /tmp/s3vp/check.py verify ."
         assert spec["phases"]["pre_build"]["on-failure"] == "ABORT"
         assert spec["phases"]["install"]["runtime-versions"] == {"nodejs": "22"}
 

@@ -849,7 +849,7 @@ def _encrypted(entry: Entry, limits: Limits) -> str | None:
 def _unsupported_compression(entry: Entry, limits: Limits) -> str | None:
     if entry.encrypted:
         return None
-    if not entry.is_dir and entry.method not in SUPPORTED_METHODS:
+    if entry.method not in SUPPORTED_METHODS:  # folders too: their data must be seen to be empty
         method = _METHOD_NAMES.get(entry.method, "unknown")
         return (
             f"{_show(entry.name)} uses compression method {entry.method} ({method}), which cannot be checked; "
