@@ -2002,6 +2002,18 @@ def _program() -> str:
     return "python -m " + spec.name if spec is not None else os.path.basename(sys.argv[0] or "check.py")
 
 
+_LIMIT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
+    ("--max-entries", _positive_int, "most entries (files and folders)"),
+    ("--max-total-bytes", _positive_int, "most bytes uncompressed, counted from the data"),
+    ("--max-compression-ratio", _positive_float, "highest uncompressed/compressed ratio, per entry and overall"),
+    ("--scan-max-bytes", _positive_int, "bytes of each text file scanned for credentials"),
+    ("--max-name-bytes", _positive_int, "longest path, in UTF-8 bytes"),
+    ("--max-segment-bytes", _positive_int, "longest file or folder name, in UTF-8 bytes"),
+    ("--max-depth", _positive_int, "most segments in a path"),
+)
+"""The command line's limit options, each named after the ``Limits`` field it sets."""
+
+
 def _package_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=_program(),
@@ -2025,51 +2037,9 @@ def _package_parser() -> argparse.ArgumentParser:
         metavar="GLOB",
         help="a path exempt from the forbidden-file and credentials rules, e.g. node_modules",
     )
-    parser.add_argument(
-        "--max-entries",
-        type=_positive_int,
-        default=limit.max_entries,
-        metavar="N",
-        help="most entries (files and folders)",
-    )
-    parser.add_argument(
-        "--max-total-bytes",
-        type=_positive_int,
-        default=limit.max_total_bytes,
-        metavar="N",
-        help="most bytes uncompressed, counted from the data",
-    )
-    parser.add_argument(
-        "--max-compression-ratio",
-        type=_positive_float,
-        default=limit.max_compression_ratio,
-        metavar="N",
-        help="highest uncompressed/compressed ratio, per entry and overall",
-    )
-    parser.add_argument(
-        "--scan-max-bytes",
-        type=_positive_int,
-        default=limit.scan_max_bytes,
-        metavar="N",
-        help="bytes of each text file scanned for credentials",
-    )
-    parser.add_argument(
-        "--max-name-bytes",
-        type=_positive_int,
-        default=limit.max_name_bytes,
-        metavar="N",
-        help="longest path, in UTF-8 bytes",
-    )
-    parser.add_argument(
-        "--max-segment-bytes",
-        type=_positive_int,
-        default=limit.max_segment_bytes,
-        metavar="N",
-        help="longest file or folder name, in UTF-8 bytes",
-    )
-    parser.add_argument(
-        "--max-depth", type=_positive_int, default=limit.max_depth, metavar="N", help="most segments in a path"
-    )
+    for flag, kind, help_text in _LIMIT_OPTIONS:
+        name = flag[2:].replace("-", "_")
+        parser.add_argument(flag, type=kind, default=getattr(limit, name), metavar="N", help=help_text)
     parser.add_argument("--allow-nested-archives", action="store_true", help="accept archives inside the package")
     checksum = parser.add_mutually_exclusive_group()
     checksum.add_argument("--expected-sha256", metavar="HEX", help="the SHA-256 the package must have")
@@ -2095,16 +2065,10 @@ def _main_check(argv: Sequence[str]) -> int:
     forbidden = () if args.no_default_forbidden else DEFAULT_FORBIDDEN
     try:
         limits = Limits(
-            max_entries=args.max_entries,
-            max_total_bytes=args.max_total_bytes,
-            max_compression_ratio=args.max_compression_ratio,
             allow_nested_archives=args.allow_nested_archives,
-            scan_max_bytes=args.scan_max_bytes,
             forbidden=(*forbidden, *args.forbid),
             ignore=tuple(args.ignore),
-            max_name_bytes=args.max_name_bytes,
-            max_segment_bytes=args.max_segment_bytes,
-            max_depth=args.max_depth,
+            **{flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _, _ in _LIMIT_OPTIONS},
         )
         report = check_package(
             args.package, required=args.require, limits=limits, expected_sha256=expected, extract_to=args.extract
