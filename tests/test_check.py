@@ -1015,3 +1015,19 @@ def test_an_entry_count_mismatch_is_not_called_a_multi_disk_zip(tmp_path: Path) 
     findings = check_package(package).findings
     assert [f.rule for f in findings] == ["entry-count-mismatch"]
     assert "disks" not in findings[0].message
+
+
+def test_manifest_reuses_the_extractions_digests_only_for_unchanged_files(tmp_path: Path) -> None:
+    # GIVEN a checked, extracted package whose report records each file's digest
+    package = make_zip(tmp_path, {"package.json": "{}", "src/a.js": "1;\n"})
+    known = check_package(package, extract_to=tmp_path / "out").to_dict()["extracted"]
+    assert set(known) == {"package.json", "src/a.js"}
+    # WHEN the build rewrites one file, and the record of the other is (for the test) made stale
+    (tmp_path / "out" / "src" / "a.js").write_text("2;\n")
+    stale = {**known, "package.json": {**known["package.json"], "sha256": "0" * 64}}
+    manifest = write_manifest(tmp_path / "out", source=SOURCE, known=stale)
+    # THEN the unchanged file's recorded digest is reused, the rewritten one is hashed again
+    assert manifest["files"]["package.json"] == "0" * 64
+    assert manifest["files"]["src/a.js"] == hashlib.sha256(b"2;\n").hexdigest()
+    # AND verification, which always hashes afresh, fails closed on the stale record
+    assert [(f.rule, f.path) for f in verify_manifest(tmp_path / "out", manifest)] == [("file-changed", "package.json")]

@@ -81,7 +81,8 @@ def write_manifest() -> str:
             '"bucket": os.environ["SOURCE_BUCKET"], "key": os.environ["SOURCE_OBJECT_KEY"], '
             '"versionId": os.environ["SOURCE_OBJECT_VERSION_ID"], "sha256": report["sha256"]}))\' '
             f"< {WORK_DIR}/package-check.json > {WORK_DIR}/source.json",
-            f"python3 {WORK_DIR}/check.py manifest . --source-json {WORK_DIR}/source.json",
+            f"python3 {WORK_DIR}/check.py manifest . --source-json {WORK_DIR}/source.json "
+            f"--known {WORK_DIR}/package-check.json",
         ]
     )
 

@@ -40,10 +40,11 @@ import shutil
 import stat
 import struct
 import sys
+import threading
 import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, Callable, Optional  # noqa: UP035  # subscripted at run time, on Python 3.8
 
 __all__ = [
@@ -1452,6 +1453,8 @@ class EntryData:
     error: str = ""
     """Why the data is corrupt; empty when it is not."""
     credentials: tuple[CredentialHit, ...] = ()
+    sha256: str = ""
+    """SHA-256 of the bytes produced, when the entry was extracted."""
 
 
 class _Extraction:
@@ -1462,6 +1465,8 @@ class _Extraction:
             raise ValueError(f"cannot extract into {root}: it must be a missing or empty folder")
         os.makedirs(root, exist_ok=True)
         self.root = root
+        self.files: dict[str, dict[str, Any]] = {}
+        """Each extracted file's size, modification time and SHA-256, for the manifest to reuse."""
 
     def folder(self, path: str) -> None:
         os.makedirs(os.path.join(self.root, path), mode=0o755, exist_ok=True)
@@ -1473,9 +1478,12 @@ class _Extraction:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         return os.fdopen(os.open(os.path.join(self.root, entry.path), flags, 0o600), "wb")
 
-    def close(self, entry: Entry, fh: BinaryIO) -> None:
+    def close(self, entry: Entry, fh: BinaryIO, sha256: str) -> None:
         fh.close()
-        os.chmod(os.path.join(self.root, entry.path), 0o755 if entry.executable else 0o644)
+        path = os.path.join(self.root, entry.path)
+        os.chmod(path, 0o755 if entry.executable else 0o644)
+        status = os.stat(path)
+        self.files[entry.path] = {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": sha256}
 
     def finish(self, keep: bool) -> None:
         """Normalise every folder's mode, or remove everything when the package was rejected."""
@@ -1518,9 +1526,12 @@ def stream_entries(
         out = extraction.open(entry) if extraction is not None and not entry.is_dir else None
         try:
             result = _stream_entry(fh, entry, limits, limits.max_total_bytes - total, scanner, out)
-        finally:
-            if out is not None and extraction is not None:
-                extraction.close(entry, out)
+        except BaseException:
+            if out is not None:
+                out.close()
+            raise
+        if out is not None and extraction is not None:
+            extraction.close(entry, out, result.sha256)
         yield result
         total += result.bytes_out
         if result.stopped == "total":
@@ -1531,6 +1542,7 @@ def _stream_entry(
     fh: BinaryIO, entry: Entry, limits: Limits, budget: int, scanner: CredentialScanner | None, out: BinaryIO | None
 ) -> EntryData:
     inflater = _Inflater(entry.method)
+    digest = hashlib.sha256() if out is not None else None
     ratio_cap = max(limits.max_compression_ratio * max(entry.compressed_size, 1), RATIO_FLOOR)
     fh.seek(entry.data_offset)
     left = entry.compressed_size
@@ -1547,8 +1559,9 @@ def _stream_entry(
             crc = zlib.crc32(piece, crc)
             if scanner is not None:
                 scanner.feed(piece)
-            if out is not None:
+            if out is not None and digest is not None:
                 out.write(piece)
+                digest.update(piece)
             if bytes_out > budget:
                 stopped = "total"
                 break
@@ -1575,7 +1588,8 @@ def _stream_entry(
         elif crc != entry.crc:
             error = "its CRC-32 does not match its contents"
     credentials = tuple(scanner.finish()) if scanner is not None else ()
-    return EntryData(entry, bytes_in, bytes_out, stopped, error, credentials)
+    sha256 = digest.hexdigest() if digest is not None else ""
+    return EntryData(entry, bytes_in, bytes_out, stopped, error, credentials, sha256)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1728,6 +1742,8 @@ class Report:
     """Information for the log that does not reject the package."""
     extracted_to: str | None = None
     """The folder holding the checker's own extraction, when one was asked for and the package was accepted."""
+    extracted: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each extracted file's size, modification time (ns) and SHA-256: ``write_manifest(known=...)`` reuses them."""
 
     @property
     def accepted(self) -> bool:
@@ -1744,6 +1760,7 @@ class Report:
             "total_bytes": self.total_bytes,
             "findings": [finding.to_dict() for finding in self.findings],
             "notes": list(self.notes),
+            **({"extracted": dict(self.extracted)} if self.extracted_to is not None else {}),
         }
 
     def summary(self) -> str:
@@ -1790,23 +1807,49 @@ def check_package(
         compile_glob(pattern)
     extraction = _Extraction(os.fspath(extract_to)) if extract_to is not None else None
     with open(package, "rb") as fh:
-        digest, size = _sha256_of(fh)
+        hashing = _Sha256Thread(package)  # reads the file alongside the check, on another core
         findings: list[Finding] = []
-        if expected is not None and expected != digest:
-            findings.append(
-                Finding(
-                    "checksum-mismatch",
-                    "",
-                    f"The package's SHA-256 is {digest} but {expected} was expected; it changed after upload or the "
-                    "expected value is wrong.",
-                )
-            )
-        entries, total = _check_archive(fh, size, required, limits, findings, extraction)
+        try:
+            entries, total = _check_archive(fh, os.fstat(fh.fileno()).st_size, required, limits, findings, extraction)
+        finally:
+            digest, size = hashing.result()
+    if expected is not None and expected != digest:
+        message = (
+            f"The package's SHA-256 is {digest} but {expected} was expected; it changed after upload or the "
+            "expected value is wrong."
+        )
+        findings.insert(0, Finding("checksum-mismatch", "", message))
     accepted = not findings
     if extraction is not None:
         extraction.finish(keep=accepted)
-    extracted = extraction.root if extraction is not None and accepted else None
-    return Report(package, digest, size, entries, total, tuple(findings), expected, extracted_to=extracted)
+    root = extraction.root if extraction is not None and accepted else None
+    files = extraction.files if extraction is not None and accepted else {}
+    return Report(package, digest, size, entries, total, tuple(findings), expected, extracted_to=root, extracted=files)
+
+
+class _Sha256Thread:
+    """The SHA-256 of a whole file, computed on a thread of its own: hashlib and file reads release the GIL, so it
+    costs no time beside the check's inflating."""
+
+    def __init__(self, path: str) -> None:
+        self._value: tuple[str, int] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: str) -> None:
+        try:
+            with open(path, "rb") as fh:
+                self._value = _sha256_of(fh)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> tuple[str, int]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _check_archive(
@@ -1929,14 +1972,17 @@ def write_manifest(
     source: Mapping[str, Any],
     exclude: Sequence[str] = (MANIFEST_PATH,),
     output: str | os.PathLike[str] | None = None,
+    known: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Hash every file under ``directory`` (but ``exclude``, paths relative to it) and return the manifest.
 
     ``source`` records where the files came from (bucket, key, versionId, the zip's sha256, whether S3's checksum
-    matched). When ``output`` is given, the manifest is also written there as JSON.
+    matched). When ``output`` is given, the manifest is also written there as JSON. ``known`` (a check report's
+    ``extracted``) lends the digests computed while extracting, for files whose size and time are unchanged.
     """
     root = os.fspath(directory)
-    files = {relative: _sha256_file(full) for relative, full in _files_under(root, exclude).items()}
+    records = known or {}
+    files = {path: _known_or_hashed(full, records.get(path)) for path, full in _files_under(root, exclude).items()}
     manifest = {"version": 1, "algorithm": "sha256", "source": dict(source), "files": files}
     if output is not None:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -1944,6 +1990,19 @@ def write_manifest(
             json.dump(manifest, fh, indent=2)
             fh.write("\n")
     return manifest
+
+
+def _known_or_hashed(path: str, record: Mapping[str, Any] | None) -> str:
+    """A file's SHA-256: from the extraction's record when its size and modification time are unchanged.
+
+    Reusing it is safe: verifying a manifest always hashes afresh, so a record gone stale (a file rewritten with its
+    old size and time) can only make verification fail, never let a changed file pass.
+    """
+    if record is not None:
+        status = os.stat(path)
+        if (record.get("size"), record.get("mtime_ns")) == (status.st_size, status.st_mtime_ns):
+            return str(record.get("sha256"))
+    return _sha256_file(path)
 
 
 def verify_manifest(
@@ -2099,6 +2158,11 @@ def _main_manifest(argv: Sequence[str]) -> int:
         "--source-json", required=True, metavar="FILE_OR_JSON", help="where the files came from: a JSON object"
     )
     parser.add_argument("--output", metavar="FILE", help=f"default: DIR/{MANIFEST_PATH}")
+    parser.add_argument(
+        "--known",
+        metavar="REPORT",
+        help="the package check's JSON report from --extract: digests of files unchanged since are reused",
+    )
     args = parser.parse_args(argv)
     if not os.path.isdir(args.directory):
         raise _UsageError(f"{args.directory} is not a directory")
@@ -2109,7 +2173,8 @@ def _main_manifest(argv: Sequence[str]) -> int:
     # Only the manifest itself is left out: a package's own file named manifest.json is hashed like any other.
     exclude = _relative_inside(output, args.directory)
     try:
-        manifest = write_manifest(args.directory, source=source, exclude=exclude, output=output)
+        known = _load_json(args.known).get("extracted", {}) if args.known else {}
+        manifest = write_manifest(args.directory, source=source, exclude=exclude, output=output, known=known)
     except OSError as exc:
         raise _UsageError(f"cannot write the manifest: {exc}") from None
     _emit(f"Manifest: {len(manifest['files'])} file(s) hashed into {output}")
