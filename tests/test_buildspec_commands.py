@@ -31,11 +31,10 @@ from typing import Any
 
 import pytest
 
-from s3_validated_pipeline import _buildspec
+from s3_validated_pipeline import PackageCheckOptions, _buildspec
 from s3_validated_pipeline._build_project import CHECKER_FILE, checker_sha256
 from s3_validated_pipeline._buildspec import REPORT_PATH, WORK_DIR
 from s3_validated_pipeline.check import MANIFEST_PATH
-from s3_validated_pipeline.validation_project import PackageCheckOptions
 
 from . import fake_aws
 from .package_corpus import DOCUMENTED_EXAMPLE_KEY_ID, FAKE_ACCESS_KEY_ID

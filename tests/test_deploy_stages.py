@@ -607,7 +607,7 @@ INVALID: dict[str, tuple[Any, str]] = {
     ),
     "approval email without @": (
         lambda s: {"deploy": [_target(approval=ApprovalOptions(notify_emails=["ops"]))]},
-        "deploy[0].approval.notify_emails",
+        "deploy[0].approval.notify_emails[0]",
     ),
     "approval emails as one str": (
         lambda s: {"deploy": [_target(approval=ApprovalOptions(notify_emails="ops@example.com"))]},

@@ -163,7 +163,7 @@ def problems_of(**overrides: Any) -> InputError:
             {"validation": {"commands": ["npm ci"]}},
             "validation",
             "got {'commands': ['npm ci']}",
-            "Pass ValidationOptions",
+            "pass e.g. ValidationOptions(commands=",
             id="validation-as-dict",
         ),
     ],

@@ -54,7 +54,7 @@ def validation(**fields: Any) -> ValidationOptions:
 
 
 def test_fails_when_validation_is_none() -> None:
-    assert_fails("validation", "None", "Pass ValidationOptions(commands=[...])", validation=None)
+    assert_fails("validation", "None", "pass e.g. ValidationOptions(commands=[", validation=None)
 
 
 def test_fails_when_object_key_is_not_a_string() -> None:
@@ -141,7 +141,7 @@ def test_fails_when_required_files_is_one_string() -> None:
     assert_fails(
         "validation.required_files",
         "'package.json'",
-        "Pass a list of paths",
+        "Expected a list of str",
         validation=validation(required_files="package.json"),
     )
 

@@ -83,7 +83,7 @@ def test_fails_when_a_stage_name_is_taken_or_invalid() -> None:
 def test_fails_when_stage_options_are_bad() -> None:
     stack = cdk.Stack(cdk.App(), "Stack")
     pipeline = ValidatedS3Pipeline(stack, "Pipeline", validation=ValidationOptions(commands=["true"]))
-    with pytest.raises(InputError, match=r"options\.commands: got \[\]\. Give a list of at least one command"):
+    with pytest.raises(InputError, match=r"options\.commands: got \[\]\. Give at least one shell command"):
         pipeline.add_build_stage("Test", options=StageOptions(commands=[]))
     with pytest.raises(InputError, match=r"options: got \{'commands': \['npm test'\]\}\. Expected StageOptions"):
         pipeline.add_build_stage("Test", options={"commands": ["npm test"]})  # type: ignore[arg-type]

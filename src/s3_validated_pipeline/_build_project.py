@@ -4,6 +4,8 @@ managed environment, its own role, and the acknowledgements CDK's defaults make 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,12 +17,25 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from ._compliance import acknowledge, acknowledge_in_packs
+from ._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_in_packs
 from ._logs import encrypted_log_group
+from ._warnings import RETIRED_BUILD_ENVIRONMENT
 from .build_environment import BuildEnvironment
 
 CHECKER_FILE = Path(__file__).with_name("check.py")
-RETIRED_ENVIRONMENT_WARNING = "s3-validated-pipeline:retiredBuildEnvironment"
+RETIRED_ENVIRONMENT_WARNING = RETIRED_BUILD_ENVIRONMENT.id
+
+
+@dataclass(frozen=True)
+class StageResources:
+    """What one stage of the pipeline runs on: ``pipeline.stages[name]`` for every stage that builds."""
+
+    project: codebuild.PipelineProject
+    """The stage's CodeBuild project."""
+    role: iam.IRole
+    """The project's own role: grant the stage more here."""
+    log_group: logs.LogGroup
+    """The KMS-encrypted log group the project's builds write to."""
 
 
 def checker_sha256() -> str:
@@ -39,8 +54,13 @@ def new_build_project(
     artifact_key: kms.IKey,
     log_key: kms.IKey,
     log_retention_days: int,
-) -> tuple[codebuild.PipelineProject, logs.LogGroup]:
-    """Define the project ``Project`` and its log group ``Logs`` in ``scope``, with the checker it may run."""
+    artifact_buckets: Sequence[CfnResource] = (),
+) -> StageResources:
+    """Define the project ``Project`` and its log group ``Logs`` in ``scope``, with the checker it may run.
+
+    CDK's grants to the project on the pipeline's artifacts (``artifact_buckets``) are acknowledged here, so a
+    project made on its own is as clean under cdk-nag as one made by the pipeline.
+    """
     if environment.retired_because:
         Annotations.of(scope).add_warning_v2(
             RETIRED_ENVIRONMENT_WARNING,
@@ -93,4 +113,5 @@ def new_build_project(
         "Bitbucket repository, so there is no repository URL or OAuth connection to check.",
         packs=("HIPAA.Security", "PCI.DSS.321"),
     )
-    return project, log_group
+    acknowledge_cdk_grants(project, objects_of=artifact_buckets)
+    return StageResources(project, cast(iam.IRole, project.role), log_group)

@@ -145,7 +145,7 @@ def verified_buildspec(
     reports: Mapping[str, Any] | None = None,
     artifact_files: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Return the buildspec of a stage after validation: verify the manifest, then run ``commands``.
+    """Return the buildspec of a stage after validation: verify the manifest, then run ``commands`` (if any).
 
     ``reports`` is the buildspec's reports section (report group ARN to files); ``artifact_files`` what the stage
     keeps as its output artifact.
@@ -156,7 +156,8 @@ def verified_buildspec(
         "phases": {
             **_install(runtime_versions),
             "pre_build": {"on-failure": "ABORT", "commands": [fetch_checker(), verify_manifest()]},
-            "build": {"on-failure": "ABORT", "commands": list(commands)},
+            # A stage that only verifies (before a CloudFormation deployment) has no build phase.
+            **({"build": {"on-failure": "ABORT", "commands": list(commands)}} if commands else {}),
             "post_build": {"commands": [diagnostics()]},
         },
     }

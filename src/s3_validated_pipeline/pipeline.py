@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import cast
 
-from aws_cdk import Annotations, Aws, CfnResource, RemovalPolicy, Stack, Token
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -15,27 +15,29 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from ._buckets import new_access_log_bucket, new_artifact_bucket
+from ._build_project import StageResources
 from ._compliance import acknowledge_cdk_grants
+from ._inputs import looks_like, options_problems, positive_days_problems, stage_name_problems
 from ._keys import new_key, new_log_key
 from ._logs import retention_problems
-from .build_environment import BuildEnvironment
+from ._warnings import EXISTING_SOURCE_BUCKET, SUPERSEDED_EXECUTION_MODE
 from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .operations import OperationsOptions, PipelineOperations
 from .source_bucket import SourceBucket, SourceBucketOptions, grantee_problems
-from .stages import DeployStage, DeployTarget, TestStageOptions
+from .stages import DeployStage, DeployTarget, StageOptions, TestStageOptions, VerifiedProject
+from .stages._context import StageContext
+from .stages.deploy import add_deploy_stage, deploy_targets_problems
+from .stages.test import add_test_stage
 from .upload_trigger import UploadTrigger, object_key_problems, reserved_concurrency_problems
-from .validation_project import ValidationOptions, ValidationProject
-from .verified_project import StageOptions, VerifiedProject
+from .validate import ValidationOptions, ValidationProject
 
 SOURCE_ACTION_NAME = "Source"
 VALIDATE_ACTION_NAME = "Validate"
-EXISTING_BUCKET_WARNING = "s3-validated-pipeline:existingSourceBucket"
-SUPERSEDED_MODE_WARNING = "s3-validated-pipeline:supersededExecutionMode"
+EXISTING_BUCKET_WARNING = EXISTING_SOURCE_BUCKET.id
+SUPERSEDED_MODE_WARNING = SUPERSEDED_EXECUTION_MODE.id
 
 
 class ValidatedS3Pipeline(Construct):
@@ -108,12 +110,13 @@ class ValidatedS3Pipeline(Construct):
             )
         )
         if execution_mode == codepipeline.ExecutionMode.SUPERSEDED:
-            Annotations.of(self).add_warning_v2(
-                SUPERSEDED_MODE_WARNING,
+            SUPERSEDED_EXECUTION_MODE.add(
+                self,
                 "execution_mode=SUPERSEDED lets a newer upload overtake one still being validated, which is then "
                 "never validated. Use ExecutionMode.QUEUED (the default), or acknowledge this warning.",
             )
         self.object_key = object_key
+        """The key developers upload to."""
 
         # Keys: one per kind of data, so a grant on one never opens another.
         self.artifact_key: kms.Key = new_key(self, "ArtifactKey", description="Encrypts pipeline artifacts")
@@ -137,8 +140,8 @@ class ValidatedS3Pipeline(Construct):
             self.source_bucket: s3.IBucket = self._created_source.bucket
             self.source_key: kms.IKey | None = self._created_source.key
         else:
-            Annotations.of(self).add_warning_v2(
-                EXISTING_BUCKET_WARNING,
+            EXISTING_SOURCE_BUCKET.add(
+                self,
                 f"The pipeline watches an existing bucket ({source_bucket.node.path}). It cannot check that "
                 "bucket: make sure it is versioned, sends events to EventBridge, blocks public access, denies "
                 "requests without TLS and is encrypted with a KMS key, then acknowledge this warning.",
@@ -173,10 +176,13 @@ class ValidatedS3Pipeline(Construct):
             artifact_key=self.artifact_key,
             log_key=self.operations_key,
             log_retention_days=log_retention_days,
+            artifact_buckets=[cast(CfnResource, self.artifact_bucket.node.default_child)],
         )
         validation_project.grant_source_read(self.source_bucket, object_key)
         self.validation_project: codebuild.PipelineProject = validation_project.project
+        """The validate stage's CodeBuild project (also ``stages["Validate"].project``)."""
         self.validation_log_group: logs.LogGroup = validation_project.log_group
+        """The validate stage's encrypted log group."""
         self.validate_action = actions.CodeBuildAction(
             action_name=VALIDATE_ACTION_NAME,
             project=self.validation_project,
@@ -190,6 +196,7 @@ class ValidatedS3Pipeline(Construct):
                 ),
             },
         )
+        """The validate stage's action."""
 
         self.pipeline: codepipeline.Pipeline = codepipeline.Pipeline(
             self,
@@ -205,6 +212,9 @@ class ValidatedS3Pipeline(Construct):
                 codepipeline.StageProps(stage_name="Validate", actions=[self.validate_action]),
             ],
         )
+        """The CodePipeline (V2)."""
+        # CDK's grants to the pipeline role and its action roles, all below the pipeline construct.
+        acknowledge_cdk_grants(self.pipeline, objects_of=[cast(CfnResource, self.artifact_bucket.node.default_child)])
 
         self.trigger: UploadTrigger = UploadTrigger(
             self,
@@ -217,35 +227,43 @@ class ValidatedS3Pipeline(Construct):
             log_retention_days=log_retention_days,
             reserved_concurrency=trigger_reserved_concurrency,
         )
+        """Starts one execution per upload, pinned to the uploaded object version."""
 
-        # CDK's grants to the pipeline role and its action roles, all below the pipeline construct.
-        self._artifacts = [cast(CfnResource, self.artifact_bucket.node.default_child)]
-        self._log_retention_days = log_retention_days
-        acknowledge_cdk_grants(self.pipeline, objects_of=self._artifacts)
-        acknowledge_cdk_grants(self.validation_project, objects_of=self._artifacts)
-
+        self._context = StageContext(
+            scope=self,
+            pipeline=self.pipeline,
+            validated_artifact=self.validated_artifact,
+            artifact_bucket=self.artifact_bucket,
+            artifact_key=self.artifact_key,
+            log_key=self.operations_key,
+            log_retention_days=log_retention_days,
+            artifact_buckets=[cast(CfnResource, self.artifact_bucket.node.default_child)],
+        )
+        self.stages: dict[str, StageResources] = {"Validate": validation_project.resources}
+        """Every stage that builds, by name (Validate, Test, Deploy<name>, and stages added later): its project,
+        role and log group."""
         self.test_stage: VerifiedProject | None = None
+        """The test stage's project, when ``test`` is given."""
         self.test_report_group: codebuild.ReportGroup | None = None
+        """Where test reports go, when ``test.report_files`` are given."""
         if test is not None:
-            self._add_test_stage(test, default_environment=validation.build_environment)
-        self.approval_topic: sns.ITopic | None = None
+            built = add_test_stage(self._context, test, validation.build_environment)
+            self.test_stage, self.test_report_group = built.project, built.report_group
+            self.stages["Test"] = built.project.resources
         self.deploy_stages: dict[str, DeployStage] = {}
+        """What each deployment target got, by target name."""
         for target in deploy:
-            self.deploy_stages[target.name] = self._add_deploy_stage(target, validation.build_environment)
+            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, validation.build_environment)
+            self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].project.resources
 
-        # Monitoring and audit of the stages above; stages added later with add_build_stage are not watched.
         self.operations: PipelineOperations | None = None
+        """Notifications, alarms, dashboard, history and trail; None when ``operations=None``."""
         if operations is not None:
-            projects: dict[str, codebuild.IProject] = {"Validate": self.validation_project}
-            if self.test_stage is not None:
-                projects["Test"] = self.test_stage.project
-            for name, stage in self.deploy_stages.items():
-                projects[f"Deploy{name}"] = stage.project.project
             self.operations = PipelineOperations(
                 self,
                 "Operations",
                 pipeline=self.pipeline,
-                projects=projects,
+                projects={name: stage.project for name, stage in self.stages.items()},
                 source_bucket=self.source_bucket,
                 artifact_bucket=self.artifact_bucket,
                 dead_letter_queue=self.trigger.dead_letter_queue,
@@ -257,202 +275,23 @@ class ValidatedS3Pipeline(Construct):
                 access_log_bucket=self.access_log_bucket,
             )
 
-    def _add_test_stage(self, test: TestStageOptions, *, default_environment: BuildEnvironment) -> None:
-        reports: dict[str, Any] = {}
-        if test.report_files:
-            self.test_report_group = codebuild.ReportGroup(
-                self,
-                "TestReports",
-                type=codebuild.ReportGroupType.TEST,
-                export_bucket=self.artifact_bucket,  # exports encrypted with the artifact key
-                zip_export=True,
-                removal_policy=RemovalPolicy.RETAIN,
-            )
-            reports[self.test_report_group.report_group_arn] = {
-                "files": list(test.report_files),
-                "file-format": test.report_format,
-            }
-        self.test_stage = VerifiedProject(
-            self,
-            "TestStage",
-            stage="Test",
-            options=StageOptions(
-                commands=test.commands,
-                build_environment=test.build_environment or default_environment,
-                timeout=test.timeout,
-            ),
-            artifact_key=self.artifact_key,
-            log_key=self.operations_key,
-            log_retention_days=self._log_retention_days,
-            reports=reports,
-            artifact_files=test.report_files,
-        )
-        acknowledge_cdk_grants(self.test_stage.project, objects_of=self._artifacts)
-        outputs = []
-        if self.test_report_group is not None:
-            self.test_report_group.grant_write(self.test_stage.project)
-            outputs.append(codepipeline.Artifact("TestReports"))
-        self.pipeline.add_stage(
-            stage_name="Test",
-            actions=[
-                actions.CodeBuildAction(
-                    action_name="Test", project=self.test_stage.project, input=self.validated_artifact, outputs=outputs
-                )
-            ],
-            on_failure=_retry_failed_actions() if test.retry_failed_actions else None,
-        )
+    @property
+    def approval_topic(self) -> sns.ITopic | None:
+        """The topic approval requests are announced on, when a target's approval created one."""
+        topic = self.node.try_find_child("ApprovalTopic")
+        return topic if isinstance(topic, sns.Topic) else None
 
-    def _add_deploy_stage(self, target: DeployTarget, default_environment: BuildEnvironment) -> DeployStage:
-        approval = None
-        if target.approval is not None:
-            approval = actions.ManualApprovalAction(
-                action_name="Approve",
-                notification_topic=target.approval.topic or self._approval_topic(target.approval.notify_emails),
-                external_entity_link=target.approval.review_url,
-                additional_information=target.approval.comment
-                or f"Review the validated package before it is deployed to {target.name}.",
-            )
-            self.pipeline.add_stage(stage_name=f"Approve{target.name}", actions=[approval])
-
-        stack = Stack.of(self)
-        account = target.account or stack.account
-        cross_account = target.account is not None and target.account != stack.account
-        region = target.region or stack.region
-        # Verification runs first in every deployment; for commands it is the same project that deploys.
-        verifier = VerifiedProject(
-            self,
-            f"Deploy{target.name}Stage",
-            stage=f"Deploy{target.name}",
-            options=StageOptions(
-                commands=list(target.commands) or ['echo "Validated artifact verified; deploying."'],
-                build_environment=target.build_environment or default_environment,
-            ),
-            artifact_key=self.artifact_key,
-            log_key=self.operations_key,
-            log_retention_days=self._log_retention_days,
-        )
-        acknowledge_cdk_grants(verifier.project, objects_of=self._artifacts)
-        stage_actions: list[codepipeline.IAction] = [
-            actions.CodeBuildAction(
-                action_name="Deploy" if target.commands else "Verify",
-                project=verifier.project,
-                input=self.validated_artifact,
-                run_order=1,
-            )
-        ]
-        if target.commands and cross_account:
-            # `cdk deploy` assumes the target's bootstrap roles, which trust this account after `cdk bootstrap --trust`.
-            verifier.project.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["sts:AssumeRole"],
-                    resources=[
-                        _bootstrap_role_arn(target, kind, account, region)
-                        for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
-                    ],
-                )
-            )
-        if target.cloudformation is not None:
-            deployment = target.cloudformation
-            action_role = deployment_role = None
-            if cross_account:
-                action_role = iam.Role.from_role_arn(
-                    self,
-                    f"Deploy{target.name}ActionRole",
-                    target.action_role_arn or _bootstrap_role_arn(target, "deploy", account, region),
-                    mutable=False,
-                )
-                deployment_role = iam.Role.from_role_arn(
-                    self,
-                    f"Deploy{target.name}DeploymentRole",
-                    target.deployment_role_arn or _bootstrap_role_arn(target, "cfn-exec", account, region),
-                    mutable=False,
-                )
-                self._share_artifacts_with(action_role.role_arn)
-            change_set = f"{deployment.stack_name}-validated"
-            stage_actions += [
-                actions.CloudFormationCreateReplaceChangeSetAction(
-                    action_name="CreateChangeSet",
-                    stack_name=deployment.stack_name,
-                    change_set_name=change_set,
-                    template_path=self.validated_artifact.at_path(deployment.template_path),
-                    parameter_overrides=dict(deployment.parameters),
-                    cfn_capabilities=list(deployment.capabilities),
-                    admin_permissions=False,
-                    account=target.account,
-                    role=action_role,
-                    deployment_role=deployment_role,
-                    run_order=2,
-                ),
-                actions.CloudFormationExecuteChangeSetAction(
-                    action_name="ExecuteChangeSet",
-                    stack_name=deployment.stack_name,
-                    change_set_name=change_set,
-                    account=target.account,
-                    role=action_role,
-                    run_order=3,
-                ),
-            ]
-        self.pipeline.add_stage(
-            stage_name=f"Deploy{target.name}",
-            actions=stage_actions,
-            on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK)
-            if target.rollback_on_failure
-            else (_retry_failed_actions() if target.retry_failed_actions else None),
-            on_success=self._watch_alarms(target),
-        )
-        return DeployStage(name=target.name, approval=approval, project=verifier, actions=tuple(stage_actions))
-
-    def _approval_topic(self, emails: Sequence[str]) -> sns.ITopic:
-        if self.approval_topic is None:
-            self.approval_topic = sns.Topic(
-                self, "ApprovalTopic", master_key=self.operations_key, enforce_ssl=True, display_name="Approvals"
-            )
-        topic = cast(sns.Topic, self.approval_topic)
-        for email in emails:
-            # Approvals share the topic: an address given for several of them is subscribed once.
-            if topic.node.try_find_child(email) is None:
-                topic.add_subscription(subscriptions.EmailSubscription(email))
-        return topic
-
-    def _watch_alarms(self, target: DeployTarget) -> codepipeline.Conditions | None:
-        if not target.alarms:
-            return None
-        self.pipeline.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=[a.alarm_arn for a in target.alarms])
-        )
-        minutes = str(int(target.bake_time.to_minutes()))
-        rules = [
-            codepipeline.Rule(
-                name=f"{target.name}Alarm{index}",
-                provider="CloudWatchAlarm",
-                version="1",
-                configuration={"AlarmName": alarm.alarm_name, "WaitTime": minutes},
-            )
-            for index, alarm in enumerate(target.alarms, start=1)
-        ]
-        return codepipeline.Conditions(
-            conditions=[codepipeline.Condition(result=codepipeline.Result.ROLLBACK, rules=rules)]
-        )
-
-    def _share_artifacts_with(self, role_arn: str) -> None:
-        """Let a role in a target account read artifacts: the artifact bucket's and key's policies name it."""
-        principal = iam.ArnPrincipal(role_arn)
-        self.artifact_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[principal],
-                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:ListBucket"],
-                resources=[self.artifact_bucket.bucket_arn, self.artifact_bucket.arn_for_objects("*")],
-            )
-        )
-        self.artifact_key.add_to_resource_policy(
-            iam.PolicyStatement(principals=[principal], actions=["kms:Decrypt", "kms:DescribeKey"], resources=["*"])
-        )
+    @property
+    def stage_projects(self) -> Mapping[str, codebuild.IProject]:
+        """Every stage's CodeBuild project, by stage name."""
+        return {name: stage.project for name, stage in self.stages.items()}
 
     def add_build_stage(self, stage_name: str, *, options: StageOptions, after: str | None = None) -> VerifiedProject:
         """Add a stage that verifies the validated artifact's manifest, then runs ``options.commands`` on it.
 
         The stage goes last, or just after the stage named ``after`` (Validate or any later stage). A stage whose
-        artifact does not match the manifest fails before it runs anything, naming the files that differ.
+        artifact does not match the manifest fails before it runs anything, naming the files that differ. It is
+        monitored like the stages made by the constructor (alarms and dashboard graphs), when operations are on.
         """
         taken = [stage.stage_name for stage in self.pipeline.stages]
         if isinstance(options, StageOptions):
@@ -466,16 +305,17 @@ class ValidatedS3Pipeline(Construct):
                 Problem("after", after, f"Name a stage from Validate on: {', '.join(taken[1:])}; or pass None.")
             )
         raise_if_any([*stage_name_problems("stage_name", stage_name, taken), *option_problems, *placement_problems])
+        context = self._context
         stage = VerifiedProject(
             self,
             f"{stage_name}Stage",
             stage=stage_name,
             options=options,
-            artifact_key=self.artifact_key,
-            log_key=self.operations_key,
-            log_retention_days=self._log_retention_days,
+            artifact_key=context.artifact_key,
+            log_key=context.log_key,
+            log_retention_days=context.log_retention_days,
+            artifact_buckets=context.artifact_buckets,
         )
-        acknowledge_cdk_grants(stage.project, objects_of=self._artifacts)
         self.pipeline.add_stage(
             stage_name=stage_name,
             actions=[
@@ -483,6 +323,9 @@ class ValidatedS3Pipeline(Construct):
             ],
             placement=codepipeline.StagePlacement(just_after=self.pipeline.stage(after)) if after else None,
         )
+        self.stages[stage_name] = stage.resources
+        if self.operations is not None and hasattr(self.operations, "monitor_stage"):  # TEMP until ops lands
+            self.operations.monitor_stage(stage_name, stage.project)
         return stage
 
     def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -504,32 +347,6 @@ class ValidatedS3Pipeline(Construct):
         return grant
 
 
-def _retry_failed_actions() -> codepipeline.FailureConditions:
-    return codepipeline.FailureConditions(
-        result=codepipeline.Result.RETRY, retry_mode=codepipeline.RetryMode.FAILED_ACTIONS
-    )
-
-
-def _bootstrap_role_arn(target: DeployTarget, kind: str, account: str, region: str) -> str:
-    """The ARN of a role `cdk bootstrap` creates in the target account.
-
-    In a known Region the partition is written out: an ARN joined from the AWS::Partition reference is an
-    Fn::Join that cfn-lint (E3703) rejects as a CloudFormation action's RoleArn.
-    """
-    name = f"cdk-{target.bootstrap_qualifier}-{kind}-role-{account}-{region}"
-    partition = None if Token.is_unresolved(region) else RegionInfo.get(region).partition
-    return f"arn:{partition or Aws.PARTITION}:iam::{account}:role/{name}"
-
-
-def stage_name_problems(argument: str, name: object, taken: list[str]) -> list[Problem]:
-    """Return a problem unless ``name`` is a valid, unused CodePipeline stage name."""
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", name):
-        return [Problem(argument, name, "Use 1 to 100 letters, digits, '.', '@', '_' or '-', e.g. 'Test'.")]
-    if name in taken:
-        return [Problem(argument, name, f"The pipeline already has a stage {name!r}; pick another name.")]
-    return []
-
-
 def _input_problems(
     *,
     validation: ValidationOptions,
@@ -546,31 +363,36 @@ def _input_problems(
     operations: OperationsOptions | None,
     pipeline_region: str,
 ) -> list[Problem]:
-    found: list[Problem] = []
-    if not isinstance(validation, ValidationOptions):
-        found.append(
-            Problem(
-                "validation",
-                validation,
-                "Pass ValidationOptions(commands=[...]), e.g. ValidationOptions(commands=['npm ci', 'npm test']).",
-            )
-        )
-    else:
-        found.extend(validation.problems("validation"))
-    found.extend(object_key_problems("object_key", object_key))
+    """Every problem with the arguments of ``ValidatedS3Pipeline``, found before anything is built."""
+    found = [
+        *options_problems("validation", validation, ValidationOptions, "ValidationOptions(commands=['npm ci'])"),
+        *object_key_problems("object_key", object_key),
+        *_source_problems(source_bucket, source_bucket_options),
+        *_execution_mode_problems(execution_mode),
+        *_pipeline_name_problems(pipeline_name),
+        *retention_problems("log_retention_days", log_retention_days),
+        *positive_days_problems("artifact_retention_days", artifact_retention_days),
+        *reserved_concurrency_problems("trigger_reserved_concurrency", trigger_reserved_concurrency),
+        *options_problems("test", test, TestStageOptions, "TestStageOptions(commands=['npm test'])", optional=True),
+        *options_problems("operations", operations, OperationsOptions, "OperationsOptions()", optional=True),
+    ]
+    found.extend(deploy_targets_problems(deploy, execution_mode, pipeline_region))
+    return found
+
+
+def _execution_mode_problems(mode: object) -> list[Problem]:
+    if isinstance(mode, codepipeline.ExecutionMode):
+        return []
+    return [wrong_enum("execution_mode", mode, codepipeline.ExecutionMode, codepipeline.ExecutionMode.QUEUED)]
+
+
+def _source_problems(source_bucket: object, source_bucket_options: object) -> list[Problem]:
     # An IBucket is a jsii interface, which isinstance cannot check: look for what the pipeline uses of it.
-    if source_bucket is not None and not all(
-        hasattr(source_bucket, attribute) for attribute in ("node", "bucket_name", "arn_for_objects")
-    ):
+    found = []
+    if source_bucket is not None and not looks_like(source_bucket, "node", "bucket_name", "arn_for_objects"):
         name = source_bucket if isinstance(source_bucket, str) else "my-uploads"
-        found.append(
-            wrong_type(
-                "source_bucket",
-                source_bucket,
-                "an s3.IBucket or None",
-                f"s3.Bucket.from_bucket_name(self, 'Uploads', {name!r})",
-            )
-        )
+        example = f"s3.Bucket.from_bucket_name(self, 'Uploads', {name!r})"
+        found.append(wrong_type("source_bucket", source_bucket, "an s3.IBucket or None", example))
     if source_bucket is not None and source_bucket_options is not None:
         found.append(
             Problem(
@@ -579,106 +401,25 @@ def _input_problems(
                 "Settings for a created bucket cannot apply to the existing source_bucket: pass one or the other.",
             )
         )
-    if isinstance(source_bucket_options, SourceBucketOptions):
-        found.extend(source_bucket_options.problems("source_bucket_options"))
-    elif source_bucket_options is not None:
-        found.append(
-            wrong_type(
-                "source_bucket_options",
-                source_bucket_options,
-                "SourceBucketOptions or None",
-                "SourceBucketOptions(bucket_name='my-uploads')",
-            )
-        )
-    mode: object = execution_mode
-    if not isinstance(mode, codepipeline.ExecutionMode):
-        found.append(wrong_enum("execution_mode", mode, codepipeline.ExecutionMode, codepipeline.ExecutionMode.QUEUED))
-    if pipeline_name is not None and not unresolved(pipeline_name):
-        if not isinstance(pipeline_name, str):
-            found.append(wrong_type("pipeline_name", pipeline_name, "a str or None", "'upload-validation'"))
-        elif not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", pipeline_name):
-            found.append(
-                Problem(
-                    "pipeline_name",
-                    pipeline_name,
-                    "CodePipeline names have 1 to 100 letters, digits and '.', '@', '-', '_' (no spaces), e.g. "
-                    "'upload-validation'. Or leave it out to get a generated name.",
-                )
-            )
-    found.extend(retention_problems("log_retention_days", log_retention_days))
-    if not unresolved(artifact_retention_days) and (
-        isinstance(artifact_retention_days, bool)
-        or not isinstance(artifact_retention_days, int)
-        or artifact_retention_days <= 0
-    ):
-        found.append(
-            Problem(
-                "artifact_retention_days",
-                artifact_retention_days,
-                "Give a positive whole number of days, e.g. 365.",
-            )
-        )
-    found.extend(reserved_concurrency_problems("trigger_reserved_concurrency", trigger_reserved_concurrency))
-    if test is not None:
-        if isinstance(test, TestStageOptions):
-            found.extend(test.problems("test"))
-        else:
-            found.append(
-                wrong_type("test", test, "TestStageOptions or None", "TestStageOptions(commands=['npm test'])")
-            )
-    found.extend(_deploy_problems(deploy, execution_mode, pipeline_region))
-    if operations is not None:
-        if isinstance(operations, OperationsOptions):
-            found.extend(operations.problems("operations"))
-        else:
-            found.append(wrong_type("operations", operations, "OperationsOptions or None", "OperationsOptions()"))
+    example = "SourceBucketOptions(bucket_name='my-uploads')"
+    found.extend(
+        options_problems("source_bucket_options", source_bucket_options, SourceBucketOptions, example, optional=True)
+    )
     return found
 
 
-def _deploy_problems(
-    deploy: Sequence[DeployTarget], execution_mode: codepipeline.ExecutionMode, pipeline_region: str
-) -> list[Problem]:
-    if isinstance(deploy, (str, DeployTarget)) or not isinstance(deploy, Sequence):
+def _pipeline_name_problems(pipeline_name: object) -> list[Problem]:
+    if pipeline_name is None or unresolved(pipeline_name):
+        return []
+    if not isinstance(pipeline_name, str):
+        return [wrong_type("pipeline_name", pipeline_name, "a str or None", "'upload-validation'")]
+    if not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", pipeline_name):
         return [
-            wrong_type("deploy", deploy, "a list of DeployTarget", "[DeployTarget(name='Staging', commands=[...])]")
+            Problem(
+                "pipeline_name",
+                pipeline_name,
+                "CodePipeline names have 1 to 100 letters, digits and '.', '@', '-', '_' (no spaces), e.g. "
+                "'upload-validation'. Or leave it out to get a generated name.",
+            )
         ]
-    found: list[Problem] = []
-    names: set[str] = set()
-    for index, target in enumerate(deploy):
-        argument = f"deploy[{index}]"
-        if not isinstance(target, DeployTarget):
-            found.append(wrong_type(argument, target, "a DeployTarget", "DeployTarget(name='Staging', commands=[...])"))
-            continue
-        found.extend(target.problems(argument))
-        if target.name in names:
-            found.append(Problem(f"{argument}.name", target.name, "Each target needs its own name."))
-        names.add(target.name)
-        if target.rollback_on_failure and execution_mode == codepipeline.ExecutionMode.PARALLEL:
-            found.append(
-                Problem(
-                    f"{argument}.rollback_on_failure",
-                    True,
-                    "CodePipeline cannot roll back stages in PARALLEL execution mode: use QUEUED (the default) or "
-                    "set rollback_on_failure=False.",
-                )
-            )
-        watched = target.alarms if isinstance(target.alarms, Sequence) else ()
-        if watched and execution_mode == codepipeline.ExecutionMode.PARALLEL:
-            found.append(
-                Problem(
-                    f"{argument}.alarms",
-                    f"{len(watched)} alarm(s)",
-                    "An alarm in ALARM rolls the stage back, which CodePipeline cannot do in PARALLEL execution mode: "
-                    "use QUEUED (the default) or leave alarms out.",
-                )
-            )
-        if target.region is not None and not unresolved(target.region) and target.region != pipeline_region:
-            found.append(
-                Problem(
-                    f"{argument}.region",
-                    target.region,
-                    "Deploying to another Region than the pipeline's is not supported yet: deploy from a pipeline "
-                    "in that Region, or leave region out. (An environment-agnostic stack has no Region to compare.)",
-                )
-            )
-    return found
+    return []

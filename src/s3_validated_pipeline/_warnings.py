@@ -1,0 +1,69 @@
+"""Every warning the library gives, in one registry: a weakened secure default, or input that is legal but likely
+wrong. Each has a stable id a user can acknowledge (``Annotations.of(scope).acknowledge_warning(id, reason)``); the
+README's table is checked against this registry by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Annotations
+from constructs import IConstruct
+
+PREFIX = "s3-validated-pipeline:"
+
+
+@dataclass(frozen=True)
+class LibraryWarning:
+    """One kind of warning: its stable id and when it is given."""
+
+    id: str
+    """The id to acknowledge, e.g. ``s3-validated-pipeline:retiredBuildEnvironment``."""
+    when: str
+    """What input causes it, as the README's table says."""
+
+    def add(self, scope: IConstruct, message: str) -> None:
+        """Give this warning on ``scope``: ``message`` says what it means and what to do."""
+        Annotations.of(scope).add_warning_v2(self.id, message)
+
+
+RETIRED_BUILD_ENVIRONMENT = LibraryWarning(
+    f"{PREFIX}retiredBuildEnvironment", "The build environment is no longer maintained (the default)."
+)
+SUPERSEDED_EXECUTION_MODE = LibraryWarning(f"{PREFIX}supersededExecutionMode", "`execution_mode=SUPERSEDED`.")
+EXISTING_SOURCE_BUCKET = LibraryWarning(
+    f"{PREFIX}existingSourceBucket", "`source_bucket` is given; its settings cannot be checked."
+)
+SOURCE_ACCESS_LOGS_DISABLED = LibraryWarning(
+    f"{PREFIX}sourceAccessLogsDisabled", "`SourceBucketOptions(server_access_logs=False)`."
+)
+SOURCE_BUCKET_NOT_RETAINED = LibraryWarning(
+    f"{PREFIX}sourceBucketNotRetained", "`SourceBucketOptions(removal_policy=...)` other than `RETAIN`."
+)
+TRIGGER_CONCURRENCY_UNRESERVED = LibraryWarning(
+    f"{PREFIX}triggerConcurrencyUnreserved", "`trigger_reserved_concurrency=None`."
+)
+ALARMS_WITHOUT_ACTIONS = LibraryWarning(
+    f"{PREFIX}alarmsWithoutActions", "`OperationsOptions(notifications=None)` with alarms on: alarms notify nobody."
+)
+CHAT_CHANNEL_NOT_SUBSCRIBED = LibraryWarning(
+    f"{PREFIX}chatChannelNotSubscribed",
+    "`NotificationOptions(slack_channel=...)` with a channel the construct cannot subscribe to its chat topic.",
+)
+OPERATIONS_KEY_POLICY_UNCHANGED = LibraryWarning(
+    f"{PREFIX}operationsKeyPolicyUnchanged",
+    "Operations use an imported key whose policy the construct cannot extend for EventBridge, CloudWatch and SNS.",
+)
+
+WARNINGS: tuple[LibraryWarning, ...] = (
+    RETIRED_BUILD_ENVIRONMENT,
+    SUPERSEDED_EXECUTION_MODE,
+    EXISTING_SOURCE_BUCKET,
+    SOURCE_ACCESS_LOGS_DISABLED,
+    SOURCE_BUCKET_NOT_RETAINED,
+    TRIGGER_CONCURRENCY_UNRESERVED,
+    ALARMS_WITHOUT_ACTIONS,
+    CHAT_CHANNEL_NOT_SUBSCRIBED,
+    OPERATIONS_KEY_POLICY_UNCHANGED,
+)
+"""Every warning, in the order of the README's table."""

@@ -1,0 +1,78 @@
+"""Manual approvals in front of a deployment, announced on an encrypted topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from .._inputs import email_problems, looks_like
+from ..errors import Problem, unresolved, wrong_type
+from ._context import StageContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalOptions:
+    """A manual approval in front of a deployment. CodePipeline rejects an approval left open for 7 days.
+
+    Args:
+        topic: where approval requests are announced. Default: a new topic encrypted with the operations key.
+        notify_emails: addresses subscribed to the created topic. Default: none.
+        review_url: a link reviewers open, e.g. the staging environment. Default: none.
+        comment: what reviewers should check. Default: a sentence naming the environment.
+    """
+
+    topic: sns.ITopic | None = None
+    notify_emails: Sequence[str] = ()
+    review_url: str | None = None
+    comment: str | None = None
+
+    def problems(self, argument: str) -> list[Problem]:
+        """Return what is wrong with these options, naming them as ``argument``."""
+        found = email_problems(f"{argument}.notify_emails", self.notify_emails)
+        if self.topic is not None and not looks_like(self.topic, "topic_arn", "node"):
+            found.append(wrong_type(f"{argument}.topic", self.topic, "an sns.ITopic or None", "sns.Topic(self, 'A')"))
+        if self.topic is not None and self.notify_emails:
+            found.append(
+                Problem(
+                    f"{argument}.notify_emails",
+                    self.notify_emails,
+                    "Emails are subscribed to the topic the construct creates; subscribe them to your own topic, "
+                    "or leave topic out.",
+                )
+            )
+        url: object = self.review_url
+        if url is not None and not unresolved(url) and not (isinstance(url, str) and url.startswith("https://")):
+            found.append(Problem(f"{argument}.review_url", url, "Give an https:// URL, or None."))
+        return found
+
+
+def approval_topic(scope: Construct, key: kms.IKey, emails: Sequence[str]) -> sns.Topic:
+    """The pipeline's one approval topic (``ApprovalTopic``), encrypted with ``key``, with ``emails`` subscribed.
+
+    Approvals share it: an address given for several of them is subscribed once.
+    """
+    topic = scope.node.try_find_child("ApprovalTopic")
+    if not isinstance(topic, sns.Topic):
+        topic = sns.Topic(scope, "ApprovalTopic", master_key=key, enforce_ssl=True, display_name="Approvals")
+    for email in emails:
+        if topic.node.try_find_child(email) is None:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+    return topic
+
+
+def add_approval_stage(context: StageContext, target: str, options: ApprovalOptions) -> actions.ManualApprovalAction:
+    """Add the stage ``Approve<target>`` with one manual approval."""
+    approval = actions.ManualApprovalAction(
+        action_name="Approve",
+        notification_topic=options.topic or approval_topic(context.scope, context.log_key, options.notify_emails),
+        external_entity_link=options.review_url,
+        additional_information=options.comment or f"Review the validated package before it is deployed to {target}.",
+    )
+    context.pipeline.add_stage(stage_name=f"Approve{target}", actions=[approval])
+    return approval
