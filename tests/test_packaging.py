@@ -38,5 +38,5 @@ def test_compliance_tools_are_development_dependencies_only() -> None:
 def test_package_ships_its_type_marker_and_trigger_handler() -> None:
     package = ROOT / "src" / "s3_validated_pipeline"
     assert (package / "py.typed").is_file()
-    assert (package / "_trigger_handler" / "index.py").is_file()
+    assert (package / "source" / "_handler" / "index.py").is_file()
     assert PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["src/s3_validated_pipeline"]

@@ -356,7 +356,8 @@ def test_buildspec_checks_the_package_then_runs_commands_then_writes_the_manifes
     assert build[:3] == ["npm ci", "npm run lint", "npm run build"]
     assert "check.py manifest . --source-json" in build[3]
     # Written to .validated/manifest.json, reusing the digests the checker computed while extracting
-    assert build[3].endswith("check.py manifest . --source-json /tmp/s3vp/source.json --known /tmp/s3vp/package-check.json")
+    manifest = "check.py manifest . --source-json /tmp/s3vp/source.json --known /tmp/s3vp/package-check.json"
+    assert build[3].endswith(manifest)
     assert spec["phases"]["pre_build"]["on-failure"] == spec["phases"]["build"]["on-failure"] == "ABORT"
     assert "SOURCE_OBJECT_VERSION_ID" in spec["phases"]["post_build"]["commands"][0]
     assert spec["artifacts"] == {"files": ["**/*"]}

@@ -24,7 +24,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from s3_validated_pipeline._trigger_handler import index
+from s3_validated_pipeline.source._handler import index
 
 REGION = "eu-west-1"
 ACCOUNT = "111122223333"

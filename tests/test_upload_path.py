@@ -9,8 +9,11 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 
-from s3_validated_pipeline import SourceBucketOptions, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline import InputError, SourceBucketOptions, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline.source import grant_object_upload
 
 from .conftest import Synthesized, synthesize
 
@@ -163,3 +166,59 @@ def test_admin_role_may_also_manage_versions(with_admin_and_named_uploaders: Syn
         ROOT,
         {"Fn::GetAtt": [admin, "Arn"]},
     ]
+
+
+# --- the one object-upload grant, for an existing bucket ---------------------------------------------------
+
+
+def imported_grant(*, with_key: bool) -> tuple[iam.Grant, dict[str, Any]]:
+    """Grant a new role the upload of one key of an imported bucket; return the grant and the role's policy."""
+    stack = cdk.Stack(cdk.App(), "Stack")
+    bucket = s3.Bucket.from_bucket_name(stack, "Existing", "team-uploads")
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd") if with_key else None
+    role = iam.Role(stack, "Uploader", assumed_by=iam.AccountRootPrincipal())
+    grant = grant_object_upload(role, bucket=bucket, object_key="drop/package.zip", key=key)
+    [policy] = [v for v in synthesize(stack).json["Resources"].values() if v["Type"] == "AWS::IAM::Policy"]
+    return grant, policy
+
+
+def test_grant_object_upload_on_an_existing_bucket_allows_the_one_object_and_its_key() -> None:
+    # GIVEN an imported bucket with a known key
+    # WHEN a role is granted the upload of one key
+    grant, policy = imported_grant(with_key=True)
+
+    # THEN the role may put and abort uploads of that object only, and encrypt with that key only
+    assert grant.success
+    upload = {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":s3:::team-uploads/drop/package.zip"],
+        ]
+    }
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": ["s3:PutObject", "s3:AbortMultipartUpload"], "Effect": "Allow", "Resource": upload},
+        {
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Effect": "Allow",
+            "Resource": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd",
+        },
+    ]
+
+
+def test_grant_object_upload_without_a_known_key_grants_s3_only() -> None:
+    # GIVEN an imported bucket whose key is not known
+    # WHEN a role is granted the upload of one key
+    _, policy = imported_grant(with_key=False)
+
+    # THEN only the S3 statement is added: no KMS permission on a guessed key
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+
+
+def test_fails_when_grant_object_upload_gets_a_service_principal() -> None:
+    stack = cdk.Stack(cdk.App(), "Stack")
+    bucket = s3.Bucket.from_bucket_name(stack, "Existing", "team-uploads")
+    with pytest.raises(InputError, match=r"grantee: got <aws_cdk\.aws_iam\.ServicePrincipal .*service principals"):
+        grant_object_upload(
+            iam.ServicePrincipal("codebuild.amazonaws.com"), bucket=bucket, object_key="source.zip", key=None
+        )

@@ -22,11 +22,18 @@ if TYPE_CHECKING:
         PipelineOperations,
     )
     from .pipeline import ValidatedS3Pipeline
-    from .source_bucket import SourceBucket, SourceBucketOptions
-    from .stages import ApprovalOptions, CloudFormationDeployment, DeployStage, DeployTarget, TestStageOptions
-    from .upload_trigger import UploadTrigger
-    from .validation_project import PackageCheckOptions, ValidationOptions, ValidationProject
-    from .verified_project import StageOptions, VerifiedProject
+    from .source import SourceBucket, SourceBucketOptions, UploadTrigger
+    from .stages import (
+        ApprovalOptions,
+        CloudFormationDeployment,
+        DeployStage,
+        DeployTarget,
+        StageOptions,
+        StageResources,
+        TestStageOptions,
+        VerifiedProject,
+    )
+    from .validate import PackageCheckOptions, ValidationOptions, ValidationProject
 
 _MODULES = {
     "AlarmOptions": "operations",
@@ -42,16 +49,17 @@ _MODULES = {
     "TestStageOptions": "stages",
     "BuildEnvironment": "build_environment",
     "InputError": "errors",
-    "PackageCheckOptions": "validation_project",
+    "PackageCheckOptions": "validate",
     "Problem": "errors",
-    "SourceBucket": "source_bucket",
-    "SourceBucketOptions": "source_bucket",
-    "StageOptions": "verified_project",
-    "UploadTrigger": "upload_trigger",
+    "SourceBucket": "source.bucket",
+    "SourceBucketOptions": "source.bucket",
+    "StageOptions": "stages",
+    "StageResources": "stages",
+    "UploadTrigger": "source.trigger",
     "ValidatedS3Pipeline": "pipeline",
-    "ValidationOptions": "validation_project",
-    "ValidationProject": "validation_project",
-    "VerifiedProject": "verified_project",
+    "ValidationOptions": "validate",
+    "ValidationProject": "validate",
+    "VerifiedProject": "stages",
 }
 
 __all__ = [
@@ -72,6 +80,7 @@ __all__ = [
     "SourceBucket",
     "SourceBucketOptions",
     "StageOptions",
+    "StageResources",
     "TestStageOptions",
     "UploadTrigger",
     "ValidatedS3Pipeline",

@@ -501,6 +501,27 @@ def _read_end_records(fh: BinaryIO, size: int) -> _End:
     tail_size = min(size, _EOCD.size + _U16)
     fh.seek(size - tail_size)
     tail = fh.read(tail_size)
+    at = _end_record_in(tail, fh, size)
+    eocd_at = size - tail_size + at
+    fields, records_start = _with_zip64_record(fh, eocd_at, _EOCD.unpack_from(tail, at)[1:7])
+    disk, cd_disk, disk_entries, entries, cd_size, cd_offset = fields
+    if disk != 0 or cd_disk != 0:
+        raise ArchiveError("corrupt-archive", "The zip spans several disks, which is not supported; upload one file.")
+    problems = []
+    if disk_entries != entries:
+        problems.append(
+            Finding(
+                "entry-count-mismatch",
+                "",
+                f"The zip's end record counts {disk_entries} entries on this disk but {entries} in all, so tools "
+                f"would disagree on the contents; {_RECREATE}.",
+            )
+        )
+    return _End(entries, cd_size, cd_offset, records_start, tuple(problems))
+
+
+def _end_record_in(tail: bytes, fh: BinaryIO, size: int) -> int:
+    """Where in ``tail`` (the file's last bytes) the one end record starts; it and its comment must end the file."""
     at = tail.rfind(_SIG_EOCD)
     while at >= 0 and (at + _EOCD.size > len(tail) or at + _EOCD.size + _EOCD.unpack_from(tail, at)[7] > len(tail)):
         at = tail.rfind(_SIG_EOCD, 0, at)
@@ -522,77 +543,63 @@ def _read_end_records(fh: BinaryIO, size: int) -> _End:
                 f"comment), so tools would read different archives; {_RECREATE}.",
             )
         other = tail.rfind(_SIG_EOCD, 0, other)
-    _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, comment_size = _EOCD.unpack_from(tail, at)
-    after = len(tail) - (at + _EOCD.size + comment_size)
+    after = len(tail) - (at + _EOCD.size + _EOCD.unpack_from(tail, at)[7])
     if after:
         raise ArchiveError(
             "end-record",
             f"{after} bytes follow the zip's end record, so tools would disagree on where the archive ends; "
             f"{_RECREATE}.",
         )
-    comment = tail[at + _EOCD.size :]
-    if any(signature in comment for signature in _SIGNATURES):
+    if any(signature in tail[at + _EOCD.size :] for signature in _SIGNATURES):
         raise ArchiveError(
             "end-record",
             "The zip comment holds a zip record signature, so tools may read a different archive from it; "
             f"{_RECREATE} and no comment.",
         )
-    eocd_at = size - tail_size + at
-    problems = []
-    saturated = _U16 in (disk_entries, entries) or _U32 in (cd_size, cd_offset)
-    records_start = eocd_at
+    return at
+
+
+def _with_zip64_record(fh: BinaryIO, eocd_at: int, fields: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """The end record's fields (disks, counts, directory size and offset), from the zip64 end record where the
+    end record is saturated; and where the end records start. zip64 records must be present exactly when needed."""
+    saturated = _U16 in fields[2:4] or _U32 in fields[4:6]
     fh.seek(max(0, eocd_at - _EOCD64_LOCATOR.size))
     locator = fh.read(_EOCD64_LOCATOR.size) if eocd_at >= _EOCD64_LOCATOR.size else b""
-    if locator[:4] == _SIG_EOCD64_LOCATOR:
-        if not saturated:
+    if locator[:4] != _SIG_EOCD64_LOCATOR:
+        if saturated:
             raise ArchiveError(
                 "zip64-record",
-                "The zip has zip64 end records although its end record needs none, so tools may read either; "
-                f"{_RECREATE}.",
+                "The zip's end record points to zip64 records that are not there; the archive is damaged. "
+                f"{_RECREATE[0].upper()}{_RECREATE[1:]}.",
             )
-        _, zip64_disk, zip64_at, disks = _EOCD64_LOCATOR.unpack(locator)
-        expected_at = eocd_at - _EOCD64_LOCATOR.size - _EOCD64.size
-        fh.seek(max(0, expected_at))
-        record = fh.read(_EOCD64.size)
-        if zip64_disk != 0 or disks > 1 or zip64_at != expected_at or record[:4] != _SIG_EOCD64:
-            raise ArchiveError(
-                "zip64-record",
-                "The zip64 end record is not where its locator says, right before it; the archive is damaged or "
-                f"crafted. {_RECREATE[0].upper()}{_RECREATE[1:]}.",
-            )
-        _, record_size, _, _, disk, cd_disk, disk_entries64, entries64, cd_size64, cd_offset64 = _EOCD64.unpack(record)
-        declared = (disk_entries, entries, cd_size, cd_offset)
-        actual = (disk_entries64, entries64, cd_size64, cd_offset64)
-        limits16 = (_U16, _U16, _U32, _U32)
-        if record_size != _EOCD64.size - 12 or any(
-            value not in (limit, value64)
-            for value, value64, limit in zip(declared, actual, limits16)  # noqa: B905  # no strict= on Python 3.8
-        ):
-            raise ArchiveError(
-                "zip64-record",
-                f"The zip64 end record disagrees with the end record, so tools would read different archives; "
-                f"{_RECREATE}.",
-            )
-        disk_entries, entries, cd_size, cd_offset = actual
-        records_start = expected_at
-    elif saturated:
+        return fields, eocd_at
+    if not saturated:
         raise ArchiveError(
             "zip64-record",
-            "The zip's end record points to zip64 records that are not there; the archive is damaged. "
-            f"{_RECREATE[0].upper()}{_RECREATE[1:]}.",
+            f"The zip has zip64 end records although its end record needs none, so tools may read either; {_RECREATE}.",
         )
-    if disk != 0 or cd_disk != 0:
-        raise ArchiveError("corrupt-archive", "The zip spans several disks, which is not supported; upload one file.")
-    if disk_entries != entries:
-        problems.append(
-            Finding(
-                "entry-count-mismatch",
-                "",
-                f"The zip's end record counts {disk_entries} entries on this disk but {entries} in all, so tools "
-                f"would disagree on the contents; {_RECREATE}.",
-            )
+    _, zip64_disk, zip64_at, disks = _EOCD64_LOCATOR.unpack(locator)
+    expected_at = eocd_at - _EOCD64_LOCATOR.size - _EOCD64.size
+    fh.seek(max(0, expected_at))
+    record = fh.read(_EOCD64.size)
+    if zip64_disk != 0 or disks > 1 or zip64_at != expected_at or record[:4] != _SIG_EOCD64:
+        raise ArchiveError(
+            "zip64-record",
+            "The zip64 end record is not where its locator says, right before it; the archive is damaged or "
+            f"crafted. {_RECREATE[0].upper()}{_RECREATE[1:]}.",
         )
-    return _End(entries, cd_size, cd_offset, records_start, tuple(problems))
+    values = _EOCD64.unpack(record)
+    record_size, actual = values[1], values[4:10]
+    limits = (_U16, _U16, _U16, _U16, _U32, _U32)
+    if record_size != _EOCD64.size - 12 or any(
+        value not in (limit, value64)
+        for value, value64, limit in zip(fields, actual, limits)  # noqa: B905  # no strict= on Python 3.8
+    ):
+        raise ArchiveError(
+            "zip64-record",
+            f"The zip64 end record disagrees with the end record, so tools would read different archives; {_RECREATE}.",
+        )
+    return tuple(actual), expected_at
 
 
 def _extras(data: bytes) -> dict[int, bytes] | None:

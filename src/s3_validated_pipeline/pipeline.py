@@ -26,12 +26,13 @@ from ._logs import retention_problems
 from ._warnings import EXISTING_SOURCE_BUCKET, SUPERSEDED_EXECUTION_MODE
 from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .operations import OperationsOptions, PipelineOperations
-from .source_bucket import SourceBucket, SourceBucketOptions, grantee_problems
+from .source import SourceBucket, SourceBucketOptions, UploadTrigger, grant_object_upload
+from .source.bucket import object_key_problems
+from .source.trigger import reserved_concurrency_problems
 from .stages import DeployStage, DeployTarget, StageOptions, TestStageOptions, VerifiedProject
 from .stages._context import StageContext
 from .stages.deploy import add_deploy_stage, deploy_targets_problems
 from .stages.test import add_test_stage
-from .upload_trigger import UploadTrigger, object_key_problems, reserved_concurrency_problems
 from .validate import ValidationOptions, ValidationProject
 
 SOURCE_ACTION_NAME = "Source"
@@ -335,16 +336,8 @@ class ValidatedS3Pipeline(Construct):
         """
         if self._created_source is not None:
             return self._created_source.grant_upload(grantee)
-        raise_if_any(grantee_problems("grantee", grantee))
-        # An existing bucket's policy is its owner's; grant what uploading needs, explicitly.
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-            resource_arns=[self.source_bucket.arn_for_objects(self.object_key)],
-        )
-        if self.source_key is not None:
-            self.source_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
-        return grant
+        # An existing bucket's policy is its owner's: the grant is on the grantee's side only.
+        return grant_object_upload(grantee, bucket=self.source_bucket, object_key=self.object_key, key=self.source_key)
 
 
 def _input_problems(
