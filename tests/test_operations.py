@@ -1,23 +1,27 @@
 """PipelineOperations: notifications, alarms, dashboard, execution history and trail, asserted on a few syntheses.
 
-One realistic app with everything on (a ValidatedS3Pipeline passes its pipeline, project, buckets, dead-letter queue,
-trigger rule and operations key), one with everything off, and one with alarms but no notifications. Bad options
-are checked against imported resources, which need no synthesis.
+One realistic app with everything on (PipelineOperations watching a ValidatedS3Pipeline), one with everything off,
+one with alarms but no notifications, and one with a stage monitored after the construct was made. Bad options
+and the deprecated form are checked against imported resources, which need little or no synthesis.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_chatbot as chatbot
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
@@ -33,6 +37,7 @@ from s3_validated_pipeline.operations import (
     AlarmOptions,
     AuditOptions,
     DashboardOptions,
+    MonitoredPipeline,
     NotificationOptions,
     OperationsOptions,
     PipelineOperations,
@@ -112,19 +117,7 @@ def build(options: OperationsOptions, *, slack: bool = False) -> App:
             dashboard=options.dashboard,
             audit=options.audit,
         )
-    ops = PipelineOperations(
-        stack,
-        "Operations",
-        pipeline=pipeline.pipeline,
-        projects={"Validate": pipeline.validation_project},
-        source_bucket=pipeline.source_bucket,
-        artifact_bucket=pipeline.artifact_bucket,
-        dead_letter_queue=pipeline.trigger.dead_letter_queue,
-        encryption_key=pipeline.operations_key,
-        source_action_name="Source",
-        trigger_rule=pipeline.trigger.rule,
-        options=options,
-    )
+    ops = PipelineOperations(stack, "Operations", pipeline=pipeline, options=options)
     template = app.synth().get_stack_by_name(stack.stack_name).template
     return App(app, stack, pipeline, ops, Template.from_json(template), template)
 
@@ -467,7 +460,11 @@ def test_trail_validates_encrypts_and_records_data_events_of_both_buckets(on: Ap
     bucket = on.json["Resources"][on.id_of(ops.trail_bucket)]["Properties"]
     encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert encryption == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": on.arn(ops.trail_key)}
-    assert bucket["LoggingConfiguration"]["LogFilePrefix"] == "trail/"
+    assert bucket["LoggingConfiguration"] == {
+        "DestinationBucketName": on.ref(on.pipeline.access_log_bucket),  # the pipeline's, not a new one
+        "LogFilePrefix": "trail/",
+    }
+    assert ops.access_log_bucket is on.pipeline.access_log_bucket
     assert bucket["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -511,7 +508,10 @@ def test_execution_history_goes_to_an_encrypted_log_group_kept_two_years(on: App
 def test_saved_query_lists_executions_with_state_and_time(on: App) -> None:
     assert on.ops.history_log_group is not None
     [query] = on.resources("AWS::Logs::QueryDefinition").values()
-    assert query["Properties"]["LogGroupNames"] == [on.ref(on.ops.history_log_group)]
+    assert query["Properties"]["LogGroupNames"] == [
+        on.ref(on.ops.history_log_group),
+        on.ref(on.pipeline.trigger.log_group),  # pairs each execution with the uploaded object version
+    ]
     text = query["Properties"]["QueryString"]
     for needed in ("time", "detail.pipeline", "`detail.execution-id`", "detail.state", "sort time desc"):
         assert needed in text
@@ -615,8 +615,8 @@ def test_only_unfixable_findings_are_acknowledged(on: App, alarms_only: App) -> 
     assert {finding for path, finding in on_acks if path == "TrailBucket"} == {
         f"{pack}-S3BucketReplicationEnabled" for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
     }
-    # The rest are the shared access log bucket's, made by the library's helper.
-    assert {path for path, _ in on_acks} == {"DeadLetterQueue", "TrailBucket", "TrailAccessLogs"}
+    # The trail's access logs go to the pipeline's bucket: no access log bucket of its own.
+    assert {path for path, _ in on_acks} == {"DeadLetterQueue", "TrailBucket"}
     assert {finding for path, finding in acknowledged(alarms_only)} == {
         "NIST.800.53.R5-CloudWatchAlarmAction",
         "HIPAA.Security-CloudWatchAlarmAction",
@@ -627,28 +627,89 @@ def test_only_unfixable_findings_are_acknowledged(on: App, alarms_only: App) -> 
 # Inputs, against imported resources (no synthesis needed)
 
 
-def imported(stack: cdk.Stack) -> dict[str, Any]:
-    return {
-        "pipeline": codepipeline.Pipeline.from_pipeline_arn(
+@dataclass(frozen=True)
+class ImportedTrigger:
+    rule: events.IRule
+    dead_letter_queue: sqs.IQueue
+    log_group: logs.ILogGroup
+
+
+@dataclass(frozen=True)
+class ImportedPipeline:
+    """A MonitoredPipeline of imported resources: what a user with a pipeline of their own would pass."""
+
+    pipeline: Any
+    source_bucket: Any
+    artifact_bucket: Any
+    operations_key: Any
+    trigger: Any
+    stage_projects: Any
+    access_log_bucket: Any = None
+
+
+def imported(stack: cdk.Stack) -> ImportedPipeline:
+    return ImportedPipeline(
+        pipeline=codepipeline.Pipeline.from_pipeline_arn(
             stack, "ImportedPipeline", "arn:aws:codepipeline:eu-west-1:111111111111:uploads"
         ),
-        "projects": {"Validate": codebuild.Project.from_project_name(stack, "ImportedProject", "validate")},
-        "source_bucket": s3.Bucket.from_bucket_name(stack, "ImportedSource", "uploads"),
-        "artifact_bucket": s3.Bucket.from_bucket_name(stack, "ImportedArtifacts", "artifacts"),
-        "dead_letter_queue": sqs.Queue.from_queue_arn(
-            stack, "ImportedQueue", "arn:aws:sqs:eu-west-1:111111111111:dead-letters"
+        stage_projects={"Validate": codebuild.Project.from_project_name(stack, "ImportedProject", "validate")},
+        source_bucket=s3.Bucket.from_bucket_name(stack, "ImportedSource", "uploads"),
+        artifact_bucket=s3.Bucket.from_bucket_name(stack, "ImportedArtifacts", "artifacts"),
+        trigger=ImportedTrigger(
+            rule=events.Rule.from_event_rule_arn(
+                stack, "ImportedRule", "arn:aws:events:eu-west-1:111111111111:rule/uploads"
+            ),
+            dead_letter_queue=sqs.Queue.from_queue_arn(
+                stack, "ImportedQueue", "arn:aws:sqs:eu-west-1:111111111111:dead-letters"
+            ),
+            log_group=logs.LogGroup.from_log_group_name(stack, "ImportedTriggerLogs", "trigger"),
         ),
-        "encryption_key": kms.Key.from_key_arn(
+        operations_key=kms.Key.from_key_arn(
             stack, "ImportedKey", "arn:aws:kms:eu-west-1:111111111111:key/11111111-2222-3333-4444-555555555555"
         ),
+    )
+
+
+def deprecated_form(view: ImportedPipeline) -> dict[str, Any]:
+    """The same pipeline, as the deprecated form passes it: one keyword per part."""
+    return {
+        "pipeline": view.pipeline,
+        "projects": view.stage_projects,
+        "source_bucket": view.source_bucket,
+        "artifact_bucket": view.artifact_bucket,
+        "dead_letter_queue": view.trigger.dead_letter_queue,
+        "encryption_key": view.operations_key,
         "source_action_name": "Source",
+        "trigger_rule": view.trigger.rule,
+        "trigger_log_group": view.trigger.log_group,
+        "access_log_bucket": view.access_log_bucket,
     }
 
 
+def new_stack(name: str = "Inputs") -> cdk.Stack:
+    return cdk.Stack(cdk.App(), name, env=cdk.Environment(account="111111111111", region="eu-west-1"))
+
+
+def test_an_imported_pipeline_is_a_monitored_pipeline() -> None:
+    """A user's own pipeline passes for MonitoredPipeline with the attributes it names (checked by mypy)."""
+    view: MonitoredPipeline = imported(new_stack())
+    assert view.stage_projects.keys() == {"Validate"}
+
+
 def problems_of(**overrides: Any) -> InputError:
-    stack = cdk.Stack(cdk.App(), "Inputs", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    """Build with the deprecated form, one keyword replaced: the problems name the keyword."""
+    stack = new_stack()
+    with pytest.raises(InputError) as raised, pytest.warns(DeprecationWarning, match="is deprecated"):
+        PipelineOperations(stack, "Operations", **{**deprecated_form(imported(stack)), **overrides})
+    return raised.value
+
+
+def problems_with(options: Any = None, source_action_name: str = "Source", **attributes: Any) -> InputError:
+    """Build with the current form, one attribute of the pipeline replaced: the problems name the attribute."""
+    stack = new_stack()
+    view = replace(imported(stack), **attributes)
     with pytest.raises(InputError) as raised:
-        PipelineOperations(stack, "Operations", **{**imported(stack), **overrides})
+        PipelineOperations(stack, "Operations", pipeline=view, options=options, source_action_name=source_action_name)
     return raised.value
 
 
@@ -657,7 +718,7 @@ def problems_of(**overrides: Any) -> InputError:
     [
         (
             {"options": OperationsOptions(notifications=NotificationOptions(emails=["ops"]))},
-            "options.notifications.emails",
+            "options.notifications.emails[0]",
         ),
         (
             {"options": OperationsOptions(notifications=NotificationOptions(emails="ops@example.com"))},
@@ -698,8 +759,55 @@ def test_bad_input_raises_input_error_naming_the_argument(overrides: dict[str, A
     assert argument in [problem.argument for problem in error.problems], str(error)
 
 
+@pytest.mark.parametrize(
+    ("attributes", "argument"),
+    [
+        ({"pipeline": "uploads"}, "pipeline.pipeline"),
+        ({"stage_projects": {"Validate stage": codebuild.PipelineProject}}, "pipeline.stage_projects"),
+        ({"stage_projects": {"Validate": "validate"}}, "pipeline.stage_projects['Validate']"),
+        ({"source_bucket": "uploads"}, "pipeline.source_bucket"),
+        ({"artifact_bucket": None}, "pipeline.artifact_bucket"),
+        ({"operations_key": "alias/ops"}, "pipeline.operations_key"),
+        ({"access_log_bucket": "logs"}, "pipeline.access_log_bucket"),
+    ],
+)
+def test_bad_pipeline_attributes_raise_input_error_naming_the_attribute(
+    attributes: dict[str, Any], argument: str
+) -> None:
+    error = problems_with(**attributes)
+    assert argument in [problem.argument for problem in error.problems], str(error)
+
+
+def test_fails_when_the_triggers_parts_are_not_what_they_should_be() -> None:
+    stack = new_stack()
+    view = imported(stack)
+    broken = replace(view, trigger=ImportedTrigger(rule="uploads", dead_letter_queue="dlq", log_group=None))  # type: ignore[arg-type]
+    with pytest.raises(InputError) as raised:
+        PipelineOperations(stack, "Operations", pipeline=broken)
+    assert [p.argument for p in raised.value.problems] == [
+        "pipeline.trigger.dead_letter_queue",
+        "pipeline.trigger.rule",
+    ]
+
+
+def test_fails_when_the_pipeline_is_neither_form() -> None:
+    with pytest.raises(InputError, match=r"pipeline: got 'uploads'\. Expected a ValidatedS3Pipeline"):
+        PipelineOperations(new_stack(), "Operations", pipeline="uploads")  # type: ignore[call-overload]
+
+
+def test_fails_when_the_pipeline_comes_with_parts_of_the_deprecated_form() -> None:
+    stack = new_stack()
+    view = imported(stack)
+    with pytest.raises(InputError) as raised:
+        PipelineOperations(  # type: ignore[call-overload]
+            stack, "Operations", pipeline=view, source_bucket=view.source_bucket, projects=view.stage_projects
+        )
+    assert [p.argument for p in raised.value.problems] == ["source_bucket", "projects"]
+    assert "Pass the pipeline alone" in str(raised.value)
+
+
 def test_every_problem_is_reported_at_once() -> None:
-    error = problems_of(
+    error = problems_with(
         options=OperationsOptions(
             notifications=NotificationOptions(emails=["nobody"]),
             alarms=AlarmOptions(max_execution_time=cdk.Duration.seconds(0), max_queue_time=cdk.Duration.seconds(0)),
@@ -708,7 +816,7 @@ def test_every_problem_is_reported_at_once() -> None:
     )
     assert [p.argument for p in error.problems] == [
         "source_action_name",
-        "options.notifications.emails",
+        "options.notifications.emails[0]",
         "options.alarms.max_execution_time",
         "options.alarms.max_queue_time",
     ]
@@ -723,16 +831,162 @@ def test_options_name_their_argument_for_the_pipeline() -> None:
 
 
 def test_imported_key_and_channel_cannot_be_changed_so_they_warn() -> None:
-    stack = cdk.Stack(cdk.App(), "Imported", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    stack = new_stack("Imported")
     channel = chatbot.SlackChannelConfiguration.from_slack_channel_configuration_arn(
         stack, "Channel", "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/pipeline-ops"
     )
     PipelineOperations(
         stack,
         "Operations",
-        **imported(stack),
+        pipeline=imported(stack),
         options=OperationsOptions(notifications=NotificationOptions(slack_channel=channel), dashboard=None),
     )
     annotations = Annotations.from_stack(stack)
     for warning in (KEY_POLICY_UNCHANGED_WARNING, CHAT_CHANNEL_NOT_SUBSCRIBED_WARNING):
         annotations.has_warning("/Imported/Operations", Match.string_like_regexp(re.escape(warning)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The deprecated form
+
+
+def test_the_deprecated_form_warns_and_builds_what_the_pipeline_form_builds() -> None:
+    # GIVEN one pipeline, watched in two stacks: by the pipeline form and by the deprecated form
+    def template(form: str) -> dict[str, Any]:
+        stack = new_stack("Stack")
+        view = imported(stack)
+        if form == "pipeline":
+            PipelineOperations(stack, "Operations", pipeline=view, options=EVERYTHING_ON)
+        else:
+            # WHEN the deprecated form is used
+            with pytest.warns(DeprecationWarning, match=r"pass the pipeline alone.*monitor_stage") as caught:
+                PipelineOperations(stack, "Operations", **deprecated_form(view), options=EVERYTHING_ON)
+            # THEN the warning points at the caller, so the default filters show it to them
+            assert [w.filename for w in caught] == [__file__]
+        return dict(Template.from_stack(stack).to_json())
+
+    # THEN both build the same template (with the trail and its own access log bucket)
+    by_pipeline = template("pipeline")
+    assert template("deprecated") == by_pipeline
+    assert any(name.startswith("OperationsTrailAccessLogs") for name in by_pipeline["Resources"])
+
+
+def test_a_trail_without_an_access_log_bucket_gets_its_own() -> None:
+    stack = new_stack()
+    ops = PipelineOperations(stack, "Operations", pipeline=imported(stack), options=EVERYTHING_ON)
+    assert ops.access_log_bucket is not None
+    assert ops.access_log_bucket.node.path == "Inputs/Operations/TrailAccessLogs"
+    acks = {
+        (c.node.path.removeprefix("Inputs/Operations/"), key.removeprefix("Annotation::"))
+        for c in ops.node.find_all()
+        for entry in c.node.metadata
+        if entry.type == ACK_KEY
+        for key in entry.data
+    }
+    # The trail bucket's and the access log bucket's, made by the library's helper.
+    assert {path.split("/")[0] for path, _ in acks} == {"DeadLetterQueue", "TrailBucket", "TrailAccessLogs"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stages monitored later
+
+
+@dataclass
+class Later:
+    ops: PipelineOperations
+    project: codebuild.PipelineProject
+    json: dict[str, Any] = field(repr=False)
+    stack: cdk.Stack = field(repr=False)
+
+    def ref(self, construct: Any) -> dict[str, str]:
+        return {"Ref": self.stack.resolve(self.stack.get_logical_id(construct.node.default_child))}
+
+    def properties(self, construct: Any) -> dict[str, Any]:
+        found: dict[str, Any] = self.json["Resources"][self.ref(construct)["Ref"]]["Properties"]
+        return found
+
+
+@pytest.fixture(scope="module")
+def later() -> Later:
+    # GIVEN operations made for a pipeline with one build stage
+    stack = new_stack("Later")
+    view = imported(stack)
+    ops = PipelineOperations(stack, "Operations", pipeline=view, options=OperationsOptions())
+    # WHEN a stage added afterwards is monitored
+    project = codebuild.PipelineProject(stack, "IntegrationProject")
+    ops.monitor_stage("Integration", project)
+    return Later(ops, project, dict(Template.from_stack(stack).to_json()), stack)
+
+
+def test_a_stage_monitored_later_gets_the_alarms_of_the_others(later: Later) -> None:
+    ops = later.ops
+    assert ops.topic is not None
+    assert set(ops.failed_builds_alarms) == set(ops.queue_time_alarms) == {"Validate", "Integration"}
+    assert ops.alarms[-2:] == [ops.failed_builds_alarms["Integration"], ops.queue_time_alarms["Integration"]]
+    assert len(ops.alarms) == 7
+    project = [{"Name": "ProjectName", "Value": later.ref(later.project)}]
+    failed = later.properties(ops.failed_builds_alarms["Integration"])
+    queued = later.properties(ops.queue_time_alarms["Integration"])
+    assert (failed["MetricName"], failed["Dimensions"], failed["Threshold"]) == ("FailedBuilds", project, 1)
+    assert (queued["MetricName"], queued["Dimensions"], queued["Threshold"]) == ("QueuedDuration", project, 900)
+    for properties in (failed, queued):
+        assert properties["AlarmActions"] == [later.ref(ops.topic)]
+        assert "Integration stage" in properties["AlarmDescription"]
+
+
+def test_a_stage_monitored_later_is_graphed_and_its_alarms_shown(later: Later) -> None:
+    [dashboard] = [r for r in later.json["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = json.loads(joined(dashboard["Properties"]["DashboardBody"]))
+    widgets = {w["properties"].get("title"): w for w in body["widgets"]}
+    for title, metric in (
+        ("Build duration per stage (seconds, average)", "Duration"),
+        ("Build queue time per stage (seconds, maximum)", "QueuedDuration"),
+    ):
+        graphed = widgets[title]["properties"]["metrics"]
+        assert [(m[1], m[-1]["label"]) for m in graphed] == [(metric, "Validate"), (metric, "Integration")]
+    assert len(widgets["Alarms"]["properties"]["alarms"]) == len(later.ops.alarms) == 7
+
+
+def test_a_stage_is_monitored_once_and_must_be_a_project(later: Later) -> None:
+    with pytest.raises(InputError) as raised:
+        later.ops.monitor_stage("Integration", "project")  # type: ignore[arg-type]
+    assert [p.argument for p in raised.value.problems] == ["stage_name", "project"]
+    assert "already has a stage 'Integration'" in str(raised.value)
+    assert len(later.ops.alarms) == 7
+
+
+def test_a_stage_monitored_later_gets_nothing_when_alarms_and_dashboard_are_off() -> None:
+    stack = new_stack()
+    ops = PipelineOperations(stack, "Operations", pipeline=imported(stack), options=EVERYTHING_OFF)
+    ops.monitor_stage("Integration", codebuild.PipelineProject(stack, "IntegrationProject"))
+    assert (ops.alarms, ops.failed_builds_alarms, ops.queue_time_alarms, ops.node.children) == ([], {}, {}, [])
+
+
+def test_a_dashboard_made_without_stages_graphs_the_first_one_monitored_in_a_new_row() -> None:
+    # GIVEN operations of a pipeline without build stages, alarms off
+    stack = new_stack()
+    view = replace(imported(stack), stage_projects={})
+    ops = PipelineOperations(stack, "Operations", pipeline=view, options=OperationsOptions(alarms=None))
+    assert ops.dashboard is not None
+
+    dashboard = ops.dashboard.node.default_child
+    assert isinstance(dashboard, cloudwatch.CfnDashboard)
+
+    def titles() -> list[str]:
+        body = json.loads(joined(stack.resolve(dashboard.dashboard_body)))
+        return [w["properties"].get("title") for w in body["widgets"]]
+
+    assert "Build duration per stage (seconds, average)" not in titles()
+    # WHEN a stage is monitored
+    ops.monitor_stage("Integration", codebuild.PipelineProject(stack, "IntegrationProject"))
+    # THEN its graphs are added at the end
+    assert titles()[-2:] == [
+        "Build duration per stage (seconds, average)",
+        "Build queue time per stage (seconds, maximum)",
+    ]
+
+
+def test_the_monitored_pipeline_protocol_is_what_validated_s3_pipeline_has(on: App) -> None:
+    view: MonitoredPipeline = on.pipeline
+    assert isinstance(view.stage_projects, Mapping)
+    assert set(view.stage_projects) == set(on.ops.failed_builds_alarms) == {"Validate"}

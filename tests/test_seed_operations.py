@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from s3_validated_pipeline._trigger_handler import index
+from s3_validated_pipeline.source._handler import index
 
 from .conftest import Synthesized
 

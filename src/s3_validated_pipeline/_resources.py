@@ -1,4 +1,5 @@
-"""Resources more than one part of the pipeline needs, defined once: the dead-letter queue and EventBridge retries.
+"""Resources more than one part of the pipeline needs, defined once: the dead-letter queue, EventBridge retries and
+the encrypted topic.
 
 Every EventBridge target of the library is retried for a day and then dead-lettered into a KMS-encrypted queue that
 people inspect and redrive. The upload trigger and the operations rules use the same settings from here.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -77,3 +79,8 @@ def encrypted_dead_letter_queue(
         "nothing to catch.",
     )
     return queue
+
+
+def encrypted_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: str) -> sns.Topic:
+    """Define a TLS-only SNS topic encrypted with ``key`` (approvals, notifications, alarms)."""
+    return sns.Topic(scope, id, master_key=key, enforce_ssl=True, display_name=display_name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -20,18 +19,17 @@ from constructs import Construct
 from ._buckets import new_access_log_bucket, new_artifact_bucket
 from ._build_project import StageResources
 from ._compliance import acknowledge_cdk_grants
-from ._inputs import looks_like, options_problems, positive_days_problems, stage_name_problems
+from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
-from ._logs import retention_problems
+from ._pipeline_arguments import input_problems, warn_about_execution_mode
 from ._warnings import EXISTING_SOURCE_BUCKET, SUPERSEDED_EXECUTION_MODE
-from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
+from .build_environment import BuildEnvironment
+from .errors import Problem, raise_if_any, wrong_type
 from .operations import OperationsOptions, PipelineOperations
 from .source import SourceBucket, SourceBucketOptions, UploadTrigger, grant_object_upload
-from .source.bucket import object_key_problems
-from .source.trigger import reserved_concurrency_problems
 from .stages import DeployStage, DeployTarget, StageOptions, TestStageOptions, VerifiedProject
 from .stages._context import StageContext
-from .stages.deploy import add_deploy_stage, deploy_targets_problems
+from .stages.deploy import add_deploy_stage
 from .stages.test import add_test_stage
 from .validate import ValidationOptions, ValidationProject
 
@@ -74,6 +72,16 @@ class ValidatedS3Pipeline(Construct):
             part can be turned off in ``OperationsOptions``. Default: ``OperationsOptions()``; ``None`` for none.
     """
 
+    stages: dict[str, StageResources]
+    """Every stage that builds, by name (Validate, Test, Deploy<name>, and stages added later): its project, role
+    and log group."""
+    test_stage: VerifiedProject | None
+    """The test stage's project, when ``test`` is given."""
+    test_report_group: codebuild.ReportGroup | None
+    """Where test reports go, when ``test.report_files`` are given."""
+    deploy_stages: dict[str, DeployStage]
+    """What each deployment target got, by target name."""
+
     def __init__(
         self,
         scope: Construct,
@@ -94,7 +102,7 @@ class ValidatedS3Pipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         raise_if_any(
-            _input_problems(
+            input_problems(
                 validation=validation,
                 object_key=object_key,
                 source_bucket=source_bucket,
@@ -110,12 +118,7 @@ class ValidatedS3Pipeline(Construct):
                 pipeline_region=Stack.of(self).region,
             )
         )
-        if execution_mode == codepipeline.ExecutionMode.SUPERSEDED:
-            SUPERSEDED_EXECUTION_MODE.add(
-                self,
-                "execution_mode=SUPERSEDED lets a newer upload overtake one still being validated, which is then "
-                "never validated. Use ExecutionMode.QUEUED (the default), or acknowledge this warning.",
-            )
+        warn_about_execution_mode(self, execution_mode)
         self.object_key = object_key
         """The key developers upload to."""
 
@@ -130,26 +133,9 @@ class ValidatedS3Pipeline(Construct):
             self, "AccessLogs", removal_policy=RemovalPolicy.RETAIN
         )
 
-        if source_bucket is None:
-            self._created_source: SourceBucket | None = SourceBucket(
-                self,
-                "Source",
-                object_key=object_key,
-                options=source_bucket_options,
-                access_log_bucket=self.access_log_bucket,
-            )
-            self.source_bucket: s3.IBucket = self._created_source.bucket
-            self.source_key: kms.IKey | None = self._created_source.key
-        else:
-            EXISTING_SOURCE_BUCKET.add(
-                self,
-                f"The pipeline watches an existing bucket ({source_bucket.node.path}). It cannot check that "
-                "bucket: make sure it is versioned, sends events to EventBridge, blocks public access, denies "
-                "requests without TLS and is encrypted with a KMS key, then acknowledge this warning.",
-            )
-            self._created_source = None
-            self.source_bucket = source_bucket
-            self.source_key = source_bucket.encryption_key
+        self._created_source, self.source_bucket, self.source_key = self._source(
+            source_bucket, source_bucket_options, object_key
+        )
 
         self.artifact_bucket: s3.Bucket = new_artifact_bucket(
             self,
@@ -159,13 +145,97 @@ class ValidatedS3Pipeline(Construct):
             retention_days=artifact_retention_days,
         )
 
-        source_output = codepipeline.Artifact("Source")
         self.validated_artifact = codepipeline.Artifact("Validated")
+        """What the validate stage produces: the package's files and the records in ``.validated/``."""
+        validation_project = self._add_source_and_validate(
+            validation, execution_mode, pipeline_name, log_retention_days
+        )
+        self.trigger: UploadTrigger = self._trigger(log_retention_days, trigger_reserved_concurrency)
+        """Starts one execution per upload, pinned to the uploaded object version."""
+
+        self.stages = {"Validate": validation_project.resources}
+        self._add_later_stages(test, deploy, validation.build_environment, log_retention_days)
+
+        self.operations: PipelineOperations | None = None
+        """Notifications, alarms, dashboard, history and trail; None when ``operations=None``."""
+        if operations is not None:
+            self.operations = PipelineOperations(
+                self, "Operations", pipeline=self, options=operations, source_action_name=SOURCE_ACTION_NAME
+            )
+
+    def _add_later_stages(
+        self,
+        test: TestStageOptions | None,
+        deploy: Sequence[DeployTarget],
+        default_environment: BuildEnvironment,
+        log_retention_days: int,
+    ) -> None:
+        """The stages after validation, in order: Test, then each target's approval and deployment."""
+        self._context = StageContext(
+            scope=self,
+            pipeline=self.pipeline,
+            validated_artifact=self.validated_artifact,
+            artifact_bucket=self.artifact_bucket,
+            artifact_key=self.artifact_key,
+            log_key=self.operations_key,
+            log_retention_days=log_retention_days,
+            artifact_buckets=[cast(CfnResource, self.artifact_bucket.node.default_child)],
+        )
+        tested = add_test_stage(self._context, test, default_environment) if test is not None else None
+        self.test_stage = tested.project if tested is not None else None
+        self.test_report_group = tested.report_group if tested is not None else None
+        if tested is not None:
+            self.stages["Test"] = tested.project.resources
+        self.deploy_stages = {}
+        for target in deploy:
+            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, default_environment)
+            self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].project.resources
+
+    def _trigger(self, log_retention_days: int, reserved_concurrency: int | None) -> UploadTrigger:
+        """Each upload of the watched key starts one execution, pinned to the uploaded version."""
+        return UploadTrigger(
+            self,
+            "Trigger",
+            bucket=self.source_bucket,
+            object_key=self.object_key,
+            pipeline=self.pipeline,
+            source_action_name=SOURCE_ACTION_NAME,
+            encryption_key=self.operations_key,
+            log_retention_days=log_retention_days,
+            reserved_concurrency=reserved_concurrency,
+        )
+
+    def _source(
+        self, existing: s3.IBucket | None, options: SourceBucketOptions | None, object_key: str
+    ) -> tuple[SourceBucket | None, s3.IBucket, kms.IKey | None]:
+        """The bucket watched: a new ``SourceBucket``, or an existing bucket (with a warning: it cannot be checked)."""
+        if existing is None:
+            created = SourceBucket(
+                self, "Source", object_key=object_key, options=options, access_log_bucket=self.access_log_bucket
+            )
+            return created, created.bucket, created.key
+        EXISTING_SOURCE_BUCKET.add(
+            self,
+            f"The pipeline watches an existing bucket ({existing.node.path}). It cannot check that "
+            "bucket: make sure it is versioned, sends events to EventBridge, blocks public access, denies "
+            "requests without TLS and is encrypted with a KMS key, then acknowledge this warning.",
+        )
+        return None, existing, existing.encryption_key
+
+    def _add_source_and_validate(
+        self,
+        validation: ValidationOptions,
+        execution_mode: codepipeline.ExecutionMode,
+        pipeline_name: str | None,
+        log_retention_days: int,
+    ) -> ValidationProject:
+        """The pipeline with its first two stages: Source (exactly the uploaded version) and Validate."""
+        source_output = codepipeline.Artifact("Source")
         # No trigger on the action: the UploadTrigger starts each execution with the upload's version id.
         self.source_action = actions.S3SourceAction(
             action_name=SOURCE_ACTION_NAME,
             bucket=self.source_bucket,
-            bucket_key=object_key,
+            bucket_key=self.object_key,
             output=source_output,
             trigger=actions.S3Trigger.NONE,
             variables_namespace="SourceVariables",
@@ -179,7 +249,7 @@ class ValidatedS3Pipeline(Construct):
             log_retention_days=log_retention_days,
             artifact_buckets=[cast(CfnResource, self.artifact_bucket.node.default_child)],
         )
-        validation_project.grant_source_read(self.source_bucket, object_key)
+        validation_project.grant_source_read(self.source_bucket, self.object_key)
         self.validation_project: codebuild.PipelineProject = validation_project.project
         """The validate stage's CodeBuild project (also ``stages["Validate"].project``)."""
         self.validation_log_group: logs.LogGroup = validation_project.log_group
@@ -191,7 +261,7 @@ class ValidatedS3Pipeline(Construct):
             outputs=[self.validated_artifact],
             environment_variables={
                 "SOURCE_BUCKET": codebuild.BuildEnvironmentVariable(value=self.source_bucket.bucket_name),
-                "SOURCE_OBJECT_KEY": codebuild.BuildEnvironmentVariable(value=object_key),
+                "SOURCE_OBJECT_KEY": codebuild.BuildEnvironmentVariable(value=self.object_key),
                 "SOURCE_OBJECT_VERSION_ID": codebuild.BuildEnvironmentVariable(
                     value=self.source_action.variables.version_id
                 ),
@@ -217,64 +287,7 @@ class ValidatedS3Pipeline(Construct):
         # CDK's grants to the pipeline role and its action roles, all below the pipeline construct.
         acknowledge_cdk_grants(self.pipeline, objects_of=[cast(CfnResource, self.artifact_bucket.node.default_child)])
 
-        self.trigger: UploadTrigger = UploadTrigger(
-            self,
-            "Trigger",
-            bucket=self.source_bucket,
-            object_key=object_key,
-            pipeline=self.pipeline,
-            source_action_name=SOURCE_ACTION_NAME,
-            encryption_key=self.operations_key,
-            log_retention_days=log_retention_days,
-            reserved_concurrency=trigger_reserved_concurrency,
-        )
-        """Starts one execution per upload, pinned to the uploaded object version."""
-
-        self._context = StageContext(
-            scope=self,
-            pipeline=self.pipeline,
-            validated_artifact=self.validated_artifact,
-            artifact_bucket=self.artifact_bucket,
-            artifact_key=self.artifact_key,
-            log_key=self.operations_key,
-            log_retention_days=log_retention_days,
-            artifact_buckets=[cast(CfnResource, self.artifact_bucket.node.default_child)],
-        )
-        self.stages: dict[str, StageResources] = {"Validate": validation_project.resources}
-        """Every stage that builds, by name (Validate, Test, Deploy<name>, and stages added later): its project,
-        role and log group."""
-        self.test_stage: VerifiedProject | None = None
-        """The test stage's project, when ``test`` is given."""
-        self.test_report_group: codebuild.ReportGroup | None = None
-        """Where test reports go, when ``test.report_files`` are given."""
-        if test is not None:
-            built = add_test_stage(self._context, test, validation.build_environment)
-            self.test_stage, self.test_report_group = built.project, built.report_group
-            self.stages["Test"] = built.project.resources
-        self.deploy_stages: dict[str, DeployStage] = {}
-        """What each deployment target got, by target name."""
-        for target in deploy:
-            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, validation.build_environment)
-            self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].project.resources
-
-        self.operations: PipelineOperations | None = None
-        """Notifications, alarms, dashboard, history and trail; None when ``operations=None``."""
-        if operations is not None:
-            self.operations = PipelineOperations(
-                self,
-                "Operations",
-                pipeline=self.pipeline,
-                projects={name: stage.project for name, stage in self.stages.items()},
-                source_bucket=self.source_bucket,
-                artifact_bucket=self.artifact_bucket,
-                dead_letter_queue=self.trigger.dead_letter_queue,
-                encryption_key=self.operations_key,
-                source_action_name=SOURCE_ACTION_NAME,
-                options=operations,
-                trigger_rule=self.trigger.rule,
-                trigger_log_group=self.trigger.log_group,
-                access_log_bucket=self.access_log_bucket,
-            )
+        return validation_project
 
     @property
     def approval_topic(self) -> sns.ITopic | None:
@@ -325,7 +338,7 @@ class ValidatedS3Pipeline(Construct):
             placement=codepipeline.StagePlacement(just_after=self.pipeline.stage(after)) if after else None,
         )
         self.stages[stage_name] = stage.resources
-        if self.operations is not None and hasattr(self.operations, "monitor_stage"):  # TEMP until ops lands
+        if self.operations is not None:
             self.operations.monitor_stage(stage_name, stage.project)
         return stage
 
@@ -338,81 +351,3 @@ class ValidatedS3Pipeline(Construct):
             return self._created_source.grant_upload(grantee)
         # An existing bucket's policy is its owner's: the grant is on the grantee's side only.
         return grant_object_upload(grantee, bucket=self.source_bucket, object_key=self.object_key, key=self.source_key)
-
-
-def _input_problems(
-    *,
-    validation: ValidationOptions,
-    object_key: str,
-    source_bucket: s3.IBucket | None,
-    source_bucket_options: SourceBucketOptions | None,
-    execution_mode: codepipeline.ExecutionMode,
-    pipeline_name: str | None,
-    log_retention_days: int,
-    artifact_retention_days: int,
-    trigger_reserved_concurrency: int | None,
-    test: TestStageOptions | None,
-    deploy: Sequence[DeployTarget],
-    operations: OperationsOptions | None,
-    pipeline_region: str,
-) -> list[Problem]:
-    """Every problem with the arguments of ``ValidatedS3Pipeline``, found before anything is built."""
-    found = [
-        *options_problems("validation", validation, ValidationOptions, "ValidationOptions(commands=['npm ci'])"),
-        *object_key_problems("object_key", object_key),
-        *_source_problems(source_bucket, source_bucket_options),
-        *_execution_mode_problems(execution_mode),
-        *_pipeline_name_problems(pipeline_name),
-        *retention_problems("log_retention_days", log_retention_days),
-        *positive_days_problems("artifact_retention_days", artifact_retention_days),
-        *reserved_concurrency_problems("trigger_reserved_concurrency", trigger_reserved_concurrency),
-        *options_problems("test", test, TestStageOptions, "TestStageOptions(commands=['npm test'])", optional=True),
-        *options_problems("operations", operations, OperationsOptions, "OperationsOptions()", optional=True),
-    ]
-    found.extend(deploy_targets_problems(deploy, execution_mode, pipeline_region))
-    return found
-
-
-def _execution_mode_problems(mode: object) -> list[Problem]:
-    if isinstance(mode, codepipeline.ExecutionMode):
-        return []
-    return [wrong_enum("execution_mode", mode, codepipeline.ExecutionMode, codepipeline.ExecutionMode.QUEUED)]
-
-
-def _source_problems(source_bucket: object, source_bucket_options: object) -> list[Problem]:
-    # An IBucket is a jsii interface, which isinstance cannot check: look for what the pipeline uses of it.
-    found = []
-    if source_bucket is not None and not looks_like(source_bucket, "node", "bucket_name", "arn_for_objects"):
-        name = source_bucket if isinstance(source_bucket, str) else "my-uploads"
-        example = f"s3.Bucket.from_bucket_name(self, 'Uploads', {name!r})"
-        found.append(wrong_type("source_bucket", source_bucket, "an s3.IBucket or None", example))
-    if source_bucket is not None and source_bucket_options is not None:
-        found.append(
-            Problem(
-                "source_bucket_options",
-                source_bucket_options,
-                "Settings for a created bucket cannot apply to the existing source_bucket: pass one or the other.",
-            )
-        )
-    example = "SourceBucketOptions(bucket_name='my-uploads')"
-    found.extend(
-        options_problems("source_bucket_options", source_bucket_options, SourceBucketOptions, example, optional=True)
-    )
-    return found
-
-
-def _pipeline_name_problems(pipeline_name: object) -> list[Problem]:
-    if pipeline_name is None or unresolved(pipeline_name):
-        return []
-    if not isinstance(pipeline_name, str):
-        return [wrong_type("pipeline_name", pipeline_name, "a str or None", "'upload-validation'")]
-    if not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", pipeline_name):
-        return [
-            Problem(
-                "pipeline_name",
-                pipeline_name,
-                "CodePipeline names have 1 to 100 letters, digits and '.', '@', '-', '_' (no spaces), e.g. "
-                "'upload-validation'. Or leave it out to get a generated name.",
-            )
-        ]
-    return []

@@ -12,6 +12,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from .._inputs import email_problems, looks_like
+from .._resources import encrypted_topic
 from ..errors import Problem, unresolved, wrong_type
 from ._context import StageContext
 
@@ -59,7 +60,7 @@ def approval_topic(scope: Construct, key: kms.IKey, emails: Sequence[str]) -> sn
     """
     topic = scope.node.try_find_child("ApprovalTopic")
     if not isinstance(topic, sns.Topic):
-        topic = sns.Topic(scope, "ApprovalTopic", master_key=key, enforce_ssl=True, display_name="Approvals")
+        topic = encrypted_topic(scope, "ApprovalTopic", key=key, display_name="Approvals")
     for email in emails:
         if topic.node.try_find_child(email) is None:
             topic.add_subscription(subscriptions.EmailSubscription(email))
