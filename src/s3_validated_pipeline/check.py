@@ -1465,7 +1465,11 @@ class EntryData:
 
 
 class _Extraction:
-    """Writes the checked entries under a folder: regular files and folders only, with normalised modes."""
+    """Writes the checked entries under a folder: regular files and folders only, with normalised modes.
+
+    Folders are made one level at a time, relative to their parent (``dir_fd``), so the cost does not grow with the
+    square of a path's depth; the folder last written to stays open for the next entry in it.
+    """
 
     def __init__(self, root: str) -> None:
         if os.path.lexists(root) and (not os.path.isdir(root) or os.path.islink(root) or os.listdir(root)):
@@ -1474,36 +1478,76 @@ class _Extraction:
         self.root = root
         self.files: dict[str, dict[str, Any]] = {}
         """Each extracted file's size, modification time and SHA-256, for the manifest to reuse."""
+        self._relative = os.mkdir in os.supports_dir_fd and os.open in os.supports_dir_fd
+        self._open: tuple[str, int] | None = None  # the folder last written to, and its descriptor
 
-    def folder(self, path: str) -> None:
-        os.makedirs(os.path.join(self.root, path), mode=0o755, exist_ok=True)
+    def folder(self, path: str) -> int | None:
+        """Make the folder ``path`` (and its parents) with mode 0755; return its descriptor where supported."""
+        if not self._relative:  # Windows: by path
+            full = os.path.join(self.root, path)
+            os.makedirs(full, exist_ok=True)
+            os.chmod(full, 0o755)  # noqa: S103  # folders anyone may enter, only the owner may write
+            return None
+        if self._open is not None and self._open[0] == path:
+            return self._open[1]
+        folder = os.open(self.root, os.O_RDONLY | _O_DIRECTORY)
+        try:
+            for name in path.split("/") if path else ():
+                try:
+                    os.mkdir(name, 0o755, dir_fd=folder)
+                    os.chmod(name, 0o755, dir_fd=folder)  # noqa: S103  # the umask may have taken bits away
+                except FileExistsError:
+                    pass
+                child = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW, dir_fd=folder)
+                os.close(folder)
+                folder = child
+        except BaseException:
+            os.close(folder)
+            raise
+        self._close_open()
+        self._open = (path, folder)
+        return folder
 
     def open(self, entry: Entry) -> BinaryIO:
-        parent = entry.path.rpartition("/")[0]
-        if parent:
-            self.folder(parent)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        return os.fdopen(os.open(os.path.join(self.root, entry.path), flags, 0o600), "wb")
+        parent, _, name = entry.path.rpartition("/")
+        folder = self.folder(parent)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | getattr(os, "O_BINARY", 0)
+        if folder is None:
+            return os.fdopen(os.open(os.path.join(self.root, entry.path), flags, 0o600), "wb")
+        return os.fdopen(os.open(name, flags, 0o600, dir_fd=folder), "wb")
 
     def close(self, entry: Entry, fh: BinaryIO, sha256: str) -> None:
+        mode = 0o755 if entry.executable else 0o644
+        if hasattr(os, "fchmod"):
+            os.fchmod(fh.fileno(), mode)
+        else:
+            os.chmod(os.path.join(self.root, entry.path), mode)
+        fh.flush()
+        status = os.fstat(fh.fileno())
         fh.close()
-        path = os.path.join(self.root, entry.path)
-        os.chmod(path, 0o755 if entry.executable else 0o644)
-        status = os.stat(path)
         self.files[entry.path] = {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": sha256}
 
     def finish(self, keep: bool) -> None:
-        """Normalise every folder's mode, or remove everything when the package was rejected."""
+        """Give the folder itself mode 0755, or remove everything in it when the package was rejected."""
+        self._close_open()
+        if keep:
+            os.chmod(self.root, 0o755)  # noqa: S103  # as every folder inside it
+            return
         for name in os.listdir(self.root):
             path = os.path.join(self.root, name)
-            if not keep:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path)
-                else:
-                    os.remove(path)
-        if keep:
-            for folder, _, _ in os.walk(self.root):
-                os.chmod(folder, 0o755)  # noqa: S103  # folders anyone may enter, only the owner may write
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+
+    def _close_open(self) -> None:
+        if self._open is not None:
+            os.close(self._open[1])
+            self._open = None
+
+
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def stream_entries(
