@@ -37,7 +37,7 @@ from s3_validated_pipeline._buildspec import REPORT_PATH, WORK_DIR
 from s3_validated_pipeline.check import MANIFEST_PATH
 
 from . import fake_aws
-from .package_corpus import DOCUMENTED_EXAMPLE_KEY_ID, FAKE_ACCESS_KEY_ID
+from .package_corpus import DOCUMENTED_EXAMPLE_KEY_ID, FAKE_ACCESS_KEY_ID, write_zip
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "sha256sum", "python3")),
@@ -83,14 +83,7 @@ PINNED_MESSAGE = "The package checker does not match the SHA-256 pinned in the t
 
 def make_zip(files: Mapping[str, str | bytes]) -> bytes:
     """A deterministic zip of ``files`` (any name, even ``../evil.sh``), as a developer's zip tool writes it."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 6))
-            info.external_attr = 0o100644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, content)
-    return buffer.getvalue()
+    return write_zip(files, date_time=(2024, 1, 2, 3, 4, 6))
 
 
 def sha256_hex(data: bytes) -> str:

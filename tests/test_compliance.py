@@ -141,7 +141,7 @@ CHECKOV_ENV = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE
 
 
 @dataclass(frozen=True)
-class Synthesized:
+class ExampleAssembly:
     """One example app, synthesized into its own cloud assembly directory."""
 
     name: str
@@ -161,7 +161,7 @@ class Synthesized:
 
 
 @pytest.fixture(scope="module", params=EXAMPLE_NAMES)
-def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ExampleAssembly:
     name: str = request.param
     app = cdk.App(outdir=str(tmp_path_factory.mktemp(f"cdk.out-{name}")))
     stack = load_example(name).build(app)
@@ -174,7 +174,7 @@ def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         stack.resolve(c.logical_id): c.node.path for c in stack.node.find_all() if cdk.CfnResource.is_cfn_resource(c)
     }
     roots = tuple(c.node.path for c in app.node.find_all() if isinstance(c, ValidatedS3Pipeline))
-    return Synthesized(name, app, stack, template_file, json.loads(template_file.read_text()), paths, roots)
+    return ExampleAssembly(name, app, stack, template_file, json.loads(template_file.read_text()), paths, roots)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def is_stage_or_stack(construct: IConstruct) -> bool:
 
 
 @pytest.mark.parametrize("pack", PACKS.values(), ids=PACKS.keys())
-def test_cdk_nag_reports_no_unacknowledged_errors(example: Synthesized, pack: type[NagPack]) -> None:
+def test_cdk_nag_reports_no_unacknowledged_errors(example: ExampleAssembly, pack: type[NagPack]) -> None:
     errors = nag_findings(example.app, pack)
     assert not errors, (
         f"{pack.__name__} on examples/{example.name}: {len(errors)} unacknowledged error(s). Fix the resource, or "
@@ -358,7 +358,7 @@ def test_acknowledgement_rules_reject_what_they_should() -> None:
         assert reason_problem(bad_reason) is not None, bad_reason
 
 
-def test_acknowledgements_are_specific_explained_and_on_library_constructs(example: Synthesized) -> None:
+def test_acknowledgements_are_specific_explained_and_on_library_constructs(example: ExampleAssembly) -> None:
     problems: list[str] = []
     own: list[str] = []
     for ack in acknowledgements(example.app):
@@ -445,7 +445,7 @@ class CheckovResults:
 
 
 @pytest.fixture(scope="module")
-def checkov_results(example: Synthesized) -> CheckovResults:
+def checkov_results(example: ExampleAssembly) -> CheckovResults:
     """checkov's failed and skipped checks for the example's template."""
     # sys.executable is the interpreter running the tests, so this is the checkov of the same environment,
     # wherever its scripts are installed. No --quiet: it drops the skipped checks, which are asserted on below.
@@ -481,7 +481,7 @@ def logical_id(checkov_resource: str) -> str:
     return checkov_resource.rpartition(".")[2]
 
 
-def test_checkov_passes(example: Synthesized, checkov_results: CheckovResults) -> None:
+def test_checkov_passes(example: ExampleAssembly, checkov_results: CheckovResults) -> None:
     failed = sorted(
         f"{c['check_id']} {example.where(logical_id(c['resource']))}: {c['check_name']}" for c in checkov_results.failed
     )
@@ -492,7 +492,7 @@ def test_checkov_passes(example: Synthesized, checkov_results: CheckovResults) -
     )
 
 
-def test_checkov_skips_are_explained(example: Synthesized, checkov_results: CheckovResults) -> None:
+def test_checkov_skips_are_explained(example: ExampleAssembly, checkov_results: CheckovResults) -> None:
     problems: list[str] = []
     own: list[str] = []
     reported = {(c["check_id"], logical_id(c["resource"])) for c in checkov_results.skipped}
@@ -527,13 +527,13 @@ def test_checkov_skips_are_explained(example: Synthesized, checkov_results: Chec
 
 
 @pytest.fixture(scope="module")
-def cfn_lint_matches(example: Synthesized) -> list[Any]:
+def cfn_lint_matches(example: ExampleAssembly) -> list[Any]:
     from cfnlint.api import lint_file  # imported here: loading cfn-lint's schemas takes seconds
 
     return list(lint_file(example.template_file))
 
 
-def allowed_warning(example: Synthesized, rule_id: str, path: list[Any]) -> bool:
+def allowed_warning(example: ExampleAssembly, rule_id: str, path: list[Any]) -> bool:
     """Whether a cfn-lint warning is one ALLOWED_CFN_LINT_WARNINGS names, on a resource of the library."""
     allowed = ALLOWED_CFN_LINT_WARNINGS.get(rule_id)
     if not allowed or len(path) != 4 or path[0] != "Resources" or path[2] != "DependsOn":
@@ -546,7 +546,7 @@ def allowed_warning(example: Synthesized, rule_id: str, path: list[Any]) -> bool
     return pair in allowed and example.in_library(example.paths.get(path[1], ""))
 
 
-def test_cfn_lint_reports_no_errors_or_warnings(example: Synthesized, cfn_lint_matches: list[Any]) -> None:
+def test_cfn_lint_reports_no_errors_or_warnings(example: ExampleAssembly, cfn_lint_matches: list[Any]) -> None:
     found = []
     for match in cfn_lint_matches:
         rule_id: str = match.rule.id

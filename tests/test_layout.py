@@ -49,3 +49,60 @@ def test_every_warning_is_in_the_readme_and_given_through_the_registry() -> None
         if path.name != "_warnings.py" and '"s3-validated-pipeline:' in path.read_text(encoding="utf-8")
     ]
     assert spelled == []
+
+
+def _undocumented_attributes(path: Path) -> list[str]:
+    """Public ``self.<name>`` attributes of a public class with no docstring after any of their assignments (or
+    after a class-level annotation of the same name)."""
+    undocumented: list[str] = []
+    for cls in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(cls, ast.ClassDef) or cls.name.startswith("_"):
+            continue
+        missing: list[str] = []
+        documented = {
+            statement.target.id
+            for statement, following in zip(cls.body, cls.body[1:], strict=False)
+            if isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        }
+        for method in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
+            body = list(ast.walk(method))
+            blocks = [node.body for node in body if hasattr(node, "body") and isinstance(node.body, list)]
+            for block in blocks:
+                for statement, following in zip(block, [*block[1:], None], strict=True):
+                    targets = (
+                        statement.targets
+                        if isinstance(statement, ast.Assign)
+                        else [statement.target]
+                        if isinstance(statement, ast.AnnAssign)
+                        else []
+                    )
+                    for target in targets:
+                        names = target.elts if isinstance(target, ast.Tuple) else [target]
+                        for name in names:
+                            if not (
+                                isinstance(name, ast.Attribute)
+                                and isinstance(name.value, ast.Name)
+                                and name.value.id == "self"
+                                and not name.attr.startswith("_")
+                            ):
+                                continue
+                            has_doc = (
+                                isinstance(following, ast.Expr)
+                                and isinstance(following.value, ast.Constant)
+                                and isinstance(following.value.value, str)
+                            )
+                            if has_doc:
+                                documented.add(name.attr)
+                            else:
+                                missing.append(name.attr)
+        undocumented.extend(f"{cls.name}.{name}" for name in missing if name not in documented)
+    return sorted(set(undocumented))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_every_public_attribute_has_a_docstring(path: Path) -> None:
+    assert _undocumented_attributes(path) == []

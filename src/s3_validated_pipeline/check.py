@@ -412,6 +412,7 @@ class ArchiveError(Exception):
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
         self.finding = Finding(rule, "", message)
+        """The one finding about the whole archive that stopped the reading."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1493,12 +1494,13 @@ class _Extraction:
         folder = os.open(self.root, os.O_RDONLY | _O_DIRECTORY)
         try:
             for name in path.split("/") if path else ():
+                flags = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW
                 try:
+                    child = os.open(name, flags, dir_fd=folder)
+                except FileNotFoundError:
                     os.mkdir(name, 0o755, dir_fd=folder)
                     os.chmod(name, 0o755, dir_fd=folder)  # noqa: S103  # the umask may have taken bits away
-                except FileExistsError:
-                    pass
-                child = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW, dir_fd=folder)
+                    child = os.open(name, flags, dir_fd=folder)
                 os.close(folder)
                 folder = child
         except BaseException:

@@ -31,6 +31,7 @@ class InputError(ValueError):
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
+        """Every problem found, in the order the arguments were checked."""
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"[{self.code}] {len(self.problems)} problem(s) with the input:\n{lines}")
 
