@@ -1242,27 +1242,26 @@ def _token(
 
 
 _ASSIGNED_KEY_VALUE = r"[\"']?[ \t]{0,8}(?::=|=>|[:=])[ \t]{0,8}[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])"
-_AWS_KEY_PREFIXES = (b"AKIA", b"ASIA", b"AGPA", b"AIDA", b"AROA", b"AIPA", b"ANPA", b"ANVA", b"ASCA")
-_CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[bytes], bool, tuple[bytes, ...]], ...] = (
-    # (kind, pattern, matched against the lower-cased text, literals one of which every match holds: a text with
-    # none of them is not searched, which keeps a file full of one kind of look-alike from paying for the others)
+_CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[bytes], bool, re.Pattern[bytes]], ...] = (
+    # (kind, pattern, matched against the lower-cased text, the start every match has: a text without it is not
+    # searched, which keeps a file full of one kind of look-alike from paying for the other kinds)
     (
         "AWS access key ID",
         _token("A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA|SCA)", 4, "[A-Z0-9]{16}", "A-Z0-9"),
         False,
-        _AWS_KEY_PREFIXES,
+        re.compile(rb"A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA|SCA)"),
     ),
     (
         "AWS secret access key",
         re.compile(("aws(?<![a-z0-9]aws)[_\\-.]?secret[_\\-.]?(?:access[_\\-.]?)?key" + _ASSIGNED_KEY_VALUE).encode()),
         True,
-        (b"aws",),
+        re.compile(rb"aws"),
     ),
     (
         "AWS secret access key",
         re.compile(("secret(?<![a-z0-9]secret)[_\\-.]?access[_\\-.]?key" + _ASSIGNED_KEY_VALUE).encode()),
         True,
-        (b"secret",),
+        re.compile(rb"secret"),
     ),
     # A private key block counts only with a key body after it (line breaks may be written as '\n' in code),
     # so documentation that shows the header alone is not a key.
@@ -1274,14 +1273,19 @@ _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[bytes], bool, tuple[bytes, ...
             rb"(?:[ \t\r\n\"'+,]|\\[rn])*([A-Za-z0-9+/=]{32})"
         ),
         False,
-        (b"PRIVATE KEY",),
+        re.compile(rb"PRIVATE KEY"),
     ),
-    ("GitHub token", _token("gh[pousr]_", 4, "[A-Za-z0-9]{36}"), False, (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_")),
-    ("GitHub token", _token("github_pat_", 11, "[A-Za-z0-9_]{82}"), False, (b"github_pat_",)),
-    ("npm token", _token("npm_", 4, "[A-Za-z0-9]{36}"), False, (b"npm_",)),
-    ("Slack token", _token("xox[abposr]-", 5, "[0-9]{6,}-[0-9A-Za-z-]{10,}", "A-Za-z0-9_-"), False, (b"xox",)),
-    ("Stripe live key", _token("[sr]k_live_", 8, "[0-9A-Za-z]{24,}"), False, (b"k_live_",)),
-    ("Google API key", _token("AIza", 4, "[0-9A-Za-z_-]{35}", "A-Za-z0-9_-"), False, (b"AIza",)),
+    ("GitHub token", _token("gh[pousr]_", 4, "[A-Za-z0-9]{36}"), False, re.compile(rb"gh[pousr]_")),
+    ("GitHub token", _token("github_pat_", 11, "[A-Za-z0-9_]{82}"), False, re.compile(rb"github_pat_")),
+    ("npm token", _token("npm_", 4, "[A-Za-z0-9]{36}"), False, re.compile(rb"npm_")),
+    (
+        "Slack token",
+        _token("xox[abposr]-", 5, "[0-9]{6,}-[0-9A-Za-z-]{10,}", "A-Za-z0-9_-"),
+        False,
+        re.compile(rb"xox[abposr]-"),
+    ),
+    ("Stripe live key", _token("[sr]k_live_", 8, "[0-9A-Za-z]{24,}"), False, re.compile(rb"[sr]k_live_")),
+    ("Google API key", _token("AIza", 4, "[0-9A-Za-z_-]{35}", "A-Za-z0-9_-"), False, re.compile(rb"AIza")),
 )
 
 
@@ -1368,13 +1372,13 @@ class CredentialScanner:
             return
         folded = b""
         found: list[tuple[int, str]] = []
-        for number, (kind, pattern, fold, literals) in enumerate(_CREDENTIAL_PATTERNS):
+        for number, (kind, pattern, fold, start) in enumerate(_CREDENTIAL_PATTERNS):
             if self._candidates[number] >= _MAX_CANDIDATES:
                 continue
             if fold and not folded:
                 folded = window.lower()
             text = folded if fold else window
-            if not any(literal in text for literal in literals):
+            if not start.search(text):
                 continue
             for match in pattern.finditer(text, self._scanned):
                 if match.start() >= end:
