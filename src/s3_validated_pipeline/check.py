@@ -1372,13 +1372,13 @@ class CredentialScanner:
             return
         folded = b""
         found: list[tuple[int, str]] = []
-        for number, (kind, pattern, fold, start) in enumerate(_CREDENTIAL_PATTERNS):
+        for number, (kind, pattern, fold, prefilter) in enumerate(_CREDENTIAL_PATTERNS):
             if self._candidates[number] >= _MAX_CANDIDATES:
                 continue
             if fold and not folded:
                 folded = window.lower()
             text = folded if fold else window
-            if not start.search(text):
+            if not prefilter.search(text):
                 continue
             for match in pattern.finditer(text, self._scanned):
                 if match.start() >= end:
