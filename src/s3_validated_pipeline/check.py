@@ -1284,7 +1284,7 @@ _CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[bytes], bool, re.Pattern[bytes
         False,
         re.compile(rb"xox[abposr]-"),
     ),
-    ("Stripe live key", _token("[sr]k_live_", 8, "[0-9A-Za-z]{24,}"), False, re.compile(rb"[sr]k_live_")),
+    ("Stripe live key", _token("[sr]k_live_", 8, "[0-9A-Za-z]{24,}"), False, re.compile(rb"k_live_")),
     ("Google API key", _token("AIza", 4, "[0-9A-Za-z_-]{35}", "A-Za-z0-9_-"), False, re.compile(rb"AIza")),
 )
 
@@ -1315,8 +1315,10 @@ class CredentialHit:
 class CredentialScanner:
     """Finds credentials in a text file fed in chunks of any size, including ones split across chunks.
 
-    Only the first ``max_bytes`` are scanned. UTF-16 text (with a byte-order mark) is scanned as text; other files
-    with a NUL byte in the first 8 KiB are binary and are not scanned.
+    Only the first ``max_bytes`` are scanned, and a file stops being scanned once a chunk of it holds a credential:
+    one is enough to reject it, and a file full of them then costs no more than a clean one. UTF-16 text (with a
+    byte-order mark) is scanned as text; other files with a NUL byte in the first 8 KiB are binary and are not
+    scanned.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_LIMITS.scan_max_bytes) -> None:
@@ -1333,7 +1335,7 @@ class CredentialScanner:
         self._candidates = [0] * len(_CREDENTIAL_PATTERNS)
 
     def feed(self, data: bytes) -> None:
-        if self._binary or self._left <= 0:
+        if self._binary or self._left <= 0 or self._lines:
             return
         data = data[: self._left]
         self._left -= len(data)
