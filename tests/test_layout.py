@@ -51,6 +51,27 @@ def test_every_warning_is_in_the_readme_and_given_through_the_registry() -> None
     assert spelled == []
 
 
+def _class_level_docs() -> dict[str, set[str]]:
+    """Per class of the package: the names annotated in its body with a docstring after them."""
+    found: dict[str, set[str]] = {}
+    for path in SOURCES:
+        for cls in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(cls, ast.ClassDef):
+                found.setdefault(cls.name, set()).update(
+                    statement.target.id
+                    for statement, following in zip(cls.body, cls.body[1:], strict=False)
+                    if isinstance(statement, ast.AnnAssign)
+                    and isinstance(statement.target, ast.Name)
+                    and isinstance(following, ast.Expr)
+                    and isinstance(following.value, ast.Constant)
+                    and isinstance(following.value.value, str)
+                )
+    return found
+
+
+_CLASS_LEVEL_DOCS = _class_level_docs()
+
+
 def _undocumented_attributes(path: Path) -> list[str]:
     """Public ``self.<name>`` attributes of a public class with no docstring after any of their assignments (or
     after a class-level annotation of the same name)."""
@@ -59,15 +80,9 @@ def _undocumented_attributes(path: Path) -> list[str]:
         if not isinstance(cls, ast.ClassDef) or cls.name.startswith("_"):
             continue
         missing: list[str] = []
-        documented = {
-            statement.target.id
-            for statement, following in zip(cls.body, cls.body[1:], strict=False)
-            if isinstance(statement, ast.AnnAssign)
-            and isinstance(statement.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        }
+        documented = set(_CLASS_LEVEL_DOCS.get(cls.name, set()))
+        for base in cls.bases:
+            documented |= _CLASS_LEVEL_DOCS.get(base.id if isinstance(base, ast.Name) else "", set())
         for method in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
             body = list(ast.walk(method))
             blocks = [node.body for node in body if hasattr(node, "body") and isinstance(node.body, list)]

@@ -38,6 +38,28 @@ class StageResources:
     """The KMS-encrypted log group the project's builds write to."""
 
 
+class StageConstruct(Construct):
+    """A construct holding one stage's CodeBuild project: its project, role and log group, read from ``resources``."""
+
+    resources: StageResources
+    """The stage's project, role and log group."""
+
+    @property
+    def project(self) -> codebuild.PipelineProject:
+        """The CodeBuild project."""
+        return self.resources.project
+
+    @property
+    def role(self) -> iam.IRole:
+        """The project's own role: grant the stage more here."""
+        return self.resources.role
+
+    @property
+    def log_group(self) -> logs.LogGroup:
+        """The encrypted log group of the project's builds."""
+        return self.resources.log_group
+
+
 def checker_sha256() -> str:
     """The digest the template pins; builds refuse a checker that does not match it."""
     return hashlib.sha256(CHECKER_FILE.read_bytes()).hexdigest()

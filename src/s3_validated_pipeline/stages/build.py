@@ -7,14 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import CfnResource, Duration
-from aws_cdk import aws_codebuild as codebuild
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .. import _buildspec
-from .._build_project import StageResources, new_build_project
+from .._build_project import StageConstruct, StageResources, new_build_project
 from .._inputs import build_timeout_problems, commands_problems, environment_problems
 from .._logs import retention_problems
 from ..build_environment import BuildEnvironment
@@ -45,7 +42,7 @@ class StageOptions:
         ]
 
 
-class VerifiedProject(Construct):
+class VerifiedProject(StageConstruct):
     """Define a CodeBuild project that verifies the validated artifact's manifest, then runs ``options.commands``.
 
     Verification downloads the package checker, checks its pinned SHA-256, and fails naming every file that was
@@ -94,13 +91,6 @@ class VerifiedProject(Construct):
             artifact_files=artifact_files,
             artifact_buckets=artifact_buckets,
         )
-        """The stage's project, role and log group."""
-        self.project: codebuild.PipelineProject = self.resources.project
-        """The CodeBuild project."""
-        self.role: iam.IRole = self.resources.role
-        """The project's own role."""
-        self.log_group: logs.LogGroup = self.resources.log_group
-        """The encrypted log group of the project's builds."""
 
 
 def _verified_project(
@@ -137,7 +127,7 @@ def _verified_project(
     )
 
 
-class VerifyOnlyProject(Construct):
+class VerifyOnlyProject(StageConstruct):
     """A project that only verifies the validated artifact's manifest: the first action of a deployment made by
     other actions (a CloudFormation change set), so nothing is deployed from an artifact that was changed."""
 
@@ -165,10 +155,3 @@ class VerifyOnlyProject(Construct):
             log_retention_days=log_retention_days,
             artifact_buckets=artifact_buckets,
         )
-        """The stage's project, role and log group."""
-        self.project: codebuild.PipelineProject = self.resources.project
-        """The CodeBuild project."""
-        self.role: iam.IRole = self.resources.role
-        """The project's own role."""
-        self.log_group: logs.LogGroup = self.resources.log_group
-        """The encrypted log group of the project's builds."""

@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import CfnResource
-from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .. import _buildspec
-from .._build_project import StageResources, new_build_project
+from .._build_project import StageConstruct, StageResources, new_build_project
 from .._logs import retention_problems
 from ..errors import raise_if_any, wrong_type
 from .options import ValidationOptions
 
 
-class ValidationProject(Construct):
+class ValidationProject(StageConstruct):
     """Define the CodeBuild project that checks, validates and records one uploaded package.
 
     Its buildspec, in order: installs the environment's runtimes; downloads the package checker and verifies the
@@ -75,13 +73,6 @@ class ValidationProject(Construct):
             log_retention_days=log_retention_days,
             artifact_buckets=artifact_buckets,
         )
-        """The stage's project, role and log group."""
-        self.project: codebuild.PipelineProject = self.resources.project
-        """The CodeBuild project."""
-        self.role: iam.IRole = self.resources.role
-        """The project's own role."""
-        self.log_group: logs.LogGroup = self.resources.log_group
-        """The encrypted log group of the project's builds."""
 
     def grant_source_read(self, bucket: s3.IBucket, object_key: str) -> iam.Grant:
         """Let the project download any version of ``object_key`` (decrypting it with the bucket's key)."""
