@@ -15,7 +15,7 @@ project = PythonProject(
     license="Apache-2.0",
     uv=True,
     uv_options=UvOptions(
-        build_system=BuildSystem(requires=["hatchling>=1.25"], build_backend="hatchling.build"),
+        build_system=BuildSystem(requires=["hatchling>=1.27"], build_backend="hatchling.build"),
         project=PyprojectTomlProject(name="s3-validated-pipeline", requires_python=">=3.10"),
     ),
     deps=[
@@ -48,11 +48,12 @@ pyproject.add_override(
     [
         "Framework :: AWS CDK",
         "Framework :: AWS CDK :: 2",
-        "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3 :: Only",
         "Typing :: Typed",
     ],
 )
+# PEP 639: the SPDX expression and the licence file it ships (no deprecated licence classifier).
+pyproject.add_override("project.license-files", ["LICENSE"])
 pyproject.add_override("tool.hatch.build.targets.wheel.packages", ["src/s3_validated_pipeline"])
 pyproject.add_override("tool.uv.python-downloads", "never")
 pyproject.add_override(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +44,32 @@ def test_package_ships_its_type_marker_and_trigger_handler() -> None:
     assert (package / "py.typed").is_file()
     assert (package / "source" / "_handler" / "index.py").is_file()
     assert PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["src/s3_validated_pipeline"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel and sdist, built from this checkout by uv (as `make package` does)."""
+    uv = ROOT / ".tools" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip("uv is bootstrapped into .tools/ by `make`; run the suite through `make test`")
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([str(uv), "build", "--quiet", "--out-dir", str(out)], cwd=ROOT, check=True)  # noqa: S603
+    return out
+
+
+def test_wheel_and_sdist_ship_the_licence_with_pep_639_metadata(built: Path) -> None:
+    # GIVEN the built distributions
+    (wheel,) = built.glob("*.whl")
+    (sdist,) = built.glob("*.tar.gz")
+    # THEN the wheel carries LICENSE and says so in its metadata, without the deprecated licence classifier
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        [metadata] = [n for n in names if n.endswith(".dist-info/METADATA")]
+        text = archive.read(metadata).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+    assert "License-Expression: Apache-2.0" in text
+    assert "License-File: LICENSE" in text
+    assert "Classifier: License ::" not in text
+    # AND the sdist carries it too
+    with tarfile.open(sdist) as archive:
+        assert any(member.name.endswith("/LICENSE") for member in archive.getmembers())
