@@ -22,6 +22,7 @@ from s3_validated_pipeline import (
     InputError,
     SourceBucket,
     SourceBucketOptions,
+    TriggerMode,
     ValidatedS3Pipeline,
     ValidationOptions,
     ValidationProject,
@@ -116,12 +117,22 @@ def test_fails_when_log_retention_days_is_a_bool() -> None:
 
 @pytest.mark.parametrize("value", [0, -1])
 def test_fails_when_trigger_reserved_concurrency_is_not_positive(value: int) -> None:
-    assert_fails("trigger_reserved_concurrency", str(value), "or None", trigger_reserved_concurrency=value)
+    assert_fails(
+        "trigger_reserved_concurrency",
+        str(value),
+        "or None",
+        trigger_mode=TriggerMode.FUNCTION,
+        trigger_reserved_concurrency=value,
+    )
 
 
 def test_fails_when_trigger_reserved_concurrency_is_a_string() -> None:
     assert_fails(
-        "trigger_reserved_concurrency", "'5'", "Expected an int or None, not str", trigger_reserved_concurrency="5"
+        "trigger_reserved_concurrency",
+        "'5'",
+        "Expected an int or None, not str",
+        trigger_mode=TriggerMode.FUNCTION,
+        trigger_reserved_concurrency="5",
     )
 
 
@@ -362,7 +373,13 @@ def test_unresolved_names_and_durations_are_not_checked() -> None:
 
 def test_unreserved_trigger_concurrency_warns_with_a_stable_id() -> None:
     # Read from the construct's metadata, which synthesis turns into the warning: no synthesis needed.
-    pipeline = ValidatedS3Pipeline(new_stack(), "Pipeline", validation=GOOD, trigger_reserved_concurrency=None)
+    pipeline = ValidatedS3Pipeline(
+        new_stack(),
+        "Pipeline",
+        validation=GOOD,
+        trigger_mode=TriggerMode.FUNCTION,
+        trigger_reserved_concurrency=None,
+    )
     warnings = [
         str(entry.data)
         for construct in pipeline.node.find_all()

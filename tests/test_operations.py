@@ -502,20 +502,20 @@ def test_execution_history_goes_to_an_encrypted_log_group_kept_two_years(on: App
             "Resource": "{Ref}",
         }
     ]
-    assert not on.resources("AWS::Lambda::Function").keys() - {on.id_of(on.pipeline.trigger.function)}
+    assert not on.resources("AWS::Lambda::Function")  # TriggerMode.DIRECT: the trigger has no function either
 
 
 def test_saved_query_lists_executions_with_state_and_time(on: App) -> None:
     assert on.ops.history_log_group is not None
     [query] = on.resources("AWS::Logs::QueryDefinition").values()
-    assert query["Properties"]["LogGroupNames"] == [
-        on.ref(on.ops.history_log_group),
-        on.ref(on.pipeline.trigger.log_group),  # pairs each execution with the uploaded object version
-    ]
+    # TriggerMode.DIRECT keeps no trigger log: the history alone, with each execution's Source action events.
+    assert on.pipeline.trigger.log_group is None
+    assert query["Properties"]["LogGroupNames"] == [on.ref(on.ops.history_log_group)]
     text = query["Properties"]["QueryString"]
     for needed in ("time", "detail.pipeline", "`detail.execution-id`", "detail.state", "sort time desc"):
         assert needed in text
     assert '`detail-type` = "CodePipeline Pipeline Execution State Change"' in text
+    assert 'detail.type.category = "Source"' in text
     [metric_filter] = on.resources("AWS::Logs::MetricFilter").values()
     assert metric_filter["Properties"]["MetricTransformations"][0]["Dimensions"] == [
         {"Key": "PipelineName", "Value": "$.detail.pipeline"},

@@ -166,8 +166,8 @@ def test_artifact_bucket_and_pipeline_use_the_artifact_key(seed: Synthesized) ->
 
 def test_log_groups_are_kms_encrypted_with_a_retention(seed: Synthesized) -> None:
     groups = resources(seed, "AWS::Logs::LogGroup")
-    # The upload trigger; the validate, test and two deploy stages' builds; the execution history; the trail.
-    assert len(groups) == 7
+    # The validate, test and two deploy stages' builds; the execution history; the trail (the trigger has none).
+    assert len(groups) == 6
     for group_id, group in groups.items():
         # Execution history is kept two years, longer than CodePipeline's own 12 months.
         assert group["Properties"]["RetentionInDays"] == (731 if "History" in group_id or "Trail" in group_id else 365)
@@ -196,84 +196,84 @@ def test_rule_matches_object_created_for_exactly_the_bucket_and_key(seed: Synthe
     }
 
 
-def test_rule_delivers_to_the_function_with_retries_and_a_dead_letter_queue(seed: Synthesized) -> None:
+def direct_target(seed: Synthesized) -> dict[str, Any]:
     _, rule = only(seed, "AWS::Events::Rule", under="PipelineTrigger")
-    function_id, _ = only(seed, "AWS::Lambda::Function")
-    queue_id, queue = only(seed, "AWS::SQS::Queue", under="PipelineTrigger")
     [target] = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    return dict(target)
+
+
+def test_seed_example_has_no_lambda_function(seed: Synthesized) -> None:
+    # TriggerMode.DIRECT, the default: the rule starts the pipeline itself.
+    assert resources(seed, "AWS::Lambda::Function") == {}
+    assert resources(seed, "AWS::Lambda::Permission") == {}
+    assert resources(seed, "AWS::Lambda::EventInvokeConfig") == {}
+
+
+def test_rule_targets_the_pipeline_as_its_own_role(seed: Synthesized) -> None:
+    pipeline_id, _ = only(seed, "AWS::CodePipeline::Pipeline")
+    role_id, _ = only(seed, "AWS::IAM::Role", under="PipelineTrigger")
+    target = direct_target(seed)
+    assert joined(target["Arn"]) == (
+        f"arn:<Ref:AWS::Partition>:codepipeline:<Ref:AWS::Region>:<Ref:AWS::AccountId>:<Ref:{pipeline_id}>"
+    )
+    assert target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_rule_retries_a_day_then_dead_letters_into_the_encrypted_queue(seed: Synthesized) -> None:
+    queue_id, queue = only(seed, "AWS::SQS::Queue", under="PipelineTrigger")
+    rule_id, _ = only(seed, "AWS::Events::Rule", under="PipelineTrigger")
+    target = direct_target(seed)
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
     # Encrypted with the operations key, which lets EventBridge write to it.
     key_id = queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     key_statements = statements(seed.json["Resources"][key_id]["Properties"]["KeyPolicy"])
     assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in key_statements)
-
-
-def test_function_retries_failed_starts_then_parks_the_event(seed: Synthesized) -> None:
-    function_id, function = only(seed, "AWS::Lambda::Function")
-    queue_id, _ = only(seed, "AWS::SQS::Queue", under="PipelineTrigger")
-    queue_arn = {"Fn::GetAtt": [queue_id, "Arn"]}
-    assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": queue_arn}
-    seed.template.has_resource_properties(
-        "AWS::Lambda::EventInvokeConfig",
-        {
-            "FunctionName": {"Ref": function_id},
-            "MaximumRetryAttempts": 2,
-            "MaximumEventAgeInSeconds": 21600,
-            "DestinationConfig": {"OnFailure": {"Destination": queue_arn}},
-        },
-    )
-
-
-def test_function_is_traced_bounded_and_encrypts_its_settings(seed: Synthesized) -> None:
-    _, function = only(seed, "AWS::Lambda::Function")
-    props = function["Properties"]
-    assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["ReservedConcurrentExecutions"] == 5
-    assert "Fn::GetAtt" in props["KmsKeyArn"]
-    assert props["Architectures"] == ["arm64"]
-
-
-def test_function_starts_the_pipeline_for_the_source_action_by_name(seed: Synthesized) -> None:
-    pipeline_id, _ = only(seed, "AWS::CodePipeline::Pipeline")
-    _, function = only(seed, "AWS::Lambda::Function")
-    assert function["Properties"]["Environment"]["Variables"] == {
-        "PIPELINE_NAME": {"Ref": pipeline_id},
-        "SOURCE_ACTION_NAME": "Source",
+    # Only this rule may send to the queue.
+    _, policy = only(seed, "AWS::SQS::QueuePolicy", under="PipelineTrigger")
+    [send] = [s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Allow"]
+    assert send == {
+        "Action": "sqs:SendMessage",
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
     }
-    assert function["Properties"]["Handler"] == "index.handler"
-    assert function["Properties"]["Runtime"].startswith("python3.")
 
 
-def test_function_role_may_only_start_this_pipeline(seed: Synthesized) -> None:
-    pipeline_id, _ = only(seed, "AWS::CodePipeline::Pipeline")
-    _, function = only(seed, "AWS::Lambda::Function")
-    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    policies = [p for p in resources(seed, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
-    [policy] = policies
-    actions = {a for s in statements(policy["Properties"]["PolicyDocument"]) for a in as_list(s["Action"])}
-    assert actions == {
-        "codepipeline:StartPipelineExecution",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "sqs:SendMessage",
-        "sqs:GetQueueAttributes",  # CDK's send grant for the on-failure destination
-        "sqs:GetQueueUrl",
-        "kms:Decrypt",  # its settings and, with the next two, the encrypted dead-letter queue
-        "kms:Encrypt",
-        "kms:GenerateDataKey*",
-        "kms:ReEncrypt*",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
+def test_rule_sets_the_source_revision_from_the_events_version_id(seed: Synthesized) -> None:
+    transformer = direct_target(seed)["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"detail-object-version-id": "$.detail.object.version-id"}
+    assert json.loads(transformer["InputTemplate"].replace("<detail-object-version-id>", '"VERSION"')) == {
+        "sourceRevisions": [
+            {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "VERSION"}
+        ]
     }
-    start = next(
-        s
-        for s in statements(policy["Properties"]["PolicyDocument"])
-        if s["Action"] == "codepipeline:StartPipelineExecution"
-    )
-    assert {"Ref": pipeline_id} in start["Resource"]["Fn::Join"][1]
-    assert "ManagedPolicyArns" not in seed.json["Resources"][role_id]["Properties"]
+    assert not {"Input", "InputPath"} & direct_target(seed).keys()
+
+
+def test_eventbridge_role_may_only_start_this_pipeline(seed: Synthesized) -> None:
+    pipeline_id, _ = only(seed, "AWS::CodePipeline::Pipeline")
+    role_id, role = only(seed, "AWS::IAM::Role", under="PipelineTrigger")
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}}
+    ]
+    # Its one policy: a customer managed policy the role names (so it exists before the role, and the rule, do).
+    assert "Policies" not in role["Properties"]
+    assert not [p for p in resources(seed, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+    [policy_ref] = role["Properties"]["ManagedPolicyArns"]
+    policy = seed.json["Resources"][policy_ref["Ref"]]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    assert "Roles" not in policy["Properties"]
+    assert [
+        p
+        for p in resources(seed, "AWS::IAM::Role").values()
+        if policy_ref in p["Properties"].get("ManagedPolicyArns", [])
+    ] == [role]
+    [statement] = statements(policy["Properties"]["PolicyDocument"])
+    assert statement["Action"] == "codepipeline:StartPipelineExecution"
+    assert statement["Effect"] == "Allow"
+    assert joined(statement["Resource"]).endswith(f":<Ref:{pipeline_id}>")
 
 
 # --- Pipeline ----------------------------------------------------------------------------------------------
@@ -426,10 +426,11 @@ def test_each_component_has_its_own_role(seed: Synthesized) -> None:
         for r in roles.values()
     )
     # The pipeline; one per action (source, validate, test, approval, two deploys); one per CodeBuild project
-    # (validate, test, two deploys); the trigger function; CloudTrail's delivery to CloudWatch Logs.
+    # (validate, test, two deploys); EventBridge's to start the pipeline; CloudTrail's delivery to CloudWatch Logs.
     assert len(roles) == 1 + 6 + 4 + 1 + 1
     assert sum("codebuild" in p for p in principals) == 4
-    assert sum("lambda" in p for p in principals) == 1
+    assert sum("events" in p for p in principals) == 1
+    assert sum("lambda" in p for p in principals) == 0
     assert sum("codepipeline" in p for p in principals) == 1
     projects = resources(seed, "AWS::CodeBuild::Project").values()
     assert len({json.dumps(p["Properties"]["ServiceRole"]) for p in projects}) == 4

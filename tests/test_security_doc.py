@@ -20,6 +20,6 @@ def test_security_md_lists_exactly_the_acknowledgements_in_the_code(generated: s
 
 def test_generated_section_holds_the_acknowledgements_that_matter(generated: str) -> None:
     # A spot check that the generator reads real metadata, so an empty table cannot pass the test above.
-    assert "| `Trigger/Function` | `NIST.800.53.R5-LambdaInsideVPC` |" in generated
+    assert "| `Trigger/DeadLetterQueue` | `AwsSolutions-SQS3` |" in generated
     assert "| `AccessLogs/Resource` | `CKV_AWS_18` |" in generated
     assert generated.count("\n| `") >= 40

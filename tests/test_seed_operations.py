@@ -7,10 +7,12 @@ import logging
 import re
 from typing import Any
 
+import aws_cdk as cdk
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from s3_validated_pipeline import TriggerMode, ValidatedS3Pipeline, ValidationOptions
 from s3_validated_pipeline.source._handler import index
 
 from .conftest import Synthesized
@@ -77,13 +79,25 @@ def test_execution_history_is_kept_two_years_with_a_saved_query(seed: Synthesize
     assert "execution-id" in query["Properties"]["QueryString"]
 
 
-def test_the_saved_query_finds_the_object_version_in_the_triggers_log_line(
-    seed: Synthesized, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GIVEN the query's parse pattern, in Python's spelling of named groups
+def test_the_saved_query_shows_each_executions_source_action(seed: Synthesized) -> None:
+    # GIVEN the seed example, whose trigger (TriggerMode.DIRECT) keeps no log of its own
     [query] = of_type(seed, "AWS::Logs::QueryDefinition").values()
-    assert len(query["Properties"]["LogGroupNames"]) == 2  # the history and the trigger's log
-    pattern = re.search(r"parse @message /(.+)/", query["Properties"]["QueryString"])
+    [history_group] = of_type(seed, "AWS::Logs::LogGroup", "History")
+    assert query["Properties"]["LogGroupNames"] == [{"Ref": history_group}]
+    text = query["Properties"]["QueryString"]
+    # THEN it lists pipeline execution events and the Source action's events of each execution, read from fields
+    # the history log group receives (detail-type, detail.execution-id, detail.action, detail.type.category)
+    assert "parse" not in text
+    assert '`detail-type` = "CodePipeline Pipeline Execution State Change"' in text
+    assert '`detail-type` = "CodePipeline Action Execution State Change" and detail.type.category = "Source"' in text
+    assert "detail.action as action" in text
+
+
+def test_the_function_log_line_holds_what_the_function_modes_query_parses(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the parse pattern of the query in TriggerMode.FUNCTION, in Python's spelling of named groups
+    pattern = re.search(r"parse @message /(.+)/", _function_mode_query())
     assert pattern is not None
     regex = re.compile(pattern.group(1).replace("(?<", "(?P<"))
     # WHEN the trigger starts an execution for an upload
@@ -100,3 +114,16 @@ def test_the_saved_query_finds_the_object_version_in_the_triggers_log_line(
     [match] = [m for m in (regex.search(r.getMessage()) for r in caplog.records) if m]
     assert match.group("started") == "11111111-2222-3333-4444-555555555555"
     assert match.group("version") == "v1"
+
+
+def _function_mode_query() -> str:
+    """The saved query's text for a pipeline whose trigger is a function (no synthesis: read from the construct)."""
+    stack = cdk.Stack(cdk.App(), "Stack")
+    pipeline = ValidatedS3Pipeline(
+        stack, "Pipeline", validation=ValidationOptions(commands=["npm test"]), trigger_mode=TriggerMode.FUNCTION
+    )
+    assert pipeline.operations is not None
+    assert pipeline.operations.history_query is not None
+    query = pipeline.operations.history_query.node.default_child
+    text: str = stack.resolve(query.query_string)  # type: ignore[union-attr]
+    return text

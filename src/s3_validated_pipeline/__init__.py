@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         PipelineOperations,
     )
     from .pipeline import ValidatedS3Pipeline
-    from .source import SourceBucket, SourceBucketOptions, UploadTrigger
+    from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
     from .stages import (
         ApprovalOptions,
         CloudFormationDeployment,
@@ -49,6 +49,7 @@ _MODULES = {
     "DeployStage": "stages",
     "DeployTarget": "stages",
     "TestStageOptions": "stages",
+    "TriggerMode": "source.trigger",
     "BuildEnvironment": "build_environment",
     "InputError": "errors",
     "PackageCheckOptions": "validate",
@@ -85,6 +86,7 @@ __all__ = [
     "StageOptions",
     "StageResources",
     "TestStageOptions",
+    "TriggerMode",
     "UploadTrigger",
     "ValidatedS3Pipeline",
     "ValidationOptions",

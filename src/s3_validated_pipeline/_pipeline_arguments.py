@@ -17,7 +17,7 @@ from .errors import Problem, unresolved, wrong_enum, wrong_type
 from .operations import OperationsOptions
 from .source import SourceBucketOptions
 from .source.bucket import object_key_problems
-from .source.trigger import reserved_concurrency_problems
+from .source.trigger import TriggerMode, trigger_mode_problems
 from .stages import DeployTarget, TestStageOptions
 from .stages.deploy import deploy_targets_problems
 from .validate import ValidationOptions
@@ -42,6 +42,7 @@ def input_problems(
     pipeline_name: str | None,
     log_retention_days: int,
     artifact_retention_days: int,
+    trigger_mode: TriggerMode,
     trigger_reserved_concurrency: int | None,
     test: TestStageOptions | None,
     deploy: Sequence[DeployTarget],
@@ -57,7 +58,9 @@ def input_problems(
         *_pipeline_name_problems(pipeline_name),
         *retention_problems("log_retention_days", log_retention_days),
         *positive_days_problems("artifact_retention_days", artifact_retention_days),
-        *reserved_concurrency_problems("trigger_reserved_concurrency", trigger_reserved_concurrency),
+        *trigger_mode_problems(
+            "trigger_mode", trigger_mode, "trigger_reserved_concurrency", trigger_reserved_concurrency
+        ),
         *options_problems("test", test, TestStageOptions, "TestStageOptions(commands=['npm test'])", optional=True),
         *options_problems("operations", operations, OperationsOptions, "OperationsOptions()", optional=True),
     ]

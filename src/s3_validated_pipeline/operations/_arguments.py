@@ -37,8 +37,11 @@ class MonitoredTrigger(Protocol):
         ...
 
     @property
-    def log_group(self) -> logs.ILogGroup:
-        """Pairs each execution the trigger started with the uploaded object version; the history query reads it."""
+    def log_group(self) -> logs.ILogGroup | None:
+        """Pairs each execution the trigger started with the uploaded object version; the history query reads it.
+
+        None when the trigger keeps no log (``TriggerMode.DIRECT``): the query then shows the Source action's events.
+        """
         ...
 
 

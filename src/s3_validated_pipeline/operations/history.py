@@ -40,7 +40,7 @@ class History:
     rule: events.Rule
     """The rule that writes the state changes to ``log_group``."""
     query: logs.QueryDefinition
-    """A saved CloudWatch Logs Insights query listing executions with their state and time."""
+    """A saved CloudWatch Logs Insights query listing executions and their Source action with state and time."""
     metric_filter: logs.MetricFilter
     """Counts final states as ``Executions`` in ``METRIC_NAMESPACE``, by ``PipelineName`` and ``State``."""
     key_services: tuple[str, ...] = (EVENTS_SERVICE,)
@@ -62,8 +62,10 @@ def record_history(
         key: encrypts the log group.
         retention_days: how long the history is kept; one of CloudWatch Logs' retention values.
         dead_letter_queue: where events the rule cannot deliver go.
-        trigger_log_group: the upload trigger's log group; the saved query reads it too, to pair each execution
-            with the uploaded object version. None: the query shows no versions.
+        trigger_log_group: the upload trigger function's log group; the saved query reads it too, to pair each
+            execution with the uploaded object version. None (``TriggerMode.DIRECT``): the query shows each
+            execution's Source action events instead, and the README's ``list-action-executions`` recipe gives the
+            version.
     """
     group = encrypted_log_group(scope, "History", key=key, retention_days=retention_days)
     # EventBridge writes to CloudWatch Logs under the log group's resource policy (never a role). It delivers
@@ -106,11 +108,16 @@ def _executions_query(
     group: logs.ILogGroup,
     trigger_log_group: logs.ILogGroup | None,
 ) -> logs.QueryDefinition:
-    """One row per execution outcome and, from the trigger's log, one per start naming the object version.
+    """One row per execution state and per state of its source action and, from the trigger's log when there is one,
+    one per start naming the object version.
 
+    Action events name their stage, action and type (``detail.type.category`` is ``Source`` for the S3 source), not
+    the object version: with no trigger log, ``aws codepipeline list-action-executions`` gives the version (README).
     The trigger's JSON line holds ``"pipelineExecutionId": ..., "objectVersionId": ...`` in that order.
     """
     versions = trigger_log_group is not None
+    shown = f'`detail-type` = "{PIPELINE_EXECUTION_EVENT}"'
+    shown += f' or (`detail-type` = "{ACTION_EXECUTION_EVENT}" and detail.type.category = "Source")'
     return logs.QueryDefinition(
         scope,
         "ExecutionsQuery",
@@ -121,15 +128,14 @@ def _executions_query(
                 "detail.pipeline as pipeline",
                 "`detail.execution-id` as execution",
                 "detail.state as state",
+                "detail.action as action",
             ],
             parse_statements=[
                 '@message /"pipelineExecutionId": "(?<started>[^"]+)", "objectVersionId": "(?<version>[^"]+)"/'
             ]
             if versions
             else None,
-            filter_statements=[
-                f'`detail-type` = "{PIPELINE_EXECUTION_EVENT}"' + (" or ispresent(version)" if versions else "")
-            ],
+            filter_statements=[shown + (" or ispresent(version)" if versions else "")],
             sort="time desc",
         ),
         log_groups=[group, trigger_log_group] if trigger_log_group is not None else [group],

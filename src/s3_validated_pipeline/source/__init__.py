@@ -1,12 +1,13 @@
 """Where packages arrive: the locked-down upload bucket and the trigger that starts the pipeline for each upload.
 
 ``bucket`` owns the bucket, its options, the checks of what a source takes and the one object-upload grant;
-``trigger`` owns the EventBridge rule and the function (code in ``_handler/``) that start the pipeline.
+``trigger`` owns the EventBridge rule that starts the pipeline, directly or through a function (code in
+``_handler/``), as ``TriggerMode`` chooses.
 """
 
 from __future__ import annotations
 
 from .bucket import SourceBucket, SourceBucketOptions, grant_object_upload
-from .trigger import UploadTrigger
+from .trigger import TriggerMode, UploadTrigger
 
-__all__ = ["SourceBucket", "SourceBucketOptions", "UploadTrigger", "grant_object_upload"]
+__all__ = ["SourceBucket", "SourceBucketOptions", "TriggerMode", "UploadTrigger", "grant_object_upload"]
