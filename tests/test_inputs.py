@@ -248,6 +248,7 @@ def weakened() -> dict[str, list[str]]:
     for warning_id in (
         "s3-validated-pipeline:supersededExecutionMode",
         "s3-validated-pipeline:retiredBuildEnvironment",
+        "s3-validated-pipeline:noUploader",
     ):
         cdk.Annotations.of(acknowledged).acknowledge_warning(warning_id, "kept on purpose in this test")
     by_path: dict[str, list[str]] = {}

@@ -17,10 +17,18 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
 import s3_validated_pipeline
-from s3_validated_pipeline import InputError, TriggerMode, UploadTrigger, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline import (
+    InputError,
+    SourceBucketOptions,
+    TriggerMode,
+    UploadTrigger,
+    ValidatedS3Pipeline,
+    ValidationOptions,
+)
 from s3_validated_pipeline.source import trigger
 
 from .conftest import PACKS, ROOT, Synthesized, synthesize, synthesized_example
@@ -56,9 +64,15 @@ GOOD = ValidationOptions(commands=["npm ci", "npm test"])
 
 
 def minimal_stack(app: cdk.App, **arguments: Any) -> cdk.Stack:
-    """The minimal example's stack, with ``arguments`` for ``ValidatedS3Pipeline``."""
+    """The minimal example's stack (its pipeline and uploader), with ``arguments`` for ``ValidatedS3Pipeline``."""
     stack = cdk.Stack(app, "ExistingStack")
-    ValidatedS3Pipeline(stack, "Pipeline", validation=GOOD, **arguments)
+    developers = iam.Role.from_role_name(stack, "Developers", "developers")
+    uploaders = SourceBucketOptions(uploaders=[developers])
+    ValidatedS3Pipeline(stack, "Pipeline", validation=GOOD, source_bucket_options=uploaders, **arguments)
+    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):  # as the example acknowledges the grant
+        cdk.Validations.of(developers).acknowledge(
+            cdk.Acknowledgment(id=f"{pack}-IAMNoInlinePolicy", reason="The upload grant is attached to this role.")
+        )
     return stack
 
 
@@ -154,7 +168,7 @@ def test_the_rule_and_dead_letter_queue_keep_their_logical_ids_across_modes(func
 def test_resource_counts_match_the_readmes_table(function_mode: Synthesized) -> None:
     direct = len(synthesized_example("minimal").json["Resources"])
     function = len(function_mode.json["Resources"])
-    assert (direct, function) == (45, 49)
+    assert (direct, function) == (46, 50)
     assert (len(trigger_ids(synthesized_example("minimal"))), len(trigger_ids(function_mode))) == (5, 9)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"| Resources in the minimal example | {direct} | {function} |" in readme

@@ -88,11 +88,8 @@ class SeedPipelineStack(cdk.Stack):
                     reason="The uploader's only permission, to put source.zip, is attached to this one role.",
                 )
             )
+        # The pipeline outputs its bucket, object key, key ARN, name and upload command itself.
         cdk.CfnOutput(self, "UploaderRoleArn", value=uploader.role_arn)
-        cdk.CfnOutput(self, "SourceBucketName", value=pipeline.source_bucket.bucket_name)
-        assert pipeline.source_key is not None  # the construct created the bucket, so it holds the key
-        cdk.CfnOutput(self, "SourceKeyArn", value=pipeline.source_key.key_arn)
-        cdk.CfnOutput(self, "PipelineName", value=pipeline.pipeline.pipeline_name)
 
 
 def build(app: cdk.App) -> cdk.Stack:

@@ -4,22 +4,22 @@ managed environment, its own role, and the acknowledgements CDK's defaults make 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from aws_cdk import Annotations, CfnResource, Duration, Stack, Token
+from aws_cdk import CfnResource, Duration, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_in_packs
 from ._logs import encrypted_log_group
-from ._warnings import RETIRED_BUILD_ENVIRONMENT
+from ._warnings import CUSTOM_BUILD_IMAGE, RETIRED_BUILD_ENVIRONMENT, LibraryWarning
 from .build_environment import BuildEnvironment
 
 CHECKER_FILE = Path(__file__).with_name("check.py")
@@ -60,6 +60,98 @@ class StageConstruct(Construct):
         return self.resources.log_group
 
 
+_HOST_ATTRIBUTE = "_s3vp_environment_warnings"
+_Use = tuple[str, BuildEnvironment]
+"""A stage's name and the environment it runs on."""
+
+
+def _runtimes(environment: BuildEnvironment) -> str:
+    versions = ", ".join(f"{name} {version}" for name, version in environment.runtime_versions.items())
+    return f"{environment.image} ({versions or 'its default runtimes'})"
+
+
+def _stages(uses: Sequence[_Use]) -> str:
+    return ", ".join(f"{stage} on {_runtimes(environment)}" for stage, environment in uses)
+
+
+def _retired_message(uses: Sequence[_Use]) -> str:
+    reasons = "; ".join(dict.fromkeys(str(environment.retired_because) for _, environment in uses))
+    return (
+        f"Retired build environment: {_stages(uses)}. {reasons}. Switch with "
+        "build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22 (every stage after validation defaults to it), or "
+        "acknowledge this warning to keep the design document's environment."
+    )
+
+
+def _custom_image_message(uses: Sequence[_Use]) -> str:
+    return (
+        f"Not a CodeBuild-managed image: {_stages(uses)}. CodeBuild pulls such an image with its own credentials "
+        "(anonymously from Docker Hub, where pulls are rate-limited, and not at all from a private registry), no "
+        "one patches it for you, and the buildspec's runtime-versions work only on managed images. Use a preset "
+        "such as BuildEnvironment.UBUNTU_22_04_NODE_22, or an aws/codebuild/... image; for your own image, keep it "
+        "in ECR and give it no runtime_versions, then acknowledge this warning."
+    )
+
+
+class EnvironmentWarnings:
+    """Gives the build-environment warnings (retired environment, custom image) once per pipeline, naming every
+    stage concerned, however many stages share the environment.
+
+    A pipeline ``hold``s its warnings while its constructor adds stages and ``release``s them at its end; a stage
+    added later warns only if the pipeline has not warned about the same thing yet. A project outside a pipeline
+    warns on its own construct.
+    """
+
+    _CHECKS: tuple[tuple[LibraryWarning, Callable[[BuildEnvironment], bool], Callable[[Sequence[_Use]], str]], ...] = (
+        (RETIRED_BUILD_ENVIRONMENT, lambda environment: bool(environment.retired_because), _retired_message),
+        (CUSTOM_BUILD_IMAGE, lambda environment: not environment.managed, _custom_image_message),
+    )
+
+    def __init__(self, host: IConstruct | None) -> None:
+        self._host = host
+        self._uses: list[_Use] = []
+        self._held = host is not None
+        self._given: set[str] = set()
+
+    @classmethod
+    def hold(cls, host: IConstruct) -> EnvironmentWarnings:
+        """Collect the warnings of the stages defined below ``host`` until ``release``."""
+        warnings = cls(host)
+        setattr(host, _HOST_ATTRIBUTE, warnings)  # found again by ``of`` through the construct tree
+        return warnings
+
+    @classmethod
+    def of(cls, scope: IConstruct) -> EnvironmentWarnings:
+        """The warnings of the pipeline holding ``scope``; a fresh, unheld one when no pipeline holds it."""
+        for ancestor in reversed(scope.node.scopes):
+            found = getattr(ancestor, _HOST_ATTRIBUTE, None)
+            if isinstance(found, EnvironmentWarnings):
+                return found
+        return cls(None)
+
+    def record(self, scope: IConstruct, stage: str, environment: BuildEnvironment) -> None:
+        """Note that ``stage`` (defined in ``scope``) runs on ``environment``; warn now unless held."""
+        self._uses.append((stage, environment))
+        if not self._held:
+            self._warn(self._host or scope)
+
+    def release(self) -> None:
+        """Give the warnings collected so far, one per kind; stages added later warn only about something new."""
+        self._held = False
+        if self._host is not None:
+            self._warn(self._host)
+
+    def _warn(self, on: IConstruct) -> None:
+        for warning, applies, message in self._CHECKS:
+            uses = [use for use in self._uses if applies(use[1])]
+            if uses and warning.id not in self._given:
+                self._given.add(warning.id)
+                warning.add(on, message(uses))
+        if self._host is None:
+            self._uses.clear()
+            self._given.clear()
+
+
 def checker_sha256() -> str:
     """The digest the template pins; builds refuse a checker that does not match it."""
     return hashlib.sha256(CHECKER_FILE.read_bytes()).hexdigest()
@@ -83,13 +175,7 @@ def new_build_project(
     CDK's grants to the project on the pipeline's artifacts (``artifact_buckets``) are acknowledged here, so a
     project made on its own is as clean under cdk-nag as one made by the pipeline.
     """
-    if environment.retired_because:
-        Annotations.of(scope).add_warning_v2(
-            RETIRED_ENVIRONMENT_WARNING,
-            f"The {stage} stage runs on {environment.image} with {dict(environment.runtime_versions)}: "
-            f"{environment.retired_because}. Switch with build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22, "
-            "or acknowledge this warning to keep the design document's environment.",
-        )
+    EnvironmentWarnings.of(scope).record(scope, stage, environment)
     checker = s3_assets.Asset(scope, "Checker", path=str(CHECKER_FILE))
     log_group = encrypted_log_group(scope, "Logs", key=log_key, retention_days=log_retention_days)
     project = codebuild.PipelineProject(

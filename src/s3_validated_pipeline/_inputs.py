@@ -55,12 +55,13 @@ def build_timeout_problems(argument: str, timeout: object) -> list[Problem]:
     if not isinstance(timeout, Duration):
         return [wrong_type(argument, timeout, "a Duration", "Duration.minutes(60)")]
     low, high = BUILD_TIMEOUT_MINUTES
-    if not timeout.is_unresolved() and not low <= timeout.to_seconds(integral=False) / 60 <= high:
+    minutes = None if timeout.is_unresolved() else timeout.to_seconds(integral=False) / 60
+    if minutes is not None and not (low <= minutes <= high and minutes.is_integer()):
         return [
             Problem(
                 argument,
                 timeout.to_human_string(),
-                "CodeBuild allows 5 minutes to 36 hours; pass e.g. Duration.minutes(60).",
+                "CodeBuild allows whole minutes from 5 minutes to 36 hours; pass e.g. Duration.minutes(60).",
             )
         ]
     return []

@@ -4,15 +4,17 @@ at once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import jsii
+from aws_cdk import IAspect
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from ._inputs import looks_like, options_problems, positive_days_problems
+from ._inputs import bool_problems, looks_like, options_problems, positive_days_problems
 from ._logs import retention_problems
-from ._warnings import SUPERSEDED_EXECUTION_MODE
+from ._warnings import NO_UPLOADER, OBJECT_KEY_NOT_ZIP, SUPERSEDED_EXECUTION_MODE
 from .errors import Problem, unresolved, wrong_enum, wrong_type
 from .operations import OperationsOptions
 from .source import SourceBucketOptions
@@ -32,6 +34,40 @@ def warn_about_execution_mode(scope: Construct, execution_mode: codepipeline.Exe
         )
 
 
+def warn_about_object_key(scope: Construct, object_key: str) -> None:
+    if not unresolved(object_key) and not object_key.lower().endswith(".zip"):
+        OBJECT_KEY_NOT_ZIP.add(
+            scope,
+            f"object_key {object_key!r} does not end in '.zip', yet the pipeline only accepts zip archives: an "
+            "upload of anything else fails the package check. Name the key like the archive, e.g. 'source.zip', or "
+            "acknowledge this warning.",
+        )
+
+
+@jsii.implements(IAspect)
+class NoUploaderCheck:
+    """At synthesis, after the app has made its grants: warn when nobody may upload to the bucket the pipeline made.
+
+    A warning cannot be added by a validation (``node.add_validation`` only returns errors), so this is an aspect
+    that acts on the pipeline's own construct only.
+    """
+
+    def __init__(self, pipeline: Construct, granted: Callable[[], bool]) -> None:
+        self._path = pipeline.node.path
+        self._granted = granted
+
+    def visit(self, node: IConstruct) -> None:
+        """Warn on the pipeline when no uploader was granted."""
+        if node.node.path != self._path or self._granted():
+            return
+        NO_UPLOADER.add(
+            node,
+            "Nobody may upload to the source bucket: its policy denies uploads by anyone not granted, so only the "
+            "account's root user can start this pipeline. Call pipeline.grant_upload(role) for the role your "
+            "developers (or CI) use, or pass SourceBucketOptions(uploaders=[role]); or acknowledge this warning.",
+        )
+
+
 def input_problems(
     *,
     validation: ValidationOptions,
@@ -47,7 +83,9 @@ def input_problems(
     test: TestStageOptions | None,
     deploy: Sequence[DeployTarget],
     operations: OperationsOptions | None,
+    outputs: bool,
     pipeline_region: str,
+    pipeline_account: str,
 ) -> list[Problem]:
     """Every problem with the arguments of ``ValidatedS3Pipeline``, found before anything is built."""
     found = [
@@ -63,8 +101,9 @@ def input_problems(
         ),
         *options_problems("test", test, TestStageOptions, "TestStageOptions(commands=['npm test'])", optional=True),
         *options_problems("operations", operations, OperationsOptions, "OperationsOptions()", optional=True),
+        *bool_problems("outputs", outputs),
     ]
-    found.extend(deploy_targets_problems(deploy, execution_mode, pipeline_region))
+    found.extend(deploy_targets_problems(deploy, execution_mode, pipeline_region, pipeline_account))
     return found
 
 
@@ -81,6 +120,8 @@ def _source_problems(source_bucket: object, source_bucket_options: object) -> li
         name = source_bucket if isinstance(source_bucket, str) else "my-uploads"
         example = f"s3.Bucket.from_bucket_name(self, 'Uploads', {name!r})"
         found.append(wrong_type("source_bucket", source_bucket, "an s3.IBucket or None", example))
+    elif source_bucket is not None:
+        found.extend(_bucket_settings_problems(source_bucket))
     if source_bucket is not None and source_bucket_options is not None:
         found.append(
             Problem(
@@ -111,3 +152,44 @@ def _pipeline_name_problems(pipeline_name: object) -> list[Problem]:
             )
         ]
     return []
+
+
+def _bucket_settings_problems(bucket: object) -> list[Problem]:
+    """What a bucket defined in this app lacks to be watched: versioning, and S3's events sent to EventBridge.
+
+    Read from its ``s3.CfnBucket``; an imported bucket has none and cannot be checked, nor can a setting that is a
+    token.
+    """
+    node = getattr(bucket, "node", None)
+    cfn = getattr(node, "default_child", None)
+    if node is None or not isinstance(cfn, s3.CfnBucket):
+        return []
+    missing: list[str] = []
+    versioning = cfn.versioning_configuration
+    if versioning is None or (
+        isinstance(versioning, s3.CfnBucket.VersioningConfigurationProperty)
+        and not unresolved(versioning.status)
+        and versioning.status != "Enabled"
+    ):
+        missing.append("versioning (versioned=True), so that every upload is a version the pipeline can name")
+    notifications = cfn.notification_configuration
+    # The L2's event_bridge_enabled=True (like any other notification) adds a "Notifications" child instead.
+    if notifications is None and node.try_find_child("Notifications") is None:
+        missing.append("S3's events sent to EventBridge (event_bridge_enabled=True), which start the pipeline")
+    elif isinstance(notifications, s3.CfnBucket.NotificationConfigurationProperty):
+        event_bridge = notifications.event_bridge_configuration
+        if event_bridge is None or (
+            isinstance(event_bridge, s3.CfnBucket.EventBridgeConfigurationProperty)
+            and event_bridge.event_bridge_enabled is False
+        ):
+            missing.append("S3's events sent to EventBridge (event_bridge_enabled=True), which start the pipeline")
+    if not missing:
+        return []
+    return [
+        Problem(
+            "source_bucket",
+            node.path,
+            f"The bucket lacks {'; and '.join(missing)}. Set them on the s3.Bucket, or leave source_bucket out to let "
+            "the pipeline create a bucket with both.",
+        )
+    ]

@@ -28,7 +28,18 @@ class LibraryWarning:
 
 
 RETIRED_BUILD_ENVIRONMENT = LibraryWarning(
-    f"{PREFIX}retiredBuildEnvironment", "The build environment is no longer maintained (the default)."
+    f"{PREFIX}retiredBuildEnvironment",
+    "A stage's build environment is no longer maintained (the validate stage's default); once per pipeline.",
+)
+CUSTOM_BUILD_IMAGE = LibraryWarning(
+    f"{PREFIX}customBuildImage",
+    "A `BuildEnvironment(image=...)` that is not CodeBuild-managed (`aws/codebuild/...`); once per pipeline.",
+)
+OBJECT_KEY_NOT_ZIP = LibraryWarning(f"{PREFIX}objectKeyNotZip", "`object_key` does not end in `.zip`.")
+NO_UPLOADER = LibraryWarning(
+    f"{PREFIX}noUploader",
+    "The pipeline created its source bucket and, at synthesis, nobody was granted uploads (`grant_upload`, "
+    "`SourceBucketOptions(uploaders=...)`).",
 )
 SUPERSEDED_EXECUTION_MODE = LibraryWarning(f"{PREFIX}supersededExecutionMode", "`execution_mode=SUPERSEDED`.")
 EXISTING_SOURCE_BUCKET = LibraryWarning(
@@ -57,8 +68,11 @@ OPERATIONS_KEY_POLICY_UNCHANGED = LibraryWarning(
 
 WARNINGS: tuple[LibraryWarning, ...] = (
     RETIRED_BUILD_ENVIRONMENT,
+    CUSTOM_BUILD_IMAGE,
     SUPERSEDED_EXECUTION_MODE,
+    OBJECT_KEY_NOT_ZIP,
     EXISTING_SOURCE_BUCKET,
+    NO_UPLOADER,
     SOURCE_ACCESS_LOGS_DISABLED,
     SOURCE_BUCKET_NOT_RETAINED,
     TRIGGER_CONCURRENCY_UNRESERVED,

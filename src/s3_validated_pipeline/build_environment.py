@@ -1,4 +1,4 @@
-"""Managed CodeBuild environments the validate stage can run in."""
+"""Managed CodeBuild environments the pipeline's stages run in."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from aws_cdk import aws_codebuild as codebuild
 
 from .errors import Problem, unresolved, wrong_enum, wrong_type
 
+MANAGED_IMAGE_PREFIX = "aws/codebuild/"
+"""How the ids of CodeBuild-managed images start."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class BuildEnvironment:
@@ -19,7 +22,8 @@ class BuildEnvironment:
     Pick a preset (``BuildEnvironment.UBUNTU_22_04_NODE_22``) or describe your own managed image.
 
     Args:
-        image: a CodeBuild-managed image id, e.g. ``"aws/codebuild/standard:7.0"``.
+        image: a CodeBuild-managed image id, e.g. ``"aws/codebuild/standard:7.0"``. Any other image (such as
+            ``"ubuntu:22.04"``) is accepted with the warning ``s3-validated-pipeline:customBuildImage``.
         runtime_versions: the buildspec's ``install.runtime-versions``, e.g. ``{"nodejs": "22"}``.
             Default: none, so the image's default runtimes are used.
         compute_type: the build's size. Default: ``ComputeType.SMALL`` (2 vCPU, 3 GB).
@@ -33,9 +37,11 @@ class BuildEnvironment:
     retired_because: str | None = None
 
     UBUNTU_20_04_NODE_16: ClassVar[BuildEnvironment]
-    """The design document's environment: ``aws/codebuild/standard:5.0`` with Node.js 16. Retired; the default."""
+    """The design document's environment: ``aws/codebuild/standard:5.0`` with Node.js 16. Retired; the validate
+    stage's default."""
     UBUNTU_22_04_NODE_22: ClassVar[BuildEnvironment]
-    """``aws/codebuild/standard:7.0`` with Node.js 22, the current LTS that image offers."""
+    """``aws/codebuild/standard:7.0`` with Node.js 22, the current LTS that image offers. The default of every stage
+    after validation."""
     AMAZON_LINUX_2023_NODE_22: ClassVar[BuildEnvironment]
     """``aws/codebuild/amazonlinux-x86_64-standard:5.0`` with Node.js 22."""
 
@@ -43,6 +49,11 @@ class BuildEnvironment:
         # A read-only copy: the environment is shared by presets and must not change under a caller.
         if isinstance(self.runtime_versions, Mapping):
             object.__setattr__(self, "runtime_versions", MappingProxyType(dict(self.runtime_versions)))
+
+    @property
+    def managed(self) -> bool:
+        """Whether the image is one CodeBuild manages (``aws/codebuild/...``); an unresolved token counts as one."""
+        return unresolved(self.image) or self.image.startswith(MANAGED_IMAGE_PREFIX)
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with this environment, naming it as ``argument``."""
@@ -86,7 +97,8 @@ BuildEnvironment.UBUNTU_20_04_NODE_16 = BuildEnvironment(
     runtime_versions={"nodejs": "16"},
     retired_because=(
         "aws/codebuild/standard:5.0 (Ubuntu 20.04) is no longer maintained by CodeBuild and Node.js 16 "
-        "reached end of life in September 2023, so builds get no security fixes"
+        "reached end of life in September 2023, so builds get no security fixes; and current npm tooling needs "
+        "Node.js 18 or newer (the aws-cdk CLI, for one, fails to start on Node.js 16)"
     ),
 )
 BuildEnvironment.UBUNTU_22_04_NODE_22 = BuildEnvironment(
@@ -95,3 +107,7 @@ BuildEnvironment.UBUNTU_22_04_NODE_22 = BuildEnvironment(
 BuildEnvironment.AMAZON_LINUX_2023_NODE_22 = BuildEnvironment(
     image="aws/codebuild/amazonlinux-x86_64-standard:5.0", runtime_versions={"nodejs": "22"}
 )
+
+STAGE_DEFAULT = BuildEnvironment.UBUNTU_22_04_NODE_22
+"""The environment of every stage after validation (test, deploy, ``StageOptions``) unless it names its own, whatever
+the validate stage runs on: a maintained image whose Node.js runs current npm tooling."""

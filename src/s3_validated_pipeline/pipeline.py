@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from aws_cdk import CfnResource, RemovalPolicy, Stack
+from aws_cdk import Aspects, CfnOutput, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -17,14 +18,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._buckets import new_access_log_bucket, new_artifact_bucket
-from ._build_project import StageResources
+from ._build_project import EnvironmentWarnings, StageResources
 from ._compliance import acknowledge_cdk_grants
 from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
-from ._pipeline_arguments import input_problems, warn_about_execution_mode
+from ._pipeline_arguments import NoUploaderCheck, input_problems, warn_about_execution_mode, warn_about_object_key
 from ._warnings import EXISTING_SOURCE_BUCKET, SUPERSEDED_EXECUTION_MODE
-from .build_environment import BuildEnvironment
-from .errors import Problem, raise_if_any, wrong_type
+from .build_environment import STAGE_DEFAULT
+from .errors import Problem, raise_if_any, unresolved, wrong_type
 from .operations import OperationsOptions, PipelineOperations
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger, grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
@@ -77,6 +78,14 @@ class ValidatedS3Pipeline(Construct):
         deploy: target environments, deployed in order after the tests. Default: none.
         operations: notifications, alarms, a dashboard, execution history and an optional CloudTrail trail; each
             part can be turned off in ``OperationsOptions``. Default: ``OperationsOptions()``; ``None`` for none.
+        outputs: add stack outputs, defined on this construct so each pipeline has its own: ``SourceBucketName``,
+            ``ObjectKey``, ``SourceKeyArn`` (when the key is known), ``PipelineName`` and ``UploadCommand`` (the
+            ``aws s3 cp`` line that uploads ``package.zip`` with the right encryption). Default: True.
+
+    Stages after validation (test, deploy, ``add_build_stage``) run on ``BuildEnvironment.UBUNTU_22_04_NODE_22``
+    unless they name their own environment, whatever the validate stage runs on. When the pipeline created its
+    source bucket and nobody was granted uploads by the time the app is synthesized, it adds the warning
+    ``s3-validated-pipeline:noUploader``.
     """
 
     stages: dict[str, StageResources]
@@ -107,6 +116,7 @@ class ValidatedS3Pipeline(Construct):
         test: TestStageOptions | None = None,
         deploy: Sequence[DeployTarget] = (),
         operations: OperationsOptions | None = OperationsOptions(),  # noqa: B008  # frozen, so safe to share
+        outputs: bool = True,
     ) -> None:
         super().__init__(scope, id)
         raise_if_any(
@@ -124,10 +134,14 @@ class ValidatedS3Pipeline(Construct):
                 test=test,
                 deploy=deploy,
                 operations=operations,
+                outputs=outputs,
                 pipeline_region=Stack.of(self).region,
+                pipeline_account=Stack.of(self).account,
             )
         )
         warn_about_execution_mode(self, execution_mode)
+        warn_about_object_key(self, object_key)
+        environment_warnings = EnvironmentWarnings.hold(self)
         self.object_key = object_key
         """The key developers upload to."""
 
@@ -142,7 +156,7 @@ class ValidatedS3Pipeline(Construct):
         """Starts one execution per upload, pinned to the uploaded object version."""
 
         self.stages = {"Validate": validation_project.resources}
-        self._add_later_stages(test, deploy, validation.build_environment, log_retention_days)
+        self._add_later_stages(test, deploy, log_retention_days)
 
         self.operations: PipelineOperations | None = None
         """Notifications, alarms, dashboard, history and trail; None when ``operations=None``."""
@@ -150,6 +164,30 @@ class ValidatedS3Pipeline(Construct):
             self.operations = PipelineOperations(
                 self, "Operations", pipeline=self, options=operations, source_action_name=SOURCE_ACTION_NAME
             )
+        environment_warnings.release()
+        if outputs:
+            self._add_outputs()
+        self._uploader_granted = bool(source_bucket_options and source_bucket_options.uploaders)
+        if self._created_source is not None:  # an existing bucket's policy is its owner's, who grants uploads there
+            Aspects.of(self).add(NoUploaderCheck(self, lambda: self._uploader_granted))
+
+    def _add_outputs(self) -> None:
+        """Stack outputs with what an uploader needs, defined on this construct (unique per pipeline)."""
+        bucket, key = self.source_bucket.bucket_name, self.object_key
+        quoted = key if unresolved(key) else shlex.quote(key)
+        command = f"aws s3 cp package.zip s3://{bucket}/{quoted}"
+        CfnOutput(self, "SourceBucketName", value=bucket, description="The bucket developers upload packages to.")
+        CfnOutput(self, "ObjectKey", value=key, description="The key to upload to; each upload starts one execution.")
+        if self.source_key is not None:
+            CfnOutput(self, "SourceKeyArn", value=self.source_key.key_arn, description="The key uploads must use.")
+            command += f" --sse aws:kms --sse-kms-key-id {self.source_key.key_arn}"
+        CfnOutput(self, "PipelineName", value=self.pipeline.pipeline_name, description="The validating pipeline.")
+        CfnOutput(
+            self,
+            "UploadCommand",
+            value=f"{command} --checksum-algorithm SHA256",
+            description="Uploads package.zip, encrypted with the source bucket's key, to be validated.",
+        )
 
     def _define_keys_and_buckets(
         self, source_bucket: s3.IBucket | None, options: SourceBucketOptions | None, artifact_retention_days: int
@@ -184,7 +222,6 @@ class ValidatedS3Pipeline(Construct):
         self,
         test: TestStageOptions | None,
         deploy: Sequence[DeployTarget],
-        default_environment: BuildEnvironment,
         log_retention_days: int,
     ) -> None:
         """The stages after validation, in order: Test, then each target's approval and deployment."""
@@ -198,14 +235,14 @@ class ValidatedS3Pipeline(Construct):
             log_retention_days=log_retention_days,
             artifact_buckets=[cast(CfnResource, self.artifact_bucket.node.default_child)],
         )
-        tested = add_test_stage(self._context, test, default_environment) if test is not None else None
+        tested = add_test_stage(self._context, test, STAGE_DEFAULT) if test is not None else None
         self.test_stage = tested.project if tested is not None else None
         self.test_report_group = tested.report_group if tested is not None else None
         if tested is not None:
             self.stages["Test"] = tested.project.resources
         self.deploy_stages = {}
         for target in deploy:
-            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, default_environment)
+            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, STAGE_DEFAULT)
             self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].project.resources
 
     def _trigger(self, mode: TriggerMode, log_retention_days: int, reserved_concurrency: int | None) -> UploadTrigger:
@@ -367,6 +404,8 @@ class ValidatedS3Pipeline(Construct):
         For a bucket the construct created, the bucket policy denies uploads by anyone not granted this way.
         """
         if self._created_source is not None:
-            return self._created_source.grant_upload(grantee)
+            grant = self._created_source.grant_upload(grantee)
+            self._uploader_granted = True
+            return grant
         # An existing bucket's policy is its owner's: the grant is on the grantee's side only.
         return grant_object_upload(grantee, bucket=self.source_bucket, object_key=self.object_key, key=self.source_key)

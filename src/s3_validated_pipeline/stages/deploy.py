@@ -83,7 +83,8 @@ class DeployTarget:
         region: the target region. Default: the pipeline's; other regions are not supported yet.
         cloudformation: deploy a template from the artifact through a change set.
         commands: deploy with shell commands in CodeBuild, e.g. ``["npx cdk deploy --all --require-approval never"]``.
-        build_environment: for ``commands``. Default: the validate stage's.
+        build_environment: for ``commands``. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``, whatever the
+            validate stage runs on.
         approval: require a manual approval before this environment. Never guessed from the name. Default: none.
         rollback_on_failure: on failure, roll the stage back to the last successful execution's artifacts
             (a CloudFormation change set also rolls back by itself). Default: True.
@@ -122,12 +123,22 @@ class DeployTarget:
         account: object = self.account
         if account is not None and not unresolved(account) and not re.fullmatch(r"\d{12}", str(account)):
             found.append(Problem(f"{argument}.account", account, "Give a 12-digit AWS account id, or None."))
-        if (self.cloudformation is None) == (not self.commands):
+        if self.cloudformation is None and not self.commands:
             found.append(
                 Problem(
-                    argument,
-                    self.name,
-                    "Give exactly one of cloudformation=CloudFormationDeployment(...) or commands=[...].",
+                    f"{argument}.commands",
+                    self.commands,
+                    f"Target {self.name!r} has neither commands nor cloudformation, so it would deploy nothing (an "
+                    "approval alone is not a deployment): give commands=['npx cdk deploy --all --require-approval "
+                    "never'] or cloudformation=CloudFormationDeployment(template_path=..., stack_name=...).",
+                )
+            )
+        elif self.cloudformation is not None and self.commands:
+            found.append(
+                Problem(
+                    f"{argument}.cloudformation",
+                    _Shown(f"{type(self.cloudformation).__name__}(...) together with commands"),
+                    f"Target {self.name!r} deploys one way: keep either commands or cloudformation, not both.",
                 )
             )
         if self.cloudformation is not None:
@@ -174,10 +185,30 @@ class DeployTarget:
         ):
             found.append(
                 Problem(
-                    f"{argument}.bake_time", self.bake_time, "Give whole minutes from Duration.minutes(1) to 1 day."
+                    f"{argument}.bake_time",
+                    _duration_shown(self.bake_time),
+                    "Give whole minutes from Duration.minutes(1) to 1 day.",
                 )
             )
         return found
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A value shown in a problem as written (``repr`` of a dataclass holding Durations is unreadable)."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _duration_shown(value: object) -> object:
+    return _Shown(value.to_human_string()) if isinstance(value, Duration) else value
+
+
+def _target_shown(target: DeployTarget) -> _Shown:
+    return _Shown(f"DeployTarget(name={target.name!r}, ...)")
 
 
 @dataclass(frozen=True)
@@ -351,10 +382,21 @@ def _bootstrap_role_arn(context: StageContext, target: DeployTarget, kind: str) 
 
 
 def deploy_targets_problems(
-    deploy: Sequence[DeployTarget], execution_mode: codepipeline.ExecutionMode, pipeline_region: str
+    deploy: Sequence[DeployTarget],
+    execution_mode: codepipeline.ExecutionMode,
+    pipeline_region: str,
+    pipeline_account: str | None = None,
 ) -> list[Problem]:
     """Problems with the list of targets as a whole, and with each target in this pipeline."""
-    if isinstance(deploy, (str, DeployTarget)) or not isinstance(deploy, Sequence):
+    if isinstance(deploy, DeployTarget):
+        return [
+            Problem(
+                "deploy",
+                _target_shown(deploy),
+                f"Pass a list of targets, even for one: deploy=[DeployTarget(name={deploy.name!r}, ...)].",
+            )
+        ]
+    if isinstance(deploy, str) or not isinstance(deploy, Sequence):
         return [
             wrong_type("deploy", deploy, "a list of DeployTarget", "[DeployTarget(name='Staging', commands=[...])]")
         ]
@@ -388,6 +430,7 @@ def deploy_targets_problems(
                     "use QUEUED (the default) or leave alarms out.",
                 )
             )
+        found.extend(_account_problems(argument, target, pipeline_account))
         if target.region is not None and not unresolved(target.region) and target.region != pipeline_region:
             found.append(
                 Problem(
@@ -398,3 +441,20 @@ def deploy_targets_problems(
                 )
             )
     return found
+
+
+def _account_problems(argument: str, target: DeployTarget, pipeline_account: str | None) -> list[Problem]:
+    """A target given an account needs the pipeline's own account to be known, to tell whether it is another one."""
+    account: object = target.account
+    if account is None or unresolved(account) or pipeline_account is None or not unresolved(pipeline_account):
+        return []
+    return [
+        Problem(
+            f"{argument}.account",
+            account,
+            "The pipeline's stack has no explicit account, so a target in another account cannot be reached "
+            "(its bootstrap roles and the artifact store's policies name both accounts): give the stack "
+            "env=cdk.Environment(account='111111111111', region='eu-west-1'), or leave account out to deploy to "
+            "the pipeline's own account.",
+        )
+    ]

@@ -40,7 +40,8 @@ class TestStageOptions:
         report_files: test report files or globs relative to the artifact's root, e.g. ``["reports/*.xml"]``.
             Default: none (no report group).
         report_format: the reports' format, one of ``REPORT_FORMATS``. Default: ``"JUNITXML"``.
-        build_environment: the managed image and runtimes. Default: the validate stage's.
+        build_environment: the managed image and runtimes. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``,
+            whatever the validate stage runs on.
         timeout: how long one test run may take. Default: 60 minutes.
         retry_failed_actions: retry the stage's failed action once automatically (for flaky tests).
             Default: False.

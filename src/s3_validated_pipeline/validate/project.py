@@ -58,7 +58,7 @@ class ValidationProject(StageConstruct):
         environment = options.build_environment
         self.resources: StageResources = new_build_project(
             self,
-            stage="validate",
+            stage="Validate",
             description="Checks, validates and records one uploaded package (s3-validated-pipeline).",
             buildspec=_buildspec.validation_buildspec(
                 commands=options.commands,
