@@ -3,7 +3,10 @@
 from projen import Makefile, Rule
 from projen.python import BuildSystem, PyprojectTomlProject, PythonProject, UvOptions
 
-CDK_VERSION = "2.257.0"  # the floor we build and test on; see CHANGELOG.md
+# The declared floor, the oldest aws-cdk-lib that synthesizes every example: `make test-floor` installs it (uv's
+# lowest-direct resolution) and runs the examples and the compliance gate on it. 2.257-2.268 reject acknowledgement
+# ids holding "::" (InvalidValidationId), and cdk-nag's own finding ids hold it: `AwsSolutions-IAM5[Resource::arn:...]`.
+CDK_VERSION = "2.269.0"
 
 project = PythonProject(
     name="s3-validated-pipeline",
@@ -29,7 +32,9 @@ project = PythonProject(
         "checkov@^3.2",
         "hypothesis@^6.100",  # property-based tests of the package checker
         "jsii@^1.100",
+        "moto[server,s3,cloudformation]@^5.2",  # `s3vp` tests: S3, CloudFormation, and moto_server over HTTP
         "mypy@^2.0",
+        "pdoc@^16.0",  # `make docs`: the API reference, from the docstrings
         "projen@^0.104.17",
         "pytest@^9.0",
         "ruff@^0.17",
@@ -52,6 +57,14 @@ pyproject.add_override(
         "Typing :: Typed",
     ],
 )
+# The developer command line `s3vp`: its dependencies are an extra, so the construct library's stay aws-cdk-lib
+# and constructs. click parses arguments and writes help, rich draws the upload progress bar (on a terminal only),
+# pathspec reads `.s3vpignore` in .gitignore syntax, boto3 talks to AWS.
+pyproject.add_override(
+    "project.optional-dependencies",
+    {"cli": ["boto3>=1.40,<2.0.0", "click>=8.5,<9.0.0", "pathspec>=1.1,<2.0.0", "rich>=15.0,<16.0.0"]},
+)
+pyproject.add_override("project.scripts", {"s3vp": "s3_validated_pipeline.cli:main"})
 # PEP 639: the SPDX expression and the licence file it ships (no deprecated licence classifier).
 pyproject.add_override("project.license-files", ["LICENSE"])
 pyproject.add_override("tool.hatch.build.targets.wheel.packages", ["src/s3_validated_pipeline"])
@@ -84,17 +97,30 @@ pyproject.add_override(
 # The two commands at the top of the README. `make` bootstraps its own uv into .tools/
 # so both work on a fresh clone with nothing but Python 3.10+ and Node.js (jsii needs it) installed.
 env = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20"
+PUBLIB = "publib@^0.2"
+# twine is not a dev dependency: checkov pins packaging<24, and twine >= 6.1 (the first to read the Metadata-Version
+# 2.4 that hatchling writes, with License-Expression) needs packaging>=24.2. uv runs it in an environment of its own.
+TWINE = "twine>=6.1,<8"
+# twine is not a dev dependency: checkov pins packaging<24, and twine >= 6.1 (the first to read the Metadata-Version
+# 2.4 that hatchling writes, with License-Expression) needs packaging>=24.2. uv runs it in an environment of its own.
+TWINE = "twine>=6.1,<8"
+DEPRECATED_MODULES = " ".join(
+    f"!s3_validated_pipeline.{module}"
+    for module in ("source_bucket", "upload_trigger", "validation_project", "verified_project")
+)
 Makefile(
     project,
     "Makefile",
     all=["report"],
     rules=[
-        Rule(targets=[".tools/bin/uv"], recipe=["python3 -m venv .tools", ".tools/bin/pip install --quiet 'uv>=0.9,<1'"]),
+        Rule(
+            targets=[".tools/bin/uv"], recipe=["python3 -m venv .tools", ".tools/bin/pip install --quiet 'uv>=0.9,<1'"]
+        ),
         Rule(
             targets=[".venv/.synced"],
             prerequisites=["pyproject.toml", "uv.lock", ".tools/bin/uv"],
             recipe=[
-                ".tools/bin/uv sync --frozen --python python3",
+                ".tools/bin/uv sync --frozen --extra cli --python python3",
                 "touch .venv/.synced",
             ],
         ),
@@ -108,9 +134,13 @@ Makefile(
             targets=["test"],
             prerequisites=[".venv/.synced"],
             recipe=[
+                '@echo "== make test 1/3: lint (ruff check, ruff format --check)"',
                 ".venv/bin/ruff check src tests examples scripts",
                 ".venv/bin/ruff format --check src tests examples scripts",
+                '@echo "== make test 2/3: types (mypy --strict on src/; a first run can take 2 minutes, later runs reuse'
+                ' .mypy_cache)"',
                 ".venv/bin/mypy",
+                '@echo "== make test 3/3: tests (pytest, about 1-2 minutes; one dot per test)"',
                 f"{env} .venv/bin/pytest",
             ],
             phony=True,
@@ -128,11 +158,59 @@ Makefile(
             phony=True,
         ),
         # Publishes dist/python to PyPI with publib (the npm package; PyPI's "publib" is unrelated).
-        # Needs TWINE_USERNAME=__token__ and TWINE_PASSWORD set to a PyPI token.
+        # Needs TWINE_USERNAME=__token__ and TWINE_PASSWORD set to a PyPI token. See CONTRIBUTING.md, "Releasing".
         Rule(
             targets=["release"],
             prerequisites=["test", "package"],
-            recipe=["npx --yes --package publib@^0.2 publib-pypi dist/python"],
+            recipe=[f"npx --yes --package {PUBLIB} publib-pypi dist/python"],
+            phony=True,
+        ),
+        # Everything `make release` does but the upload: build, `twine check --strict`, then publib-pypi with its own
+        # dry run (PUBLIB_DRYRUN=true: it checks its inputs, installs twine as it would and lists the wheels it would
+        # upload). publib checks that credentials are set before its dry run, so placeholders are passed, and it
+        # installs twine with `pip install --user`: PYTHONUSERBASE keeps that in dist/ (log: dist/publib-dry-run.log).
+        Rule(
+            targets=["release-dry-run"],
+            prerequisites=["package"],
+            recipe=[
+                '@echo "== release dry run: twine check --strict dist/python/*"',
+                f".tools/bin/uv tool run --quiet --from '{TWINE}' twine check --strict dist/python/*",
+                f'@echo "== release dry run: publib-pypi with PUBLIB_DRYRUN=true ({PUBLIB}, uploads nothing)"',
+                "PUBLIB_DRYRUN=true TWINE_USERNAME=__token__ TWINE_PASSWORD=dry-run-placeholder"
+                " PYTHONUSERBASE=$(CURDIR)/dist/publib-user PIP_DISABLE_PIP_VERSION_CHECK=1"
+                f" npx --yes --package {PUBLIB} publib-pypi dist/python > dist/publib-dry-run.log 2>&1"
+                " || { cat dist/publib-dry-run.log; exit 1; }",
+                "tail -n 3 dist/publib-dry-run.log",
+            ],
+            phony=True,
+        ),
+        # The API reference: every name in s3_validated_pipeline.__all__ must have a docstring of its own (checked
+        # first), then pdoc renders the package into docs/api/, Python warnings as errors. See scripts/build_docs.py.
+        Rule(
+            targets=["docs"],
+            prerequisites=[".venv/.synced"],
+            recipe=[
+                '@echo "== docs: the API reference from the docstrings, by pdoc, into docs/api/ (warnings are errors)"',
+                f"{env} .venv/bin/python -W error -m scripts.build_docs",
+            ],
+            phony=True,
+        ),
+        # The declared floor, proven: a second environment, .venv-floor/, with aws-cdk-lib and constructs at the
+        # oldest versions pyproject.toml allows (uv's lowest-direct resolution) and the test tools at their locked
+        # versions; it synthesizes every example and runs the snapshot and compliance tests there.
+        Rule(
+            targets=["test-floor"],
+            prerequisites=[".tools/bin/uv"],
+            recipe=["bash scripts/test_floor.sh"],
+            phony=True,
+        ),
+        # The whole suite (the locked dependencies) on the oldest and the newest supported Python, in .venv-py3.10/
+        # and .venv-py3.13/. aws-cdk-lib, jsii and every test tool install on both, and the suite takes about
+        # 1-2 minutes, so no subset is needed. scripts/test_python.sh finds the interpreter (PATH, then pyenv).
+        Rule(
+            targets=["test-pythons"],
+            prerequisites=[".tools/bin/uv"],
+            recipe=["bash scripts/test_python.sh 3.10", "bash scripts/test_python.sh 3.13"],
             phony=True,
         ),
         Rule(
@@ -149,5 +227,6 @@ Makefile(
         ),
     ],
 )
-project.gitignore.add_patterns(".tools/", "cdk.out/", ".venv/", "*.zip")
+# .venv-floor/ and .venv-py3.*/: `make test-floor` and `make test-pythons`; docs/api/: `make docs`.
+project.gitignore.add_patterns(".tools/", "cdk.out/", ".venv/", ".venv-*/", "docs/api/", "*.zip")
 project.synth()

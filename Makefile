@@ -6,7 +6,7 @@ all: report
 	.tools/bin/pip install --quiet 'uv>=0.9,<1'
 
 .venv/.synced: pyproject.toml uv.lock .tools/bin/uv
-	.tools/bin/uv sync --frozen --python python3
+	.tools/bin/uv sync --frozen --extra cli --python python3
 	touch .venv/.synced
 
 .PHONY: report
@@ -15,9 +15,12 @@ report: .venv/.synced
 
 .PHONY: test
 test: .venv/.synced
+	@echo "== make test 1/3: lint (ruff check, ruff format --check)"
 	.venv/bin/ruff check src tests examples scripts
 	.venv/bin/ruff format --check src tests examples scripts
+	@echo "== make test 2/3: types (mypy --strict on src/; a first run can take 2 minutes, later runs reuse .mypy_cache)"
 	.venv/bin/mypy
+	@echo "== make test 3/3: tests (pytest, about 1-2 minutes; one dot per test)"
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/pytest
 
 .PHONY: projen
@@ -32,6 +35,28 @@ package: .venv/.synced
 .PHONY: release
 release: test package
 	npx --yes --package publib@^0.2 publib-pypi dist/python
+
+.PHONY: release-dry-run
+release-dry-run: package
+	@echo "== release dry run: twine check --strict dist/python/*"
+	.tools/bin/uv tool run --quiet --from 'twine>=6.1,<8' twine check --strict dist/python/*
+	@echo "== release dry run: publib-pypi with PUBLIB_DRYRUN=true (publib@^0.2, uploads nothing)"
+	PUBLIB_DRYRUN=true TWINE_USERNAME=__token__ TWINE_PASSWORD=dry-run-placeholder PYTHONUSERBASE=$(CURDIR)/dist/publib-user PIP_DISABLE_PIP_VERSION_CHECK=1 npx --yes --package publib@^0.2 publib-pypi dist/python > dist/publib-dry-run.log 2>&1 || { cat dist/publib-dry-run.log; exit 1; }
+	tail -n 3 dist/publib-dry-run.log
+
+.PHONY: docs
+docs: .venv/.synced
+	@echo "== docs: the API reference from the docstrings, by pdoc, into docs/api/ (warnings are errors)"
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -W error -m scripts.build_docs
+
+.PHONY: test-floor
+test-floor: .tools/bin/uv
+	bash scripts/test_floor.sh
+
+.PHONY: test-pythons
+test-pythons: .tools/bin/uv
+	bash scripts/test_python.sh 3.10
+	bash scripts/test_python.sh 3.13
 
 .PHONY: bench-check
 bench-check: .venv/.synced

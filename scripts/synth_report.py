@@ -208,6 +208,8 @@ def report(folder: Path, outdir: Path) -> list[str]:
     """Synthesize the example in ``folder`` into ``outdir`` and return the report's lines."""
     module = load_example(folder)
     prepare_outdir(outdir)
+    # Nothing else is printed until synthesis ends: say what is happening, on stderr so the report stays clean.
+    print(f"Synthesizing {display_path(folder)} (about 15 s)...", file=sys.stderr, flush=True)
     app = cdk.App(outdir=str(outdir), context=cdk_json_context(folder))
     stack = build_stack(module, app)
     artifact = app.synth().get_stack_by_name(stack.stack_name)

@@ -103,3 +103,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _installed_version() -> str:
+    """The version pyproject.toml gave the installed distribution (single-sourced in .projenrc.py)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("s3-validated-pipeline")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__: str = _installed_version()
+"""The installed version of s3-validated-pipeline, read from its metadata (aws-cdk-lib is not imported)."""

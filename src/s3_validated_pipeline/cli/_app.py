@@ -1,0 +1,454 @@
+"""The ``s3vp`` commands: argument parsing and what each prints; the work is done in the sibling modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .. import check as checker
+from ._aws import AwsError, PipelineOutputs
+from ._package import PackageError, build_package
+
+if TYPE_CHECKING:
+    from ._push import Upload
+
+__all__ = ["cli"]
+
+EXIT_ACCEPTED = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+class CliError(click.ClickException):
+    """A problem the user can fix (bad input, AWS credentials or permissions): ``Error: ...``, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def _require_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--require",
+        "required",
+        multiple=True,
+        metavar="GLOB",
+        help="A file the package must hold (repeatable; '**' crosses folders), as in ValidationOptions.required_files.",
+    )(function)
+
+
+def _ignore_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--ignore",
+        "ignored",
+        multiple=True,
+        metavar="GLOB",
+        help="A path exempt from the forbidden-file and credentials rules, e.g. node_modules (repeatable).",
+    )(function)
+
+
+def _json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(function)
+
+
+def _aws_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option(
+        "--region", metavar="REGION", help="AWS region (default: AWS_DEFAULT_REGION or the profile's)."
+    )(function)
+    return click.option("--profile", metavar="PROFILE", help="AWS profile (default: AWS_PROFILE or the chain).")(
+        function
+    )
+
+
+def _check(path: Path, required: Sequence[str], ignored: Sequence[str]) -> checker.Report:
+    """Run the package check as the pipeline does, with its default limits and forbidden files."""
+    try:
+        limits = checker.Limits(ignore=tuple(ignored))
+        return checker.check_package(path, required=tuple(required), limits=limits)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _echo_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="s3-validated-pipeline", prog_name="s3vp")
+def cli() -> None:
+    """Package, check and upload code for a ValidatedS3Pipeline.
+
+    \b
+    Examples:
+      s3vp package . -o package.zip --require package.json
+      s3vp check package.zip --require package.json
+      s3vp push package.zip --stack MyPipelineStack
+
+    Credentials come from the standard AWS chain (--profile, --region, AWS_ENDPOINT_URL are honoured); nothing is
+    stored. Exit codes: 0 success, 1 the package is rejected, 2 a usage, credentials or permission problem.
+    """
+
+
+@cli.command("package", short_help="Zip a folder deterministically, leaving junk out, and check the zip.")
+@click.argument("directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE.zip",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="The zip to write (replaced if it exists).",
+)
+@_require_option
+@_ignore_option
+@click.option("-v", "--verbose", is_flag=True, help="List every path left out, not only a count per pattern.")
+@_json_option
+def package_command(
+    directory: Path, output: Path, required: tuple[str, ...], ignored: tuple[str, ...], verbose: bool, as_json: bool
+) -> None:
+    """Zip DIR deterministically, leaving junk and secrets out, then run the package check on the zip.
+
+    The same tree always gives the same bytes: entries sorted, files only, timestamps 1980-01-01 (or
+    SOURCE_DATE_EPOCH), modes 0644/0755, no extra fields. Left out: .git/, node_modules/, .env and .env.* (but
+    .env.example, .env.sample, .env.template), .DS_Store, __MACOSX/, Thumbs.db, and the patterns in DIR/.s3vpignore
+    (gitignore syntax; '!node_modules/' puts a folder back). Symbolic links are refused: the pipeline rejects them.
+
+    Exit 0 when the zip passes the check, 1 when the pipeline would reject it (the zip is still written), 2 for a
+    usage error or a folder that cannot be packaged.
+
+    \b
+    Examples:
+      s3vp package . -o package.zip
+      s3vp package app -o dist/app.zip --require package.json --require 'bin/*.ts' --verbose
+      SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) s3vp package . -o package.zip
+    """
+    try:
+        result = build_package(directory, output)
+    except PackageError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+    report = _check(output, required, ignored)
+    if as_json:
+        _echo_json(
+            {
+                "output": str(output),
+                "files": len(result.files),
+                "bytes": result.bytes_in,
+                "excluded": {pattern: list(paths) for pattern, paths in result.excluded.items()},
+                "check": report.to_dict(),
+            }
+        )
+    else:
+        click.echo(
+            f"Packaged {len(result.files)} file(s), {_human(result.bytes_in)}, into {output} "
+            f"({_human(report.size)}, sha256 {report.sha256})"
+        )
+        if result.excluded:
+            click.echo("Left out:")
+            width = max(len(pattern) for pattern in result.excluded)
+            for pattern, paths in result.excluded.items():
+                click.echo(f"  {pattern:<{width}}  {_count(paths)}")
+                if verbose:
+                    for path in paths:
+                        click.echo(f"      {path}")
+        _echo_report(report)
+    sys.exit(EXIT_ACCEPTED if report.accepted else EXIT_REJECTED)
+
+
+def _count(paths: Sequence[str]) -> str:
+    folders = sum(path.endswith("/") for path in paths)
+    files = len(paths) - folders
+    parts = [f"{n} {kind}" + ("s" if n != 1 else "") for n, kind in ((files, "file"), (folders, "folder")) if n]
+    return ", ".join(parts)
+
+
+def _echo_report(report: checker.Report) -> None:
+    headline, _, rest = report.summary().partition("\n")
+    click.secho(headline, fg="green" if report.accepted else "red", bold=not report.accepted)
+    if rest:
+        click.echo(rest)
+
+
+@cli.command("check", short_help="Run the pipeline's package check on a zip.")
+@click.argument("package", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
+@_require_option
+@_ignore_option
+@_json_option
+def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, ...], as_json: bool) -> None:
+    """Run the pipeline's package check on a zip, as the validate stage will.
+
+    The same check as `python -m s3_validated_pipeline.check`, with the pipeline's default limits and forbidden
+    files. Exit 0 accepted, 1 rejected (one line per finding), 2 usage error or unreadable file.
+
+    \b
+    Examples:
+      s3vp check package.zip
+      s3vp check package.zip --require package.json --require 'src/**/*.ts' --ignore node_modules
+      s3vp check package.zip --json | jq '.findings[].rule'
+    """
+    report = _check(package, required, ignored)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        _echo_report(report)
+    sys.exit(EXIT_ACCEPTED if report.accepted else EXIT_REJECTED)
+
+
+@cli.command("push", short_help="Check a zip, upload it to the pipeline's source key, print the version id.")
+@click.argument("package", metavar="FILE.zip", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--stack", metavar="NAME", help="The stack holding the ValidatedS3Pipeline: bucket, key and KMS key.")
+@click.option("--bucket", metavar="BUCKET", help="The source bucket (instead of --stack).")
+@click.option("--key", metavar="KEY", help="The watched object key, e.g. source.zip (instead of --stack).")
+@click.option("--kms-key", metavar="ARN", help="The source bucket's KMS key ARN (instead of --stack).")
+@click.option("--skip-check", is_flag=True, help="Upload even when the package check rejects the zip.")
+@_require_option
+@_ignore_option
+@_aws_options
+@_json_option
+def push_command(
+    package: Path,
+    stack: str | None,
+    bucket: str | None,
+    key: str | None,
+    kms_key: str | None,
+    skip_check: bool,
+    required: tuple[str, ...],
+    ignored: tuple[str, ...],
+    profile: str | None,
+    region: str | None,
+    as_json: bool,
+) -> None:
+    """Check a zip locally, then upload it to the pipeline's source key; prints the new object version id.
+
+    With --stack, the bucket, key and KMS key are read from the stack's outputs (cloudformation:DescribeStacks).
+    The upload uses SSE-KMS with that key and a SHA-256 checksum (multipart above 256 MiB), so it needs
+    s3:PutObject on the key and kms:GenerateDataKey on the key: pipeline.grant_upload(...) grants both.
+    A zip the pipeline would reject is refused (exit 1) unless --skip-check.
+
+    \b
+    Examples:
+      s3vp push package.zip --stack MyPipelineStack
+      s3vp push package.zip --stack MyPipelineStack --profile dev --region eu-west-1 --require package.json
+      s3vp push package.zip --bucket my-source-bucket --key source.zip --kms-key arn:aws:kms:...:key/...
+      VERSION=$(s3vp push package.zip --stack MyPipelineStack --json | jq -r .version_id)
+    """
+    from ._aws import make_session, read_stack_outputs
+    from ._push import upload_package
+
+    explicit = {"--bucket": bucket, "--key": key, "--kms-key": kms_key}
+    if stack is not None and any(value is not None for value in explicit.values()):
+        raise click.UsageError("pass either --stack, or --bucket, --key and --kms-key, not both")
+    if stack is None and not all(explicit.values()):
+        missing = ", ".join(name for name, value in explicit.items() if not value)
+        raise click.UsageError(f"pass --stack NAME, or all of --bucket, --key and --kms-key (missing: {missing})")
+    report = None if skip_check else _check_before_push(package, required, ignored, as_json=as_json)
+    try:
+        session = make_session(profile, region)
+        if stack is not None:
+            target = read_stack_outputs(session, stack)
+        else:
+            target = PipelineOutputs("", bucket or "", key or "", kms_key or "", None)
+        if not as_json:
+            click.echo(f"Uploading {package} ({_human(package.stat().st_size)}) to s3://{target.bucket}/{target.key}")
+        with _progress(package.stat().st_size, enabled=not as_json) as advance:
+            upload = upload_package(
+                session, package, bucket=target.bucket, key=target.key, kms_key=target.kms_key, progress=advance
+            )
+    except AwsError as exc:
+        raise CliError(str(exc)) from None
+    _echo_upload(upload, target, stack, report, as_json=as_json)
+
+
+def _check_before_push(
+    package: Path, required: Sequence[str], ignored: Sequence[str], *, as_json: bool
+) -> checker.Report:
+    """Check the zip as the pipeline will; exit 1, uploading nothing, when it would be rejected."""
+    report = _check(package, required, ignored)
+    if not report.accepted:
+        if as_json:
+            _echo_json({"uploaded": False, "check": report.to_dict()})
+        else:
+            _echo_report(report)
+        message = f"Not uploaded: the pipeline would reject {package}. Fix the findings, or pass --skip-check."
+        click.secho(message, fg="red", err=True)
+        sys.exit(EXIT_REJECTED)
+    if not as_json:
+        click.echo(f"Checked {package}: accepted ({report.entries} entries, sha256 {report.sha256})")
+    return report
+
+
+def _echo_upload(
+    upload: Upload, target: PipelineOutputs, stack: str | None, report: checker.Report | None, *, as_json: bool
+) -> None:
+    if as_json:
+        _echo_json(
+            {
+                "uploaded": True,
+                "stack": stack,
+                "pipeline": target.pipeline,
+                "bucket": upload.bucket,
+                "key": upload.key,
+                "kms_key": target.kms_key,
+                "version_id": upload.version_id,
+                "checksum_sha256": upload.checksum_sha256,
+                "sha256": report.sha256 if report is not None else None,
+                "size": upload.size,
+            }
+        )
+    elif upload.version_id is None:
+        click.secho(
+            f"Uploaded, but s3://{upload.bucket}/{upload.key} has no version id: the bucket is not versioned, so the "
+            "pipeline cannot name this upload.",
+            fg="yellow",
+            err=True,
+        )
+    else:
+        click.echo(f"Uploaded: version id {upload.version_id}")
+        if target.pipeline:
+            click.echo(f"Pipeline {target.pipeline} starts an execution for this version.")
+
+
+class _NoProgress:
+    def __enter__(self) -> Callable[[int], None] | None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _RichProgress:
+    """A rich progress bar on standard error, driven by boto3's transfer callback (thread-safe in rich)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+        self._progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._task = self._progress.add_task("upload", total=total)
+
+    def __enter__(self) -> Callable[[int], None]:
+        self._progress.start()
+        return lambda sent: self._progress.advance(self._task, sent)
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+def _progress(total: int, *, enabled: bool) -> _NoProgress | _RichProgress:
+    """A progress bar only when standard error is a terminal (never in a pipe, a log or CI)."""
+    if enabled and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        return _RichProgress(total)
+    return _NoProgress()
+
+
+_STATUS_COLOURS = {
+    "Succeeded": "green",
+    "Failed": "red",
+    "Stopped": "yellow",
+    "Superseded": "yellow",
+    "Cancelled": "yellow",
+}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else (f"{minutes}m {secs:02d}s" if minutes else f"{secs}s")
+
+
+@cli.command("history", short_help="List recent executions with the object version each validated.")
+@click.option("--stack", metavar="NAME", help="The stack holding the ValidatedS3Pipeline (reads its PipelineName).")
+@click.option("--pipeline", "pipeline_name", metavar="NAME", help="The pipeline's name (instead of --stack).")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="How many executions, newest first.",
+)
+@_aws_options
+@_json_option
+def history_command(
+    stack: str | None, pipeline_name: str | None, limit: int, profile: str | None, region: str | None, as_json: bool
+) -> None:
+    """List recent executions with the object version each validated, its status, start and duration.
+
+    The version is the Source action's VersionId output variable, so an execution can be matched with the
+    version id `s3vp push` printed. Needs codepipeline:ListPipelineExecutions and ListActionExecutions (and
+    cloudformation:DescribeStacks with --stack).
+
+    \b
+    Examples:
+      s3vp history --stack MyPipelineStack
+      s3vp history --stack MyPipelineStack -n 5 --profile dev
+      s3vp history --pipeline my-pipeline --json | jq -r '.[] | select(.status == "Failed") | .version_id'
+    """
+    from ._aws import make_session, read_stack_outputs
+    from ._history import now, recent_executions
+
+    if (stack is None) == (pipeline_name is None):
+        raise click.UsageError("pass either --stack NAME or --pipeline NAME")
+    try:
+        session = make_session(profile, region)
+        pipeline_name = read_stack_outputs(session, stack).pipeline if stack is not None else pipeline_name
+        if not pipeline_name:
+            raise AwsError(
+                f"the stack {stack!r} does not output its pipeline's name (*PipelineName): deploy a newer version "
+                "of the construct, or pass --pipeline NAME"
+            )
+        executions = recent_executions(session, pipeline_name, limit=limit)
+    except AwsError as exc:
+        raise CliError(str(exc)) from None
+    moment = now()
+    if as_json:
+        _echo_json([execution.to_dict(moment) for execution in executions])
+        return
+    if not executions:
+        click.echo(f"No executions of {pipeline_name} yet.")
+        return
+    rows = [
+        (
+            execution.execution_id,
+            execution.status,
+            execution.version_id or "-",
+            execution.start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if execution.start else "-",
+            _duration(execution.duration_seconds(moment)),
+        )
+        for execution in executions
+    ]
+    header = ("EXECUTION", "STATUS", "VERSION", "STARTED (UTC)", "DURATION")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    click.echo("  ".join(title.ljust(width) for title, width in zip(header, widths, strict=True)).rstrip())
+    for row in rows:
+        cells = [value.ljust(width) for value, width in zip(row, widths, strict=True)]
+        cells[1] = click.style(cells[1], fg=_STATUS_COLOURS.get(row[1]))
+        click.echo("  ".join(cells).rstrip())

@@ -1,0 +1,364 @@
+"""``s3vp push`` against moto: in process (``mock_aws``) and over HTTP (``moto_server`` via ``AWS_ENDPOINT_URL``).
+
+Nothing here reaches AWS: every test sets fake credentials, and the moto server listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from click.testing import CliRunner
+from moto import mock_aws
+
+from s3_validated_pipeline.cli import _app, _push
+from s3_validated_pipeline.cli._aws import AwsError, find_pipeline_outputs
+from s3_validated_pipeline.cli._package import build_package
+from s3_validated_pipeline.cli._push import upload_package
+
+REGION = "eu-west-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials only: no profile, config file or instance metadata from this machine."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    root = tmp_path / "app"
+    (root / "src").mkdir(parents=True)
+    (root / "package.json").write_text('{"name": "app"}\n')
+    (root / "src" / "index.js").write_text("console.log('hi');\n")
+    return build_package(root, tmp_path / "package.zip").output
+
+
+def create_source(s3: Any, kms: Any, bucket: str = "source-bucket") -> str:
+    """A versioned bucket encrypted with a KMS key, like the construct's; returns the key's ARN."""
+    key_arn: str = kms.create_key(Description="source")["KeyMetadata"]["Arn"]
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]
+        },
+    )
+    return key_arn
+
+
+def sha256_b64(path: Path) -> str:
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(_app.cli, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def moto(aws_env: None) -> Iterator[tuple[Any, Any, Any]]:
+    with mock_aws():
+        yield (
+            boto3.client("s3", region_name=REGION),
+            boto3.client("kms", region_name=REGION),
+            boto3.client("cloudformation", region_name=REGION),
+        )
+
+
+def test_push_stores_the_object_encrypted_with_the_key_and_a_sha256_checksum(
+    moto: tuple[Any, Any, Any], package: Path
+) -> None:
+    s3, kms, _ = moto
+    key_arn = create_source(s3, kms)
+    code, out, err = run("push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn)
+    assert code == 0, err
+    head = s3.head_object(Bucket="source-bucket", Key="source.zip", ChecksumMode="ENABLED")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == key_arn
+    assert head["ChecksumSHA256"] == sha256_b64(package)
+    assert f"Uploaded: version id {head['VersionId']}" in out
+    assert "Checked" in out
+
+
+def test_push_json_prints_one_object_with_the_version_id(moto: tuple[Any, Any, Any], package: Path) -> None:
+    s3, kms, _ = moto
+    key_arn = create_source(s3, kms)
+    code, out, _ = run(
+        "push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--json"
+    )
+    document = json.loads(out)
+    versions = s3.list_object_versions(Bucket="source-bucket", Prefix="source.zip")["Versions"]
+    assert code == 0
+    assert document["version_id"] == versions[0]["VersionId"]
+    assert document["checksum_sha256"] == sha256_b64(package)
+    assert document["sha256"] == hashlib.sha256(package.read_bytes()).hexdigest()
+
+
+def test_each_push_prints_the_version_it_created(moto: tuple[Any, Any, Any], package: Path) -> None:
+    s3, kms, _ = moto
+    key_arn = create_source(s3, kms)
+    args = ("push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--json")
+    first = json.loads(run(*args)[1])["version_id"]
+    second = json.loads(run(*args)[1])["version_id"]
+    versions = s3.list_object_versions(Bucket="source-bucket", Prefix="source.zip")["Versions"]
+    assert first != second
+    assert {first, second} == {version["VersionId"] for version in versions}
+    assert next(v["VersionId"] for v in versions if v["IsLatest"]) == second
+
+
+def stack_template(outputs: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+            "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+        }
+    )
+
+
+def test_push_with_stack_reads_bucket_key_and_kms_key_from_the_outputs(
+    moto: tuple[Any, Any, Any], package: Path
+) -> None:
+    s3, kms, cloudformation = moto
+    key_arn = create_source(s3, kms, bucket="stack-source")
+    outputs = {  # CDK's logical ids: construct path, output id, then an 8-character hash
+        "PipelineSourceBucketName1A2B3C4D": "stack-source",
+        "PipelineObjectKeyA1B2C3D4": "uploads/app.zip",
+        "PipelineSourceKeyArnDEADBEEF": key_arn,
+        "PipelinePipelineName0F0F0F0F": "app-pipeline",
+        "Unrelated": "x",
+    }
+    cloudformation.create_stack(StackName="AppStack", TemplateBody=stack_template(outputs))
+    code, out, err = run("push", str(package), "--stack", "AppStack", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    head = s3.head_object(Bucket="stack-source", Key="uploads/app.zip", ChecksumMode="ENABLED")
+    assert document["version_id"] == head["VersionId"]
+    assert document["pipeline"] == "app-pipeline"
+    assert head["SSEKMSKeyId"] == key_arn
+
+
+def test_fails_when_the_stack_does_not_exist(moto: tuple[Any, Any, Any], package: Path) -> None:
+    code, _, err = run("push", str(package), "--stack", "NoSuchStack")
+    assert code == 2
+    assert f"no stack named 'NoSuchStack' in {REGION}" in err
+
+
+def test_fails_when_the_stack_has_no_outputs_of_the_construct(moto: tuple[Any, Any, Any], package: Path) -> None:
+    moto[2].create_stack(StackName="Other", TemplateBody=stack_template({"QueueUrl": "x"}))
+    code, _, err = run("push", str(package), "--stack", "Other")
+    assert code == 2
+    assert "has no outputs of a ValidatedS3Pipeline" in err
+    assert "QueueUrl" in err
+
+
+def test_fails_when_outputs_of_two_pipelines_are_in_one_stack() -> None:
+    outputs = {f"{p}{suffix}": "v" for p in ("A", "B") for suffix in ("SourceBucketName", "ObjectKey", "SourceKeyArn")}
+    with pytest.raises(AwsError, match="more than one ValidatedS3Pipeline \\('A', 'B'\\)"):
+        find_pipeline_outputs("Two", outputs)
+
+
+def test_outputs_are_found_with_or_without_cdks_hash() -> None:
+    outputs = {"SourceBucketName": "b", "ObjectKey": "k", "SourceKeyArn": "arn", "NotAHashSourceKeyArnxyz": "no"}
+    found = find_pipeline_outputs("Seed", outputs)
+    assert (found.bucket, found.key, found.kms_key, found.pipeline) == ("b", "k", "arn", None)
+
+
+def test_refuses_a_package_the_pipeline_would_reject_unless_skip_check(
+    moto: tuple[Any, Any, Any], tmp_path: Path
+) -> None:
+    s3, kms, _ = moto
+    key_arn = create_source(s3, kms)
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "server.pem").write_text("fixture")
+    bad = build_package(root, tmp_path / "bad.zip").output
+    target = ("--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn)
+    code, out, err = run("push", str(bad), *target)
+    assert code == 1
+    assert "[forbidden-file]" in out
+    assert "Not uploaded" in err
+    assert "Versions" not in s3.list_object_versions(Bucket="source-bucket")
+    assert run("push", str(bad), *target, "--skip-check")[0] == 0
+
+
+def test_fails_without_credentials(aws_env: None, monkeypatch: pytest.MonkeyPatch, package: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    for name in (
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    # mock_aws would supply credentials of its own; a closed local port makes sure nothing leaves the machine
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code, _, err = run("push", str(package), "--bucket", "b", "--key", "source.zip", "--kms-key", "arn:k")
+    assert code == 2
+    assert "no AWS credentials found" in err
+
+
+def test_fails_with_an_unknown_profile(aws_env: None, package: Path) -> None:
+    code, _, err = run("push", str(package), "--stack", "S", "--profile", "nobody")
+    assert code == 2
+    assert "the AWS profile 'nobody' is not configured" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--bucket", "b"),
+        ("--stack", "S", "--bucket", "b"),
+        (),
+    ],
+)
+def test_fails_when_the_target_is_incomplete_or_given_twice(
+    aws_env: None, package: Path, args: tuple[str, ...]
+) -> None:
+    code, _, err = run("push", str(package), *args)
+    assert code == 2
+    assert "--stack" in err
+
+
+class _StubbedSession:
+    """A session whose S3 client answers from a botocore Stubber."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def client(self, name: str) -> Any:
+        assert name == "s3"
+        return self._client
+
+
+def test_access_denied_names_the_permissions_and_grant_upload(aws_env: None, package: Path) -> None:
+    client = boto3.client("s3", region_name=REGION)
+    with Stubber(client) as stubber:
+        stubber.add_client_error("put_object", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(AwsError) as raised:
+            upload_package(_StubbedSession(client), package, bucket="b", key="source.zip", kms_key="arn:k")
+    message = str(raised.value)
+    assert "access denied to s3://b/source.zip" in message
+    assert "s3:PutObject" in message
+    assert "kms:GenerateDataKey" in message
+    assert "grant_upload" in message
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Over HTTP: the real console entry point, in its own process, against moto_server through AWS_ENDPOINT_URL
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def moto_server(aws_env: None) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(  # noqa: S603  # our own interpreter, fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto_server did not start on {endpoint}")
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_push_through_aws_endpoint_url_against_moto_server(moto_server: str, package: Path) -> None:
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=moto_server)
+    key_arn = create_source(s3, kms)
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_server}
+    command = [sys.executable, "-c", "from s3_validated_pipeline.cli import main; main()"]
+    args = ["push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--json"]
+    result = subprocess.run(  # noqa: S603  # our own interpreter, fixed arguments
+        [*command, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    head = s3.head_object(Bucket="source-bucket", Key="source.zip", ChecksumMode="ENABLED")
+    assert document["version_id"] == head["VersionId"]
+    assert head["SSEKMSKeyId"] == key_arn
+    assert head["ChecksumSHA256"] == sha256_b64(package)
+
+
+def test_a_multipart_upload_reports_the_version_it_completed(
+    moto: tuple[Any, Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3, kms, _ = moto
+    key_arn = create_source(s3, kms)
+    monkeypatch.setattr(_push, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)
+    monkeypatch.setattr(_push, "MULTIPART_CHUNK", 5 * 1024 * 1024)
+    big = tmp_path / "big.zip"
+    big.write_bytes(os.urandom(11 * 1024 * 1024))
+    sent: list[int] = []
+    upload = upload_package(
+        boto3.Session(), big, bucket="source-bucket", key="source.zip", kms_key=key_arn, progress=sent.append
+    )
+    head = s3.head_object(Bucket="source-bucket", Key="source.zip", ChecksumMode="ENABLED")
+    assert upload.version_id == head["VersionId"]
+    assert head["SSEKMSKeyId"] == key_arn
+    assert head["ContentLength"] == sum(sent) == big.stat().st_size
+    assert head["ETag"].strip('"').endswith("-3")  # three parts
+
+
+def test_the_progress_bar_runs_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    with _app._progress(100, enabled=True) as advance:
+        assert advance is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")
+    with _app._progress(100, enabled=False) as advance:
+        assert advance is None
+    with _app._progress(100, enabled=True) as advance:
+        assert advance is not None
+        advance(60)
+        advance(40)
