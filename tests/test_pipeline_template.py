@@ -181,7 +181,23 @@ def test_log_key_lets_cloudwatch_logs_of_this_account_only_use_it(seed: Synthesi
     key_statements = statements(seed.json["Resources"][key_id]["Properties"]["KeyPolicy"])
     logs_statement = next(s for s in key_statements if "Service" in s["Principal"])
     assert "logs." in json.dumps(logs_statement["Principal"])
-    assert "kms:EncryptionContext:aws:logs:arn" in logs_statement["Condition"]["ArnLike"]
+    # Only log groups of this account and Region: the ARN pattern, not just the condition key, is asserted.
+    assert logs_statement["Condition"]["ArnLike"] == {
+        "kms:EncryptionContext:aws:logs:arn": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":logs:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":*",
+                ],
+            ]
+        }
+    }
 
 
 # --- Trigger -----------------------------------------------------------------------------------------------

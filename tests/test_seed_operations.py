@@ -64,11 +64,21 @@ def test_the_trail_validates_its_logs_and_records_both_buckets_data_events(seed:
     [trail] = of_type(seed, "AWS::CloudTrail::Trail").values()
     props = trail["Properties"]
     assert props["EnableLogFileValidation"] is True
-    assert "KMSKeyId" in props
-    assert "CloudWatchLogsLogGroupArn" in props
-    selectors = json.dumps(props["EventSelectors"])
-    assert "AWS::S3::Object" in selectors
-    assert selectors.count("Fn::GetAtt") >= 2 or selectors.count("Ref") >= 2
+    [trail_key] = of_type(seed, "AWS::KMS::Key", "TrailKey")
+    [trail_logs] = of_type(seed, "AWS::Logs::LogGroup", "TrailLogs")
+    assert props["KMSKeyId"] == {"Fn::GetAtt": [trail_key, "Arn"]}
+    assert props["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": [trail_logs, "Arn"]}
+    # Data events of every object of exactly the two buckets, reads and writes, and nothing else
+    [source] = of_type(seed, "AWS::S3::Bucket", "SourceBucket")
+    [artifacts] = of_type(seed, "AWS::S3::Bucket", "PipelineArtifacts")
+    objects_of = [{"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/"]]} for bucket in (source, artifacts)]
+    assert props["EventSelectors"] == [
+        {
+            "DataResources": [{"Type": "AWS::S3::Object", "Values": objects_of}],
+            "IncludeManagementEvents": False,
+            "ReadWriteType": "All",
+        }
+    ]
 
 
 def test_execution_history_is_kept_two_years_with_a_saved_query(seed: Synthesized) -> None:
