@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IConstruct
 
+from ._buildspec import checker_variables
 from ._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_in_packs
 from ._logs import encrypted_log_group
 from ._warnings import CUSTOM_BUILD_IMAGE, RETIRED_BUILD_ENVIRONMENT, LibraryWarning
@@ -189,9 +190,10 @@ def new_build_project(
             privileged=False,
         ),
         environment_variables={
-            "CHECKER_BUCKET": codebuild.BuildEnvironmentVariable(value=checker.s3_bucket_name),
-            "CHECKER_KEY": codebuild.BuildEnvironmentVariable(value=checker.s3_object_key),
-            "CHECKER_SHA256": codebuild.BuildEnvironmentVariable(value=checker_sha256()),
+            name: codebuild.BuildEnvironmentVariable(value=value)
+            for name, value in checker_variables(
+                checker.s3_bucket_name, checker.s3_object_key, checker_sha256()
+            ).items()
         },
         encryption_key=artifact_key,
         logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),

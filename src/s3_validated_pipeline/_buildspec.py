@@ -21,6 +21,16 @@ SOURCE_VARIABLES = ("SOURCE_BUCKET", "SOURCE_OBJECT_KEY", "SOURCE_OBJECT_VERSION
 """Set by the pipeline's validate action: the exact object version that started the execution."""
 
 
+def checker_variables(bucket: str, key: str, sha256: str) -> dict[str, str]:
+    """The values of ``CHECKER_VARIABLES``, by name."""
+    return dict(zip(CHECKER_VARIABLES, (bucket, key, sha256), strict=True))
+
+
+def source_variables(bucket: str, key: str, version_id: str) -> dict[str, str]:
+    """The values of ``SOURCE_VARIABLES``, by name."""
+    return dict(zip(SOURCE_VARIABLES, (bucket, key, version_id), strict=True))
+
+
 def _checker_pinned() -> list[str]:
     return [
         f'if ! echo "$CHECKER_SHA256  {WORK_DIR}/check.py" | sha256sum --check --strict --quiet; then',

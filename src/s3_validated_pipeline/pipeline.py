@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from . import _buildspec
 from ._buckets import new_access_log_bucket, new_artifact_bucket
 from ._build_project import EnvironmentWarnings, StageResources
 from ._compliance import acknowledge_cdk_grants
@@ -316,11 +317,10 @@ class ValidatedS3Pipeline(Construct):
             input=source_output,
             outputs=[self.validated_artifact],
             environment_variables={
-                "SOURCE_BUCKET": codebuild.BuildEnvironmentVariable(value=self.source_bucket.bucket_name),
-                "SOURCE_OBJECT_KEY": codebuild.BuildEnvironmentVariable(value=self.object_key),
-                "SOURCE_OBJECT_VERSION_ID": codebuild.BuildEnvironmentVariable(
-                    value=self.source_action.variables.version_id
-                ),
+                name: codebuild.BuildEnvironmentVariable(value=value)
+                for name, value in _buildspec.source_variables(
+                    self.source_bucket.bucket_name, self.object_key, self.source_action.variables.version_id
+                ).items()
             },
         )
         """The validate stage's action."""
