@@ -348,10 +348,11 @@ def test_a_standalone_project_warns_on_itself() -> None:
 
 
 def zip_recipe() -> str:
-    """The README's zip command: the first shell block of "Upload a package", up to the package check."""
+    """The README's zip command: the shell block of "Upload a package" that runs `zip`, up to the package check."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Upload a package", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    section = readme.split("## Upload a package", 1)[1].split("\n## ", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in section.split("```sh\n")[1:]]
+    [block] = [candidate for candidate in blocks if "zip -r" in candidate]
     recipe = block.split("python -m s3_validated_pipeline.check", 1)[0]
     return recipe.replace("\\\n", " ").strip()
 
