@@ -101,9 +101,6 @@ PUBLIB = "publib@^0.2"
 # twine is not a dev dependency: checkov pins packaging<24, and twine >= 6.1 (the first to read the Metadata-Version
 # 2.4 that hatchling writes, with License-Expression) needs packaging>=24.2. uv runs it in an environment of its own.
 TWINE = "twine>=6.1,<8"
-# twine is not a dev dependency: checkov pins packaging<24, and twine >= 6.1 (the first to read the Metadata-Version
-# 2.4 that hatchling writes, with License-Expression) needs packaging>=24.2. uv runs it in an environment of its own.
-TWINE = "twine>=6.1,<8"
 DEPRECATED_MODULES = " ".join(
     f"!s3_validated_pipeline.{module}"
     for module in ("source_bucket", "upload_trigger", "validation_project", "verified_project")
@@ -137,8 +134,8 @@ Makefile(
                 '@echo "== make test 1/3: lint (ruff check, ruff format --check)"',
                 ".venv/bin/ruff check src tests examples scripts",
                 ".venv/bin/ruff format --check src tests examples scripts",
-                '@echo "== make test 2/3: types (mypy --strict on src/; a first run can take 2 minutes, later runs reuse'
-                ' .mypy_cache)"',
+                '@echo "== make test 2/3: types (mypy --strict on src/; a first run can take 2 minutes, later runs'
+                ' reuse .mypy_cache)"',
                 ".venv/bin/mypy",
                 '@echo "== make test 3/3: tests (pytest, about 1-2 minutes; one dot per test)"',
                 f"{env} .venv/bin/pytest",
@@ -148,7 +145,13 @@ Makefile(
         Rule(
             targets=["projen"],
             prerequisites=[".venv/.synced"],
-            recipe=[f"PATH=.tools/bin:$$PATH {env} .venv/bin/python .projenrc.py"],
+            # projen's own install step runs `uv sync` without the cli extra, which uninstalls rich and click:
+            # synced again afterwards, so .venv/.synced stays true.
+            recipe=[
+                f"PATH=.tools/bin:$$PATH {env} .venv/bin/python .projenrc.py",
+                ".tools/bin/uv sync --quiet --frozen --extra cli --python python3",
+                "touch .venv/.synced",
+            ],
             phony=True,
         ),
         Rule(
@@ -211,6 +214,15 @@ Makefile(
             targets=["test-pythons"],
             prerequisites=[".tools/bin/uv"],
             recipe=["bash scripts/test_python.sh 3.10", "bash scripts/test_python.sh 3.13"],
+            phony=True,
+        ),
+        # The README's "How it works" Mermaid diagram as docs/how-it-works.svg, for PyPI, which does not render
+        # Mermaid: mermaid-cli (npx, pinned in the script) in the system's Chromium (apt-get install chromium),
+        # the source's SHA-256 stamped into the SVG. tests/test_readme_diagram.py fails, without a browser, when
+        # the README's block changes and this was not re-run. Standard library only, so no .venv is needed.
+        Rule(
+            targets=["diagram"],
+            recipe=["python3 -m scripts.render_diagram"],
             phony=True,
         ),
         Rule(

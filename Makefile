@@ -26,6 +26,8 @@ test: .venv/.synced
 .PHONY: projen
 projen: .venv/.synced
 	PATH=.tools/bin:$$PATH JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python .projenrc.py
+	.tools/bin/uv sync --quiet --frozen --extra cli --python python3
+	touch .venv/.synced
 
 .PHONY: package
 package: .venv/.synced
@@ -57,6 +59,10 @@ test-floor: .tools/bin/uv
 test-pythons: .tools/bin/uv
 	bash scripts/test_python.sh 3.10
 	bash scripts/test_python.sh 3.13
+
+.PHONY: diagram
+diagram:
+	python3 -m scripts.render_diagram
 
 .PHONY: bench-check
 bench-check: .venv/.synced

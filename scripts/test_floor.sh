@@ -2,8 +2,9 @@
 # `make test-floor`: prove the declared floor. Builds .venv-floor/ with the library's run-time dependencies
 # (aws-cdk-lib, constructs) at the oldest versions pyproject.toml allows, by uv's lowest-direct resolution, and the
 # test tools at their locked versions (uv.lock's dev group, less whatever the floor already pinned), then synthesizes
-# every example and runs the snapshot and compliance tests there. Rebuilt from scratch on every run, so it is
-# idempotent and never reuses a stale environment. Takes about 1 minute with a warm uv cache (2 cores).
+# every example and runs the snapshot and compliance tests there, and the README's apps (tests/test_readme_apps.py:
+# each README example that builds a ValidatedS3Pipeline, run in a stack and synthesized). Rebuilt from scratch on
+# every run, so it is idempotent and never reuses a stale environment. Takes about 1 minute with a warm uv cache (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 UV_PYTHON_DOWNLOADS=never
@@ -23,6 +24,8 @@ from importlib.metadata import requires, version
 
 pins = []
 for requirement in requires("s3-validated-pipeline") or []:
+    if re.search(r";.*\bextra\s*==", requirement):
+        continue  # an extra's (the s3vp command line's), not installed by `-e .`
     name = re.split(r"[<>=!~ ;]", requirement, maxsplit=1)[0]
     floor = re.search(r">=\s*([0-9.]+)", requirement)
     installed = version(name)
@@ -55,5 +58,5 @@ for example in examples/*/app.py; do
   echo "   $folder: synthesized"
 done
 
-echo "== test-floor 4/4: snapshot and compliance tests on the floor (cdk-nag, checkov, cfn-lint; about 1 minute)"
-"$venv/bin/pytest" -q -p no:cacheprovider tests/test_snapshots.py tests/test_compliance.py
+echo "== test-floor 4/4: snapshot, compliance (cdk-nag, checkov, cfn-lint) and README-app tests on the floor (about 1 minute)"
+"$venv/bin/pytest" -q -p no:cacheprovider tests/test_snapshots.py tests/test_compliance.py tests/test_readme_apps.py
