@@ -99,7 +99,9 @@ def test_push_stores_the_object_encrypted_with_the_key_and_a_sha256_checksum(
 ) -> None:
     s3, kms, _ = moto
     key_arn = create_source(s3, kms)
-    code, out, err = run("push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn)
+    code, out, err = run(
+        "push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--no-watch"
+    )
     assert code == 0, err
     head = s3.head_object(Bucket="source-bucket", Key="source.zip", ChecksumMode="ENABLED")
     assert head["ServerSideEncryption"] == "aws:kms"
@@ -113,7 +115,16 @@ def test_push_json_prints_one_object_with_the_version_id(moto: tuple[Any, Any, A
     s3, kms, _ = moto
     key_arn = create_source(s3, kms)
     code, out, _ = run(
-        "push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--json"
+        "push",
+        str(package),
+        "--bucket",
+        "source-bucket",
+        "--key",
+        "source.zip",
+        "--kms-key",
+        key_arn,
+        "--json",
+        "--no-watch",
     )
     document = json.loads(out)
     versions = s3.list_object_versions(Bucket="source-bucket", Prefix="source.zip")["Versions"]
@@ -126,7 +137,8 @@ def test_push_json_prints_one_object_with_the_version_id(moto: tuple[Any, Any, A
 def test_each_push_prints_the_version_it_created(moto: tuple[Any, Any, Any], package: Path) -> None:
     s3, kms, _ = moto
     key_arn = create_source(s3, kms)
-    args = ("push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--json")
+    target = ("--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn)
+    args = ("push", str(package), *target, "--json", "--no-watch")
     first = json.loads(run(*args)[1])["version_id"]
     second = json.loads(run(*args)[1])["version_id"]
     versions = s3.list_object_versions(Bucket="source-bucket", Prefix="source.zip")["Versions"]
@@ -157,13 +169,118 @@ def test_push_with_stack_reads_bucket_key_and_kms_key_from_the_outputs(
         "Unrelated": "x",
     }
     cloudformation.create_stack(StackName="AppStack", TemplateBody=stack_template(outputs))
-    code, out, err = run("push", str(package), "--stack", "AppStack", "--json")
+    code, out, err = run("push", str(package), "--stack", "AppStack", "--json", "--no-watch")
     assert code == 0, err
     document = json.loads(out)
     head = s3.head_object(Bucket="stack-source", Key="uploads/app.zip", ChecksumMode="ENABLED")
     assert document["version_id"] == head["VersionId"]
     assert document["pipeline"] == "app-pipeline"
     assert head["SSEKMSKeyId"] == key_arn
+
+
+class _WatchingSession:
+    """moto's clients, but CodePipeline's execution APIs (which moto lacks) from a Stubber; the watcher asks for
+    that client only after the upload, so its answers can name the version the upload created."""
+
+    def __init__(self, s3: Any, stubber: Stubber) -> None:
+        self.s3 = s3
+        self.stubber = stubber
+
+    def client(self, name: str) -> Any:
+        if name != "codepipeline":
+            return boto3.client(name, region_name=REGION)
+        version = self.s3.list_object_versions(Bucket="stack-source")["Versions"][0]["VersionId"]
+        stub = self.stubber
+        summary = {
+            "pipelineExecutionId": "exec-1",
+            "status": "InProgress",
+            "sourceRevisions": [{"actionName": "Source", "revisionId": version}],
+        }
+        stub.add_response(
+            "list_pipeline_executions",
+            {"pipelineExecutionSummaries": [summary]},
+            {"pipelineName": "app-pipeline", "maxResults": 50},
+        )
+        execution = {"pipelineName": "app-pipeline", "pipelineExecutionId": "exec-1"}
+        for status in ("InProgress", "Succeeded"):
+            stub.add_response(
+                "get_pipeline_execution",
+                {"pipelineExecution": {**execution, "status": status}},
+                {"pipelineName": "app-pipeline", "pipelineExecutionId": "exec-1"},
+            )
+            stub.add_response(
+                "get_pipeline_state",
+                {
+                    "stageStates": [
+                        {
+                            "stageName": "Validate",
+                            "latestExecution": {"pipelineExecutionId": "exec-1", "status": status},
+                        }
+                    ]
+                },
+                {"name": "app-pipeline"},
+            )
+            stub.add_response(
+                "list_action_executions",
+                {"actionExecutionDetails": []},
+                {"pipelineName": "app-pipeline", "filter": {"pipelineExecutionId": "exec-1"}},
+            )
+        return stub.client
+
+
+class _NoSleep:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_push_then_watches_the_execution_of_the_version_it_uploaded(
+    moto: tuple[Any, Any, Any], package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from s3_validated_pipeline.cli import _aws, _watch
+
+    s3, kms, cloudformation = moto
+    key_arn = create_source(s3, kms, bucket="stack-source")
+    outputs = {
+        "PipelineSourceBucketName1A2B3C4D": "stack-source",
+        "PipelineObjectKeyA1B2C3D4": "source.zip",
+        "PipelineSourceKeyArnDEADBEEF": key_arn,
+        "PipelinePipelineName0F0F0F0F": "app-pipeline",
+    }
+    cloudformation.create_stack(StackName="AppStack", TemplateBody=stack_template(outputs))
+    codepipeline = boto3.client("codepipeline", region_name=REGION)
+    with Stubber(codepipeline) as stubber:
+        session = _WatchingSession(s3, stubber)
+        monkeypatch.setattr(_aws, "make_session", lambda profile, region: session)
+        monkeypatch.setattr(_watch, "DEFAULT_CLOCK", _NoSleep())
+        code, out, err = run("push", str(package), "--stack", "AppStack")
+        stubber.assert_no_pending_responses()
+    assert code == 0, err
+    version = s3.head_object(Bucket="stack-source", Key="source.zip")["VersionId"]
+    lines = out.splitlines()
+    assert f"Uploaded: version id {version}" in lines
+    assert (
+        f"Watching the execution of version {version} of app-pipeline"
+        in lines[lines.index(f"Uploaded: version id {version}") + 2]
+    )
+    assert f"Execution exec-1 of app-pipeline (object version {version})" in lines
+    assert "Stage Validate: Succeeded" in lines
+    assert lines[-1] == "Execution exec-1 Succeeded"
+
+
+def test_push_without_the_pipelines_name_does_not_watch_and_says_how_to(
+    moto: tuple[Any, Any, Any], package: Path
+) -> None:
+    s3, kms, _ = moto
+    key_arn = create_source(s3, kms)
+    code, _, err = run("push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn)
+    assert code == 0
+    assert "Not watching: the pipeline's name is unknown" in err
 
 
 def test_fails_when_the_stack_does_not_exist(moto: tuple[Any, Any, Any], package: Path) -> None:
@@ -201,7 +318,7 @@ def test_refuses_a_package_the_pipeline_would_reject_unless_skip_check(
     root.mkdir()
     (root / "server.pem").write_text("fixture")
     bad = build_package(root, tmp_path / "bad.zip").output
-    target = ("--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn)
+    target = ("--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--no-watch")
     code, out, err = run("push", str(bad), *target)
     assert code == 1
     assert "[forbidden-file]" in out
@@ -318,7 +435,8 @@ def test_push_through_aws_endpoint_url_against_moto_server(moto_server: str, pac
     key_arn = create_source(s3, kms)
     env = {**os.environ, "AWS_ENDPOINT_URL": moto_server}
     command = [sys.executable, "-c", "from s3_validated_pipeline.cli import main; main()"]
-    args = ["push", str(package), "--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn, "--json"]
+    target = ["--bucket", "source-bucket", "--key", "source.zip", "--kms-key", key_arn]
+    args = ["push", str(package), *target, "--json", "--no-watch"]
     result = subprocess.run(  # noqa: S603  # our own interpreter, fixed arguments
         [*command, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )

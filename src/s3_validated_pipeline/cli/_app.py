@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,55 +12,24 @@ import click
 
 from .. import check as checker
 from ._aws import AwsError, PipelineOutputs
+from ._common import (
+    EXIT_ACCEPTED,
+    EXIT_REJECTED,
+    CliError,
+    aws_options,
+    echo_json,
+    ignore_option,
+    json_option,
+    require_option,
+    watch_options,
+)
 from ._package import PackageError, build_package
+from ._pipeline_commands import history_command, redrive_command, run_watch, watch_command
 
 if TYPE_CHECKING:
     from ._push import Upload
 
 __all__ = ["cli"]
-
-EXIT_ACCEPTED = 0
-EXIT_REJECTED = 1
-EXIT_USAGE = 2
-
-
-class CliError(click.ClickException):
-    """A problem the user can fix (bad input, AWS credentials or permissions): ``Error: ...``, exit code 2."""
-
-    exit_code = EXIT_USAGE
-
-
-def _require_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--require",
-        "required",
-        multiple=True,
-        metavar="GLOB",
-        help="A file the package must hold (repeatable; '**' crosses folders), as in ValidationOptions.required_files.",
-    )(function)
-
-
-def _ignore_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--ignore",
-        "ignored",
-        multiple=True,
-        metavar="GLOB",
-        help="A path exempt from the forbidden-file and credentials rules, e.g. node_modules (repeatable).",
-    )(function)
-
-
-def _json_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(function)
-
-
-def _aws_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    function = click.option(
-        "--region", metavar="REGION", help="AWS region (default: AWS_DEFAULT_REGION or the profile's)."
-    )(function)
-    return click.option("--profile", metavar="PROFILE", help="AWS profile (default: AWS_PROFILE or the chain).")(
-        function
-    )
 
 
 def _check(path: Path, required: Sequence[str], ignored: Sequence[str]) -> checker.Report:
@@ -85,10 +52,6 @@ def _human(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _echo_json(document: object) -> None:
-    click.echo(json.dumps(document, indent=2))
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="s3-validated-pipeline", prog_name="s3vp")
 def cli() -> None:
@@ -98,10 +61,14 @@ def cli() -> None:
     Examples:
       s3vp package . -o package.zip --require package.json
       s3vp check package.zip --require package.json
-      s3vp push package.zip --stack MyPipelineStack
+      s3vp push package.zip --stack MyPipelineStack            # upload, then watch the execution
+      s3vp watch --stack MyPipelineStack --version-id 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY
+      s3vp history --stack MyPipelineStack -n 10
+      s3vp redrive --stack MyPipelineStack --dry-run
 
     Credentials come from the standard AWS chain (--profile, --region, AWS_ENDPOINT_URL are honoured); nothing is
-    stored. Exit codes: 0 success, 1 the package is rejected, 2 a usage, credentials or permission problem.
+    stored. Exit codes: 0 success, 1 the package is rejected (or the execution failed), 2 a usage, credentials or
+    permission problem; watch (and push, which watches) also 3 superseded or cancelled, 4 timed out, 130 Ctrl-C.
     """
 
 
@@ -115,10 +82,10 @@ def cli() -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="The zip to write (replaced if it exists).",
 )
-@_require_option
-@_ignore_option
+@require_option
+@ignore_option
 @click.option("-v", "--verbose", is_flag=True, help="List every path left out, not only a count per pattern.")
-@_json_option
+@json_option
 def package_command(
     directory: Path, output: Path, required: tuple[str, ...], ignored: tuple[str, ...], verbose: bool, as_json: bool
 ) -> None:
@@ -146,7 +113,7 @@ def package_command(
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     report = _check(output, required, ignored)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "output": str(output),
                 "files": len(result.files),
@@ -188,9 +155,9 @@ def _echo_report(report: checker.Report) -> None:
 
 @cli.command("check", short_help="Run the pipeline's package check on a zip.")
 @click.argument("package", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
-@_require_option
-@_ignore_option
-@_json_option
+@require_option
+@ignore_option
+@json_option
 def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, ...], as_json: bool) -> None:
     """Run the pipeline's package check on a zip, as the validate stage will.
 
@@ -205,7 +172,7 @@ def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, 
     """
     report = _check(package, required, ignored)
     if as_json:
-        _echo_json(report.to_dict())
+        echo_json(report.to_dict())
     else:
         _echo_report(report)
     sys.exit(EXIT_ACCEPTED if report.accepted else EXIT_REJECTED)
@@ -218,10 +185,12 @@ def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, 
 @click.option("--key", metavar="KEY", help="The watched object key, e.g. source.zip (instead of --stack).")
 @click.option("--kms-key", metavar="ARN", help="The source bucket's KMS key ARN (instead of --stack).")
 @click.option("--skip-check", is_flag=True, help="Upload even when the package check rejects the zip.")
-@_require_option
-@_ignore_option
-@_aws_options
-@_json_option
+@click.option("--no-watch", is_flag=True, help="Exit after the upload instead of watching the execution it starts.")
+@require_option
+@ignore_option
+@watch_options
+@aws_options
+@json_option
 def push_command(
     package: Path,
     stack: str | None,
@@ -229,25 +198,33 @@ def push_command(
     key: str | None,
     kms_key: str | None,
     skip_check: bool,
+    no_watch: bool,
     required: tuple[str, ...],
     ignored: tuple[str, ...],
+    timeout: float,
+    interval: float,
     profile: str | None,
     region: str | None,
     as_json: bool,
 ) -> None:
-    """Check a zip locally, then upload it to the pipeline's source key; prints the new object version id.
+    """Check a zip locally, upload it to the pipeline's source key, print the version id, then watch its execution.
 
     With --stack, the bucket, key and KMS key are read from the stack's outputs (cloudformation:DescribeStacks).
     The upload uses SSE-KMS with that key and a SHA-256 checksum (multipart above 256 MiB), so it needs
     s3:PutObject on the key and kms:GenerateDataKey on the key: pipeline.grant_upload(...) grants both.
     A zip the pipeline would reject is refused (exit 1) unless --skip-check.
 
+    Then, as `s3vp watch` does, it follows the execution started for that version (with --stack, whose outputs name
+    the pipeline) and exits with its outcome: 0 succeeded, 1 failed or stopped, 3 superseded or cancelled, 4 timed
+    out, 130 Ctrl-C (which stops the watching, never the pipeline). --no-watch exits 0 after the upload.
+
     \b
     Examples:
       s3vp push package.zip --stack MyPipelineStack
       s3vp push package.zip --stack MyPipelineStack --profile dev --region eu-west-1 --require package.json
+      s3vp push package.zip --stack MyPipelineStack --timeout 30m
       s3vp push package.zip --bucket my-source-bucket --key source.zip --kms-key arn:aws:kms:...:key/...
-      VERSION=$(s3vp push package.zip --stack MyPipelineStack --json | jq -r .version_id)
+      VERSION=$(s3vp push package.zip --stack MyPipelineStack --no-watch --json | jq -r .version_id)
     """
     from ._aws import make_session, read_stack_outputs
     from ._push import upload_package
@@ -273,7 +250,26 @@ def push_command(
             )
     except AwsError as exc:
         raise CliError(str(exc)) from None
-    _echo_upload(upload, target, stack, report, as_json=as_json)
+    uploaded = _upload_document(upload, target, stack, report)
+    if not as_json:
+        _echo_upload(upload, target)
+    if no_watch or upload.version_id is None or not target.pipeline:
+        if not no_watch and upload.version_id is not None and not as_json:
+            click.secho(
+                "Not watching: the pipeline's name is unknown (pass --stack, or run `s3vp watch --pipeline NAME "
+                f"--version-id {upload.version_id}`).",
+                fg="yellow",
+                err=True,
+            )
+        if as_json:
+            echo_json(uploaded)
+        return
+    result = run_watch(
+        session, target.pipeline, version_id=upload.version_id, timeout=timeout, interval=interval, as_json=as_json
+    )
+    if as_json:
+        echo_json({**uploaded, "watch": result.to_dict()})
+    sys.exit(result.exit_code)
 
 
 def _check_before_push(
@@ -283,7 +279,7 @@ def _check_before_push(
     report = _check(package, required, ignored)
     if not report.accepted:
         if as_json:
-            _echo_json({"uploaded": False, "check": report.to_dict()})
+            echo_json({"uploaded": False, "check": report.to_dict()})
         else:
             _echo_report(report)
         message = f"Not uploaded: the pipeline would reject {package}. Fix the findings, or pass --skip-check."
@@ -294,25 +290,25 @@ def _check_before_push(
     return report
 
 
-def _echo_upload(
-    upload: Upload, target: PipelineOutputs, stack: str | None, report: checker.Report | None, *, as_json: bool
-) -> None:
-    if as_json:
-        _echo_json(
-            {
-                "uploaded": True,
-                "stack": stack,
-                "pipeline": target.pipeline,
-                "bucket": upload.bucket,
-                "key": upload.key,
-                "kms_key": target.kms_key,
-                "version_id": upload.version_id,
-                "checksum_sha256": upload.checksum_sha256,
-                "sha256": report.sha256 if report is not None else None,
-                "size": upload.size,
-            }
-        )
-    elif upload.version_id is None:
+def _upload_document(
+    upload: Upload, target: PipelineOutputs, stack: str | None, report: checker.Report | None
+) -> dict[str, Any]:
+    return {
+        "uploaded": True,
+        "stack": stack,
+        "pipeline": target.pipeline,
+        "bucket": upload.bucket,
+        "key": upload.key,
+        "kms_key": target.kms_key,
+        "version_id": upload.version_id,
+        "checksum_sha256": upload.checksum_sha256,
+        "sha256": report.sha256 if report is not None else None,
+        "size": upload.size,
+    }
+
+
+def _echo_upload(upload: Upload, target: PipelineOutputs) -> None:
+    if upload.version_id is None:
         click.secho(
             f"Uploaded, but s3://{upload.bucket}/{upload.key} has no version id: the bucket is not versioned, so the "
             "pipeline cannot name this upload.",
@@ -366,89 +362,5 @@ def _progress(total: int, *, enabled: bool) -> _NoProgress | _RichProgress:
     return _NoProgress()
 
 
-_STATUS_COLOURS = {
-    "Succeeded": "green",
-    "Failed": "red",
-    "Stopped": "yellow",
-    "Superseded": "yellow",
-    "Cancelled": "yellow",
-}
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m" if hours else (f"{minutes}m {secs:02d}s" if minutes else f"{secs}s")
-
-
-@cli.command("history", short_help="List recent executions with the object version each validated.")
-@click.option("--stack", metavar="NAME", help="The stack holding the ValidatedS3Pipeline (reads its PipelineName).")
-@click.option("--pipeline", "pipeline_name", metavar="NAME", help="The pipeline's name (instead of --stack).")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(1, 1000),
-    default=20,
-    show_default=True,
-    help="How many executions, newest first.",
-)
-@_aws_options
-@_json_option
-def history_command(
-    stack: str | None, pipeline_name: str | None, limit: int, profile: str | None, region: str | None, as_json: bool
-) -> None:
-    """List recent executions with the object version each validated, its status, start and duration.
-
-    The version is the Source action's VersionId output variable, so an execution can be matched with the
-    version id `s3vp push` printed. Needs codepipeline:ListPipelineExecutions and ListActionExecutions (and
-    cloudformation:DescribeStacks with --stack).
-
-    \b
-    Examples:
-      s3vp history --stack MyPipelineStack
-      s3vp history --stack MyPipelineStack -n 5 --profile dev
-      s3vp history --pipeline my-pipeline --json | jq -r '.[] | select(.status == "Failed") | .version_id'
-    """
-    from ._aws import make_session, read_stack_outputs
-    from ._history import now, recent_executions
-
-    if (stack is None) == (pipeline_name is None):
-        raise click.UsageError("pass either --stack NAME or --pipeline NAME")
-    try:
-        session = make_session(profile, region)
-        pipeline_name = read_stack_outputs(session, stack).pipeline if stack is not None else pipeline_name
-        if not pipeline_name:
-            raise AwsError(
-                f"the stack {stack!r} does not output its pipeline's name (*PipelineName): deploy a newer version "
-                "of the construct, or pass --pipeline NAME"
-            )
-        executions = recent_executions(session, pipeline_name, limit=limit)
-    except AwsError as exc:
-        raise CliError(str(exc)) from None
-    moment = now()
-    if as_json:
-        _echo_json([execution.to_dict(moment) for execution in executions])
-        return
-    if not executions:
-        click.echo(f"No executions of {pipeline_name} yet.")
-        return
-    rows = [
-        (
-            execution.execution_id,
-            execution.status,
-            execution.version_id or "-",
-            execution.start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if execution.start else "-",
-            _duration(execution.duration_seconds(moment)),
-        )
-        for execution in executions
-    ]
-    header = ("EXECUTION", "STATUS", "VERSION", "STARTED (UTC)", "DURATION")
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    click.echo("  ".join(title.ljust(width) for title, width in zip(header, widths, strict=True)).rstrip())
-    for row in rows:
-        cells = [value.ljust(width) for value, width in zip(row, widths, strict=True)]
-        cells[1] = click.style(cells[1], fg=_STATUS_COLOURS.get(row[1]))
-        click.echo("  ".join(cells).rstrip())
+for _command in (history_command, watch_command, redrive_command):
+    cli.add_command(_command)
