@@ -25,6 +25,7 @@ from ._common import (
 )
 from ._package import PackageError, build_package
 from ._pipeline_commands import history_command, redrive_command, run_watch, watch_command
+from ._run import run_command
 
 if TYPE_CHECKING:
     from ._push import Upload
@@ -65,6 +66,7 @@ def cli() -> None:
       s3vp watch --stack MyPipelineStack --version-id 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY
       s3vp history --stack MyPipelineStack -n 10
       s3vp redrive --stack MyPipelineStack --dry-run
+      s3vp run package.zip --app cdk.out                   # run the synthesized pipeline locally
 
     Credentials come from the standard AWS chain (--profile, --region, AWS_ENDPOINT_URL are honoured); nothing is
     stored. Exit codes: 0 success, 1 the package is rejected (or the execution failed), 2 a usage, credentials or
@@ -362,5 +364,5 @@ def _progress(total: int, *, enabled: bool) -> _NoProgress | _RichProgress:
     return _NoProgress()
 
 
-for _command in (history_command, watch_command, redrive_command):
+for _command in (history_command, watch_command, redrive_command, run_command):
     cli.add_command(_command)

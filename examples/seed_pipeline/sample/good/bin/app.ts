@@ -1,0 +1,3 @@
+import { greeting } from '../lib/greeting';
+
+console.log(greeting('pipeline'));

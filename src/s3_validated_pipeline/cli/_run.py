@@ -1,0 +1,206 @@
+"""``s3vp run``: run a synthesized ValidatedS3Pipeline on this machine, on one package, with no AWS account."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._common import EXIT_ACCEPTED, EXIT_REJECTED, CliError, echo_json, json_option
+from ._local.assembly import AssemblyError, Pipeline, choose, find_pipelines, synthesize
+from ._local.codebuild import SAFE_PATH
+from ._local.runner import FAILED, NOT_RUN, SKIPPED, STOPPED, SUCCEEDED, LocalRun, RunOptions, StageOutcome
+from ._package import PackageError, build_package
+
+__all__ = ["run_command"]
+
+_MARKS = {SUCCEEDED: ("✓", "green"), FAILED: ("✗", "red"), STOPPED: ("■", "yellow"), SKIPPED: ("-", None)}
+
+
+def _cdk_json() -> dict[str, Any]:
+    path = Path("cdk.json")
+    if not path.is_file():
+        return {}
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read cdk.json: {exc}") from None
+    return data
+
+
+def _assembly(app: str | None, folder: Path) -> Path:
+    """The cloud assembly: ``app`` when it is a folder, else what the app command (default: cdk.json's) writes."""
+    config = _cdk_json()
+    command = app if app is not None else config.get("app")
+    if not command:
+        raise CliError("pass --app COMMAND_OR_CDK_OUT, or run in a folder whose cdk.json names the app")
+    if Path(command).is_dir():
+        return Path(command).resolve()
+    outdir = folder / "cdk.out"
+    outdir.mkdir()
+    try:
+        return synthesize(command, outdir, Path.cwd(), config.get("context", {}), folder / "logs" / "synth.log")
+    except AssemblyError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _run_folder(keep: Path | None) -> Path:
+    if keep is None:
+        folder = Path(tempfile.mkdtemp(prefix="s3vp-run-")).resolve()
+    else:
+        folder = keep.resolve()
+        if folder.exists() and any(folder.iterdir()):
+            raise CliError(f"--keep {keep}: the folder is not empty; name a new or empty folder")
+    if not SAFE_PATH.fullmatch(str(folder)):
+        raise CliError(f"--keep {keep}: the path must hold only letters, digits and /._+- (it replaces /tmp/s3vp)")
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _package(path: Path, folder: Path) -> Path:
+    if not path.is_dir():
+        return path.resolve()
+    try:
+        return build_package(path, folder / "package.zip").output.resolve()
+    except (PackageError, OSError) as exc:
+        raise CliError(f"cannot package {path}: {exc}") from None
+
+
+def _echo_stage(outcome: StageOutcome, width: int) -> None:
+    mark, color = _MARKS.get(outcome.state, (" ", None))
+    duration = f"{outcome.seconds:6.1f}s" if outcome.state not in (SKIPPED, NOT_RUN) else ""
+    click.secho(f"  {mark} {outcome.name:<{width}}  {outcome.state:<10} {duration}".rstrip(), fg=color)
+    for action in outcome.actions:
+        prefix = f"      {action.name}: " if len(outcome.actions) > 1 else "      "
+        for warning in action.warnings:
+            click.secho(f"{prefix}warning: {warning}", fg="yellow")
+        if action.detail and action.state != SUCCEEDED:
+            click.echo(f"{prefix}{action.detail}")
+        for finding in action.findings:
+            click.secho(f"{prefix}{finding}", fg="red")
+        if action.state == FAILED and action.log:
+            click.echo(f"{prefix}log: {action.log}")
+
+
+def _document(pipeline: Pipeline, package: Path, run: LocalRun, outcomes: list[StageOutcome]) -> dict[str, Any]:
+    failed = next((o.name for o in outcomes if o.state == FAILED), None)
+    stopped = next((o.name for o in outcomes if o.state == STOPPED), None)
+    return {
+        "pipeline": pipeline.path,
+        "stack": pipeline.stack,
+        "package": str(package),
+        "version_id": run.version_id,
+        "folder": str(run.folder),
+        "result": "failed" if failed else "stopped" if stopped else "succeeded",
+        "failed_stage": failed,
+        "stopped_at": stopped,
+        "stages": [outcome.to_dict() for outcome in outcomes],
+    }
+
+
+def _summary(document: dict[str, Any], seconds: float) -> None:
+    ran = [s["name"] for s in document["stages"] if s["state"] == SUCCEEDED]
+    click.echo(f"\nRan {len(ran)} stage(s) in {seconds:.1f}s: {', '.join(ran) or 'none'} succeeded.")
+    if document["failed_stage"]:
+        click.secho(f"Failed: {document['failed_stage']}.", fg="red", bold=True)
+    elif document["stopped_at"]:
+        click.secho(f"Stopped at {document['stopped_at']} (pass --approve to go on).", fg="yellow")
+    click.echo(f"Logs, artifacts and reports: {document['folder']}")
+
+
+def _prepare(
+    app: str | None, folder: Path, pipeline_path: str | None, until: str | None, package: Path
+) -> tuple[Pipeline, Path]:
+    """The pipeline to run and the package zip; a usage error when either cannot be had."""
+    try:
+        pipeline = choose(find_pipelines(_assembly(app, folder)), pipeline_path)
+    except AssemblyError as exc:
+        raise CliError(str(exc)) from None
+    names = [stage.name for stage in pipeline.stages]
+    if until is not None and until not in names:
+        message = f"{until!r} is not a stage of {pipeline.path}: {', '.join(names)}"
+        raise click.BadParameter(message, param_hint="--until")
+    return pipeline, _package(package, folder)
+
+
+@click.command("run", short_help="Run the synthesized pipeline's stages on this machine on one package (no AWS).")
+@click.argument("package", metavar="PACKAGE", type=click.Path(exists=True, path_type=Path))
+@click.option("--app", metavar="COMMAND_OR_CDK_OUT", help="App command or cdk.out folder (default: cdk.json's).")
+@click.option("--pipeline", "pipeline_path", metavar="CONSTRUCT_PATH", help="Which pipeline, when the app has several.")
+@click.option("--until", metavar="STAGE", help="Stop after this stage (with --allow-aws, deployments up to it run).")
+@click.option("--keep", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="The run folder to keep.")
+@click.option("--approve", is_flag=True, help="Pass manual approvals instead of stopping there.")
+@click.option("--allow-aws", is_flag=True, help="Let the builds' other AWS CLI calls reach AWS with your credentials.")
+@json_option
+def run_command(
+    package: Path,
+    app: str | None,
+    pipeline_path: str | None,
+    until: str | None,
+    keep: Path | None,
+    approve: bool,
+    allow_aws: bool,
+    as_json: bool,
+) -> None:
+    """Run the CodeBuild stages of a synthesized ValidatedS3Pipeline on this machine, on PACKAGE (a zip, or a
+    folder zipped as `s3vp package` does), with the buildspecs exactly as synthesized.
+
+    The pipeline comes from --app (a command run as `cdk synth` does, or a cdk.out folder; default: the app of
+    ./cdk.json). Stages run in pipeline order with the variables CodePipeline and CodeBuild set; the checker is the
+    cloud assembly's asset, verified against the pinned SHA-256 by the buildspec itself. A stand-in `aws` first on
+    PATH serves only the checker and the package; any other AWS call fails unless --allow-aws. Deployments are
+    skipped (shown with what they would run) unless --allow-aws and --until; manual approvals stop the run unless
+    --approve. The buildspecs' /tmp/s3vp is replaced by a folder of the run, and HOME and TMPDIR point into it,
+    so a run writes nothing outside its folder (--keep DIR, or a temporary folder printed at the end).
+
+    Exit 0 when every stage run succeeded, 1 when one failed (named, with the package check's findings), 2 for a
+    usage error.
+
+    \b
+    Examples:
+      s3vp run package.zip
+      s3vp run ./my-app --app cdk.out --keep run-1
+      s3vp run package.zip --app 'python3 app.py' --pipeline MyStack/Pipeline --approve --json
+    """
+    folder = _run_folder(keep)
+    try:
+        pipeline, zip_path = _prepare(app, folder, pipeline_path, until, package)
+    except click.ClickException:
+        if keep is None:  # a usage error leaves no temporary folder behind
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    names = [stage.name for stage in pipeline.stages]
+    width = max(len(name) for name in names)
+    if not as_json:
+        click.echo(f"Running {pipeline.path} ({pipeline.stack}) locally on {zip_path}")
+
+    def on_stage(name: str, outcome: StageOutcome | None) -> None:
+        if as_json:
+            return
+        if outcome is None:
+            if sys.stdout.isatty():
+                click.echo(f"  … {name:<{width}}  In progress\r", nl=False)
+        else:
+            _echo_stage(outcome, width)
+
+    started = time.monotonic()
+    try:
+        run = LocalRun(pipeline, zip_path, folder, RunOptions(until, approve, allow_aws), on_stage=on_stage)
+        outcomes = run.run()
+    except AssemblyError as exc:
+        raise CliError(str(exc)) from None
+    document = _document(pipeline, zip_path, run, outcomes)
+    if as_json:
+        echo_json(document)
+    else:
+        for outcome in outcomes:
+            if outcome.state == NOT_RUN:
+                _echo_stage(outcome, width)
+        _summary(document, time.monotonic() - started)
+    sys.exit(EXIT_REJECTED if document["failed_stage"] else EXIT_ACCEPTED)
