@@ -225,6 +225,23 @@ Makefile(
             recipe=["python3 -m scripts.render_diagram"],
             phony=True,
         ),
+        # The main job with no AWS account: the seed example's pipeline run on this machine (`s3vp run`), on a
+        # package that passes Validate and Test, then on one the package check rejects (exit 1 expected).
+        Rule(
+            targets=["run-seed"],
+            prerequisites=[".venv/.synced"],
+            recipe=[
+                "rm -rf dist/run-seed && mkdir -p dist/run-seed",
+                '@echo "== run-seed 1/2: synthesize examples/seed_pipeline and run its good sample (Validate, Test)"',
+                f"cd examples/seed_pipeline && PATH=$(CURDIR)/.venv/bin:$$PATH {env} "
+                "../../.venv/bin/s3vp run sample/good --keep ../../dist/run-seed/good",
+                '@echo "== run-seed 2/2: a package with a .env holding a key id stops at Validate (exit 1 expected)"',
+                ".venv/bin/python examples/seed_pipeline/sample/rejected/make_zip.py dist/run-seed/rejected.zip",
+                ".venv/bin/s3vp run dist/run-seed/rejected.zip --app dist/run-seed/good/cdk.out "
+                "--keep dist/run-seed/rejected; test $$? -eq 1",
+            ],
+            phony=True,
+        ),
         Rule(
             targets=["bench-check"],
             prerequisites=[".venv/.synced"],

@@ -64,6 +64,15 @@ test-pythons: .tools/bin/uv
 diagram:
 	python3 -m scripts.render_diagram
 
+.PHONY: run-seed
+run-seed: .venv/.synced
+	rm -rf dist/run-seed && mkdir -p dist/run-seed
+	@echo "== run-seed 1/2: synthesize examples/seed_pipeline and run its good sample (Validate, Test)"
+	cd examples/seed_pipeline && PATH=$(CURDIR)/.venv/bin:$$PATH JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 ../../.venv/bin/s3vp run sample/good --keep ../../dist/run-seed/good
+	@echo "== run-seed 2/2: a package with a .env holding a key id stops at Validate (exit 1 expected)"
+	.venv/bin/python examples/seed_pipeline/sample/rejected/make_zip.py dist/run-seed/rejected.zip
+	.venv/bin/s3vp run dist/run-seed/rejected.zip --app dist/run-seed/good/cdk.out --keep dist/run-seed/rejected; test $$? -eq 1
+
 .PHONY: bench-check
 bench-check: .venv/.synced
 	.venv/bin/python -m scripts.bench_check

@@ -31,7 +31,7 @@ def test_make_test_announces_each_step_before_it_runs() -> None:
 
 def test_ci_runs_every_check() -> None:
     steps = re.findall(r"^step (\S+)$", CI_RUN, re.MULTILINE)
-    assert steps == ["test", "docs", "test-floor", "test-pythons", "release-dry-run"]
+    assert steps == ["test", "run-seed", "docs", "test-floor", "test-pythons", "release-dry-run"]
     for target in steps:
         assert recipe(target), target
 
