@@ -258,4 +258,6 @@ Makefile(
 )
 # .venv-floor/ and .venv-py3.*/: `make test-floor` and `make test-pythons`; docs/api/: `make docs`.
 project.gitignore.add_patterns(".tools/", "cdk.out/", ".venv/", ".venv-*/", "docs/api/", "*.zip")
+# The seed sample is a TypeScript project whose sources live in lib/, which the Python template above ignores.
+project.gitignore.add_patterns("!examples/seed_pipeline/sample/good/lib/")
 project.synth()
