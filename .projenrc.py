@@ -248,6 +248,13 @@ Makefile(
             recipe=[".venv/bin/python -m scripts.bench_check"],
             phony=True,
         ),
+        # The local run's overhead over running the same commands directly (synthesis excluded).
+        Rule(
+            targets=["bench-run"],
+            prerequisites=[".venv/.synced"],
+            recipe=[f"{env} .venv/bin/python -m scripts.bench_run"],
+            phony=True,
+        ),
         Rule(
             targets=["bench"],
             prerequisites=[".venv/.synced"],

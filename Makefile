@@ -77,6 +77,10 @@ run-seed: .venv/.synced
 bench-check: .venv/.synced
 	.venv/bin/python -m scripts.bench_check
 
+.PHONY: bench-run
+bench-run: .venv/.synced
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -m scripts.bench_run
+
 .PHONY: bench
 bench: .venv/.synced
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -m scripts.bench_synth

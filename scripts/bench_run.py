@@ -1,0 +1,416 @@
+"""Benchmark `s3vp run`: a local run of the seed example's pipeline against running the same commands directly.
+
+Not a test: it asserts nothing about time (these machines are noisy). It prints the overhead of a local run over
+running its users' commands by hand (the issue's target is 1.2x, synthesis excluded).
+
+The seed example is synthesized once into a temporary ``cdk.out`` (``python -m scripts.synth_report``, not timed;
+``--app DIR`` reuses a cloud assembly) and its good sample is zipped once as ``s3vp package`` does (not timed).
+Then each round times, alternately (which goes first swaps every round, after --warmup untimed rounds of each):
+
+(a) ``s3vp run good.zip --app cdk.out --keep DIR --json``, as a subprocess: what a developer types, so the
+    interpreter's start-up and the CLI's imports count, and no state (imports, caches) carries over between rounds
+    as it would in one process; ``--json`` gives each stage's seconds for the breakdown;
+(b) the same user commands run directly, also as subprocesses: for each stage the local run runs (CodeBuild
+    actions up to the first approval, deployments left out as the run skips them), one ``bash -e -c`` of that
+    stage's ``build`` commands as synthesized, minus the library's own (those naming the scratch folder
+    ``/tmp/s3vp``), in one fresh copy of the sample folder (copied before the clock starts). So for the seed
+    example: ``npm ci``, ``npm run lint``, ``npm run build`` (Validate), then ``npm ci``, ``npm test -- --ci``
+    (Test), read from the template so the peer stays in step with the example.
+
+Both get the same environment as the run's builds: PATH (the virtualenv's ``bin`` first, as ``make run-seed``
+does, unless --path-as-is), LANG, and a fresh HOME and TMPDIR each round. Wall seconds and CPU seconds (user +
+system of the child and what it waited for) are printed per round, then the medians and the ratio (a) / (b).
+
+Last, --profile-rounds runs in this process with their steps timed (not in the figures above; medians, each
+run followed by (b) again for comparison) show what a local run adds over (b): the source artifact unpacked by the
+runner, the checker fetched from the asset by the stand-in ``aws`` and checked against its SHA-256, the package
+fetched, checked and extracted, the manifest written and verified in the next stage, diagnostics, the
+runtime-version check, saving artifacts and reports; then the start-up (``s3vp run --help`` in a subprocess: the
+interpreter and the CLI's imports) and reading the cloud assembly. Run from the repository root::
+
+    python -m scripts.bench_run [--rounds 5] [--warmup 1] [--profile-rounds 3] [--app CDK_OUT] [--workdir DIR]
+        [--path-as-is]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s3_validated_pipeline._buildspec import WORK_DIR
+from s3_validated_pipeline.cli._local import runner
+from s3_validated_pipeline.cli._local.assembly import Pipeline, choose, find_pipelines
+from s3_validated_pipeline.cli._local.codebuild import Build
+from s3_validated_pipeline.cli._package import build_package
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "seed_pipeline"
+SAMPLE = EXAMPLE / "sample" / "good"
+TARGET = 1.2
+
+USER = "user commands"
+# What the library's commands in the buildspecs do, told apart by what they run; printed in this order.
+LIBRARY_STEPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("checker: download from the asset (stand-in aws), SHA-256", lambda c: "aws s3 cp" in c and "check.py" in c),
+    ("package: download (stand-in aws)", lambda c: "s3api get-object" in c),
+    ("package check + extraction", lambda c: "--extract" in c),
+    ("manifest (checker re-pinned first)", lambda c: "check.py manifest" in c),
+    ("manifest verification", lambda c: "check.py verify" in c),
+    ("diagnostics (post_build)", lambda c: "== Diagnostics ==" in c),
+)
+
+
+def label(command: str) -> str:
+    """Which step a buildspec command is: a user command, or one of the library's."""
+    for name, matches in LIBRARY_STEPS:
+        if matches(command):
+            return name
+    return "other library commands" if WORK_DIR in command else USER
+
+
+@dataclass(frozen=True)
+class StageCommands:
+    """One stage the local run runs, and its users' commands (the build phase, without the library's)."""
+
+    stage: str
+    commands: tuple[str, ...]
+
+
+def stages_run(pipeline: Pipeline) -> list[StageCommands]:
+    """The CodeBuild stages a default ``s3vp run`` runs: up to the first approval, deployments skipped."""
+    found: list[StageCommands] = []
+    for stage in pipeline.stages:
+        if any(action.category == "Approval" for action in stage.actions):
+            break
+        commands: list[str] = []
+        for action in stage.actions:
+            if action.provider != "CodeBuild" or runner.is_deploy(stage, action) or action.buildspec is None:
+                continue
+            build = action.buildspec.get("phases", {}).get("build", {}).get("commands", [])
+            commands.extend(command for command in build if label(command) == USER)
+        if commands:
+            found.append(StageCommands(stage.name, tuple(commands)))
+    if not found:
+        raise SystemExit(f"{pipeline.path}: no CodeBuild stage with user commands before the first approval")
+    return found
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Timing
+
+
+@dataclass
+class Timed:
+    seconds: float
+    cpu: float
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: the run's own figures (a), or each stage's bash (b)."""
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_child(command: list[str], *, cwd: Path, env: Mapping[str, str], log: Path) -> tuple[float, float, str]:
+    """Run ``command``; its wall and CPU seconds and its stdout (stderr goes to ``log``). Exits when it fails."""
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    with log.open("w", encoding="utf-8") as errors:
+        result = subprocess.run(  # noqa: S603  # our own commands, or the example's as synthesized
+            command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+            text=True, check=False,
+        )  # fmt: skip
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + log.read_text(encoding="utf-8")).splitlines()[-30:])
+        raise SystemExit(f"exit {result.returncode}: {' '.join(command)[:300]}\n{tail}")
+    return seconds, cpu, result.stdout
+
+
+def build_env(path: str, folder: Path) -> dict[str, str]:
+    """What the run's builds get too (besides CodeBuild's variables): PATH, LANG, a fresh HOME and TMPDIR."""
+    for name in ("home", "tmp"):
+        (folder / name).mkdir(parents=True)
+    return {
+        "PATH": path,
+        "HOME": str(folder / "home"),
+        "TMPDIR": str(folder / "tmp"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+    }
+
+
+def time_local_run(s3vp: Path, package: Path, cdk_out: Path, folder: Path, path: str) -> Timed:
+    """(a): ``s3vp run`` in a subprocess, checked to have run every stage it should."""
+    folder.mkdir(parents=True)
+    env = build_env(path, folder / "caller")
+    command = [str(s3vp), "run", str(package), "--app", str(cdk_out), "--keep", str(folder / "run"), "--json"]
+    seconds, cpu, stdout = run_child(command, cwd=folder, env=env, log=folder / "stderr.log")
+    document = json.loads(stdout)
+    if document["failed_stage"]:
+        raise SystemExit(f"s3vp run failed at {document['failed_stage']}: see {folder / 'run' / 'logs'}")
+    stages = {s["name"]: float(s["seconds"]) for s in document["stages"] if s["state"] == runner.SUCCEEDED}
+    return Timed(seconds, cpu, stages)
+
+
+def time_direct(stages: list[StageCommands], folder: Path, path: str) -> Timed:
+    """(b): each stage's user commands in one ``bash -e -c``, in a fresh copy of the sample folder."""
+    src = folder / "src"
+    shutil.copytree(SAMPLE, src, symlinks=True)
+    env = build_env(path, folder)
+    bash = shutil.which("bash") or "/bin/bash"
+    total = Timed(0.0, 0.0)
+    for stage in stages:
+        log = folder / f"{stage.stage}.log"
+        seconds, cpu, _ = run_child([bash, "-e", "-c", "\n".join(stage.commands)], cwd=src, env=env, log=log)
+        total.seconds, total.cpu, total.stages[stage.stage] = total.seconds + seconds, total.cpu + cpu, seconds
+    return total
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One run with its steps timed
+
+
+@contextmanager
+def patched(owner: Any, name: str, wrap: Callable[[Any], Any]) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, wrap(original))
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def profile_run(pipeline: Pipeline, package: Path, folder: Path, path: str) -> tuple[float, dict[str, float]]:
+    """Run the pipeline in this process with each step timed: the run's seconds, and seconds by step."""
+    steps: dict[str, float] = defaultdict(float)
+
+    def timing(step: Callable[[Any], str]) -> Callable[[Any], Any]:
+        def wrap(function: Any) -> Any:
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    steps[step(args)] += time.perf_counter() - started
+
+            return timed
+
+        return wrap
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(build_env(path, folder / "caller"))
+    try:
+        with (
+            patched(Build, "_command", timing(lambda args: label(args[1]))),
+            patched(runner.LocalRun, "_materialize", timing(lambda args: "source unpacked / artifact copied in")),
+            patched(runner, "runtime_warnings", timing(lambda args: "runtime-versions check (node --version)")),
+            patched(runner, "output_files", timing(lambda args: "artifacts saved")),
+            patched(runner, "report_files", timing(lambda args: "reports collected")),
+        ):
+            started = time.perf_counter()
+            run = runner.LocalRun(pipeline, package, folder / "run", runner.RunOptions())
+            outcomes = run.run()
+            seconds = time.perf_counter() - started
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    failed = [outcome.name for outcome in outcomes if outcome.state == runner.FAILED]
+    if failed:
+        raise SystemExit(f"the profiled run failed at {failed[0]}: see {folder / 'run' / 'logs'}")
+    return seconds, dict(steps)
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def synthesize(outdir: Path) -> float:
+    """The seed example's cloud assembly in ``outdir``, by ``scripts.synth_report`` in a subprocess; its seconds."""
+    started = time.perf_counter()
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run(  # noqa: S603  # our own script
+        [sys.executable, "-m", "scripts.synth_report", str(EXAMPLE), "--outdir", str(outdir)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(
+            f"synthesis failed (exit {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    return time.perf_counter() - started
+
+
+def _display(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    s3vp = Path(sys.executable).parent / "s3vp"
+    if not s3vp.is_file():
+        raise SystemExit(f"no s3vp beside {sys.executable}: run with the project's virtualenv (.venv/bin/python)")
+    path = os.environ.get("PATH", os.defpath)
+    if not args.path_as_is:
+        path = os.pathsep.join([str(Path(sys.executable).parent), path])
+
+    if args.app:
+        cdk_out = args.app.resolve()
+        print(f"cloud assembly: {cdk_out} (given, not synthesized)")
+    else:
+        cdk_out = work / "cdk.out"
+        seconds = synthesize(cdk_out)
+        print(f"cloud assembly: {_display(EXAMPLE)} synthesized into {cdk_out} in {seconds:.1f} s (not timed)")
+    pipeline = choose(find_pipelines(cdk_out), None)
+    stages = stages_run(pipeline)
+    packaged = build_package(SAMPLE, work / "good.zip")
+    package = packaged.output.resolve()
+    print(
+        f"package: {_display(SAMPLE)} zipped once (not timed): {len(packaged.files)} files, "
+        f"{packaged.bytes_in} bytes, {package.stat().st_size} bytes zipped"
+    )
+    print(f"(a) {s3vp.name} run {package.name} --app {cdk_out.name} --keep DIR --json, a subprocess")
+    print(f"(b) {_display(SAMPLE)} copied fresh, then one `bash -e -c` per stage of its commands in the template:")
+    for stage in stages:
+        print(f"      {stage.stage}: {'; '.join(stage.commands)}")
+    first = path.split(os.pathsep)[0]
+    print(f"both: PATH starting {first}{'' if args.path_as_is else ' (as make run-seed)'}; fresh HOME and TMPDIR")
+
+    names = [stage.stage for stage in stages]
+
+    def stage_text(timed: Timed) -> str:
+        return ", ".join(f"{name} {timed.stages.get(name, 0.0):.2f}" for name in names)
+
+    ours: list[Timed] = []
+    direct: list[Timed] = []
+    for index in range(args.warmup):
+        time_local_run(s3vp, package, cdk_out, work / f"warmup-{index}" / "a", path)
+        time_direct(stages, work / f"warmup-{index}" / "b", path)
+    if args.warmup:
+        print(f"warm-up: {args.warmup} round(s) of each, not counted")
+    for round_ in range(1, args.rounds + 1):
+        folder = work / f"round-{round_}"
+        for which in "ab" if round_ % 2 else "ba":
+            if which == "a":
+                ours.append(time_local_run(s3vp, package, cdk_out, folder / "a", path))
+            else:
+                direct.append(time_direct(stages, folder / "b", path))
+        a, b = ours[-1], direct[-1]
+        print(
+            f"round {round_} ({'a' if round_ % 2 else 'b'} first): s3vp run {a.seconds:.2f} s (cpu {a.cpu:.2f}; "
+            f"{stage_text(a)}), direct {b.seconds:.2f} s (cpu {b.cpu:.2f}; {stage_text(b)}), "
+            f"{a.seconds / b.seconds:.2f}x"
+        )
+        if not args.workdir:
+            shutil.rmtree(folder)
+
+    a_median = statistics.median(t.seconds for t in ours)
+    b_median = statistics.median(t.seconds for t in direct)
+    a_cpu, b_cpu = statistics.median(t.cpu for t in ours), statistics.median(t.cpu for t in direct)
+    ratio = a_median / b_median
+    print(
+        f"median: s3vp run {a_median:.2f} s (cpu {a_cpu:.2f}), direct {b_median:.2f} s (cpu {b_cpu:.2f}); "
+        f"overhead (a)/(b) {ratio:.2f}x (target <= {TARGET}x: {'met' if ratio <= TARGET else 'missed'}), "
+        f"{a_median - b_median:+.2f} s; cpu {a_cpu / b_cpu:.2f}x"
+    )
+    for name in names:
+        a_stage = statistics.median(t.stages.get(name, 0.0) for t in ours)
+        b_stage = statistics.median(t.stages.get(name, 0.0) for t in direct)
+        print(f"  {name}: the run's stage {a_stage:.2f} s, its commands directly {b_stage:.2f} s")
+    breakdown(args, s3vp, cdk_out, pipeline, stages, package, work, path, a_median - b_median)
+
+
+def breakdown(
+    args: argparse.Namespace,
+    s3vp: Path,
+    cdk_out: Path,
+    pipeline: Pipeline,
+    stages: list[StageCommands],
+    package: Path,
+    work: Path,
+    path: str,
+    overhead: float,
+) -> None:
+    """What a local run adds: medians of --profile-rounds runs in this process, each step timed, each run followed
+    by (b) again so the user commands can be compared with the same commands run directly at about the same time."""
+    rounds = args.profile_rounds
+    if rounds < 1:
+        return
+    totals: list[float] = []
+    steps: dict[str, list[float]] = defaultdict(list)
+    startups: list[float] = []
+    readings: list[float] = []
+    directs: list[float] = []
+    for index in range(rounds):
+        folder = work / f"profile-{index}"
+        seconds, timed = profile_run(pipeline, package, folder, path)
+        totals.append(seconds)
+        for name, value in timed.items():
+            steps[name].append(value)
+        env = build_env(path, folder / "help")
+        startups.append(run_child([str(s3vp), "run", "--help"], cwd=folder, env=env, log=folder / "help.log")[0])
+        started = time.perf_counter()
+        find_pipelines(cdk_out)
+        readings.append(time.perf_counter() - started)
+        directs.append(time_direct(stages, folder / "direct", path).seconds)
+    medians = {name: statistics.median(values) for name, values in steps.items()}
+    total = statistics.median(totals)
+    print(
+        f"\nwhat a local run adds: {rounds} run(s) in this process with each step timed, medians "
+        f"(not in the figures above; the run {total:.2f} s)"
+    )
+    order = [USER, *(name for name, _ in LIBRARY_STEPS)]
+    order += sorted(name for name in medians if name not in order)
+    rows = [(name, medians[name]) for name in order if name in medians]
+    rows.insert(1, ("  (the same commands directly, between these runs)", statistics.median(directs)))
+    rows.append(("the rest of the run (stand-in, env, logs)", total - sum(medians.values())))
+    rows.append(("start-up: `s3vp run --help` in a subprocess", statistics.median(startups)))
+    rows.append(("reading the cloud assembly", statistics.median(readings)))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value:6.2f} s")
+    added = sum(value for name, value in rows[2:])
+    print(
+        f"  added, summed: {added:.2f} s, against the medians' (a) - (b) {overhead:.2f} s "
+        "(the difference: the summary, exit, noise)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds of each first (default: 1)")
+    parser.add_argument(
+        "--profile-rounds", type=int, default=3, help="runs in this process for the breakdown (0: none)"
+    )
+    parser.add_argument("--app", type=Path, metavar="CDK_OUT", help="a cloud assembly of the seed example to reuse")
+    parser.add_argument("--workdir", type=Path, help="keep every round's folders here (default: a temporary folder)")
+    parser.add_argument(
+        "--path-as-is", action="store_true", help="do not put the virtualenv's bin first on PATH (python3, s3vp)"
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.warmup < 0:
+        parser.error("--rounds must be at least 1 and --warmup at least 0")
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as temporary:
+        work = (args.workdir or Path(temporary)).resolve()
+        if args.workdir and work.exists() and any(work.iterdir()):
+            parser.error(f"--workdir {args.workdir}: name a new or empty folder")
+        work.mkdir(parents=True, exist_ok=True)
+        run(args, work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
