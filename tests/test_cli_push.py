@@ -23,7 +23,7 @@ from botocore.stub import Stubber
 from click.testing import CliRunner
 from moto import mock_aws
 
-from s3_validated_pipeline.cli import _app, _push
+from s3_validated_pipeline.cli import _app, _push, _rules
 from s3_validated_pipeline.cli._aws import AwsError, find_pipeline_outputs
 from s3_validated_pipeline.cli._package import build_package
 from s3_validated_pipeline.cli._push import upload_package
@@ -147,6 +147,14 @@ def test_each_push_prints_the_version_it_created(moto: tuple[Any, Any, Any], pac
     assert next(v["VersionId"] for v in versions if v["IsLatest"]) == second
 
 
+@pytest.fixture
+def default_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deployed validate stage's rules are the defaults (moto's CloudFormation cannot hold its CodeBuild
+    project; test_cli_rules.py reads real buildspecs from a Stubber)."""
+    rules = _rules.CheckRules(source="the deployed pipeline")
+    monkeypatch.setattr(_rules, "read_pipeline_rules", lambda *args, **kwargs: rules)
+
+
 def stack_template(outputs: dict[str, str]) -> str:
     return json.dumps(
         {
@@ -157,7 +165,7 @@ def stack_template(outputs: dict[str, str]) -> str:
 
 
 def test_push_with_stack_reads_bucket_key_and_kms_key_from_the_outputs(
-    moto: tuple[Any, Any, Any], package: Path
+    moto: tuple[Any, Any, Any], package: Path, default_rules: None
 ) -> None:
     s3, kms, cloudformation = moto
     key_arn = create_source(s3, kms, bucket="stack-source")
@@ -240,7 +248,7 @@ class _NoSleep:
 
 
 def test_push_then_watches_the_execution_of_the_version_it_uploaded(
-    moto: tuple[Any, Any, Any], package: Path, monkeypatch: pytest.MonkeyPatch
+    moto: tuple[Any, Any, Any], package: Path, monkeypatch: pytest.MonkeyPatch, default_rules: None
 ) -> None:
     from s3_validated_pipeline.cli import _aws, _watch
 

@@ -25,6 +25,7 @@ from ._common import (
 )
 from ._package import PackageError, build_package
 from ._pipeline_commands import history_command, redrive_command, run_watch, watch_command
+from ._rules import CheckRules
 from ._run import run_command
 
 if TYPE_CHECKING:
@@ -33,11 +34,37 @@ if TYPE_CHECKING:
 __all__ = ["cli"]
 
 
-def _check(path: Path, required: Sequence[str], ignored: Sequence[str]) -> checker.Report:
-    """Run the package check as the pipeline does, with its default limits and forbidden files."""
+PACKAGE_REMEDY = "to check without reading the pipeline, leave out --stack and pass --require and --ignore yourself"
+PUSH_REMEDY = "or pass --skip-check to upload without the local check"
+
+
+def _rules(
+    required: Sequence[str],
+    ignored: Sequence[str],
+    *,
+    session: Any = None,
+    stack: str | None = None,
+    pipeline: str | None = None,
+    remedy: str = "",
+) -> CheckRules:
+    """The check's rules: the deployed pipeline's with ``stack`` (``--require``/``--ignore`` add to them), or the
+    pipeline's defaults; with ``stack``, one line says where they came from (on standard error)."""
+    from ._rules import read_pipeline_rules
+
     try:
-        limits = checker.Limits(ignore=tuple(ignored))
-        return checker.check_package(path, required=tuple(required), limits=limits)
+        if stack is None:
+            return CheckRules().extended(required, ignored)
+        rules = read_pipeline_rules(session, stack, pipeline=pipeline, remedy=remedy).extended(required, ignored)
+    except AwsError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(rules.describe(), err=True)
+    return rules
+
+
+def _check(path: Path, rules: CheckRules) -> checker.Report:
+    """Run the package check as the pipeline does: its required files and limits (by default, the defaults)."""
+    try:
+        return checker.check_package(path, required=rules.required, limits=rules.limits)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
@@ -86,10 +113,26 @@ def cli() -> None:
 )
 @require_option
 @ignore_option
+@click.option(
+    "--stack",
+    metavar="NAME",
+    help="Check with the rules of this stack's deployed pipeline (its required files, ignored paths and limits).",
+)
+@click.option("--pipeline", metavar="NAME", help="With --stack holding several pipelines: the one to read.")
 @click.option("-v", "--verbose", is_flag=True, help="List every path left out, not only a count per pattern.")
+@aws_options
 @json_option
 def package_command(
-    directory: Path, output: Path, required: tuple[str, ...], ignored: tuple[str, ...], verbose: bool, as_json: bool
+    directory: Path,
+    output: Path,
+    required: tuple[str, ...],
+    ignored: tuple[str, ...],
+    stack: str | None,
+    pipeline: str | None,
+    verbose: bool,
+    profile: str | None,
+    region: str | None,
+    as_json: bool,
 ) -> None:
     """Zip DIR deterministically, leaving junk and secrets out, then run the package check on the zip.
 
@@ -98,22 +141,35 @@ def package_command(
     .env.example, .env.sample, .env.template), .DS_Store, __MACOSX/, Thumbs.db, and the patterns in DIR/.s3vpignore
     (gitignore syntax; '!node_modules/' puts a folder back). Symbolic links are refused: the pipeline rejects them.
 
+    With --stack, the check runs with the deployed validate stage's rules, read from its buildspec
+    (cloudformation:ListStackResources, codebuild:BatchGetProjects); --require and --ignore add to them.
+
     Exit 0 when the zip passes the check, 1 when the pipeline would reject it (the zip is still written), 2 for a
-    usage error or a folder that cannot be packaged.
+    usage error, a folder that cannot be packaged, or a pipeline whose rules cannot be read.
 
     \b
     Examples:
       s3vp package . -o package.zip
+      s3vp package . -o package.zip --stack MyPipelineStack     # the deployed pipeline's rules
       s3vp package app -o dist/app.zip --require package.json --require 'bin/*.ts' --verbose
       SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) s3vp package . -o package.zip
     """
+    if pipeline is not None and stack is None:
+        raise click.UsageError("--pipeline chooses among the pipelines of --stack: pass --stack NAME too")
+    from ._aws import make_session
+
+    try:
+        session = None if stack is None else make_session(profile, region)
+    except AwsError as exc:
+        raise CliError(str(exc)) from None
+    rules = _rules(required, ignored, session=session, stack=stack, pipeline=pipeline, remedy=PACKAGE_REMEDY)
     try:
         result = build_package(directory, output)
     except PackageError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
-    report = _check(output, required, ignored)
+    report = _check(output, rules)
     if as_json:
         echo_json(
             {
@@ -172,7 +228,7 @@ def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, 
       s3vp check package.zip --require package.json --require 'src/**/*.ts' --ignore node_modules
       s3vp check package.zip --json | jq '.findings[].rule'
     """
-    report = _check(package, required, ignored)
+    report = _check(package, _rules(required, ignored))
     if as_json:
         echo_json(report.to_dict())
     else:
@@ -214,7 +270,9 @@ def push_command(
     With --stack, the bucket, key and KMS key are read from the stack's outputs (cloudformation:DescribeStacks).
     The upload uses SSE-KMS with that key and a SHA-256 checksum (multipart above 256 MiB), so it needs
     s3:PutObject on the key and kms:GenerateDataKey on the key: pipeline.grant_upload(...) grants both.
-    A zip the pipeline would reject is refused (exit 1) unless --skip-check.
+    A zip the pipeline would reject is refused (exit 1) unless --skip-check; with --stack, the check runs with the
+    deployed validate stage's rules (cloudformation:ListStackResources, codebuild:BatchGetProjects), as
+    `s3vp package --stack` does.
 
     Then, as `s3vp watch` does, it follows the execution started for that version (with --stack, whose outputs name
     the pipeline) and exits with its outcome: 0 succeeded, 1 failed or stopped, 3 superseded or cancelled, 4 timed
@@ -231,17 +289,19 @@ def push_command(
     from ._aws import make_session, read_stack_outputs
     from ._push import upload_package
 
-    explicit = {"--bucket": bucket, "--key": key, "--kms-key": kms_key}
-    if stack is not None and any(value is not None for value in explicit.values()):
-        raise click.UsageError("pass either --stack, or --bucket, --key and --kms-key, not both")
-    if stack is None and not all(explicit.values()):
-        missing = ", ".join(name for name, value in explicit.items() if not value)
-        raise click.UsageError(f"pass --stack NAME, or all of --bucket, --key and --kms-key (missing: {missing})")
-    report = None if skip_check else _check_before_push(package, required, ignored, as_json=as_json)
+    _one_target(stack, {"--bucket": bucket, "--key": key, "--kms-key": kms_key})
+    report = None
+    if stack is None and not skip_check:  # the default rules: checked before anything is asked of AWS
+        report = _check_before_push(package, _rules(required, ignored), as_json=as_json)
     try:
         session = make_session(profile, region)
         if stack is not None:
             target = read_stack_outputs(session, stack)
+            if not skip_check:
+                rules = _rules(
+                    required, ignored, session=session, stack=stack, pipeline=target.pipeline, remedy=PUSH_REMEDY
+                )
+                report = _check_before_push(package, rules, as_json=as_json)
         else:
             target = PipelineOutputs("", bucket or "", key or "", kms_key or "", None)
         if not as_json:
@@ -257,12 +317,7 @@ def push_command(
         _echo_upload(upload, target)
     if no_watch or upload.version_id is None or not target.pipeline:
         if not no_watch and upload.version_id is not None and not as_json:
-            click.secho(
-                "Not watching: the pipeline's name is unknown (pass --stack, or run `s3vp watch --pipeline NAME "
-                f"--version-id {upload.version_id}`).",
-                fg="yellow",
-                err=True,
-            )
+            _echo_not_watching(upload.version_id)
         if as_json:
             echo_json(uploaded)
         return
@@ -274,11 +329,18 @@ def push_command(
     sys.exit(result.exit_code)
 
 
-def _check_before_push(
-    package: Path, required: Sequence[str], ignored: Sequence[str], *, as_json: bool
-) -> checker.Report:
+def _one_target(stack: str | None, explicit: dict[str, str | None]) -> None:
+    """Refuse --stack with --bucket/--key/--kms-key, or neither --stack nor all three."""
+    if stack is not None and any(value is not None for value in explicit.values()):
+        raise click.UsageError("pass either --stack, or --bucket, --key and --kms-key, not both")
+    if stack is None and not all(explicit.values()):
+        missing = ", ".join(name for name, value in explicit.items() if not value)
+        raise click.UsageError(f"pass --stack NAME, or all of --bucket, --key and --kms-key (missing: {missing})")
+
+
+def _check_before_push(package: Path, rules: CheckRules, *, as_json: bool) -> checker.Report:
     """Check the zip as the pipeline will; exit 1, uploading nothing, when it would be rejected."""
-    report = _check(package, required, ignored)
+    report = _check(package, rules)
     if not report.accepted:
         if as_json:
             echo_json({"uploaded": False, "check": report.to_dict()})
@@ -307,6 +369,15 @@ def _upload_document(
         "sha256": report.sha256 if report is not None else None,
         "size": upload.size,
     }
+
+
+def _echo_not_watching(version_id: str) -> None:
+    click.secho(
+        "Not watching: the pipeline's name is unknown (pass --stack, or run `s3vp watch --pipeline NAME "
+        f"--version-id {version_id}`).",
+        fg="yellow",
+        err=True,
+    )
 
 
 def _echo_upload(upload: Upload, target: PipelineOutputs) -> None:
