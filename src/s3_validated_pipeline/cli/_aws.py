@@ -110,16 +110,42 @@ def read_stack_outputs(session: Any, stack: str) -> PipelineOutputs:
         try:
             response = client.describe_stacks(StackName=stack)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):
-                region = client.meta.region_name
-                raise AwsError(f"no stack named {stack!r} in {region} (check --region and --profile)") from None
-            raise
+            raise _unknown_stack(exc, client, stack) or exc from None
     stacks = response.get("Stacks", [])
     if not stacks:
         raise AwsError(f"no stack named {stack!r}")
     outputs = {item["OutputKey"]: item.get("OutputValue", "") for item in stacks[0].get("Outputs", [])}
     return find_pipeline_outputs(stack, outputs)
+
+
+def stack_resources(session: Any, stack: str, resource_type: str, id_part: str, *, remedy: str = "") -> list[Any]:
+    """The resources of ``stack`` of ``resource_type`` whose logical id holds ``id_part``, in the stack's order.
+
+    ``ListStackResources`` rather than ``DescribeStackResources``: the latter returns only a stack's first 100
+    resources, and a pipeline's stack often holds more.
+    """
+    from botocore.exceptions import ClientError
+
+    with aws_errors(action="cloudformation:ListStackResources", resource=f"the stack {stack!r}", remedy=remedy):
+        client = session.client("cloudformation")
+        try:
+            pages = client.get_paginator("list_stack_resources").paginate(StackName=stack)
+            return [
+                item
+                for page in pages
+                for item in page.get("StackResourceSummaries", [])
+                if item.get("ResourceType") == resource_type and id_part in item.get("LogicalResourceId", "")
+            ]
+        except ClientError as exc:
+            raise _unknown_stack(exc, client, stack) or exc from None
+
+
+def _unknown_stack(exc: Any, client: Any, stack: str) -> AwsError | None:
+    """The error to report when CloudFormation says ``stack`` does not exist; None for any other error."""
+    error = exc.response.get("Error", {})
+    if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):
+        return AwsError(f"no stack named {stack!r} in {client.meta.region_name} (check --region and --profile)")
+    return None
 
 
 def _client_error(exc: BaseException) -> Any:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._aws import AwsError, aws_errors
+from ._aws import AwsError, aws_errors, stack_resources
 
 __all__ = ["DEAD_LETTER_QUEUE_ID", "Redrive", "Redriven", "find_dead_letter_queue", "redrive", "request_token"]
 
@@ -91,29 +91,8 @@ class Redrive:
 
 
 def find_dead_letter_queue(session: Any, stack: str) -> str:
-    """The URL of the trigger's dead-letter queue among ``stack``'s resources (``ListStackResources``).
-
-    ``ListStackResources`` rather than ``DescribeStackResources``: the latter returns only a stack's first 100
-    resources, and a pipeline's stack often holds more.
-    """
-    with aws_errors(action="cloudformation:ListStackResources", resource=f"the stack {stack!r}"):
-        client = session.client("cloudformation")
-        from botocore.exceptions import ClientError
-
-        try:
-            pages = client.get_paginator("list_stack_resources").paginate(StackName=stack)
-            resources = [item for page in pages for item in page.get("StackResourceSummaries", [])]
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):
-                region = client.meta.region_name
-                raise AwsError(f"no stack named {stack!r} in {region} (check --region and --profile)") from None
-            raise
-    queues = [
-        item
-        for item in resources
-        if item.get("ResourceType") == "AWS::SQS::Queue" and DEAD_LETTER_QUEUE_ID in item.get("LogicalResourceId", "")
-    ]
+    """The URL of the trigger's dead-letter queue among ``stack``'s resources (``ListStackResources``)."""
+    queues = stack_resources(session, stack, "AWS::SQS::Queue", DEAD_LETTER_QUEUE_ID)
     if not queues:
         raise AwsError(
             f"the stack {stack!r} has no trigger dead-letter queue (an AWS::SQS::Queue whose logical id holds "

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..check import DEFAULT_FORBIDDEN, DEFAULT_LIMITS, Limits
-from ._aws import AwsError, aws_errors
+from ._aws import AwsError, aws_errors, stack_resources
 
 __all__ = [
     "PROJECT_MARKER",
@@ -193,24 +193,8 @@ def rules_from_buildspec(buildspec: str, *, source: str) -> CheckRules:
 
 def _stack_projects(session: Any, stack: str, remedy: str) -> list[tuple[str, str]]:
     """The stack's validate projects, as (logical id, project name), in the stack's order."""
-    from botocore.exceptions import ClientError
-
-    found: list[tuple[str, str]] = []
-    with aws_errors(action="cloudformation:ListStackResources", resource=f"the stack {stack!r}", remedy=remedy):
-        client = session.client("cloudformation")
-        try:
-            for page in client.get_paginator("list_stack_resources").paginate(StackName=stack):
-                for resource in page.get("StackResourceSummaries", []):
-                    logical = resource.get("LogicalResourceId", "")
-                    if resource.get("ResourceType") == "AWS::CodeBuild::Project" and PROJECT_MARKER in logical:
-                        found.append((logical, resource.get("PhysicalResourceId", "")))
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):
-                region = client.meta.region_name
-                raise AwsError(f"no stack named {stack!r} in {region} (check --region and --profile)") from None
-            raise
-    return found
+    found = stack_resources(session, stack, "AWS::CodeBuild::Project", PROJECT_MARKER, remedy=remedy)
+    return [(item.get("LogicalResourceId", ""), item.get("PhysicalResourceId", "")) for item in found]
 
 
 def _pipeline_projects(session: Any, pipeline: str, remedy: str) -> set[str]:
