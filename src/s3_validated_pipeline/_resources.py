@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -35,6 +36,33 @@ def event_retry_policy() -> events.CfnRule.RetryPolicyProperty:
     return events.CfnRule.RetryPolicyProperty(
         maximum_event_age_in_seconds=int(EVENT_MAX_AGE.to_seconds()),
         maximum_retry_attempts=EVENT_RETRY_ATTEMPTS,
+    )
+
+
+def dead_lettered_target(
+    rule_arn: str,
+    dead_letter_queue: sqs.IQueue,
+    *,
+    arn: str,
+    role: iam.IRole | None = None,
+    input: events.RuleTargetInput | None = None,
+) -> events.RuleTargetConfig:
+    """The settings of a rule target retried a day and then dead-lettered, with the queue's policy admitting only
+    the rule ``rule_arn``: what every ``IRuleTarget.bind`` of the library returns."""
+    dead_letter_queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[dead_letter_queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+        )
+    )
+    return events.RuleTargetConfig(
+        arn=arn,
+        role=role,
+        input=input,
+        dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue.queue_arn),
+        retry_policy=event_retry_policy(),
     )
 
 

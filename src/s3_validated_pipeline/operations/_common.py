@@ -22,7 +22,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from .. import _resources
-from .._resources import event_retry_policy
+from .._resources import dead_lettered_target
 from .._warnings import OPERATIONS_KEY_POLICY_UNCHANGED
 
 PIPELINE_EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"
@@ -75,20 +75,7 @@ class Delivery:
         rule_arn = rule.rule_ref.rule_arn
         if self._admit is not None:
             self._admit(rule_arn)
-        self._dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[_EVENTS],
-                actions=["sqs:SendMessage"],
-                resources=[self._dead_letter_queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
-            )
-        )
-        return events.RuleTargetConfig(
-            arn=self._arn,
-            input=self._message,
-            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self._dead_letter_queue.queue_arn),
-            retry_policy=event_retry_policy(),
-        )
+        return dead_lettered_target(rule_arn, self._dead_letter_queue, arn=self._arn, input=self._message)
 
 
 def to_topic(topic: sns.ITopic, message: events.RuleTargetInput, *, dead_letter_queue: sqs.IQueue) -> Delivery:

@@ -28,7 +28,7 @@ from constructs import Construct
 
 from .._compliance import acknowledge, acknowledge_in_packs, acknowledge_role_policies, skip_checkov
 from .._logs import encrypted_log_group, retention_problems
-from .._resources import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, encrypted_dead_letter_queue, event_retry_policy
+from .._resources import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, dead_lettered_target, encrypted_dead_letter_queue
 from .._warnings import TRIGGER_CONCURRENCY_UNRESERVED
 from ..errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .bucket import object_key_problems
@@ -226,25 +226,17 @@ class _StartPipeline:
 
     def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         """Let ``rule`` (and only it) send to the dead-letter queue; return the target's settings."""
-        self._dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[_EVENTS],
-                actions=["sqs:SendMessage"],
-                resources=[self._dead_letter_queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule.rule_ref.rule_arn}},
-            )
-        )
         revision = {
             "actionName": self._source_action_name,
             "revisionType": "S3_OBJECT_VERSION_ID",
             "revisionValue": events.EventField.from_path("$.detail.object.version-id"),
         }
-        return events.RuleTargetConfig(
+        return dead_lettered_target(
+            rule.rule_ref.rule_arn,
+            self._dead_letter_queue,
             arn=self._pipeline.pipeline_arn,
             role=self._role,
             input=events.RuleTargetInput.from_object({"sourceRevisions": [revision]}),
-            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self._dead_letter_queue.queue_arn),
-            retry_policy=event_retry_policy(),
         )
 
 
