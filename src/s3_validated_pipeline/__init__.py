@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .build_environment import BuildEnvironment
     from .errors import InputError, Problem
+    from .foundation import PipelineFoundation
     from .operations import (
         AlarmOptions,
         AuditOptions,
@@ -44,6 +45,7 @@ _MODULES = {
     "NotificationOptions": "operations",
     "OperationsOptions": "operations",
     "PipelineOperations": "operations",
+    "PipelineFoundation": "foundation",
     "ApprovalOptions": "stages",
     "CloudFormationDeployment": "stages",
     "DeployStage": "stages",
@@ -79,6 +81,7 @@ __all__ = [
     "NotificationOptions",
     "OperationsOptions",
     "PackageCheckOptions",
+    "PipelineFoundation",
     "PipelineOperations",
     "Problem",
     "SourceBucket",

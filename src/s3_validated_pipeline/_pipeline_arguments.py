@@ -16,6 +16,7 @@ from ._inputs import bool_problems, looks_like, options_problems, positive_days_
 from ._logs import retention_problems
 from ._warnings import NO_UPLOADER, OBJECT_KEY_NOT_ZIP, SUPERSEDED_EXECUTION_MODE
 from .errors import Problem, unresolved, wrong_enum, wrong_type
+from .foundation import PipelineFoundation
 from .operations import OperationsOptions
 from .source import SourceBucketOptions
 from .source.bucket import object_key_problems
@@ -193,3 +194,57 @@ def _bucket_settings_problems(bucket: object) -> list[Problem]:
             "the pipeline create a bucket with both.",
         )
     ]
+
+
+def foundation_problems(
+    pipeline: Construct,
+    foundation: object,
+    *,
+    pipeline_name: str | None,
+    source_bucket: object,
+    source_bucket_options: object,
+    artifact_retention_days: object,
+    operations_given: bool,
+    trigger_mode: object,
+) -> tuple[str | None, list[Problem]]:
+    """The pipeline's name on ``foundation`` (``pipeline_name`` without one), and what cannot go with it: what the
+    foundation decides for its pipelines, passed again."""
+    if foundation is None:
+        return pipeline_name, []
+    if not isinstance(foundation, PipelineFoundation):
+        return pipeline_name, [
+            wrong_type("foundation", foundation, "a PipelineFoundation or None", "PipelineFoundation(...)")
+        ]
+    retention = foundation.artifact_retention_days
+    decided = [
+        ("source_bucket", source_bucket, source_bucket is not None, "it watches its object_key in the foundation's"),
+        (
+            "source_bucket_options",
+            source_bucket_options,
+            source_bucket_options is not None,
+            "the source bucket is the foundation's; grant uploaders with grant_upload",
+        ),
+        (
+            "artifact_retention_days",
+            artifact_retention_days,
+            artifact_retention_days != retention,
+            f"artifacts are kept as long as the foundation says ({retention} days)",
+        ),
+        ("operations", "given", operations_given, "each pipeline gets the alarms of the foundation's operations"),
+    ]
+    found = [
+        Problem(name, value, f"Leave it out with a foundation: {reason}.")
+        for name, value, given, reason in decided
+        if given
+    ]
+    if trigger_mode is not TriggerMode.DIRECT:
+        found.append(
+            Problem(
+                "trigger_mode",
+                trigger_mode,
+                "On a foundation the rule starts the pipeline itself (TriggerMode.DIRECT): the shared dead-letter "
+                "queue admits rules, not functions.",
+            )
+        )
+    name, name_problems = foundation.pipeline_name_for(pipeline.node.id, pipeline_name)
+    return name, [*found, *name_problems, *foundation.same_environment_problems(pipeline)]

@@ -46,17 +46,23 @@ def dead_lettered_target(
     arn: str,
     role: iam.IRole | None = None,
     input: events.RuleTargetInput | None = None,
+    admit_rule: bool = True,
 ) -> events.RuleTargetConfig:
     """The settings of a rule target retried a day and then dead-lettered, with the queue's policy admitting only
-    the rule ``rule_arn``: what every ``IRuleTarget.bind`` of the library returns."""
-    dead_letter_queue.add_to_resource_policy(
-        iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("events.amazonaws.com")],
-            actions=["sqs:SendMessage"],
-            resources=[dead_letter_queue.queue_arn],
-            conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+    the rule ``rule_arn``: what every ``IRuleTarget.bind`` of the library returns.
+
+    ``admit_rule=False`` for a queue shared by rules of other stacks, whose owner admits them all by name (a
+    statement naming each rule would make the queue's stack depend on the rules' stacks).
+    """
+    if admit_rule:
+        dead_letter_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[dead_letter_queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+            )
         )
-    )
     return events.RuleTargetConfig(
         arn=arn,
         role=role,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import cast
+from typing import Any, cast
 
 from aws_cdk import Aspects, CfnOutput, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
@@ -23,10 +23,18 @@ from ._build_project import EnvironmentWarnings, StageResources
 from ._compliance import acknowledge_cdk_grants
 from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
-from ._pipeline_arguments import NoUploaderCheck, input_problems, warn_about_execution_mode, warn_about_object_key
+from ._pipeline_arguments import (
+    NoUploaderCheck,
+    foundation_problems,
+    input_problems,
+    warn_about_execution_mode,
+    warn_about_object_key,
+)
 from ._warnings import EXISTING_SOURCE_BUCKET, SUPERSEDED_EXECUTION_MODE
 from .build_environment import STAGE_DEFAULT
 from .errors import Problem, raise_if_any, unresolved, wrong_type
+from .foundation import PipelineFoundation
+from .foundation.member import MemberOperations, bound_to_own_objects
 from .operations import OperationsOptions, PipelineOperations
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger, grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
@@ -40,6 +48,7 @@ SOURCE_ACTION_NAME = "Source"
 VALIDATE_ACTION_NAME = "Validate"
 EXISTING_BUCKET_WARNING = EXISTING_SOURCE_BUCKET.id
 SUPERSEDED_MODE_WARNING = SUPERSEDED_EXECUTION_MODE.id
+_DEFAULT_OPERATIONS = OperationsOptions()
 
 
 class ValidatedS3Pipeline(Construct):
@@ -82,6 +91,12 @@ class ValidatedS3Pipeline(Construct):
         outputs: add stack outputs, defined on this construct so each pipeline has its own: ``SourceBucketName``,
             ``ObjectKey``, ``SourceKeyArn`` (when the key is known), ``PipelineName`` and ``UploadCommand`` (the
             ``aws s3 cp`` line that uploads ``package.zip`` with the right encryption). Default: True.
+        foundation: a ``PipelineFoundation`` whose keys, buckets, dead-letter queue and operations the pipeline
+            shares. The pipeline then watches ``object_key`` in the foundation's source bucket; it is named
+            ``<name_prefix>-<id>`` unless ``pipeline_name`` (starting with ``<name_prefix>-``) says otherwise; its
+            projects are named ``<pipeline name>-<stage>``; its roles get a permissions boundary keeping them to its
+            own artifacts and source key; ``source_bucket``, ``source_bucket_options``, ``operations`` and a
+            ``trigger_mode`` other than ``DIRECT`` are errors. Default: none; the pipeline has its own of each.
 
     Stages after validation (test, deploy, ``add_build_stage``) run on ``BuildEnvironment.UBUNTU_22_04_NODE_22``
     unless they name their own environment, whatever the validate stage runs on. When the pipeline created its
@@ -116,37 +131,28 @@ class ValidatedS3Pipeline(Construct):
         trigger_reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY,
         test: TestStageOptions | None = None,
         deploy: Sequence[DeployTarget] = (),
-        operations: OperationsOptions | None = OperationsOptions(),  # noqa: B008  # frozen, so safe to share
+        operations: OperationsOptions | None = _DEFAULT_OPERATIONS,
         outputs: bool = True,
+        foundation: PipelineFoundation | None = None,
     ) -> None:
         super().__init__(scope, id)
-        raise_if_any(
-            input_problems(
-                validation=validation,
-                object_key=object_key,
-                source_bucket=source_bucket,
-                source_bucket_options=source_bucket_options,
-                execution_mode=execution_mode,
-                pipeline_name=pipeline_name,
-                log_retention_days=log_retention_days,
-                artifact_retention_days=artifact_retention_days,
-                trigger_mode=trigger_mode,
-                trigger_reserved_concurrency=trigger_reserved_concurrency,
-                test=test,
-                deploy=deploy,
-                operations=operations,
-                outputs=outputs,
-                pipeline_region=Stack.of(self).region,
-                pipeline_account=Stack.of(self).account,
-            )
-        )
+        self.foundation: PipelineFoundation | None = foundation if isinstance(foundation, PipelineFoundation) else None
+        """The foundation the pipeline is built on, if any."""
+        arguments = {
+            name: value for name, value in locals().items() if name not in ("self", "scope", "id", "__class__")
+        }
+        pipeline_name = self._check(arguments)
+        self._physical_name = pipeline_name
         warn_about_execution_mode(self, execution_mode)
         warn_about_object_key(self, object_key)
         environment_warnings = EnvironmentWarnings.hold(self)
         self.object_key = object_key
         """The key developers upload to."""
 
-        self._define_keys_and_buckets(source_bucket, source_bucket_options, artifact_retention_days)
+        if self.foundation is not None:
+            self._use_foundation(self.foundation)
+        else:
+            self._define_keys_and_buckets(source_bucket, source_bucket_options, artifact_retention_days)
 
         self.validated_artifact = codepipeline.Artifact("Validated")
         """What the validate stage produces: the package's files and the records in ``.validated/``."""
@@ -159,12 +165,9 @@ class ValidatedS3Pipeline(Construct):
         self.stages = {"Validate": validation_project.resources}
         self._add_later_stages(test, deploy, log_retention_days)
 
-        self.operations: PipelineOperations | None = None
-        """Notifications, alarms, dashboard, history and trail; None when ``operations=None``."""
-        if operations is not None:
-            self.operations = PipelineOperations(
-                self, "Operations", pipeline=self, options=operations, source_action_name=SOURCE_ACTION_NAME
-            )
+        self.operations: PipelineOperations | MemberOperations | None = self._operations(operations, object_key)
+        """Notifications, alarms, dashboard, history and trail; None when ``operations=None``. On a foundation, the
+        pipeline's alarms and dashboard row (``MemberOperations``); the rest is the foundation's."""
         environment_warnings.release()
         if outputs:
             self._add_outputs()
@@ -219,6 +222,59 @@ class ValidatedS3Pipeline(Construct):
         )
         """The pipeline's artifact store, encrypted with ``artifact_key``."""
 
+    def _check(self, arguments: dict[str, Any]) -> str | None:
+        """Raise ``InputError`` naming every problem of the constructor's ``arguments``; return the pipeline's name
+        (on a foundation, the one it gets there)."""
+        foundation = arguments.pop("foundation")
+        operations = arguments["operations"]
+        name, on_foundation = foundation_problems(
+            self,
+            foundation,
+            pipeline_name=arguments["pipeline_name"],
+            source_bucket=arguments["source_bucket"],
+            source_bucket_options=arguments["source_bucket_options"],
+            artifact_retention_days=arguments["artifact_retention_days"],
+            operations_given=operations is not _DEFAULT_OPERATIONS,
+            trigger_mode=arguments["trigger_mode"],
+        )
+        stack = Stack.of(self)
+        arguments["pipeline_name"] = name
+        raise_if_any(
+            on_foundation + input_problems(**arguments, pipeline_region=stack.region, pipeline_account=stack.account)
+        )
+        return name
+
+    def _operations(
+        self, options: OperationsOptions | None, object_key: str
+    ) -> PipelineOperations | MemberOperations | None:
+        """The pipeline's own operations; on a foundation, its alarms and dashboard row, and the boundary."""
+        if self.foundation is not None:
+            name = str(self._physical_name)
+            bound_to_own_objects(self, foundation=self.foundation, pipeline_name=name, object_key=object_key)
+            return MemberOperations(
+                self,
+                "Operations",
+                foundation=self.foundation,
+                pipeline=self.pipeline,
+                pipeline_name=name,
+                projects=self.stage_projects,
+            )
+        if options is None:
+            return None
+        return PipelineOperations(
+            self, "Operations", pipeline=self, options=options, source_action_name=SOURCE_ACTION_NAME
+        )
+
+    def _use_foundation(self, foundation: PipelineFoundation) -> None:
+        """The foundation's keys and buckets, and the pipeline's own key in its source bucket."""
+        foundation.source.watch(self.object_key)
+        self.artifact_key = foundation.artifact_key
+        self.operations_key = foundation.operations_key
+        self.access_log_bucket = foundation.access_log_bucket
+        self._created_source, self.source_bucket = foundation.source, foundation.source.bucket
+        self.source_key = foundation.source.key
+        self.artifact_bucket = foundation.artifact_bucket
+
     def _add_later_stages(
         self,
         test: TestStageOptions | None,
@@ -259,6 +315,8 @@ class ValidatedS3Pipeline(Construct):
             mode=mode,
             log_retention_days=log_retention_days,
             reserved_concurrency=reserved_concurrency,
+            dead_letter_queue=self.foundation.trigger_dead_letter_queue if self.foundation else None,
+            rule_name=self.foundation.upload_rule_name(str(self._physical_name)) if self.foundation else None,
         )
 
     def _source(
@@ -404,7 +462,7 @@ class ValidatedS3Pipeline(Construct):
         For a bucket the construct created, the bucket policy denies uploads by anyone not granted this way.
         """
         if self._created_source is not None:
-            grant = self._created_source.grant_upload(grantee)
+            grant = self._created_source.grant_upload(grantee, self.object_key)
             self._uploader_granted = True
             return grant
         # An existing bucket's policy is its owner's: the grant is on the grantee's side only.

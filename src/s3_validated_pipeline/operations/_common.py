@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 import jsii
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -123,9 +122,10 @@ def encrypted_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: s
 
 
 def pipeline_metric(
-    pipeline: codepipeline.IPipeline, name: str, statistic: str, *, period: Duration, label: str | None = None
+    pipeline_name: str, name: str, statistic: str, *, period: Duration, label: str | None = None
 ) -> cloudwatch.Metric:
-    """Return a metric CodePipeline publishes for ``pipeline`` (a V2 pipeline) in ``AWS/CodePipeline``.
+    """Return a metric CodePipeline publishes for the pipeline ``pipeline_name`` (a V2 pipeline) in
+    ``AWS/CodePipeline``.
 
     ``FailedPipelineExecutions`` (count) and ``PipelineDuration`` (seconds, when an execution ends), with the
     dimension ``PipelineName``.
@@ -133,7 +133,7 @@ def pipeline_metric(
     return cloudwatch.Metric(
         namespace="AWS/CodePipeline",
         metric_name=name,
-        dimensions_map={"PipelineName": pipeline.pipeline_name},
+        dimensions_map={"PipelineName": pipeline_name},
         statistic=statistic,
         period=period,
         label=label,

@@ -45,8 +45,9 @@ class PipelineAlarms:
     """An execution took longer than ``AlarmOptions.max_execution_time``."""
     stages: Mapping[str, StageAlarms]
     """The alarms of each build stage, by stage name."""
-    dead_letters: cloudwatch.Alarm
-    """An upload could not start the pipeline: a message waits in the trigger's dead-letter queue."""
+    dead_letters: cloudwatch.Alarm | None
+    """An upload could not start the pipeline: a message waits in the trigger's dead-letter queue. None when the
+    queue is shared, and alarmed on by its owner."""
 
     @property
     def all(self) -> list[cloudwatch.Alarm]:
@@ -54,7 +55,7 @@ class PipelineAlarms:
         found = [self.failed_executions, self.execution_time]
         for stage in self.stages.values():
             found += [stage.failed_builds, stage.queue_time]
-        return [*found, self.dead_letters]
+        return [*found, *([self.dead_letters] if self.dead_letters is not None else [])]
 
 
 def add_alarms(
@@ -63,20 +64,21 @@ def add_alarms(
     *,
     pipeline: codepipeline.IPipeline,
     projects: Mapping[str, codebuild.IProject],
-    trigger_dead_letter_queue: sqs.IQueue,
+    trigger_dead_letter_queue: sqs.IQueue | None,
     topics: Sequence[sns.ITopic],
 ) -> PipelineAlarms:
     """Define the alarms of ``pipeline`` and of each build stage's project in ``projects`` in ``scope``.
 
     Args:
-        trigger_dead_letter_queue: the upload trigger's dead-letter queue.
+        trigger_dead_letter_queue: the upload trigger's dead-letter queue. None: one shared with other pipelines,
+            whose owner alarms on it.
         topics: where every alarm publishes. Without any, the alarms have no action and the warning
             ``s3-validated-pipeline:alarmsWithoutActions`` is added on ``scope``.
     """
     failed_executions = _new_alarm(
         scope,
         "FailedExecutionsAlarm",
-        pipeline_metric(pipeline, "FailedPipelineExecutions", "Sum", period=ALARM_PERIOD),
+        pipeline_metric(pipeline.pipeline_name, "FailedPipelineExecutions", "Sum", period=ALARM_PERIOD),
         threshold=1,
         comparison=_AT_LEAST,
         description="An execution of the pipeline failed: open its execution history to see the stage.",
@@ -85,7 +87,7 @@ def add_alarms(
     execution_time = _new_alarm(
         scope,
         "ExecutionTimeAlarm",
-        pipeline_metric(pipeline, "PipelineDuration", "Maximum", period=ALARM_PERIOD),
+        pipeline_metric(pipeline.pipeline_name, "PipelineDuration", "Maximum", period=ALARM_PERIOD),
         threshold=options.max_execution_time.to_seconds(integral=False),
         comparison=_ABOVE,
         description=f"An execution of the pipeline took longer than {options.max_execution_time.to_human_string()}.",
@@ -95,18 +97,9 @@ def add_alarms(
         stage: add_stage_alarms(scope, options, stage=stage, project=project, topics=topics)
         for stage, project in projects.items()
     }
-    dead_letters = _new_alarm(
-        scope,
-        "DeadLettersAlarm",
-        trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(
-            period=ALARM_PERIOD, statistic="Maximum"
-        ),
-        threshold=1,
-        comparison=_AT_LEAST,
-        description="An upload could not start the pipeline: its event waits in the trigger's dead-letter queue. "
-        "Fix the cause, then redrive the queue (starts are idempotent per object version).",
-        topics=topics,
-    )
+    dead_letters = None
+    if trigger_dead_letter_queue is not None:
+        dead_letters = add_dead_letters_alarm(scope, trigger_dead_letter_queue, topics=topics)
     if not topics:
         ALARMS_WITHOUT_ACTIONS.add(
             scope,
@@ -115,6 +108,20 @@ def add_alarms(
         )
     return PipelineAlarms(
         failed_executions=failed_executions, execution_time=execution_time, stages=stages, dead_letters=dead_letters
+    )
+
+
+def add_dead_letters_alarm(scope: Construct, queue: sqs.IQueue, *, topics: Sequence[sns.ITopic]) -> cloudwatch.Alarm:
+    """Define ``DeadLettersAlarm`` in ``scope``: an upload could not start its pipeline and waits in ``queue``."""
+    return _new_alarm(
+        scope,
+        "DeadLettersAlarm",
+        queue.metric_approximate_number_of_messages_visible(period=ALARM_PERIOD, statistic="Maximum"),
+        threshold=1,
+        comparison=_AT_LEAST,
+        description="An upload could not start the pipeline: its event waits in the trigger's dead-letter queue. "
+        "Fix the cause, then redrive the queue (starts are idempotent per object version).",
+        topics=topics,
     )
 
 

@@ -187,7 +187,7 @@ class PipelineOperations(Construct):
             notifications = add_notifications(
                 self,
                 options.notifications,
-                pipeline=watched.pipeline,
+                pipeline_arns=[watched.pipeline.pipeline_arn],
                 key=watched.key,
                 dead_letter_queue=self.event_dead_letter_queue,
                 source_action_name=watched.source_action_name,
@@ -201,7 +201,8 @@ class PipelineOperations(Construct):
             assert self.event_dead_letter_queue is not None
             history = record_history(
                 self,
-                pipeline=watched.pipeline,
+                pipeline_arns=[watched.pipeline.pipeline_arn],
+                name=watched.pipeline.pipeline_name,
                 key=watched.key,
                 retention_days=audit.history_retention_days,
                 dead_letter_queue=self.event_dead_letter_queue,

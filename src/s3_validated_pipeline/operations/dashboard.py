@@ -66,15 +66,8 @@ def add_dashboard(
     for stage, project in projects.items():
         _graph_stage(build_duration, queue_time, stage=stage, project=project)
     widgets: list[cloudwatch.IWidget] = [
-        cloudwatch.GraphWidget(title="Executions by outcome (per hour)", left=_executions(pipeline, history), width=12),
-        cloudwatch.GraphWidget(
-            title="Execution duration (seconds)",
-            left=[
-                pipeline_metric(pipeline, "PipelineDuration", percentile, period=GRAPH_PERIOD, label=percentile)
-                for percentile in ("p50", "p90", "p99")
-            ],
-            width=12,
-        ),
+        _executions_graph(pipeline.pipeline_name, history, width=12),
+        _duration_graph(pipeline.pipeline_name, width=12),
     ]
     if projects:
         widgets += [build_duration, queue_time]
@@ -119,21 +112,67 @@ def _graph_stage(
     queue_time.add_left_metric(project.metric("QueuedDuration", period=GRAPH_PERIOD, statistic="Maximum", label=stage))
 
 
-def _executions(pipeline: codepipeline.IPipeline, history: bool) -> list[cloudwatch.IMetric]:
+def _executions_graph(pipeline_name: str, history: bool, *, width: int) -> cloudwatch.GraphWidget:
     """Executions by outcome from the history's metric filter; without the history, failed executions only."""
     if not history:
-        return [pipeline_metric(pipeline, "FailedPipelineExecutions", "Sum", period=GRAPH_PERIOD, label="failed")]
-    return [
+        metrics = [
+            pipeline_metric(pipeline_name, "FailedPipelineExecutions", "Sum", period=GRAPH_PERIOD, label="failed")
+        ]
+    else:
+        metrics = [
+            cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name="Executions",
+                dimensions_map={"PipelineName": pipeline_name, "State": outcome},
+                statistic="Sum",
+                period=GRAPH_PERIOD,
+                label=outcome.lower(),
+            )
+            for outcome in OUTCOMES
+        ]
+    return cloudwatch.GraphWidget(title="Executions by outcome (per hour)", left=metrics, width=width)
+
+
+def _duration_graph(pipeline_name: str, *, width: int) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(
+        title="Execution duration (seconds)",
+        left=[
+            pipeline_metric(pipeline_name, "PipelineDuration", percentile, period=GRAPH_PERIOD, label=percentile)
+            for percentile in ("p50", "p90", "p99")
+        ],
+        width=width,
+    )
+
+
+def add_pipeline_row(dashboard: cloudwatch.Dashboard, *, pipeline_name: str, history: bool) -> cloudwatch.GraphWidget:
+    """Add a row for one pipeline of a ``PipelineFoundation`` to its shared ``dashboard``; return the row's build
+    duration graph, which ``graph_stage_by_name`` adds each build stage to.
+
+    Everything is named by physical name (``pipeline_name``, project names), never by reference: the dashboard's
+    stack must not depend on the stacks of the pipelines it shows.
+    """
+    builds = cloudwatch.GraphWidget(title="Build duration per stage (seconds, average)", width=8)
+    dashboard.add_widgets(
+        cloudwatch.TextWidget(markdown=f"### {pipeline_name}", width=24, height=1),
+        _executions_graph(pipeline_name, history, width=8),
+        _duration_graph(pipeline_name, width=8),
+        builds,
+    )
+    return builds
+
+
+def graph_stage_by_name(builds: cloudwatch.GraphWidget, *, stage: str, project_name: str) -> None:
+    """Graph the build duration of the stage ``stage``, run by the project named ``project_name``."""
+    builds.add_left_metric(
         cloudwatch.Metric(
-            namespace=METRIC_NAMESPACE,
-            metric_name="Executions",
-            dimensions_map={"PipelineName": pipeline.pipeline_name, "State": outcome},
-            statistic="Sum",
+            namespace="AWS/CodeBuild",
+            metric_name="Duration",
+            dimensions_map={"ProjectName": project_name},
+            statistic="Average",
             period=GRAPH_PERIOD,
-            label=outcome.lower(),
+            label=stage,
         )
-        for outcome in OUTCOMES
-    ]
+    )
 
 
 def _rule_metric(rule: events.IRule, name: str, label: str) -> cloudwatch.Metric:

@@ -5,10 +5,10 @@ See ``AuditOptions`` for what it keeps and what it costs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Stack
-from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -50,15 +50,18 @@ class History:
 def record_history(
     scope: Construct,
     *,
-    pipeline: codepipeline.IPipeline,
+    pipeline_arns: Sequence[str],
+    name: str,
     key: kms.IKey,
     retention_days: int,
     dead_letter_queue: sqs.IQueue,
     trigger_log_group: logs.ILogGroup | None,
 ) -> History:
-    """Define the execution history of ``pipeline`` in ``scope``.
+    """Define the execution history of the pipelines ``pipeline_arns`` match, in ``scope``.
 
     Args:
+        pipeline_arns: the rule's ``resources``: one pipeline's ARN, or ``events.Match.prefix`` of several.
+        name: names the saved query, ``s3-validated-pipeline/<name>/executions``.
         key: encrypts the log group.
         retention_days: how long the history is kept; one of CloudWatch Logs' retention values.
         dead_letter_queue: where events the rule cannot deliver go.
@@ -90,21 +93,21 @@ def record_history(
         event_pattern=events.EventPattern(
             source=["aws.codepipeline"],
             detail_type=[PIPELINE_EXECUTION_EVENT, STAGE_EXECUTION_EVENT, ACTION_EXECUTION_EVENT],
-            resources=[pipeline.pipeline_arn],
+            resources=pipeline_arns,
         ),
         targets=[to_log_group(target_arn, dead_letter_queue=dead_letter_queue)],
     )
     return History(
         log_group=group,
         rule=rule,
-        query=_executions_query(scope, pipeline, group, trigger_log_group),
+        query=_executions_query(scope, name, group, trigger_log_group),
         metric_filter=_outcomes_metric(scope, group),
     )
 
 
 def _executions_query(
     scope: Construct,
-    pipeline: codepipeline.IPipeline,
+    name: str,
     group: logs.ILogGroup,
     trigger_log_group: logs.ILogGroup | None,
 ) -> logs.QueryDefinition:
@@ -121,7 +124,7 @@ def _executions_query(
     return logs.QueryDefinition(
         scope,
         "ExecutionsQuery",
-        query_definition_name=f"s3-validated-pipeline/{pipeline.pipeline_name}/executions",
+        query_definition_name=f"s3-validated-pipeline/{name}/executions",
         query_string=logs.QueryString(
             fields=[
                 "@timestamp as time",

@@ -6,11 +6,10 @@ event into a few readable lines; see ``NotificationOptions``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import aws_chatbot as chatbot
-from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -64,15 +63,16 @@ def add_notifications(
     scope: Construct,
     options: NotificationOptions,
     *,
-    pipeline: codepipeline.IPipeline,
+    pipeline_arns: Sequence[str],
     key: kms.IKey,
     dead_letter_queue: sqs.IQueue,
     source_action_name: str,
     alarms: bool,
 ) -> Notifications:
-    """Define the topics and the notification rules of ``pipeline`` in ``scope``.
+    """Define the topics and the notification rules of the pipelines ``pipeline_arns`` match, in ``scope``.
 
     Args:
+        pipeline_arns: the rules' ``resources``: one pipeline's ARN, or ``events.Match.prefix`` of several.
         key: encrypts the topics the function creates.
         dead_letter_queue: where undeliverable events and emails go.
         source_action_name: the pipeline's S3 source action; messages say its revision is the uploaded version.
@@ -95,7 +95,7 @@ def add_notifications(
             event_pattern=events.EventPattern(
                 source=["aws.codepipeline"],
                 detail_type=[pattern.detail_type],
-                resources=[pipeline.pipeline_arn],
+                resources=pipeline_arns,
                 detail=dict(pattern.detail),
             ),
         )

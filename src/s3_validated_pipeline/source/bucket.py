@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import jsii
-from aws_cdk import Aws, Duration, IStableListProducer, Lazy, RemovalPolicy
+from aws_cdk import Aws, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from .._buckets import new_access_log_bucket, private_bucket, send_access_logs
 from .._compliance import acknowledge_in_packs, principal_arns
@@ -231,8 +231,12 @@ class SourceBucket(Construct):
     encryption than the bucket's KMS key; and deleting object versions or changing versioning to anyone but the
     root user, ``admin_role`` and CloudFormation.
 
+    A bucket made without ``object_key`` is shared: each pipeline that watches it names its own key with ``watch``
+    (a ``PipelineFoundation`` does this), each key has its own uploaders, and uploads to any key not watched are
+    denied. Its policy grows by one statement per key (S3 allows 20 KB of bucket policy: about 50 keys).
+
     Args:
-        object_key: the one key developers upload to.
+        object_key: the one key developers upload to. Default: none, a shared bucket.
         options: settings for the bucket. Default: ``SourceBucketOptions()``.
         access_log_bucket: where server access logs go. Default: a new private log bucket, when logs are on.
     """
@@ -242,7 +246,7 @@ class SourceBucket(Construct):
         scope: Construct,
         id: str,
         *,
-        object_key: str,
+        object_key: str | None = None,
         options: SourceBucketOptions | None = None,
         access_log_bucket: s3.IBucket | None = None,
     ) -> None:
@@ -250,7 +254,8 @@ class SourceBucket(Construct):
         options = options or SourceBucketOptions()
         if not isinstance(options, SourceBucketOptions):
             raise_if_any([wrong_type("options", options, "SourceBucketOptions", "SourceBucketOptions()")])
-        raise_if_any([*object_key_problems("object_key", object_key), *options.problems("options")])
+        key_problems = object_key_problems("object_key", object_key) if object_key is not None else []
+        raise_if_any([*key_problems, *options.problems("options")])
         if not options.server_access_logs:
             SOURCE_ACCESS_LOGS_DISABLED.add(
                 self,
@@ -263,8 +268,9 @@ class SourceBucket(Construct):
                 f"The source bucket and its key use removal policy {options.removal_policy}: deleting the stack "
                 "can delete uploads. Use RemovalPolicy.RETAIN, or acknowledge this warning.",
             )
-        self.object_key: str = object_key
-        """The one key developers upload to; the bucket policy denies uploads to any other."""
+        self.object_key: str | None = object_key
+        """The one key developers upload to; the bucket policy denies uploads to any other. None: a shared bucket,
+        whose keys are ``watched_keys``."""
 
         self.key: kms.Key = new_key(self, "Key", description="Encrypts packages uploaded to the source bucket")
         """The customer managed key (rotated) that encrypts every upload; uploads naming another key are denied."""
@@ -301,24 +307,86 @@ class SourceBucket(Construct):
         )
         acknowledge_in_packs(self.bucket, "S3BucketReplicationEnabled", _REPLICATION_REASON)
 
-        root = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root"
-        self._uploaders = _Arns(root)
-        self._lock_down(root, options.admin_role)
+        self._root = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root"
+        self._uploaders: dict[str, _Arns] = {}
+        if object_key is not None:
+            self._uploaders[object_key] = _Arns(self._root)
+        self._lock_down(self._root, options.admin_role)
+        if object_key is None:
+            self.node.add_validation(_WatchesSomeKey(self))
         for uploader in options.uploaders:
             self.grant_upload(uploader)
 
-    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` (a role or user) upload the watched object, and only it, with the bucket's key.
+    @property
+    def watched_keys(self) -> list[str]:
+        """Every key watched, in the order they were added."""
+        return list(self._uploaders)
+
+    def watch(self, object_key: str) -> None:
+        """Accept uploads to ``object_key`` too, from the uploaders later granted on it; shared buckets only.
+
+        Raises ``InputError`` for a key that is not a plain string (the policy lists it), is already watched, or on
+        a bucket made for one ``object_key``.
+        """
+        found = object_key_problems("object_key", object_key)
+        if not found and unresolved(object_key):
+            found = [Problem("object_key", object_key, "Give the key as a plain string, e.g. 'teams/a/source.zip'.")]
+        if not found and self.object_key is not None:
+            found = [
+                Problem(
+                    "object_key",
+                    object_key,
+                    f"This bucket was made for one key ({self.object_key!r}); make a SourceBucket without "
+                    "object_key to share it between pipelines.",
+                )
+            ]
+        if not found and object_key in self._uploaders:
+            found = [Problem("object_key", object_key, "Another pipeline already watches this key: give each its own.")]
+        raise_if_any(found)
+        self._uploaders[object_key] = _Arns(self._root)
+        self.bucket.add_to_resource_policy(self._deny_uploads_by_others(object_key, len(self._uploaders)))
+
+    def grant_upload(self, grantee: iam.IGrantable, object_key: str | None = None) -> iam.Grant:
+        """Let ``grantee`` (a role or user) upload a watched object, and only it, with the bucket's key.
 
         The bucket policy denies uploads to every other principal, so this is the only way to allow one.
+
+        Args:
+            grantee: the role or user that uploads.
+            object_key: the key it may upload to, one of ``watched_keys``. Default: the bucket's ``object_key``.
         """
-        grant = grant_object_upload(grantee, bucket=self.bucket, object_key=self.object_key, key=self.key)
-        self._uploaders.arns.extend(principal_arns(grantee))
+        key = self.object_key if object_key is None else object_key
+        if key is None or key not in self._uploaders:
+            raise_if_any(
+                [Problem("object_key", key, f"Name a watched key: {', '.join(map(repr, self._uploaders)) or 'none'}.")]
+            )
+        assert key is not None
+        raise_if_any(_same_stack_problems(grantee, self))
+        grant = grant_object_upload(grantee, bucket=self.bucket, object_key=key, key=self.key)
+        self._uploaders[key].arns.extend(principal_arns(grantee))
         return grant
 
+    def _deny_uploads_by_others(self, object_key: str, number: int) -> iam.PolicyStatement:
+        """Deny uploads to ``object_key`` by anyone not granted on it; the first key's statement keeps its sid."""
+        return iam.PolicyStatement(
+            sid="DenyUploadsByOthers" if number == 1 else f"DenyUploadsByOthers{number}",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[self.bucket.arn_for_objects(object_key)],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": Lazy.list(self._uploaders[object_key])}},
+        )
+
     def _lock_down(self, root: str, admin_role: iam.IRole | None) -> None:
-        watched = self.bucket.arn_for_objects(self.object_key)
         anyone = [iam.AnyPrincipal()]
+        watched: list[str]
+        if self.object_key is not None:
+            watched = [self.bucket.arn_for_objects(self.object_key)]
+            # The encryption rules name the one key, as they always have; a shared bucket's cover every object.
+            encrypted = watched
+        else:
+            watched = Lazy.list(_WatchedArns(self))
+            encrypted = [self.bucket.arn_for_objects("*")]
 
         def deny_uploads(sid: str, conditions: dict[str, Any]) -> iam.PolicyStatement:
             return iam.PolicyStatement(
@@ -326,7 +394,7 @@ class SourceBucket(Construct):
                 effect=iam.Effect.DENY,
                 principals=anyone,
                 actions=["s3:PutObject"],
-                resources=[watched],
+                resources=encrypted,
                 conditions=conditions,
             )
 
@@ -337,9 +405,9 @@ class SourceBucket(Construct):
                 effect=iam.Effect.DENY,
                 principals=anyone,
                 actions=["s3:PutObject"],
-                not_resources=[watched],
+                not_resources=watched,
             ),
-            deny_uploads("DenyUploadsByOthers", {"ArnNotEquals": {"aws:PrincipalArn": Lazy.list(self._uploaders)}}),
+            *([self._deny_uploads_by_others(self.object_key, 1)] if self.object_key is not None else []),
             deny_uploads("DenyOtherEncryption", {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}}),
             deny_uploads("DenyOtherKey", {"StringNotEquals": {key_id: self.key.key_arn}, "Null": {key_id: "false"}}),
             deny_uploads(
@@ -360,3 +428,46 @@ class SourceBucket(Construct):
         ]
         for statement in statements:
             self.bucket.add_to_resource_policy(statement)
+
+
+def _same_stack_problems(grantee: iam.IGrantable, source: SourceBucket) -> list[Problem]:
+    """The bucket policy names each uploader: one defined in another stack would make the bucket's stack depend on
+    it, while that stack (with the pipeline and its grants) already depends on the bucket's."""
+    if not isinstance(grantee, (iam.Role, iam.User)) or Stack.of(grantee) is Stack.of(source):
+        return []
+    return [
+        Problem(
+            "grantee",
+            grantee.node.path,
+            f"Defined in stack {Stack.of(grantee).stack_name}, not in {Stack.of(source).stack_name} with the source "
+            "bucket, whose policy names every uploader. Import it instead (iam.Role.from_role_name(self, 'Uploader', "
+            "'developers')), or define it in the bucket's stack.",
+        )
+    ]
+
+
+@jsii.implements(IStableListProducer)
+class _WatchedArns:
+    """The ARNs of a shared bucket's watched keys, read when the template is written."""
+
+    def __init__(self, source: SourceBucket) -> None:
+        self._source = source
+
+    def produce(self) -> list[str] | None:
+        return [self._source.bucket.arn_for_objects(key) for key in self._source.watched_keys]
+
+
+@jsii.implements(IValidation)
+class _WatchesSomeKey:
+    """A shared bucket must watch at least one key: with none, its policy could not say which uploads to accept."""
+
+    def __init__(self, source: SourceBucket) -> None:
+        self._source = source
+
+    def validate(self) -> list[str]:
+        if self._source.watched_keys:
+            return []
+        return [
+            f"The shared source bucket {self._source.node.path} watches no key: build a ValidatedS3Pipeline on it "
+            "(or call watch('teams/a/source.zip')), or remove it."
+        ]

@@ -1,0 +1,134 @@
+"""What a pipeline on a ``PipelineFoundation`` has of its own: the boundary that keeps it to its own artifacts, its
+physically named projects, and its alarms and dashboard row."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import cast
+
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from .._compliance import acknowledge, acknowledge_in_packs, skip_checkov
+from ..errors import raise_if_any
+from ..operations._arguments import project_problems
+from ..operations.alarms import add_alarms, add_stage_alarms
+from ..operations.dashboard import graph_stage_by_name
+from .construct import PipelineFoundation
+
+OBJECT_ACTIONS = ["s3:*Object*", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+"""Every S3 action on objects: the boundary limits these, in the foundation's buckets, to the pipeline's own."""
+
+_BOUNDARY_REASON = (
+    "A permissions boundary grants nothing: it caps what the pipeline's roles' own policies allow. Its first statement "
+    "leaves every action but S3 object access as the roles' policies say; the others confine object access in the "
+    "foundation's buckets to this pipeline's artifact folder and source key."
+)
+
+
+def bound_to_own_objects(
+    scope: Construct, *, foundation: PipelineFoundation, pipeline_name: str, object_key: str
+) -> iam.ManagedPolicy:
+    """Give every role defined below ``scope`` a permissions boundary keeping its S3 object access, in the
+    foundation's buckets, to the pipeline's artifact folder and its source key.
+
+    CDK's own grants (the pipeline's and the CodeBuild actions') name the whole artifact bucket; the boundary cuts
+    them down without replacing them, so they stay as CDK writes them.
+    """
+    shared = [foundation.artifact_bucket.arn_for_objects("*"), foundation.source.bucket.arn_for_objects("*")]
+    own = [foundation.artifact_folder(pipeline_name), foundation.source.bucket.arn_for_objects(object_key)]
+    boundary = iam.ManagedPolicy(
+        scope,
+        "Boundary",
+        description=f"Keeps the roles of {pipeline_name} to their own artifacts and source key",
+        statements=[
+            iam.PolicyStatement(sid="AllButObjects", not_actions=OBJECT_ACTIONS, resources=["*"]),
+            iam.PolicyStatement(sid="ObjectsElsewhere", actions=OBJECT_ACTIONS, not_resources=shared),
+            iam.PolicyStatement(sid="OwnObjects", actions=OBJECT_ACTIONS, resources=own),
+        ],
+    )
+    iam.PermissionsBoundary.of(scope).apply(boundary)
+    acknowledge(boundary, "AwsSolutions-IAM5", _BOUNDARY_REASON)
+    acknowledge(boundary, "CloudFormation-Validate::W2512", _BOUNDARY_REASON)
+    acknowledge_in_packs(boundary, "IAMPolicyNoStatementsWithFullAccess", _BOUNDARY_REASON)
+    skip_checkov(boundary, "CKV_AWS_289", _BOUNDARY_REASON)
+    skip_checkov(boundary, "CKV_AWS_290", _BOUNDARY_REASON)
+    skip_checkov(boundary, "CKV_AWS_355", _BOUNDARY_REASON)
+    return boundary
+
+
+def project_name(pipeline_name: str, stage: str) -> str:
+    """The physical name of a stage's project on a foundation: the dashboard names it, never refers to it."""
+    return f"{pipeline_name}-{re.sub(r'[^A-Za-z0-9_-]', '-', stage)}"[:255]
+
+
+def name_project(project: codebuild.IProject, pipeline_name: str, stage: str) -> str:
+    """Give ``project`` (defined in this app) its physical name; return it."""
+    name = project_name(pipeline_name, stage)
+    cast(codebuild.CfnProject, project.node.default_child).name = name
+    return name
+
+
+class MemberOperations(Construct):
+    """The operations of one pipeline on a ``PipelineFoundation``: its alarms, publishing to the foundation's topic,
+    and its row on the foundation's dashboard. Notifications, the history and the trail are the foundation's."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        foundation: PipelineFoundation,
+        pipeline: codepipeline.IPipeline,
+        pipeline_name: str,
+        projects: Mapping[str, codebuild.IProject],
+    ) -> None:
+        super().__init__(scope, id)
+        self._foundation = foundation
+        self._pipeline_name = pipeline_name
+        self.alarms: list[cloudwatch.Alarm] = []
+        """Every alarm: failed executions, execution time, then each stage's two."""
+        self.failed_executions_alarm: cloudwatch.Alarm | None = None
+        """An execution failed; None with alarms off."""
+        self.execution_time_alarm: cloudwatch.Alarm | None = None
+        """An execution took longer than ``AlarmOptions.max_execution_time``; None with alarms off."""
+        self.failed_builds_alarms: dict[str, cloudwatch.Alarm] = {}
+        """A build of the stage failed, by stage name; empty with alarms off."""
+        self.queue_time_alarms: dict[str, cloudwatch.Alarm] = {}
+        """A build of the stage waited too long, by stage name; empty with alarms off."""
+        self._builds = foundation.add_pipeline(pipeline_name)
+        self._stages: list[str] = []
+        options = foundation.alarm_options
+        if options is not None:
+            made = add_alarms(
+                self,
+                options,
+                pipeline=pipeline,
+                projects={},
+                trigger_dead_letter_queue=None,
+                topics=foundation.alarm_topics,
+            )
+            self.failed_executions_alarm, self.execution_time_alarm = made.failed_executions, made.execution_time
+            self.alarms = made.all
+        for stage, project in projects.items():
+            self.monitor_stage(stage, project)
+
+    def monitor_stage(self, stage_name: str, project: codebuild.IProject) -> None:
+        """Name ``project`` after the pipeline and stage, alarm on it and graph it in the pipeline's row."""
+        raise_if_any(project_problems("project", project))
+        name = name_project(project, self._pipeline_name, stage_name)
+        options = self._foundation.alarm_options
+        if options is not None:
+            made = add_stage_alarms(
+                self, options, stage=stage_name, project=project, topics=self._foundation.alarm_topics
+            )
+            self.failed_builds_alarms[stage_name] = made.failed_builds
+            self.queue_time_alarms[stage_name] = made.queue_time
+            self.alarms += [made.failed_builds, made.queue_time]
+        if self._builds is not None:
+            graph_stage_by_name(self._builds, stage=stage_name, project_name=name)
+        self._stages.append(stage_name)
