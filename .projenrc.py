@@ -255,6 +255,13 @@ Makefile(
             recipe=[f"{env} .venv/bin/python -m scripts.bench_run"],
             phony=True,
         ),
+        # 24 pipelines on one foundation (examples/fleet) against 24 standalone ones, in one run.
+        Rule(
+            targets=["bench-fleet"],
+            prerequisites=[".venv/.synced"],
+            recipe=[f"{env} .venv/bin/python -m scripts.bench_fleet"],
+            phony=True,
+        ),
         Rule(
             targets=["bench"],
             prerequisites=[".venv/.synced"],

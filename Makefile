@@ -81,6 +81,10 @@ bench-check: .venv/.synced
 bench-run: .venv/.synced
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -m scripts.bench_run
 
+.PHONY: bench-fleet
+bench-fleet: .venv/.synced
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -m scripts.bench_fleet
+
 .PHONY: bench
 bench: .venv/.synced
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -m scripts.bench_synth

@@ -141,7 +141,7 @@ def test_fails_when_a_template_exceeds_1_mb(tmp_path: Path) -> None:
     assert size > MAX_TEMPLATE_BYTES
     assert (
         f"FATAL Stack 'Heavy' has a template of {size:,} bytes (Heavy.template.json); CloudFormation accepts at "
-        "most 1,048,576 bytes (1 MB) and would reject it at deploy time. It holds 1 Holder: Heavy/Pipeline "
+        "most 1,000,000 bytes (1 MB) and would reject it at deploy time. It holds 1 Holder: Heavy/Pipeline "
         "(s3-validated-pipeline)\n"
     ) in message
     assert f"Suggested fix: {FIX}" in message

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .build_environment import BuildEnvironment
     from .errors import InputError, Problem
-    from .foundation import PipelineFoundation
+    from .foundation import MemberOperations, PipelineFoundation
     from .operations import (
         AlarmOptions,
         AuditOptions,
@@ -46,6 +46,7 @@ _MODULES = {
     "OperationsOptions": "operations",
     "PipelineOperations": "operations",
     "PipelineFoundation": "foundation",
+    "MemberOperations": "foundation",
     "ApprovalOptions": "stages",
     "CloudFormationDeployment": "stages",
     "DeployStage": "stages",
@@ -77,6 +78,7 @@ __all__ = [
     "DeployStage",
     "DeployTarget",
     "InputError",
+    "MemberOperations",
     "MonitoredPipeline",
     "NotificationOptions",
     "OperationsOptions",

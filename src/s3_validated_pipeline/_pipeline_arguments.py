@@ -246,5 +246,5 @@ def foundation_problems(
                 "queue admits rules, not functions.",
             )
         )
-    name, name_problems = foundation.pipeline_name_for(pipeline.node.id, pipeline_name)
-    return name, [*found, *name_problems, *foundation.same_environment_problems(pipeline)]
+    name, name_problems = foundation._name_for(pipeline.node.id, pipeline_name)
+    return name, [*found, *name_problems, *foundation._environment_problems(pipeline)]

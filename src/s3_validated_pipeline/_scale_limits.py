@@ -35,8 +35,12 @@ from . import __version__
 
 MAX_RESOURCES = 500
 """The most resources CloudFormation accepts in one stack; a nested stack counts as one in its parent."""
-MAX_TEMPLATE_BYTES = 1_048_576
-"""The largest template, in bytes, CloudFormation accepts from S3 (1 MB), where the CDK CLI uploads templates."""
+MAX_TEMPLATE_BYTES = 1_000_000
+"""The largest template, in bytes, CloudFormation accepts from S3 (1 MB), where the CDK CLI uploads templates.
+
+aws-cdk-lib and cfn-lint read 1 MB as 1,000,000 bytes; aws-cdk-lib warns from there
+(``@aws-cdk/core:Stack.templateSize``).
+"""
 
 TOO_MANY_RESOURCES = "S3VP_TOO_MANY_RESOURCES"
 """The code that starts the message of a stack over ``MAX_RESOURCES``."""
@@ -48,7 +52,7 @@ PLUGIN_NAME = "s3-validated-pipeline"
 FIX = "Move some of them to another stack, or let them share one PipelineFoundation."
 # The id of the one _ScaleLimits per stack; distinctive, as a user's construct of this id would hide the check.
 _CHECK_ID = "S3ValidatedPipelineScaleLimits"
-# How many holders a message names before it only counts the rest.
+# A message names this many holders and counts the rest, so twenty pipelines do not bury the advice.
 _NAMED_HOLDERS = 3
 
 
@@ -111,16 +115,19 @@ class _ScaleLimits(Construct):
         # On the stack rather than on this construct, so the error is reported at the stack's path.
         stack.node.add_validation(_ResourceCount(stack, self.scale))
         # Each stack has a plugin of its own that measures only its template, so a stack is never reported twice.
-        if Stage.of(stack) is not None:
-            Validations.of(stack).add_plugins(_TemplateSize(stack, self.scale))
+        # Only a Stage runs plugins; a stack outside any is never written, so there is no template to measure.
+        stage = Stage.of(stack)
+        if stage is not None:
+            template = os.path.join(stage.outdir, stack.template_file)
+            Validations.of(stack).add_plugins(_TemplateSize(stack, template, self.scale))
 
 
 def _resource_count(stack: Stack) -> int:
     """The resources ``stack``'s template declares: those below it, a nested stack's own left out.
 
-    ``isinstance`` rather than ``CfnResource.is_cfn_resource`` and ``Stack.of`` per construct: jsii gives every L1 its
-    Python class, and one call per construct made the count ten times slower. Should the count ever be short,
-    aws-cdk-lib's own limit (counted on the template) still fails the stack.
+    ``isinstance`` rather than ``CfnResource.is_cfn_resource`` and ``Stack.of``: jsii gives every L1 its Python class,
+    and two jsii calls per construct made the count ten times slower. Should the count ever be short, aws-cdk-lib's
+    own limit (counted on the written template) still fails the stack, only with less advice.
     """
     below = [construct for construct in stack.node.find_all() if construct is not stack]
     # A nested stack's resources are in its own template; the AWS::CloudFormation::Stack standing for it in this
@@ -153,8 +160,9 @@ class _ResourceCount:
 class _TemplateSize:
     """Reports the stack's written template when it is over ``MAX_TEMPLATE_BYTES``."""
 
-    def __init__(self, stack: Stack, scale: _Scale) -> None:
+    def __init__(self, stack: Stack, template: str, scale: _Scale) -> None:
         self._stack = stack
+        self._template = template
         self._scale = scale
 
     @property
@@ -170,10 +178,8 @@ class _TemplateSize:
         return [TEMPLATE_TOO_LARGE]
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
-        stage = Stage.of(self._stack)
-        template = os.path.join(stage.outdir if stage else "", self._stack.template_file)
         try:
-            size = os.path.getsize(template)
+            size = os.path.getsize(self._template)
         except FileNotFoundError:  # a synthesizer that writes no template gives CloudFormation nothing to reject
             return PolicyValidationPluginReport(success=True, violations=[])
         if size <= MAX_TEMPLATE_BYTES:
@@ -188,7 +194,9 @@ class _TemplateSize:
             # acknowledge a fatal violation.
             severity="fatal",
             violating_resources=[
-                PolicyViolatingResource(construct_path=self._stack.node.path, template_path=template, locations=[])
+                PolicyViolatingResource(
+                    construct_path=self._stack.node.path, template_path=self._template, locations=[]
+                )
             ],
         )
         return PolicyValidationPluginReport(success=False, violations=[violation])

@@ -30,6 +30,7 @@ from ._pipeline_arguments import (
     warn_about_execution_mode,
     warn_about_object_key,
 )
+from ._scale_limits import check_scale_limits
 from ._warnings import EXISTING_SOURCE_BUCKET, SUPERSEDED_EXECUTION_MODE
 from .build_environment import STAGE_DEFAULT
 from .errors import Problem, raise_if_any, unresolved, wrong_type
@@ -143,6 +144,7 @@ class ValidatedS3Pipeline(Construct):
         }
         pipeline_name = self._check(arguments)
         self._physical_name = pipeline_name
+        check_scale_limits(self)
         warn_about_execution_mode(self, execution_mode)
         warn_about_object_key(self, object_key)
         environment_warnings = EnvironmentWarnings.hold(self)

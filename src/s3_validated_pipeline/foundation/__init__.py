@@ -8,5 +8,6 @@ named projects, alarms and a dashboard row).
 from __future__ import annotations
 
 from .construct import PipelineFoundation
+from .member import MemberOperations
 
-__all__ = ["PipelineFoundation"]
+__all__ = ["MemberOperations", "PipelineFoundation"]

@@ -21,6 +21,7 @@ from .._buckets import new_access_log_bucket, new_artifact_bucket
 from .._inputs import positive_days_problems
 from .._keys import new_key, new_log_key
 from .._resources import encrypted_dead_letter_queue
+from .._scale_limits import check_scale_limits
 from ..errors import Problem, raise_if_any, unresolved, wrong_type
 from ..operations import OperationsOptions
 from ..operations._common import allow_services_to_use_key
@@ -86,6 +87,7 @@ class PipelineFoundation(Construct):
     ) -> None:
         super().__init__(scope, id)
         raise_if_any(_problems(name_prefix, source_bucket_options, artifact_retention_days, operations))
+        check_scale_limits(self)
         self.artifact_retention_days: int = artifact_retention_days
         """How long the pipelines' artifacts are kept."""
         self.name_prefix: str = name_prefix
@@ -218,7 +220,7 @@ class PipelineFoundation(Construct):
         """The alarms each pipeline on the foundation gets; None with alarms off."""
         return self.operations_options.alarms if self.operations_options is not None else None
 
-    def pipeline_name_for(self, id: str, pipeline_name: str | None) -> tuple[str, list[Problem]]:
+    def _name_for(self, id: str, pipeline_name: str | None) -> tuple[str, list[Problem]]:
         """The name a pipeline with construct id ``id`` gets on this foundation, and what is wrong with it."""
         name = pipeline_name if pipeline_name is not None else f"{self.name_prefix}-{id}"
         start = f"{self.name_prefix}-"
@@ -249,8 +251,8 @@ class PipelineFoundation(Construct):
             ]
         return name, []
 
-    def add_pipeline(self, pipeline_name: str) -> cloudwatch.GraphWidget | None:
-        """Record the pipeline ``pipeline_name`` (checked by ``pipeline_name_for``); give it a dashboard row.
+    def _add_pipeline(self, pipeline_name: str) -> cloudwatch.GraphWidget | None:
+        """Record the pipeline ``pipeline_name`` (checked by ``_name_for``); give it a dashboard row.
 
         Returns the row's build duration graph, or None with the dashboard off.
         """
@@ -271,7 +273,7 @@ class PipelineFoundation(Construct):
         """The name of the trigger rule of ``pipeline_name``; the dead-letter queue admits rules named so."""
         return f"{pipeline_name}-upload"
 
-    def same_environment_problems(self, scope: Construct) -> list[Problem]:
+    def _environment_problems(self, scope: Construct) -> list[Problem]:
         """A problem unless ``scope``'s stack is in the foundation's account and Region (when both are known)."""
         mine, theirs = Stack.of(self), Stack.of(scope)
         for what, a, b in (("account", mine.account, theirs.account), ("region", mine.region, theirs.region)):

@@ -100,7 +100,7 @@ class MemberOperations(Construct):
         """A build of the stage failed, by stage name; empty with alarms off."""
         self.queue_time_alarms: dict[str, cloudwatch.Alarm] = {}
         """A build of the stage waited too long, by stage name; empty with alarms off."""
-        self._builds = foundation.add_pipeline(pipeline_name)
+        self._builds = foundation._add_pipeline(pipeline_name)
         self._stages: list[str] = []
         options = foundation.alarm_options
         if options is not None:
