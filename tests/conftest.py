@@ -1,8 +1,12 @@
-"""Shared fixtures. Synthesis through jsii takes seconds, so each example is synthesized once per session."""
+"""Shared fixtures. Synthesis through jsii takes seconds, so each example is synthesized once per session.
+
+An example's ``build(app)`` returns its one stack, or a list of stacks when it has several (``examples/fleet``).
+"""
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -54,11 +58,13 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-def synthesize(stack: cdk.Stack) -> Synthesized:
-    """Synthesize the app holding ``stack`` and collect what it produced."""
-    app = stack.node.root
-    assert isinstance(app, cdk.App)
-    artifact = app.synth().get_stack_by_name(stack.stack_name)
+def build_example(name: str, app: cdk.App) -> tuple[cdk.Stack, ...]:
+    """Add ``examples/<name>``'s stacks to ``app``: its ``build(app)`` returns one stack or a list of them."""
+    built = load_example(name).build(app)
+    return (built,) if isinstance(built, cdk.Stack) else tuple(built)
+
+
+def _collect(stack: cdk.Stack, artifact: cdk.cx_api.CloudFormationStackArtifact) -> Synthesized:
     warnings = tuple(
         (message.id, str(message.entry.data))
         for message in artifact.messages
@@ -67,9 +73,39 @@ def synthesize(stack: cdk.Stack) -> Synthesized:
     return Synthesized(stack, Template.from_json(artifact.template), artifact.template, warnings)
 
 
+def synthesize(stack: cdk.Stack) -> Synthesized:
+    """Synthesize the app holding ``stack`` and collect what it produced."""
+    app = stack.node.root
+    assert isinstance(app, cdk.App)
+    return _collect(stack, app.synth().get_stack_by_name(stack.stack_name))
+
+
+def synthesize_stacks(stacks: Sequence[cdk.Stack]) -> tuple[Synthesized, ...]:
+    """Synthesize the app holding ``stacks`` once and collect each of them; they must be every stack it has."""
+    app = stacks[0].node.root
+    assert isinstance(app, cdk.App)
+    assert all(stack.node.root is app for stack in stacks), "the stacks belong to different apps"
+    assembly = app.synth()
+    synthesized = sorted(artifact.stack_name for artifact in assembly.stacks_recursively)
+    assert synthesized == sorted(stack.stack_name for stack in stacks), (
+        f"the app synthesizes {synthesized}, but {[s.stack_name for s in stacks]} were given: say which are checked"
+    )
+    return tuple(_collect(stack, assembly.get_stack_by_name(stack.stack_name)) for stack in stacks)
+
+
 @cache
+def synthesized_example_stacks(name: str) -> tuple[Synthesized, ...]:
+    """Every stack of ``examples/<name>``, in the order its ``build`` returns them, synthesized once per session."""
+    return synthesize_stacks(build_example(name, cdk.App()))
+
+
 def synthesized_example(name: str) -> Synthesized:
-    return synthesize(load_example(name).build(cdk.App()))
+    """The one stack of ``examples/<name>``; an example with several has ``synthesized_example_stacks``."""
+    stacks = synthesized_example_stacks(name)
+    if len(stacks) != 1:
+        names = [s.stack.stack_name for s in stacks]
+        raise ValueError(f"examples/{name} has {len(stacks)} stacks {names}; use synthesized_example_stacks({name!r})")
+    return stacks[0]
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
 """The compliance gate: every example app passes cdk-nag (five packs), checkov and cfn-lint, and every acknowledgement
 is specific, explained, and made where it cannot hide a user's own findings.
 
-Each example is synthesized once per module into a cloud assembly of its own (``examples/<name>`` → ``build(app)``).
-cdk-nag runs on that app's construct tree after ``app.synth()``; checkov and cfn-lint run on the template file the
-synthesis wrote. A failure lists each finding as ``<rule> at <where>: <what>``, so it can be acted on directly.
+Each example is synthesized once per module into a cloud assembly of its own (``examples/<name>`` → ``build(app)``,
+which returns one stack or several). cdk-nag runs on that app's whole construct tree, every stack in it, after
+``app.synth()``; checkov and cfn-lint run on every template file the synthesis wrote. A failure lists each finding as
+``<rule> at <where>: <what>``, where names the resource's construct path (which starts with its stack), so it can be
+acted on directly.
 
 How acknowledgements are read: ``Validations.of(c).acknowledge(Acknowledgment(id=..., reason=...))`` adds one metadata
 entry to ``c.node.metadata`` per acknowledgement, of type ``Validations.ACKNOWLEDGED_RULES_METADATA_KEY``
@@ -39,7 +41,7 @@ from constructs import IConstruct
 
 from s3_validated_pipeline import ValidatedS3Pipeline, ValidationOptions
 
-from .conftest import EXAMPLE_NAMES, PACKS, load_example
+from .conftest import EXAMPLE_NAMES, PACKS, build_example
 
 ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 # aws-cdk-lib < 2.262.1 wrote "annotation::", later versions "Annotation::"; cdk-nag strips either.
@@ -52,7 +54,9 @@ NAG_ID = re.compile(
 )
 # Rules that report one finding per wildcard/policy/log type (cdk-nag's rules returning a findings list). cdk-nag
 # matches acknowledgements exactly, so the bare rule id suppresses none of their findings, and acknowledging every
-# finding of such a rule at once would be too broad anyway: name the finding.
+# finding of such a rule at once would be too broad anyway: name the finding. (The bare id does match one thing: the
+# error cdk-nag reports when the rule throws on a resource, e.g. AwsSolutions-IAM5 on a NotAction statement, "Rule
+# threw an error during validation". Acknowledging that accepts that the rule checked nothing there.)
 RULES_WITH_FINDINGS = {
     "AwsSolutions-IAM4",
     "AwsSolutions-IAM5",
@@ -64,6 +68,12 @@ RULES_WITH_FINDINGS = {
     "HIPAA.Security-RDSLoggingEnabled",
     "PCI.DSS.321-RDSLoggingEnabled",
 }
+# aws-cdk-lib (2.275 in the lock) runs its built-in "CloudFormation Validate" policy-validation plugin at every
+# app.synth(); it matches acknowledgements in its own namespace, "CloudFormation-Validate::<rule id>", the rule id
+# being one it reports: a template rule (W2512, E3012, F3002) or one of CDK's default rules (CDK-GameLift-001). This is
+# the one "::" namespace that is honoured (test_cloudformation_validate_honours_its_acknowledgements); cdk-nag and
+# checkov match none.
+CFN_VALIDATE_ID = re.compile(r"^CloudFormation-Validate::(?:[A-Z]\d{4}|CDK-[A-Za-z0-9]+-\d{3})$")
 # An annotation warning id, as CDK and this library emit them: "s3-validated-pipeline:existingSourceBucket".
 WARNING_ID = re.compile(r"^@?[A-Za-z0-9][\w./-]*:[A-Za-z0-9][\w./-]*$")
 
@@ -120,7 +130,7 @@ CHECKOV_ID = re.compile(r"^CKV2?_AWS_\d+$")
 CHECKOV_NO_COMMENT = "No comment provided"  # what checkov reports for a skip without a "comment"
 
 # cfn-lint warnings that CDK itself puts in templates. Each is allowed only for the (resource type, dependency type)
-# pairs named, and only on resources of the library's ValidatedS3Pipeline:
+# pairs named, and only on resources of the library's constructs (see LIBRARY_MODULE):
 #   W3005 "DependsOn already enforced by a Ref/GetAtt": aws-lambda's Function and aws-codepipeline's Pipeline call
 #   `resource.node.add_dependency(role)`, which makes the resource DependsOn every CfnResource under the role: its
 #   DefaultPolicy (needed: nothing references the policy, so without it the function or pipeline could be created,
@@ -132,12 +142,36 @@ ALLOWED_CFN_LINT_WARNINGS: dict[str, set[tuple[str, str]]] = {
     "W3005": {("AWS::CodePipeline::Pipeline", "AWS::IAM::Role"), ("AWS::Lambda::Function", "AWS::IAM::Role")},
 }
 
+# The template sections whose entries are constructs (CfnElements): a cfn-lint finding in one names its construct path.
+TEMPLATE_SECTIONS = ("Resources", "Outputs", "Parameters", "Conditions", "Mappings", "Rules")
+
 # checkov must run offline: no mapping download, no external checks, no update check against PyPI.
 CHECKOV_ENV = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE"}
+
+# The library's constructs are the constructs of classes its package defines (ValidatedS3Pipeline, PipelineFoundation,
+# and its parts when used on their own); acknowledgements and skips are allowed freely only inside them.
+LIBRARY_MODULE = ValidatedS3Pipeline.__module__.partition(".")[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Synthesis, once per example
+
+
+def is_library_construct(construct: IConstruct) -> bool:
+    return type(construct).__module__.partition(".")[0] == LIBRARY_MODULE
+
+
+@dataclass(frozen=True)
+class StackTemplate:
+    """One stack of an example, as the synthesis wrote its template file."""
+
+    name: str
+    file: Path
+    template: dict[str, Any] = field(repr=False)
+    paths: dict[str, str] = field(repr=False)  # logical id (of a resource, output, ...) -> construct path
+
+    def where(self, logical_id: str) -> str:
+        return f"{logical_id} ({self.paths.get(logical_id, f'no construct, in {self.file.name}')})"
 
 
 @dataclass(frozen=True)
@@ -146,35 +180,45 @@ class ExampleAssembly:
 
     name: str
     app: cdk.App = field(repr=False)
-    stack: cdk.Stack = field(repr=False)
-    template_file: Path
-    template: dict[str, Any] = field(repr=False)
-    paths: dict[str, str] = field(repr=False)  # logical id -> construct path
-    library_roots: tuple[str, ...]  # construct paths of the ValidatedS3Pipeline instances
-
-    def where(self, logical_id: str) -> str:
-        return f"{logical_id} ({self.paths.get(logical_id, 'no construct')})"
+    stacks: tuple[StackTemplate, ...]  # every stack the app synthesized, by name
+    library_roots: tuple[str, ...]  # construct paths of the outermost library constructs
 
     def in_library(self, path: str) -> bool:
-        """Whether ``path`` is strictly inside one of the example's ValidatedS3Pipeline constructs."""
+        """Whether ``path`` is strictly inside one of the library's constructs in the example."""
         return any(path.startswith(root + "/") for root in self.library_roots)
+
+    def stack_of(self, template_file: str) -> StackTemplate:
+        [stack] = [s for s in self.stacks if s.file == Path(template_file).resolve()]
+        return stack
 
 
 @pytest.fixture(scope="module", params=EXAMPLE_NAMES)
 def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ExampleAssembly:
     name: str = request.param
     app = cdk.App(outdir=str(tmp_path_factory.mktemp(f"cdk.out-{name}")))
-    stack = load_example(name).build(app)
+    built = build_example(name, app)
     assembly = app.synth()
-    assert [s.stack_name for s in assembly.stacks_recursively] == [stack.stack_name], (
-        f"examples/{name} synthesizes several stacks; extend the compliance gate to check every template"
+    constructs = app.node.find_all()
+    nested = [c.node.path for c in constructs if cdk.NestedStack.is_nested_stack(c)]
+    assert not nested, f"examples/{name} has nested stacks {nested}; extend the compliance gate to their templates"
+    by_artifact = {c.artifact_id: c for c in constructs if cdk.Stack.is_stack(c)}
+    stacks = []
+    for artifact in sorted(assembly.stacks_recursively, key=lambda a: a.stack_name):
+        stack = by_artifact[artifact.id]
+        template_file = Path(artifact.template_full_path).resolve()
+        paths = {
+            stack.resolve(c.logical_id): c.node.path for c in stack.node.find_all() if cdk.CfnElement.is_cfn_element(c)
+        }
+        stacks.append(StackTemplate(artifact.stack_name, template_file, json.loads(template_file.read_text()), paths))
+    assert sorted(s.stack_name for s in built) == [s.name for s in stacks], (
+        f"examples/{name}: build() returns {[s.stack_name for s in built]}, the app has {[s.name for s in stacks]}"
     )
-    template_file = Path(assembly.get_stack_by_name(stack.stack_name).template_full_path)
-    paths = {
-        stack.resolve(c.logical_id): c.node.path for c in stack.node.find_all() if cdk.CfnResource.is_cfn_resource(c)
-    }
-    roots = tuple(c.node.path for c in app.node.find_all() if isinstance(c, ValidatedS3Pipeline))
-    return ExampleAssembly(name, app, stack, template_file, json.loads(template_file.read_text()), paths, roots)
+    roots = tuple(
+        c.node.path
+        for c in constructs
+        if is_library_construct(c) and not any(is_library_construct(a) for a in c.node.scopes[:-1])
+    )
+    return ExampleAssembly(name, app, tuple(stacks), roots)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -228,19 +272,25 @@ def id_problem(ack_id: str) -> str | None:
     if nag:
         if nag["finding"] is None and nag["rule"] in RULES_WITH_FINDINGS:
             return (
-                f"acknowledges every finding of {ack_id} (and cdk-nag matches none of them this way); "
-                f"acknowledge each finding id as the report prints it, e.g. AwsSolutions-IAM5[Action::s3:GetObject*]"
+                f"acknowledges every finding of {ack_id} (cdk-nag matches none of them this way, only an error the "
+                "rule throws); acknowledge each finding id as the report prints it, e.g. "
+                "AwsSolutions-IAM5[Action::s3:GetObject*]"
             )
         return None
+    if CFN_VALIDATE_ID.match(ack_id):
+        return None  # a finding of aws-cdk-lib's CloudFormation Validate plugin, which matches this form (see above)
     if "::" in ack_id:
-        return "has a namespace cdk-nag never matches; use the plain rule id, e.g. AwsSolutions-S1"
+        return (
+            "has a namespace no validator matches; use the plain cdk-nag rule id, e.g. AwsSolutions-S1 (only "
+            "CloudFormation-Validate::<rule id>, e.g. CloudFormation-Validate::W2512, is namespaced)"
+        )
     if WARNING_ID.match(ack_id):
         return None  # an annotation warning such as s3-validated-pipeline:existingSourceBucket
     return "is neither a cdk-nag rule/finding id (Pack-Rule[Finding]) nor an annotation warning id (prefix:name)"
 
 
 def contains_library(construct: IConstruct) -> bool:
-    return any(isinstance(c, ValidatedS3Pipeline) for c in construct.node.find_all())
+    return any(is_library_construct(c) for c in construct.node.find_all())
 
 
 def is_stage_or_stack(construct: IConstruct) -> bool:
@@ -339,9 +389,26 @@ def test_acknowledgement_rules_reject_what_they_should() -> None:
         "AwsSolutions-IAM5[Action::s3:GetObject*]",
         "AwsSolutions-IAM5[Resource::<PipelineArtifactsEB21E7E8.Arn>/*]",
         "s3-validated-pipeline:existingSourceBucket",
+        "CloudFormation-Validate::W2512",
+        "CloudFormation-Validate::E3012",
+        "CloudFormation-Validate::CDK-GameLift-001",
     ):
         assert id_problem(good) is None, good
-    for bad in ("AwsSolutions-IAM5", "AwsSolutions-IAM4", "AwsSolutions::S1", "S1", "*"):
+    for bad in (
+        "AwsSolutions-IAM5",
+        "AwsSolutions-IAM4",
+        "AwsSolutions::S1",
+        "S1",
+        "*",
+        "CloudFormation-Validate::",
+        "CloudFormation-Validate::*",
+        "CloudFormation-Validate::W*",
+        "CloudFormation-Validate::AwsSolutions-S1",
+        "CloudFormation-Validate::W2512::E3012",
+        "cloudformation-validate::W2512",
+        "Checkov::CKV_AWS_111",
+        "Annotation::AwsSolutions-S1",
+    ):
         assert id_problem(bad) is not None, bad
     assert reason_problem("S3 server access logging delivers only to buckets encrypted with SSE-S3.") is None
     for bad_reason in (
@@ -356,6 +423,37 @@ def test_acknowledgement_rules_reject_what_they_should() -> None:
         None,
     ):
         assert reason_problem(bad_reason) is not None, bad_reason
+
+
+def test_cloudformation_validate_honours_its_acknowledgements(tmp_path: Path) -> None:
+    """Why id_problem allows ``CloudFormation-Validate::<rule id>``: aws-cdk-lib's built-in plugin, run by
+    ``app.synth()``, suppresses exactly that id on the construct it is made on and below, and nothing else."""
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Throwaway")
+
+    def not_action_policy(id: str) -> iam.ManagedPolicy:
+        statement = iam.PolicyStatement(not_actions=["s3:DeleteObject"], resources=["*"])
+        return iam.ManagedPolicy(stack, id, statements=[statement])
+
+    cdk.Validations.of(not_action_policy("Acknowledged")).acknowledge(
+        cdk.Acknowledgment(id="CloudFormation-Validate::W2512", reason="A test policy that is never deployed.")
+    )
+    cdk.Validations.of(not_action_policy("OtherRule")).acknowledge(
+        cdk.Acknowledgment(id="CloudFormation-Validate::W2511", reason="Another rule than the one reported here.")
+    )
+    app.synth()
+    [plugin] = [
+        r
+        for r in json.loads((tmp_path / "validation-report.json").read_text())["pluginReports"]
+        if r["pluginName"] == "CloudFormation Validate"
+    ]
+
+    def reported(kind: str) -> set[tuple[str, str]]:
+        return {(v["ruleName"], c["constructPath"]) for v in plugin[kind] for c in v["violatingConstructs"]}
+
+    assert ("W2512", "Throwaway/Acknowledged/Resource") in reported("suppressedViolations")
+    assert ("W2512", "Throwaway/Acknowledged/Resource") not in reported("violations")
+    assert ("W2512", "Throwaway/OtherRule/Resource") in reported("violations")
 
 
 def test_acknowledgements_are_specific_explained_and_on_library_constructs(example: ExampleAssembly) -> None:
@@ -373,8 +471,8 @@ def test_acknowledgements_are_specific_explained_and_on_library_constructs(examp
             problems.append(f"{where}: made on a Stack/Stage/App, it would hide findings on every resource in it")
         elif contains_library(ack.holder):
             problems.append(
-                f"{where}: made on a construct holding a whole ValidatedS3Pipeline; make it on the construct inside "
-                "the pipeline that causes the finding"
+                f"{where}: made on a construct holding a whole library construct (a ValidatedS3Pipeline, a "
+                "PipelineFoundation); make it on the construct inside it that causes the finding"
             )
         else:
             own.append(where)  # the example acknowledges a finding on its own resource: allowed, reported
@@ -439,41 +537,62 @@ def test_library_acknowledgements_do_not_hide_user_findings() -> None:
 
 
 @dataclass(frozen=True)
+class CheckovCheck:
+    """One check checkov reported on one resource of one template."""
+
+    stack: StackTemplate
+    id: str
+    logical_id: str
+    name: str
+    comment: Any  # a skipped check's comment, as checkov read it
+
+    @property
+    def where(self) -> str:
+        return self.stack.where(self.logical_id)
+
+
+@dataclass(frozen=True)
 class CheckovResults:
-    failed: list[dict[str, Any]] = field(repr=False)
-    skipped: list[dict[str, Any]] = field(repr=False)
+    failed: list[CheckovCheck] = field(repr=False)
+    skipped: list[CheckovCheck] = field(repr=False)
 
 
 @pytest.fixture(scope="module")
 def checkov_results(example: ExampleAssembly) -> CheckovResults:
-    """checkov's failed and skipped checks for the example's template."""
+    """checkov's failed and skipped checks for every template of the example, from one run over all of them."""
     # sys.executable is the interpreter running the tests, so this is the checkov of the same environment,
     # wherever its scripts are installed. No --quiet: it drops the skipped checks, which are asserted on below.
-    command = [
-        sys.executable,
-        "-m",
-        "checkov.main",
-        "--file",
-        str(example.template_file),
-        "--framework",
-        "cloudformation",
-        "--skip-download",
-        "--compact",
-        "--output",
-        "json",
-    ]
+    command = [sys.executable, "-m", "checkov.main"]
+    for stack in example.stacks:
+        command += ["--file", str(stack.file)]
+    command += ["--framework", "cloudformation", "--skip-download", "--compact", "--output", "json"]
     done = subprocess.run(  # noqa: S603
-        command, capture_output=True, text=True, env={**os.environ, **CHECKOV_ENV}, timeout=600, check=False
+        command, capture_output=True, text=True, env={**os.environ, **CHECKOV_ENV}, timeout=1200, check=False
     )
     # checkov exits 1 when a check fails; anything else means it did not run properly.
     assert done.returncode in (0, 1), f"checkov exited {done.returncode}:\n{done.stderr[-4000:]}"
     report = json.loads(done.stdout)
     reports = report if isinstance(report, list) else [report]
     [cloudformation] = [r for r in reports if r.get("check_type") == "cloudformation"]
-    assert cloudformation["summary"]["resource_count"] > 0, f"checkov scanned no resources: {cloudformation}"
-    assert cloudformation["summary"]["parsing_errors"] == 0, f"checkov could not parse the template: {cloudformation}"
+    assert cloudformation["summary"]["parsing_errors"] == 0, f"checkov could not parse a template: {cloudformation}"
     results = cloudformation["results"]
-    return CheckovResults(failed=results["failed_checks"], skipped=results["skipped_checks"])
+
+    def checks(kind: str) -> list[CheckovCheck]:
+        return [
+            CheckovCheck(
+                example.stack_of(c["file_abs_path"]),
+                c["check_id"],
+                logical_id(c["resource"]),
+                c["check_name"],
+                c["check_result"].get("suppress_comment"),
+            )
+            for c in results[kind]
+        ]
+
+    passed, failed, skipped = checks("passed_checks"), checks("failed_checks"), checks("skipped_checks")
+    unscanned = {s.file.name for s in example.stacks} - {c.stack.file.name for c in passed + failed + skipped}
+    assert not unscanned, f"checkov reported no check on {sorted(unscanned)}: {cloudformation['summary']}"
+    return CheckovResults(failed=failed, skipped=skipped)
 
 
 def logical_id(checkov_resource: str) -> str:
@@ -482,9 +601,7 @@ def logical_id(checkov_resource: str) -> str:
 
 
 def test_checkov_passes(example: ExampleAssembly, checkov_results: CheckovResults) -> None:
-    failed = sorted(
-        f"{c['check_id']} {example.where(logical_id(c['resource']))}: {c['check_name']}" for c in checkov_results.failed
-    )
+    failed = sorted(f"{c.id} {c.where}: {c.name}" for c in checkov_results.failed)
     assert not failed, (
         f"checkov on examples/{example.name}: {len(failed)} failed check(s). Fix the resource, or skip the check "
         'on it with Metadata {"checkov": {"skip": [{"id": ..., "comment": <why>}]}}:\n'
@@ -495,23 +612,23 @@ def test_checkov_passes(example: ExampleAssembly, checkov_results: CheckovResult
 def test_checkov_skips_are_explained(example: ExampleAssembly, checkov_results: CheckovResults) -> None:
     problems: list[str] = []
     own: list[str] = []
-    reported = {(c["check_id"], logical_id(c["resource"])) for c in checkov_results.skipped}
+    reported = {(c.stack.name, c.id, c.logical_id) for c in checkov_results.skipped}
     for c in checkov_results.skipped:
-        if (problem := reason_problem(c["check_result"].get("suppress_comment"))) is not None:
-            where = example.where(logical_id(c["resource"]))
-            problems.append(f"{c['check_id']} skipped on {where}: {problem}")
-    for resource_id, resource in sorted(example.template.get("Resources", {}).items()):
-        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
-            check = skip.get("id")
-            where = f"{check} skipped on {example.where(resource_id)}"
-            if not isinstance(check, str) or not CHECKOV_ID.match(check):
-                problems.append(f"{where}: not a checkov CloudFormation check id (CKV_AWS_<n> or CKV2_AWS_<n>)")
-            elif (check, resource_id) not in reported:
-                problems.append(f"{where}: checkov runs no such check on this resource; the skip is stale or a typo")
-            if (problem := reason_problem(skip.get("comment"))) is not None:
-                problems.append(f"{where}: {problem}")
-            if not example.in_library(example.paths.get(resource_id, "")):
-                own.append(where)
+        if (problem := reason_problem(c.comment)) is not None:
+            problems.append(f"{c.id} skipped on {c.where}: {problem}")
+    for stack in example.stacks:
+        for resource_id, resource in sorted(stack.template.get("Resources", {}).items()):
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                check = skip.get("id")
+                where = f"{check} skipped on {stack.where(resource_id)}"
+                if not isinstance(check, str) or not CHECKOV_ID.match(check):
+                    problems.append(f"{where}: not a checkov CloudFormation check id (CKV_AWS_<n> or CKV2_AWS_<n>)")
+                elif (stack.name, check, resource_id) not in reported:
+                    problems.append(f"{where}: checkov runs no such check on this resource; stale, or a typo")
+                if (problem := reason_problem(skip.get("comment"))) is not None:
+                    problems.append(f"{where}: {problem}")
+                if not example.in_library(stack.paths.get(resource_id, "")):
+                    own.append(where)
     if own:
         warnings.warn(
             f"examples/{example.name} skips checkov checks on its own resources: {', '.join(own)}", stacklevel=1
@@ -527,33 +644,43 @@ def test_checkov_skips_are_explained(example: ExampleAssembly, checkov_results: 
 
 
 @pytest.fixture(scope="module")
-def cfn_lint_matches(example: ExampleAssembly) -> list[Any]:
+def cfn_lint_matches(example: ExampleAssembly) -> list[tuple[StackTemplate, Any]]:
+    """cfn-lint's matches on every template of the example, each with the stack it is in."""
     from cfnlint.api import lint_file  # imported here: loading cfn-lint's schemas takes seconds
 
-    return list(lint_file(example.template_file))
+    return [(stack, match) for stack in example.stacks for match in lint_file(stack.file)]
 
 
-def allowed_warning(example: ExampleAssembly, rule_id: str, path: list[Any]) -> bool:
-    """Whether a cfn-lint warning is one ALLOWED_CFN_LINT_WARNINGS names, on a resource of the library."""
+def allowed_warning(example: ExampleAssembly, stack: StackTemplate, rule_id: str, path: list[Any]) -> bool:
+    """Whether a cfn-lint warning is one ALLOWED_CFN_LINT_WARNINGS names, on a resource of the library; or W6001 on
+    an output of a pipeline on a foundation in another stack."""
+    if rule_id == "W6001" and len(path) >= 2 and path[0] == "Outputs":
+        # The pipeline's outputs (SourceBucketName, SourceKeyArn, UploadCommand) name the foundation's bucket and key,
+        # which its stack imports: each stack then says where its pipelines' uploads go, which `s3vp push --stack`
+        # reads. cfn-lint's W6001 only notes that an output restates an import.
+        return example.in_library(stack.paths.get(path[1], ""))
     allowed = ALLOWED_CFN_LINT_WARNINGS.get(rule_id)
     if not allowed or len(path) != 4 or path[0] != "Resources" or path[2] != "DependsOn":
         return False
-    resources = example.template["Resources"]
+    resources = stack.template["Resources"]
     resource = resources[path[1]]
     depends_on = resource["DependsOn"]
     dependency = depends_on[path[3]] if isinstance(depends_on, list) else depends_on
     pair = (resource["Type"], resources[dependency]["Type"])
-    return pair in allowed and example.in_library(example.paths.get(path[1], ""))
+    return pair in allowed and example.in_library(stack.paths.get(path[1], ""))
 
 
-def test_cfn_lint_reports_no_errors_or_warnings(example: ExampleAssembly, cfn_lint_matches: list[Any]) -> None:
+def test_cfn_lint_reports_no_errors_or_warnings(
+    example: ExampleAssembly, cfn_lint_matches: list[tuple[StackTemplate, Any]]
+) -> None:
     found = []
-    for match in cfn_lint_matches:
+    for stack, match in cfn_lint_matches:
         rule_id: str = match.rule.id
-        if rule_id.startswith("I") or allowed_warning(example, rule_id, list(match.path)):
+        if rule_id.startswith("I") or allowed_warning(example, stack, rule_id, list(match.path)):
             continue
-        resource = example.where(match.path[1]) if len(match.path) > 1 and match.path[0] == "Resources" else ""
-        found.append(f"{rule_id} at {'/'.join(map(str, match.path))} {resource}: {match.message}")
+        element = stack.where(match.path[1]) if len(match.path) > 1 and match.path[0] in TEMPLATE_SECTIONS else ""
+        where = f"{stack.file.name}:{'/'.join(map(str, match.path))}"
+        found.append(f"{rule_id} at {where} {element}: {match.message}")
     assert not found, f"cfn-lint on examples/{example.name}: {len(found)} error(s)/warning(s):\n" + "\n".join(
         f"  {f}" for f in sorted(found)
     )

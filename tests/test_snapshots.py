@@ -1,4 +1,7 @@
-"""One JSON snapshot per example. Asset hashes are replaced, so only a real change to a template shows here.
+"""One JSON snapshot per example stack. Asset hashes are replaced, so only a real change to a template shows here.
+
+An example with one stack has one snapshot, named after the example (``...[minimal].json``); an example with several
+has one per stack, named after the example and the stack (``...[fleet][FleetTeams1].json``).
 
 Update deliberately with `pytest --snapshot-update` and read the diff like code.
 """
@@ -16,7 +19,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from s3_validated_pipeline import ValidatedS3Pipeline, ValidationOptions
 
-from .conftest import EXAMPLE_NAMES, load_example, synthesize, synthesized_example
+from .conftest import EXAMPLE_NAMES, load_example, synthesize, synthesized_example, synthesized_example_stacks
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -31,12 +34,25 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 def test_examples_are_found() -> None:
-    assert EXAMPLE_NAMES == ["cross_account", "minimal", "seed_pipeline"]
+    assert EXAMPLE_NAMES == ["cross_account", "fleet", "minimal", "seed_pipeline"]
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_example_template_matches_its_snapshot(name: str, snapshot_json: SnapshotAssertion) -> None:
-    assert normalised(synthesized_example(name).json) == snapshot_json
+    stacks = synthesized_example_stacks(name)
+    if len(stacks) == 1:
+        assert normalised(stacks[0].json) == snapshot_json
+        return
+    for synthesized in sorted(stacks, key=lambda s: s.stack.stack_name):
+        assert normalised(synthesized.json) == snapshot_json(name=synthesized.stack.stack_name)
+
+
+def test_fleet_example_stacks_are_found() -> None:
+    """The foundation and the three team stacks: each has a snapshot of its own."""
+    names = [s.stack.stack_name for s in synthesized_example_stacks("fleet")]
+    assert names == ["FleetFoundation", "FleetTeams1", "FleetTeams2", "FleetTeams3"]
+    with pytest.raises(ValueError, match=r"examples/fleet has 4 stacks"):
+        synthesized_example("fleet")
 
 
 def test_normalising_replaces_every_asset_hash() -> None:

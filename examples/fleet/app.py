@@ -57,7 +57,17 @@ class TeamsStack(cdk.Stack):
                 test=TestStageOptions(commands=["npm ci", "npm test"]),
             )
             # Each team's own role, imported by name: it may upload its key, and no other.
-            pipeline.grant_upload(iam.Role.from_role_name(self, f"{team}Uploader", f"{team}-developers"))
+            uploader = iam.Role.from_role_name(self, f"{team}Uploader", f"{team}-developers")
+            pipeline.grant_upload(uploader)
+            # Only for cdk-nag's packs, which flag any inline policy: the grant adds one to the team's role.
+            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+                cdk.Validations.of(uploader).acknowledge(
+                    cdk.Acknowledgment(
+                        id=f"{pack}-IAMNoInlinePolicy",
+                        reason=f"The pipeline's upload grant (put teams/{team}/source.zip, nothing else) is attached "
+                        "to this one role.",
+                    )
+                )
 
 
 def build(app: cdk.App) -> list[cdk.Stack]:

@@ -169,7 +169,7 @@ def new_build_project(
     artifact_key: kms.IKey,
     log_key: kms.IKey,
     log_retention_days: int,
-    artifact_buckets: Sequence[CfnResource] = (),
+    artifact_buckets: Sequence[CfnResource | str] = (),
 ) -> StageResources:
     """Define the project ``Project`` and its log group ``Logs`` in ``scope``, with the checker it may run.
 

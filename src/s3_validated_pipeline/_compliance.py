@@ -57,19 +57,28 @@ def acknowledge_role_policies(scope: IConstruct) -> None:
     )
 
 
-def acknowledge_cdk_grants(scope: IConstruct, *, objects_of: Sequence[CfnResource] = ()) -> None:
-    """Acknowledge the wildcards of CDK's grants under ``scope``, including ``<bucket>/*`` of ``objects_of``."""
+def acknowledge_cdk_grants(scope: IConstruct, *, objects_of: Sequence[CfnResource | str] = ()) -> None:
+    """Acknowledge the wildcards of CDK's grants under ``scope``, including ``<bucket>/*`` of ``objects_of``.
+
+    A bucket of ``scope``'s stack is given as its resource; one imported from another stack as its ARN's text in
+    cdk-nag's findings: the name of the export it is imported from.
+    """
     acknowledge_role_policies(scope)
     for finding, reason in CDK_GRANT_WILDCARDS.items():
         acknowledge(scope, f"AwsSolutions-IAM5[{finding}]", reason)
     for bucket in objects_of:
-        logical_id = Stack.of(bucket).get_logical_id(bucket)
         acknowledge(
             scope,
-            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn(bucket)}/*]",
             "CDK's grant on the objects of one pipeline bucket: artifacts have generated names, so the grant "
             "covers the bucket's objects and nothing outside it.",
         )
+
+
+def nag_arn(bucket: CfnResource | str) -> str:
+    """A bucket's ARN as cdk-nag's findings print it: ``<LogicalId.Arn>`` for a bucket of the same stack; for one
+    imported from another stack, given as its export's name, that name."""
+    return bucket if isinstance(bucket, str) else f"<{Stack.of(bucket).get_logical_id(bucket)}.Arn>"
 
 
 def skip_checkov(resource: IConstruct, check: str, comment: str) -> None:

@@ -25,6 +25,9 @@ from .stages import DeployTarget, TestStageOptions
 from .stages.deploy import deploy_targets_problems
 from .validate import ValidationOptions
 
+DEFAULT_OPERATIONS = OperationsOptions()
+"""The default ``operations`` of ``ValidatedS3Pipeline``: anything else is an error on a foundation."""
+
 
 def warn_about_execution_mode(scope: Construct, execution_mode: codepipeline.ExecutionMode) -> None:
     if execution_mode == codepipeline.ExecutionMode.SUPERSEDED:
@@ -204,7 +207,7 @@ def foundation_problems(
     source_bucket: object,
     source_bucket_options: object,
     artifact_retention_days: object,
-    operations_given: bool,
+    operations: object,
     trigger_mode: object,
 ) -> tuple[str | None, list[Problem]]:
     """The pipeline's name on ``foundation`` (``pipeline_name`` without one), and what cannot go with it: what the
@@ -215,7 +218,6 @@ def foundation_problems(
         return pipeline_name, [
             wrong_type("foundation", foundation, "a PipelineFoundation or None", "PipelineFoundation(...)")
         ]
-    retention = foundation.artifact_retention_days
     decided = [
         ("source_bucket", source_bucket, source_bucket is not None, "it watches its object_key in the foundation's"),
         (
@@ -227,10 +229,15 @@ def foundation_problems(
         (
             "artifact_retention_days",
             artifact_retention_days,
-            artifact_retention_days != retention,
-            f"artifacts are kept as long as the foundation says ({retention} days)",
+            artifact_retention_days is not None,
+            f"artifacts are kept as long as the foundation says ({foundation.artifact_retention_days} days)",
         ),
-        ("operations", "given", operations_given, "each pipeline gets the alarms of the foundation's operations"),
+        (
+            "operations",
+            operations,
+            operations is not DEFAULT_OPERATIONS,
+            "each pipeline gets the alarms of the foundation's operations",
+        ),
     ]
     found = [
         Problem(name, value, f"Leave it out with a foundation: {reason}.")

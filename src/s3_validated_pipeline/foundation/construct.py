@@ -4,8 +4,9 @@ dashboard with a row per pipeline."""
 from __future__ import annotations
 
 import re
+from typing import cast
 
-from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, CfnResource, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -34,7 +35,7 @@ from ..operations.trail import add_trail
 from ..source import SourceBucket, SourceBucketOptions
 from ..source.trigger import let_eventbridge_dead_letter
 
-_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,19}")
+_NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,14}")
 MAX_PIPELINE_NAME = 50
 """The longest pipeline name on a foundation: the name is also the start of its rule's and projects' names."""
 ARTIFACT_FOLDER_LENGTH = 20
@@ -67,7 +68,9 @@ class PipelineFoundation(Construct):
         )
 
     Args:
-        name_prefix: starts the name of every pipeline on the foundation: 1 to 20 letters, digits, ``-`` or ``_``.
+        name_prefix: starts the name of every pipeline on the foundation, followed by ``-``: 1 to 15 letters, digits
+            or ``_`` (no ``-``, so that one foundation's prefix never starts another's), unique in the account and
+            Region.
         source_bucket_options: settings for the shared source bucket (its ``uploaders`` are not allowed: uploaders
             are granted per pipeline). Default: ``SourceBucketOptions()``.
         artifact_retention_days: how long pipeline artifacts are kept. Default: 365.
@@ -119,24 +122,18 @@ class PipelineFoundation(Construct):
             retention_days=artifact_retention_days,
         )
         """The pipelines' artifact store; each pipeline's roles reach only its own folder."""
-        self.trigger_dead_letter_queue: sqs.Queue = encrypted_dead_letter_queue(
+        # Pipelines in other stacks import the bucket by this name, which the acknowledgement of CDK's grants on its
+        # objects can name (an export CDK generates has a hashed name), and which stays the same as the app grows.
+        self._artifact_bucket_export = f"{name_prefix}-ArtifactBucketArn"
+        CfnOutput(
             self,
-            "TriggerDeadLetterQueue",
-            key=self.operations_key,
-            catches="the upload triggers of every pipeline on the foundation",
-            handled_by="events in it are inspected and redriven by people",
+            "ArtifactBucketArn",
+            value=self.artifact_bucket.bucket_arn,
+            export_name=self._artifact_bucket_export,
+            description="The artifact bucket of the pipelines on the foundation, imported by those of other stacks.",
         )
+        self.trigger_dead_letter_queue: sqs.Queue = self._trigger_dead_letter_queue()
         """Where an upload that could not start its pipeline waits, to be inspected and redriven."""
-        let_eventbridge_dead_letter(self.operations_key)
-        self.trigger_dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.trigger_dead_letter_queue.queue_arn],
-                # Each trigger rule is named after its pipeline (``upload_rule_name``), so one statement admits all.
-                conditions={"ArnLike": {"aws:SourceArn": self._arn("events", f"rule/{name_prefix}-*-upload")}},
-            )
-        )
         self.topic: sns.ITopic | None = None
         """Where notifications and alarms go; None with notifications off."""
         self.notification_rules: dict[str, events.Rule] = {}
@@ -156,6 +153,27 @@ class PipelineFoundation(Construct):
         self._build_operations(
             operations or OperationsOptions(notifications=None, alarms=None, dashboard=None, audit=None)
         )
+
+    def _trigger_dead_letter_queue(self) -> sqs.Queue:
+        """The queue every pipeline's trigger rule dead-letters into; it admits the rules by name."""
+        queue = encrypted_dead_letter_queue(
+            self,
+            "TriggerDeadLetterQueue",
+            key=self.operations_key,
+            catches="the upload triggers of every pipeline on the foundation",
+            handled_by="events in it are inspected and redriven by people",
+        )
+        let_eventbridge_dead_letter(self.operations_key)
+        queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[queue.queue_arn],
+                # Each trigger rule is named after its pipeline (``upload_rule_name``), so one statement admits all.
+                conditions={"ArnLike": {"aws:SourceArn": self._arn("events", f"rule/{self.name_prefix}-*-upload")}},
+            )
+        )
+        return queue
 
     def _build_operations(self, options: OperationsOptions) -> None:
         """The shared parts of the operations; their rules match every pipeline whose name has the prefix."""
@@ -261,9 +279,18 @@ class PipelineFoundation(Construct):
             return None
         return add_pipeline_row(self.dashboard, pipeline_name=pipeline_name, history=self._history)
 
-    def artifact_folder(self, pipeline_name: str) -> str:
-        """The ARN pattern of the objects of ``pipeline_name`` in the artifact bucket."""
-        return self.artifact_bucket.arn_for_objects(f"{pipeline_name[:ARTIFACT_FOLDER_LENGTH]}/*")
+    def _artifact_store_for(self, scope: Construct) -> tuple[s3.IBucket, CfnResource | str]:
+        """The artifact bucket as a pipeline in ``scope``'s stack uses it (imported by name from another stack), and
+        what acknowledges CDK's grants on its objects (see ``acknowledge_cdk_grants``)."""
+        if Stack.of(scope) is Stack.of(self):
+            return self.artifact_bucket, cast(CfnResource, self.artifact_bucket.node.default_child)
+        imported = s3.Bucket.from_bucket_attributes(
+            scope,
+            "FoundationArtifacts",
+            bucket_arn=Fn.import_value(self._artifact_bucket_export),
+            encryption_key=self.artifact_key,
+        )
+        return imported, self._artifact_bucket_export
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
@@ -296,8 +323,9 @@ def _problems(name_prefix: object, options: object, retention_days: object, oper
             Problem(
                 "name_prefix",
                 name_prefix,
-                "Give 1 to 20 letters, digits, '-' or '_', starting with a letter or digit, e.g. 'acme': it starts "
-                "every pipeline's name.",
+                "Give 1 to 15 letters, digits or '_', starting with a letter or digit, e.g. 'acme': it starts every "
+                "pipeline's name, followed by '-'. No '-' in it, so that no foundation's prefix starts another's; "
+                "at most 15, so that pipeline names can still differ within the 20 characters CodePipeline keeps.",
             )
         )
     if options is not None:

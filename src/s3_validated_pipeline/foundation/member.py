@@ -7,57 +7,73 @@ import re
 from collections.abc import Mapping
 from typing import cast
 
+from aws_cdk import CfnResource
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from .._compliance import acknowledge, acknowledge_in_packs, skip_checkov
+from .._compliance import acknowledge, acknowledge_in_packs, nag_arn, skip_checkov
 from ..errors import raise_if_any
 from ..operations._arguments import project_problems
 from ..operations.alarms import add_alarms, add_stage_alarms
 from ..operations.dashboard import graph_stage_by_name
-from .construct import PipelineFoundation
+from .construct import ARTIFACT_FOLDER_LENGTH, PipelineFoundation
 
 OBJECT_ACTIONS = ["s3:*Object*", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 """Every S3 action on objects: the boundary limits these, in the foundation's buckets, to the pipeline's own."""
 
 _BOUNDARY_REASON = (
     "A permissions boundary grants nothing: it caps what the pipeline's roles' own policies allow. Its first statement "
-    "leaves every action but S3 object access as the roles' policies say; the others confine object access in the "
-    "foundation's buckets to this pipeline's artifact folder and source key."
+    "leaves everything but the objects of the foundation's two buckets as the roles' policies say; the second confines "
+    "object access there to this pipeline's artifact folder and source key."
 )
 
 
 def bound_to_own_objects(
-    scope: Construct, *, foundation: PipelineFoundation, pipeline_name: str, object_key: str
+    scope: Construct,
+    *,
+    foundation: PipelineFoundation,
+    artifact_bucket: s3.IBucket,
+    artifact_objects: CfnResource | str,
+    pipeline_name: str,
+    object_key: str,
 ) -> iam.ManagedPolicy:
     """Give every role defined below ``scope`` a permissions boundary keeping its S3 object access, in the
     foundation's buckets, to the pipeline's artifact folder and its source key.
 
     CDK's own grants (the pipeline's and the CodeBuild actions') name the whole artifact bucket; the boundary cuts
-    them down without replacing them, so they stay as CDK writes them.
+    them down without replacing them, so they stay as CDK writes them. ``artifact_bucket`` is the foundation's
+    artifact bucket as the pipeline's stack refers to it, ``artifact_objects`` the same for cdk-nag (see
+    ``nag_arn``).
     """
-    shared = [foundation.artifact_bucket.arn_for_objects("*"), foundation.source.bucket.arn_for_objects("*")]
-    own = [foundation.artifact_folder(pipeline_name), foundation.source.bucket.arn_for_objects(object_key)]
+    source = foundation.source.bucket
+    own_folder = f"{pipeline_name[:ARTIFACT_FOLDER_LENGTH]}/*"
+    folder = artifact_bucket.arn_for_objects(own_folder)
     boundary = iam.ManagedPolicy(
         scope,
         "Boundary",
         description=f"Keeps the roles of {pipeline_name} to their own artifacts and source key",
         statements=[
-            iam.PolicyStatement(sid="AllButObjects", not_actions=OBJECT_ACTIONS, resources=["*"]),
-            iam.PolicyStatement(sid="ObjectsElsewhere", actions=OBJECT_ACTIONS, not_resources=shared),
-            iam.PolicyStatement(sid="OwnObjects", actions=OBJECT_ACTIONS, resources=own),
+            iam.PolicyStatement(
+                sid="AllButSharedObjects",
+                actions=["*"],
+                not_resources=[artifact_bucket.arn_for_objects("*"), source.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                sid="OwnObjects", actions=OBJECT_ACTIONS, resources=[folder, source.arn_for_objects(object_key)]
+            ),
         ],
     )
     iam.PermissionsBoundary.of(scope).apply(boundary)
-    acknowledge(boundary, "AwsSolutions-IAM5", _BOUNDARY_REASON)
-    acknowledge(boundary, "CloudFormation-Validate::W2512", _BOUNDARY_REASON)
+    acknowledge(boundary, "AwsSolutions-IAM5[Action::*]", _BOUNDARY_REASON)
+    acknowledge(boundary, "AwsSolutions-IAM5[Action::s3:*Object*]", _BOUNDARY_REASON)
     acknowledge_in_packs(boundary, "IAMPolicyNoStatementsWithFullAccess", _BOUNDARY_REASON)
-    skip_checkov(boundary, "CKV_AWS_289", _BOUNDARY_REASON)
-    skip_checkov(boundary, "CKV_AWS_290", _BOUNDARY_REASON)
-    skip_checkov(boundary, "CKV_AWS_355", _BOUNDARY_REASON)
+    acknowledge(boundary, f"AwsSolutions-IAM5[Resource::{nag_arn(artifact_objects)}/{own_folder}]", _BOUNDARY_REASON)
+    for check in ("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"):
+        skip_checkov(boundary, check, _BOUNDARY_REASON)
     return boundary
 
 

@@ -24,7 +24,7 @@ class StageContext:
     artifact_key: kms.IKey
     log_key: kms.IKey
     log_retention_days: int
-    artifact_buckets: Sequence[CfnResource]
+    artifact_buckets: Sequence[CfnResource | str]
     """The artifact bucket's resource, for the acknowledgement of CDK's grants on its objects."""
 
 

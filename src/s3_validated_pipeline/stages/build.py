@@ -58,7 +58,8 @@ class VerifiedProject(StageConstruct):
         reports: the buildspec's ``reports`` section, for test stages. Default: none.
         artifact_files: files the stage keeps as its output artifact. Default: none.
         artifact_buckets: the pipeline's artifact bucket(s), whose objects CDK grants the project access to; the
-            grant's wildcard is acknowledged for cdk-nag. Default: none.
+            grant's wildcard is acknowledged for cdk-nag. A bucket of another stack is given as its ARN's text in
+            cdk-nag's findings (see ``acknowledge_cdk_grants``). Default: none.
     """
 
     def __init__(
@@ -73,7 +74,7 @@ class VerifiedProject(StageConstruct):
         log_retention_days: int = 365,
         reports: Mapping[str, Any] | None = None,
         artifact_files: Sequence[str] = (),
-        artifact_buckets: Sequence[CfnResource] = (),
+        artifact_buckets: Sequence[CfnResource | str] = (),
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(options, StageOptions):
@@ -106,7 +107,7 @@ def _verified_project(
     log_retention_days: int,
     reports: Mapping[str, Any] | None = None,
     artifact_files: Sequence[str] = (),
-    artifact_buckets: Sequence[CfnResource] = (),
+    artifact_buckets: Sequence[CfnResource | str] = (),
 ) -> StageResources:
     what = f"then runs the {stage} stage" if commands else f"for the {stage} stage"
     return new_build_project(
@@ -142,7 +143,7 @@ class VerifyOnlyProject(StageConstruct):
         artifact_key: kms.IKey,
         log_key: kms.IKey,
         log_retention_days: int,
-        artifact_buckets: Sequence[CfnResource] = (),
+        artifact_buckets: Sequence[CfnResource | str] = (),
     ) -> None:
         super().__init__(scope, id)
         self.resources = _verified_project(

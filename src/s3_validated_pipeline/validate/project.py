@@ -36,7 +36,8 @@ class ValidationProject(StageConstruct):
         log_key: the key for the build log group; it must let CloudWatch Logs use it.
         log_retention_days: how long the build logs are kept. Default: 365.
         artifact_buckets: the pipeline's artifact bucket(s), whose objects CDK grants the project access to; the
-            grant's wildcard is acknowledged for cdk-nag. Default: none.
+            grant's wildcard is acknowledged for cdk-nag. A bucket of another stack is given as its ARN's text in
+            cdk-nag's findings (see ``acknowledge_cdk_grants``). Default: none.
     """
 
     def __init__(
@@ -48,7 +49,7 @@ class ValidationProject(StageConstruct):
         artifact_key: kms.IKey,
         log_key: kms.IKey,
         log_retention_days: int = 365,
-        artifact_buckets: Sequence[CfnResource] = (),
+        artifact_buckets: Sequence[CfnResource | str] = (),
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(options, ValidationOptions):
