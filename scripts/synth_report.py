@@ -68,12 +68,15 @@ def load_example(folder: Path) -> ModuleType:
     return module
 
 
-def build_stack(module: ModuleType, app: cdk.App) -> cdk.Stack:
-    """Call the example's ``build(app)`` and check it returned its stack."""
-    stack = module.build(app)
-    if not isinstance(stack, cdk.Stack):
-        raise ReportError(f"build() in {module.__file__} returned {type(stack).__name__}, not a cdk.Stack")
-    return stack
+def build_stacks(module: ModuleType, app: cdk.App) -> list[cdk.Stack]:
+    """Call the example's ``build(app)`` and check it returned its stack, or its stacks (examples/fleet)."""
+    built = module.build(app)
+    stacks = built if isinstance(built, list) else [built]
+    if not stacks or not all(isinstance(stack, cdk.Stack) for stack in stacks):
+        raise ReportError(
+            f"build() in {module.__file__} returned {type(built).__name__}, not a cdk.Stack or a list of them"
+        )
+    return stacks
 
 
 def cdk_json_context(folder: Path) -> dict[str, Any]:
@@ -211,21 +214,26 @@ def report(folder: Path, outdir: Path) -> list[str]:
     # Nothing else is printed until synthesis ends: say what is happening, on stderr so the report stays clean.
     print(f"Synthesizing {display_path(folder)} (about 15 s)...", file=sys.stderr, flush=True)
     app = cdk.App(outdir=str(outdir), context=cdk_json_context(folder))
-    stack = build_stack(module, app)
-    artifact = app.synth().get_stack_by_name(stack.stack_name)
-    template: Template = artifact.template
-    return [
-        f"Example   {folder.name}  (stack {stack.stack_name})",
-        f"Template  {display_path(Path(artifact.template_full_path))}",
-        "",
-        *pipeline_outline(template),
-        "",
-        *build_outline(template),
-        "",
-        *counts_outline(resource_counts(template)),
-        "",
-        *warnings_outline(stack_warnings(artifact)),
-    ]
+    stacks = build_stacks(module, app)
+    assembly = app.synth()
+    lines: list[str] = []
+    for stack in stacks:
+        artifact = assembly.get_stack_by_name(stack.stack_name)
+        template: Template = artifact.template
+        lines += [
+            *([""] if lines else []),
+            f"Example   {folder.name}  (stack {stack.stack_name})",
+            f"Template  {display_path(Path(artifact.template_full_path))}",
+            "",
+            *pipeline_outline(template),
+            "",
+            *build_outline(template),
+            "",
+            *counts_outline(resource_counts(template)),
+            "",
+            *warnings_outline(stack_warnings(artifact)),
+        ]
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -48,7 +48,7 @@ def test_report_says_what_it_is_doing_before_the_slow_synthesis(
     def stop(module: object, app: object) -> None:
         raise synth_report.ReportError("stopped before synthesis")
 
-    monkeypatch.setattr(synth_report, "build_stack", stop)
+    monkeypatch.setattr(synth_report, "build_stacks", stop)
     # WHEN the report runs
     status = synth_report.main([str(ROOT / "examples" / "minimal"), "--outdir", str(tmp_path / "out")])
     # THEN it has said what it was doing, on stderr, before failing
