@@ -68,12 +68,6 @@ RULES_WITH_FINDINGS = {
     "HIPAA.Security-RDSLoggingEnabled",
     "PCI.DSS.321-RDSLoggingEnabled",
 }
-# aws-cdk-lib (2.275 in the lock) runs its built-in "CloudFormation Validate" policy-validation plugin at every
-# app.synth(); it matches acknowledgements in its own namespace, "CloudFormation-Validate::<rule id>", the rule id
-# being one it reports: a template rule (W2512, E3012, F3002) or one of CDK's default rules (CDK-GameLift-001). This is
-# the one "::" namespace that is honoured (test_cloudformation_validate_honours_its_acknowledgements); cdk-nag and
-# checkov match none.
-CFN_VALIDATE_ID = re.compile(r"^CloudFormation-Validate::(?:[A-Z]\d{4}|CDK-[A-Za-z0-9]+-\d{3})$")
 # An annotation warning id, as CDK and this library emit them: "s3-validated-pipeline:existingSourceBucket".
 WARNING_ID = re.compile(r"^@?[A-Za-z0-9][\w./-]*:[A-Za-z0-9][\w./-]*$")
 
@@ -277,13 +271,8 @@ def id_problem(ack_id: str) -> str | None:
                 "AwsSolutions-IAM5[Action::s3:GetObject*]"
             )
         return None
-    if CFN_VALIDATE_ID.match(ack_id):
-        return None  # a finding of aws-cdk-lib's CloudFormation Validate plugin, which matches this form (see above)
     if "::" in ack_id:
-        return (
-            "has a namespace no validator matches; use the plain cdk-nag rule id, e.g. AwsSolutions-S1 (only "
-            "CloudFormation-Validate::<rule id>, e.g. CloudFormation-Validate::W2512, is namespaced)"
-        )
+        return "has a namespace cdk-nag never matches; use the plain rule id, e.g. AwsSolutions-S1"
     if WARNING_ID.match(ack_id):
         return None  # an annotation warning such as s3-validated-pipeline:existingSourceBucket
     return "is neither a cdk-nag rule/finding id (Pack-Rule[Finding]) nor an annotation warning id (prefix:name)"
@@ -389,9 +378,6 @@ def test_acknowledgement_rules_reject_what_they_should() -> None:
         "AwsSolutions-IAM5[Action::s3:GetObject*]",
         "AwsSolutions-IAM5[Resource::<PipelineArtifactsEB21E7E8.Arn>/*]",
         "s3-validated-pipeline:existingSourceBucket",
-        "CloudFormation-Validate::W2512",
-        "CloudFormation-Validate::E3012",
-        "CloudFormation-Validate::CDK-GameLift-001",
     ):
         assert id_problem(good) is None, good
     for bad in (
@@ -400,12 +386,6 @@ def test_acknowledgement_rules_reject_what_they_should() -> None:
         "AwsSolutions::S1",
         "S1",
         "*",
-        "CloudFormation-Validate::",
-        "CloudFormation-Validate::*",
-        "CloudFormation-Validate::W*",
-        "CloudFormation-Validate::AwsSolutions-S1",
-        "CloudFormation-Validate::W2512::E3012",
-        "cloudformation-validate::W2512",
         "Checkov::CKV_AWS_111",
         "Annotation::AwsSolutions-S1",
     ):
@@ -423,37 +403,6 @@ def test_acknowledgement_rules_reject_what_they_should() -> None:
         None,
     ):
         assert reason_problem(bad_reason) is not None, bad_reason
-
-
-def test_cloudformation_validate_honours_its_acknowledgements(tmp_path: Path) -> None:
-    """Why id_problem allows ``CloudFormation-Validate::<rule id>``: aws-cdk-lib's built-in plugin, run by
-    ``app.synth()``, suppresses exactly that id on the construct it is made on and below, and nothing else."""
-    app = cdk.App(outdir=str(tmp_path))
-    stack = cdk.Stack(app, "Throwaway")
-
-    def not_action_policy(id: str) -> iam.ManagedPolicy:
-        statement = iam.PolicyStatement(not_actions=["s3:DeleteObject"], resources=["*"])
-        return iam.ManagedPolicy(stack, id, statements=[statement])
-
-    cdk.Validations.of(not_action_policy("Acknowledged")).acknowledge(
-        cdk.Acknowledgment(id="CloudFormation-Validate::W2512", reason="A test policy that is never deployed.")
-    )
-    cdk.Validations.of(not_action_policy("OtherRule")).acknowledge(
-        cdk.Acknowledgment(id="CloudFormation-Validate::W2511", reason="Another rule than the one reported here.")
-    )
-    app.synth()
-    [plugin] = [
-        r
-        for r in json.loads((tmp_path / "validation-report.json").read_text())["pluginReports"]
-        if r["pluginName"] == "CloudFormation Validate"
-    ]
-
-    def reported(kind: str) -> set[tuple[str, str]]:
-        return {(v["ruleName"], c["constructPath"]) for v in plugin[kind] for c in v["violatingConstructs"]}
-
-    assert ("W2512", "Throwaway/Acknowledged/Resource") in reported("suppressedViolations")
-    assert ("W2512", "Throwaway/Acknowledged/Resource") not in reported("violations")
-    assert ("W2512", "Throwaway/OtherRule/Resource") in reported("violations")
 
 
 def test_acknowledgements_are_specific_explained_and_on_library_constructs(example: ExampleAssembly) -> None:
