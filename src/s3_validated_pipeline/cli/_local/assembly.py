@@ -73,8 +73,11 @@ class Pipeline:
 
 
 class _Resolver:
-    def __init__(self, stack: str) -> None:
+    """Resolves a stack's intrinsics to local stand-ins; an import, to the exporting stack's output value."""
+
+    def __init__(self, stack: str, exports: Mapping[str, tuple[_Resolver, Any]] | None = None) -> None:
         self.stack = stack
+        self.exports = {} if exports is None else exports
 
     def ref(self, name: str) -> str:
         if name == "AWS::StackName":
@@ -103,6 +106,12 @@ class _Resolver:
             return self.resolve(argument[1])[int(self.resolve(argument[0]))]
         if function == "Fn::Split":
             return str(self.resolve(argument[1])).split(str(argument[0]))
+        if function == "Fn::ImportValue":
+            name = str(self.resolve(argument))
+            if name not in self.exports:
+                raise AssemblyError(f"Fn::ImportValue of {name!r}: no stack of the cloud assembly exports it")
+            exporter, value = self.exports[name]
+            return exporter.resolve(value)
         if function == "Fn::Sub":
             text, names = (argument, {}) if isinstance(argument, str) else (argument[0], self.resolve(argument[1]))
             return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(m.group(1), names), text)
@@ -215,11 +224,21 @@ def find_pipelines(directory: Path) -> list[Pipeline]:
     if not (directory / "manifest.json").is_file():
         raise AssemblyError(f"{directory} is not a cloud assembly: it has no manifest.json")
     pipelines = []
-    for stack, folder, artifact in _stacks(directory):
-        template = _load(folder / artifact["properties"]["templateFile"])
+    stacks = [
+        (stack, folder, artifact, _load(folder / artifact["properties"]["templateFile"]))
+        for stack, folder, artifact in _stacks(directory)
+    ]
+    # A pipeline on a foundation imports the foundation's bucket and keys from another stack's outputs.
+    exports: dict[str, tuple[_Resolver, Any]] = {}
+    resolvers = {stack: _Resolver(stack, exports) for stack, _, _, _ in stacks}
+    for stack, _, _, template in stacks:
+        for output in template.get("Outputs", {}).values():
+            if "Export" in output:
+                exports[str(resolvers[stack].resolve(output["Export"]["Name"]))] = (resolvers[stack], output["Value"])
+    for stack, folder, artifact, template in stacks:
         resources = template.get("Resources", {})
         paths = _paths(folder, artifact)
-        resolver = _Resolver(stack)
+        resolver = resolvers[stack]
         for logical_id, resource in resources.items():
             if resource.get("Type") != _PIPELINE:
                 continue
