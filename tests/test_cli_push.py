@@ -307,7 +307,7 @@ def test_fails_when_the_stack_has_no_outputs_of_the_construct(moto: tuple[Any, A
 
 def test_fails_when_outputs_of_two_pipelines_are_in_one_stack() -> None:
     outputs = {f"{p}{suffix}": "v" for p in ("A", "B") for suffix in ("SourceBucketName", "ObjectKey", "SourceKeyArn")}
-    with pytest.raises(AwsError, match="more than one ValidatedS3Pipeline \\('A', 'B'\\)"):
+    with pytest.raises(AwsError, match="more than one ValidatedS3Pipeline \\('A' \\(no \\*PipelineName output\\), 'B'"):
         find_pipeline_outputs("Two", outputs)
 
 

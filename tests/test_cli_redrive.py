@@ -209,7 +209,7 @@ def test_with_stack_finds_the_trigger_queue_and_skips_other_objects(aws: Aws) ->
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "pass either --stack NAME or --queue-url URL"),
+        ((), "pass --stack NAME, or --queue-url URL with --pipeline NAME"),
         (("--queue-url", "https://q"), "--queue-url needs --pipeline NAME"),
     ],
 )

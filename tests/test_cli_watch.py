@@ -407,8 +407,8 @@ def test_the_version_is_found_through_the_source_action_when_the_execution_has_n
 
 
 def test_with_stack_the_pipeline_name_comes_from_the_outputs(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
-    def outputs(session: Any, stack: str) -> _aws.PipelineOutputs:
-        assert stack == "AppStack"
+    def outputs(session: Any, stack: str, pipeline: str | None = None) -> _aws.PipelineOutputs:
+        assert (stack, pipeline) == ("AppStack", None)
         return _aws.PipelineOutputs(stack, "bucket", "source.zip", "arn:k", PIPELINE)
 
     monkeypatch.setattr(_aws, "read_stack_outputs", outputs)
@@ -446,7 +446,7 @@ def test_an_unreadable_log_is_noted_and_the_watching_goes_on(aws: Aws) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "pass either --stack NAME or --pipeline NAME"),
+        ((), "pass --stack NAME, --pipeline NAME, or both"),
         (("--pipeline", "p", "--version-id", "v", "--execution-id", "e"), "not both"),
         (("--pipeline", "p", "--timeout", "soon"), "is not a duration"),
         (("--pipeline", "p", "--timeout", "0m"), "not a positive duration"),

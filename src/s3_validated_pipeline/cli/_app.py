@@ -36,6 +36,7 @@ __all__ = ["cli"]
 
 PACKAGE_REMEDY = "to check without reading the pipeline, leave out --stack and pass --require and --ignore yourself"
 PUSH_REMEDY = "or pass --skip-check to upload without the local check"
+PIPELINE_NEEDS_STACK = "--pipeline chooses among the pipelines of --stack: pass --stack NAME too"
 
 
 def _rules(
@@ -90,6 +91,7 @@ def cli() -> None:
       s3vp package . -o package.zip --require package.json
       s3vp check package.zip --require package.json
       s3vp push package.zip --stack MyPipelineStack            # upload, then watch the execution
+      s3vp push package.zip --stack FleetTeams1 --pipeline fleet-team01   # a stack holding several pipelines
       s3vp watch --stack MyPipelineStack --version-id 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY
       s3vp history --stack MyPipelineStack -n 10
       s3vp redrive --stack MyPipelineStack --dry-run
@@ -151,11 +153,12 @@ def package_command(
     Examples:
       s3vp package . -o package.zip
       s3vp package . -o package.zip --stack MyPipelineStack     # the deployed pipeline's rules
+      s3vp package . -o package.zip --stack FleetTeams1 --pipeline fleet-team01
       s3vp package app -o dist/app.zip --require package.json --require 'bin/*.ts' --verbose
       SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) s3vp package . -o package.zip
     """
     if pipeline is not None and stack is None:
-        raise click.UsageError("--pipeline chooses among the pipelines of --stack: pass --stack NAME too")
+        raise click.UsageError(PIPELINE_NEEDS_STACK)
     from ._aws import make_session
 
     try:
@@ -239,6 +242,7 @@ def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, 
 @cli.command("push", short_help="Check a zip, upload it to the pipeline's source key, print the version id.")
 @click.argument("package", metavar="FILE.zip", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--stack", metavar="NAME", help="The stack holding the ValidatedS3Pipeline: bucket, key and KMS key.")
+@click.option("--pipeline", metavar="NAME", help="With --stack holding several pipelines: the one to upload to.")
 @click.option("--bucket", metavar="BUCKET", help="The source bucket (instead of --stack).")
 @click.option("--key", metavar="KEY", help="The watched object key, e.g. source.zip (instead of --stack).")
 @click.option("--kms-key", metavar="ARN", help="The source bucket's KMS key ARN (instead of --stack).")
@@ -252,6 +256,7 @@ def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, 
 def push_command(
     package: Path,
     stack: str | None,
+    pipeline: str | None,
     bucket: str | None,
     key: str | None,
     kms_key: str | None,
@@ -267,7 +272,8 @@ def push_command(
 ) -> None:
     """Check a zip locally, upload it to the pipeline's source key, print the version id, then watch its execution.
 
-    With --stack, the bucket, key and KMS key are read from the stack's outputs (cloudformation:DescribeStacks).
+    With --stack, the bucket, key and KMS key are read from the stack's outputs (cloudformation:DescribeStacks); a
+    stack holding several pipelines needs --pipeline NAME, the name of the one to upload to (its PipelineName output).
     The upload uses SSE-KMS with that key and a SHA-256 checksum (multipart above 256 MiB), so it needs
     s3:PutObject on the key and kms:GenerateDataKey on the key: pipeline.grant_upload(...) grants both.
     A zip the pipeline would reject is refused (exit 1) unless --skip-check; with --stack, the check runs with the
@@ -283,12 +289,15 @@ def push_command(
       s3vp push package.zip --stack MyPipelineStack
       s3vp push package.zip --stack MyPipelineStack --profile dev --region eu-west-1 --require package.json
       s3vp push package.zip --stack MyPipelineStack --timeout 30m
+      s3vp push package.zip --stack FleetTeams1 --pipeline fleet-team01
       s3vp push package.zip --bucket my-source-bucket --key source.zip --kms-key arn:aws:kms:...:key/...
       VERSION=$(s3vp push package.zip --stack MyPipelineStack --no-watch --json | jq -r .version_id)
     """
     from ._aws import make_session, read_stack_outputs
     from ._push import upload_package
 
+    if pipeline is not None and stack is None:
+        raise click.UsageError(PIPELINE_NEEDS_STACK)
     _one_target(stack, {"--bucket": bucket, "--key": key, "--kms-key": kms_key})
     report = None
     if stack is None and not skip_check:  # the default rules: checked before anything is asked of AWS
@@ -296,7 +305,7 @@ def push_command(
     try:
         session = make_session(profile, region)
         if stack is not None:
-            target = read_stack_outputs(session, stack)
+            target = read_stack_outputs(session, stack, pipeline=pipeline)
             if not skip_check:
                 rules = _rules(
                     required, ignored, session=session, stack=stack, pipeline=target.pipeline, remedy=PUSH_REMEDY

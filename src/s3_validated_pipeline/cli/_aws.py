@@ -50,6 +50,8 @@ class PipelineOutputs:
     kms_key: str
     pipeline: str | None
     """Absent from stacks deployed before the construct emitted it."""
+    construct: str = ""
+    """What the logical ids of the construct's resources start with (its path in the stack), e.g. ``team01``."""
 
 
 def make_session(profile: str | None, region: str | None) -> Any:
@@ -72,10 +74,13 @@ def _output_prefix(output_key: str, suffix: str) -> str | None:
     return None
 
 
-def find_pipeline_outputs(stack: str, outputs: Mapping[str, str]) -> PipelineOutputs:
+def find_pipeline_outputs(stack: str, outputs: Mapping[str, str], *, pipeline: str | None = None) -> PipelineOutputs:
     """Pick the construct's outputs out of a stack's ``{OutputKey: OutputValue}``.
 
-    Raises ``AwsError`` when the stack has none of them, only some, or those of more than one pipeline.
+    ``pipeline`` (a pipeline's name, as its ``PipelineName`` output gives it) chooses among several pipelines; with
+    one, it must be that pipeline's name (or name it, when its stack predates the ``PipelineName`` output).
+    Raises ``AwsError`` when the stack has none of them, only some, those of more than one pipeline and no
+    ``pipeline``, or none named ``pipeline``; the last two list the stack's pipelines.
     """
     found: dict[str, dict[str, str]] = {}
     for output_key, value in outputs.items():
@@ -91,18 +96,40 @@ def find_pipeline_outputs(stack: str, outputs: Mapping[str, str]) -> PipelineOut
             f"the stack {stack!r} has no outputs of a ValidatedS3Pipeline (looked for {wanted}; it has: {have}). "
             "Deploy a version of the construct that emits them, or pass --bucket, --key and --kms-key."
         )
-    if len(complete) > 1:
-        names = ", ".join(repr(prefix) for prefix in sorted(complete))
+    chosen = list(complete.items())
+    if pipeline is not None:
+        chosen = [item for item in chosen if item[1].get("pipeline") == pipeline]
+        if not chosen and len(complete) == 1 and not next(iter(complete.values())).get("pipeline"):
+            chosen = [(prefix, {**values, "pipeline": pipeline}) for prefix, values in complete.items()]
+        if not chosen:
+            raise AwsError(
+                f"the stack {stack!r} holds no ValidatedS3Pipeline named {pipeline!r}; "
+                f"its pipelines: {_pipeline_names(complete)}"
+            )
+    if len(chosen) > 1:
+        named = any(values.get("pipeline") for values in complete.values())
+        remedy = "pass --pipeline NAME to choose one" if named else "pass --bucket, --key and --kms-key to choose one"
         raise AwsError(
-            f"the stack {stack!r} holds more than one ValidatedS3Pipeline ({names}): pass --bucket, --key and "
-            "--kms-key to choose one."
+            f"the stack {stack!r} holds more than one ValidatedS3Pipeline ({_pipeline_names(complete)}): {remedy}"
         )
-    values = next(iter(complete.values()))
-    return PipelineOutputs(stack, values["bucket"], values["key"], values["kms_key"], values.get("pipeline"))
+    prefix, values = chosen[0]
+    return PipelineOutputs(
+        stack, values["bucket"], values["key"], values["kms_key"], values.get("pipeline"), construct=prefix
+    )
 
 
-def read_stack_outputs(session: Any, stack: str) -> PipelineOutputs:
-    """Read a deployed stack's outputs with ``cloudformation:DescribeStacks`` and pick the construct's."""
+def _pipeline_names(pipelines: Mapping[str, Mapping[str, str]]) -> str:
+    """The pipelines' names (their ``PipelineName`` outputs), for a message; the construct's logical-id prefix for a
+    pipeline whose construct predates that output, which ``--pipeline`` cannot choose."""
+    names = sorted(values["pipeline"] for values in pipelines.values() if values.get("pipeline"))
+    unnamed = sorted(prefix for prefix, values in pipelines.items() if not values.get("pipeline"))
+    suffix = OUTPUT_SUFFIXES["pipeline"]
+    return ", ".join([*names, *(f"{prefix!r} (no *{suffix} output)" for prefix in unnamed)])
+
+
+def read_stack_outputs(session: Any, stack: str, *, pipeline: str | None = None) -> PipelineOutputs:
+    """Read a deployed stack's outputs with ``cloudformation:DescribeStacks`` and pick the construct's (with
+    ``pipeline``, those of the pipeline so named: see ``find_pipeline_outputs``)."""
     from botocore.exceptions import ClientError
 
     with aws_errors(action="cloudformation:DescribeStacks", resource=f"the stack {stack!r}"):
@@ -115,7 +142,7 @@ def read_stack_outputs(session: Any, stack: str) -> PipelineOutputs:
     if not stacks:
         raise AwsError(f"no stack named {stack!r}")
     outputs = {item["OutputKey"]: item.get("OutputValue", "") for item in stacks[0].get("Outputs", [])}
-    return find_pipeline_outputs(stack, outputs)
+    return find_pipeline_outputs(stack, outputs, pipeline=pipeline)
 
 
 def stack_resources(session: Any, stack: str, resource_type: str, id_part: str, *, remedy: str = "") -> list[Any]:

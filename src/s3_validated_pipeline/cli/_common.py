@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._aws import AwsError
+from ._aws import AwsError, PipelineOutputs
 from ._watch import parse_duration
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "json_option",
     "require_option",
     "resolve_pipeline",
+    "stack_pipeline_name",
     "watch_options",
 ]
 
@@ -107,15 +108,20 @@ def echo_json(document: object) -> None:
 
 
 def resolve_pipeline(session: Any, stack: str | None, pipeline_name: str | None) -> str:
-    """The pipeline's name: given, or the stack's *PipelineName output (``cloudformation:DescribeStacks``)."""
+    """The pipeline's name: ``pipeline_name`` without ``stack``; else the stack's *PipelineName output
+    (``cloudformation:DescribeStacks``), with ``pipeline_name`` choosing among several (and checked against it)."""
     from ._aws import read_stack_outputs
 
-    if pipeline_name:
-        return pipeline_name
-    name = read_stack_outputs(session, str(stack)).pipeline
-    if not name:
+    if stack is None:
+        return str(pipeline_name)
+    return stack_pipeline_name(read_stack_outputs(session, stack, pipeline=pipeline_name))
+
+
+def stack_pipeline_name(outputs: PipelineOutputs) -> str:
+    """The pipeline's name from its stack's outputs; ``AwsError`` when a construct too old to output it made them."""
+    if not outputs.pipeline:
         raise AwsError(
-            f"the stack {stack!r} does not output its pipeline's name (*PipelineName): deploy a newer version "
+            f"the stack {outputs.stack!r} does not output its pipeline's name (*PipelineName): deploy a newer version "
             "of the construct, or pass --pipeline NAME"
         )
-    return name
+    return outputs.pipeline

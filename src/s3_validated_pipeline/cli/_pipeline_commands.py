@@ -17,6 +17,7 @@ from ._common import (
     echo_json,
     json_option,
     resolve_pipeline,
+    stack_pipeline_name,
     watch_options,
 )
 from ._watch import format_duration
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 __all__ = ["history_command", "redrive_command", "run_watch", "watch_command"]
 
 
+STACK_HELP = "The stack holding the ValidatedS3Pipeline (reads its PipelineName output)."
+PIPELINE_HELP = "The pipeline's name: alone, or with --stack holding several pipelines, the one to choose."
+NEITHER_USAGE = "pass --stack NAME, --pipeline NAME, or both (a stack holding several pipelines needs both)"
+
 _STATUS_COLOURS = {
     "Succeeded": "green",
     "Failed": "red",
@@ -38,8 +43,8 @@ _STATUS_COLOURS = {
 
 
 @click.command("history", short_help="List recent executions with the object version each validated.")
-@click.option("--stack", metavar="NAME", help="The stack holding the ValidatedS3Pipeline (reads its PipelineName).")
-@click.option("--pipeline", "pipeline_name", metavar="NAME", help="The pipeline's name (instead of --stack).")
+@click.option("--stack", metavar="NAME", help=STACK_HELP)
+@click.option("--pipeline", "pipeline_name", metavar="NAME", help=PIPELINE_HELP)
 @click.option(
     "-n",
     "--limit",
@@ -56,20 +61,22 @@ def history_command(
     """List recent executions with the object version each validated, its status, start and duration.
 
     The version is the Source action's VersionId output variable, so an execution can be matched with the
-    version id `s3vp push` printed. Needs codepipeline:ListPipelineExecutions and ListActionExecutions (and
-    cloudformation:DescribeStacks with --stack).
+    version id `s3vp push` printed. The pipeline is --pipeline, or the one in --stack (with several, --stack and
+    --pipeline together choose the one so named). Needs codepipeline:ListPipelineExecutions and
+    ListActionExecutions (and cloudformation:DescribeStacks with --stack).
 
     \b
     Examples:
       s3vp history --stack MyPipelineStack
       s3vp history --stack MyPipelineStack -n 5 --profile dev
+      s3vp history --stack FleetTeams1 --pipeline fleet-team01
       s3vp history --pipeline my-pipeline --json | jq -r '.[] | select(.status == "Failed") | .version_id'
     """
     from ._aws import make_session
     from ._history import now, recent_executions
 
-    if (stack is None) == (pipeline_name is None):
-        raise click.UsageError("pass either --stack NAME or --pipeline NAME")
+    if stack is None and pipeline_name is None:
+        raise click.UsageError(NEITHER_USAGE)
     try:
         session = make_session(profile, region)
         pipeline_name = resolve_pipeline(session, stack, pipeline_name)
@@ -149,8 +156,8 @@ def run_watch(
 
 
 @click.command("watch", short_help="Follow an execution live: stages, actions, build log; exit with its outcome.")
-@click.option("--stack", metavar="NAME", help="The stack holding the ValidatedS3Pipeline (reads its PipelineName).")
-@click.option("--pipeline", "pipeline_name", metavar="NAME", help="The pipeline's name (instead of --stack).")
+@click.option("--stack", metavar="NAME", help=STACK_HELP)
+@click.option("--pipeline", "pipeline_name", metavar="NAME", help=PIPELINE_HELP)
 @click.option("--version-id", metavar="V", help="Watch the execution started for this object version.")
 @click.option("--execution-id", metavar="E", help="Watch this execution.")
 @watch_options
@@ -175,8 +182,9 @@ def watch_command(
     The running CodeBuild action's log is streamed from CloudWatch Logs; on failure the failing action's summary is
     printed, and the package check's findings when the Validate action failed.
 
-    Exit 0 succeeded, 1 failed or stopped, 3 superseded or cancelled, 4 timed out (--timeout), 130 Ctrl-C, 2 a
-    usage, credentials or permission problem. Watching only reads: neither Ctrl-C nor a timeout stops the pipeline.
+    The pipeline is --pipeline, or the one in --stack (with several, --stack and --pipeline together choose the one
+    so named). Exit 0 succeeded, 1 failed or stopped, 3 superseded or cancelled, 4 timed out (--timeout), 130 Ctrl-C,
+    2 a usage, credentials or permission problem. Watching only reads: neither Ctrl-C nor a timeout stops the pipeline.
     Needs codepipeline:ListPipelineExecutions, GetPipelineExecution, GetPipelineState and ListActionExecutions, and
     for the log codebuild:BatchGetBuilds and logs:GetLogEvents (and cloudformation:DescribeStacks with --stack).
 
@@ -185,12 +193,13 @@ def watch_command(
       s3vp watch --stack MyPipelineStack --version-id 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY
       s3vp watch --pipeline my-pipeline --execution-id 0a1b2c3d-... --timeout 2h
       s3vp watch --stack MyPipelineStack                      # the newest execution
+      s3vp watch --stack FleetTeams1 --pipeline fleet-team01  # one of the stack's pipelines
       s3vp watch --stack MyPipelineStack --version-id "$VERSION" --json | jq -r .outcome
     """
     from ._aws import make_session
 
-    if (stack is None) == (pipeline_name is None):
-        raise click.UsageError("pass either --stack NAME or --pipeline NAME")
+    if stack is None and pipeline_name is None:
+        raise click.UsageError(NEITHER_USAGE)
     if version_id is not None and execution_id is not None:
         raise click.UsageError("pass --version-id or --execution-id, not both")
     try:
@@ -222,9 +231,18 @@ _REDRIVE_TEXT = {
 
 
 @click.command("redrive", short_help="Re-send dead-lettered upload events so their versions get validated.")
-@click.option("--stack", metavar="NAME", help="The stack holding the ValidatedS3Pipeline: its trigger's queue.")
-@click.option("--queue-url", metavar="URL", help="The trigger's dead-letter queue (instead of --stack).")
-@click.option("--pipeline", "pipeline_name", metavar="NAME", help="The pipeline's name (required with --queue-url).")
+@click.option("--stack", metavar="NAME", help="The stack holding the pipeline: its name, watched key and queue.")
+@click.option(
+    "--queue-url",
+    metavar="URL",
+    help="The trigger's dead-letter queue: instead of --stack, or with it for a queue elsewhere (a foundation's).",
+)
+@click.option(
+    "--pipeline",
+    "pipeline_name",
+    metavar="NAME",
+    help="The pipeline's name: with --stack holding several, the one to choose; needed with --queue-url alone.",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be started; start nothing, delete nothing.")
 @aws_options
 @json_option
@@ -244,8 +262,13 @@ def redrive_command(
     among the stack's resources, or --queue-url), redrive starts the pipeline on exactly that object version, with
     the trigger's client request token (SHA-256 of bucket, key and version), which CodePipeline takes as the same
     request each time it sees it; a message is deleted once its start succeeded, so running it again is safe.
-    Messages that are not such events, or name another object than the watched key, are reported and left in the
-    queue.
+    Messages that are not such events, or (with --stack) name another object than the watched key, are reported
+    and left in the queue.
+
+    With several pipelines in --stack, --pipeline NAME chooses one (and its own queue). The pipelines on a
+    PipelineFoundation share the foundation's queue, in the foundation's stack: pass its URL as --queue-url
+    together with --stack and --pipeline, so that only this pipeline's uploads are started and the others' events
+    stay in the queue. --queue-url with --pipeline alone starts every upload event in the queue on that pipeline.
 
     Exit 0 when every message was redriven (or, with --dry-run, listed), 1 when some were left in the queue, 2 a
     usage, credentials or permission problem. Needs sqs:ReceiveMessage, DeleteMessage and ChangeMessageVisibility
@@ -256,24 +279,26 @@ def redrive_command(
     Examples:
       s3vp redrive --stack MyPipelineStack --dry-run
       s3vp redrive --stack MyPipelineStack
+      s3vp redrive --stack FleetTeams1 --pipeline fleet-team01 --queue-url "$FOUNDATION_QUEUE_URL" --dry-run
       s3vp redrive --queue-url https://sqs.eu-west-1.amazonaws.com/111111111111/dlq --pipeline my-pipeline --json
     """
     from ._aws import make_session, read_stack_outputs
     from ._redrive import find_dead_letter_queue, redrive
 
-    if (stack is None) == (queue_url is None):
-        raise click.UsageError("pass either --stack NAME or --queue-url URL")
-    if queue_url is not None and not pipeline_name:
-        raise click.UsageError("--queue-url needs --pipeline NAME")
+    if stack is None and queue_url is None:
+        raise click.UsageError("pass --stack NAME, or --queue-url URL with --pipeline NAME")
+    if stack is None and not pipeline_name:
+        raise click.UsageError("--queue-url needs --pipeline NAME (or --stack NAME)")
 
     try:
         session = make_session(profile, region)
         watched: tuple[str, str] | None = None
         if stack is not None:
-            outputs = read_stack_outputs(session, stack)
+            outputs = read_stack_outputs(session, stack, pipeline=pipeline_name)
             watched = (outputs.bucket, outputs.key)
-            pipeline = pipeline_name or outputs.pipeline or resolve_pipeline(session, stack, None)
-            queue_url = find_dead_letter_queue(session, stack)
+            pipeline = stack_pipeline_name(outputs)
+            if queue_url is None:
+                queue_url = find_dead_letter_queue(session, stack, construct=outputs.construct)
         else:
             pipeline = str(pipeline_name)
         if not as_json:

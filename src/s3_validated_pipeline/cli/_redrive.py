@@ -90,14 +90,24 @@ class Redrive:
         }
 
 
-def find_dead_letter_queue(session: Any, stack: str) -> str:
-    """The URL of the trigger's dead-letter queue among ``stack``'s resources (``ListStackResources``)."""
+def find_dead_letter_queue(session: Any, stack: str, *, construct: str = "") -> str:
+    """The URL of the trigger's dead-letter queue among ``stack``'s resources (``ListStackResources``).
+
+    With several, the one of the pipeline whose logical ids start with ``construct`` (``PipelineOutputs.construct``).
+    A pipeline on a ``PipelineFoundation`` has none of its own: it dead-letters into the foundation's queue, which is
+    in the foundation's stack; in the pipeline's stack it is found only when the foundation is there too.
+    """
     queues = stack_resources(session, stack, "AWS::SQS::Queue", DEAD_LETTER_QUEUE_ID)
     if not queues:
         raise AwsError(
             f"the stack {stack!r} has no trigger dead-letter queue (an AWS::SQS::Queue whose logical id holds "
-            f"{DEAD_LETTER_QUEUE_ID!r}): pass --queue-url URL"
+            f"{DEAD_LETTER_QUEUE_ID!r}). A pipeline on a PipelineFoundation dead-letters into the foundation's "
+            "queue, in the foundation's stack: pass its URL as --queue-url URL, keeping --stack (and --pipeline) so "
+            "that only this pipeline's uploads are redriven"
         )
+    own = [item for item in queues if str(item["LogicalResourceId"]).startswith(construct + DEAD_LETTER_QUEUE_ID)]
+    if len(queues) > 1 and construct and len(own) == 1:
+        queues = own
     if len(queues) > 1:
         names = ", ".join(sorted(str(item["LogicalResourceId"]) for item in queues))
         raise AwsError(f"the stack {stack!r} has more than one trigger dead-letter queue ({names}): pass --queue-url")
