@@ -1,11 +1,13 @@
 """Benchmark `s3vp run`: a local run of the seed example's pipeline against running the same commands directly.
 
 Not a test: it asserts nothing about time (these machines are noisy). It prints the overhead of a local run over
-running its users' commands by hand (the issue's target is 1.2x, synthesis excluded).
+running the same commands directly (the issue's target is 1.2x, synthesis excluded), against two peers: the users'
+commands alone (b), and every command of the synthesized buildspecs, the library's own checks included (c).
 
 The seed example is synthesized once into a temporary ``cdk.out`` (``python -m scripts.synth_report``, not timed;
 ``--app DIR`` reuses a cloud assembly) and its good sample is zipped once as ``s3vp package`` does (not timed).
-Then each round times, alternately (which goes first swaps every round, after --warmup untimed rounds of each):
+Then each round times, alternately (a, b, c in odd rounds, c, b, a in even ones, after --warmup untimed rounds of
+each):
 
 (a) ``s3vp run good.zip --app cdk.out --keep DIR --json``, as a subprocess: what a developer types, so the
     interpreter's start-up and the CLI's imports count, and no state (imports, caches) carries over between rounds
@@ -15,11 +17,20 @@ Then each round times, alternately (which goes first swaps every round, after --
     stage's ``build`` commands as synthesized, minus the library's own (those naming the scratch folder
     ``/tmp/s3vp``), in one fresh copy of the sample folder (copied before the clock starts). So for the seed
     example: ``npm ci``, ``npm run lint``, ``npm run build`` (Validate), then ``npm ci``, ``npm test -- --ci``
-    (Test), read from the template so the peer stays in step with the example.
+    (Test), read from the template so the peer stays in step with the example;
+(c) every command of each of those CodeBuild actions' buildspecs, as synthesized (the library's own: fetching and
+    verifying the checker, checking and extracting the package, the manifest and its verification, diagnostics),
+    each in its own ``bash -e -c`` as the runner runs them, in a fresh copy of the folder the run's build starts
+    from (Validate: an empty folder, its buildspec fetches the package itself; Test: the ``Validated`` artifact of
+    an untimed reference run), with the environment the runner gives that build (its stand-in ``aws``,
+    ``CODEBUILD_*``, the action's ``SOURCE_*`` and ``CHECKER_*``, ``/tmp/s3vp`` replaced by a scratch folder), all
+    prepared before the clock starts: see ``scripts/_bench_run_peer.py``.
 
-Both get the same environment as the run's builds: PATH (the virtualenv's ``bin`` first, as ``make run-seed``
-does, unless --path-as-is), LANG, and a fresh HOME and TMPDIR each round. Wall seconds and CPU seconds (user +
-system of the child and what it waited for) are printed per round, then the medians and the ratio (a) / (b).
+(a) and (b) get the same caller environment: PATH (the virtualenv's ``bin`` first, as ``make run-seed`` does,
+unless --path-as-is), LANG, and a fresh HOME and TMPDIR each round; (c) gets what the run's builds get from it.
+Wall seconds and CPU seconds (user + system of the child and what it waited for) are printed per round, then the
+medians and the ratios: (a) / (b), the overhead over the users' commands alone (it includes the pipeline's own
+checks, which CodeBuild runs too), and (a) / (c), the local run's own overhead over the pipeline's commands.
 
 Last, --profile-rounds runs in this process with their steps timed (not in the figures above; medians, each
 run followed by (b) again for comparison) show what a local run adds over (b): the source artifact unpacked by the
@@ -56,6 +67,7 @@ from s3_validated_pipeline.cli._local import runner
 from s3_validated_pipeline.cli._local.assembly import Pipeline, choose, find_pipelines
 from s3_validated_pipeline.cli._local.codebuild import Build
 from s3_validated_pipeline.cli._package import build_package
+from scripts._bench_run_peer import PeerBuild, builds_run, buildspec_commands, environ, prepare, reference_artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "seed_pipeline"
@@ -92,18 +104,12 @@ class StageCommands:
 
 def stages_run(pipeline: Pipeline) -> list[StageCommands]:
     """The CodeBuild stages a default ``s3vp run`` runs: up to the first approval, deployments skipped."""
-    found: list[StageCommands] = []
-    for stage in pipeline.stages:
-        if any(action.category == "Approval" for action in stage.actions):
-            break
-        commands: list[str] = []
-        for action in stage.actions:
-            if action.provider != "CodeBuild" or runner.is_deploy(stage, action) or action.buildspec is None:
-                continue
-            build = action.buildspec.get("phases", {}).get("build", {}).get("commands", [])
-            commands.extend(command for command in build if label(command) == USER)
-        if commands:
-            found.append(StageCommands(stage.name, tuple(commands)))
+    commands: dict[str, list[str]] = {}
+    for stage, action in builds_run(pipeline):
+        assert action.buildspec is not None
+        build = action.buildspec.get("phases", {}).get("build", {}).get("commands", [])
+        commands.setdefault(stage.name, []).extend(command for command in build if label(command) == USER)
+    found = [StageCommands(name, tuple(user)) for name, user in commands.items() if user]
     if not found:
         raise SystemExit(f"{pipeline.path}: no CodeBuild stage with user commands before the first approval")
     return found
@@ -118,7 +124,7 @@ class Timed:
     seconds: float
     cpu: float
     stages: dict[str, float] = field(default_factory=dict)
-    """Seconds per stage: the run's own figures (a), or each stage's bash (b)."""
+    """Seconds per stage: the run's own figures (a), or each stage's commands (b, c)."""
 
 
 def _children_cpu() -> float:
@@ -181,6 +187,19 @@ def time_direct(stages: list[StageCommands], folder: Path, path: str) -> Timed:
     return total
 
 
+def time_pipeline(builds: list[PeerBuild], folder: Path) -> Timed:
+    """(c): every command of each build's buildspec in its own ``bash -e -c``, in the build's prepared folder."""
+    bash = shutil.which("bash") or "/bin/bash"
+    total = Timed(0.0, 0.0)
+    for index, build in enumerate(builds):
+        for number, command in enumerate(build.commands):
+            log = folder / f"{index:02d}-{number:02d}.log"
+            seconds, cpu, _ = run_child([bash, "-e", "-c", command], cwd=build.src, env=build.env, log=log)
+            total.seconds, total.cpu = total.seconds + seconds, total.cpu + cpu
+            total.stages[build.stage] = total.stages.get(build.stage, 0.0) + seconds
+    return total
+
+
 # --------------------------------------------------------------------------------------------------------------
 # One run with its steps timed
 
@@ -212,24 +231,18 @@ def profile_run(pipeline: Pipeline, package: Path, folder: Path, path: str) -> t
 
         return wrap
 
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(build_env(path, folder / "caller"))
-    try:
-        with (
-            patched(Build, "_command", timing(lambda args: label(args[1]))),
-            patched(runner.LocalRun, "_materialize", timing(lambda args: "source unpacked / artifact copied in")),
-            patched(runner, "runtime_warnings", timing(lambda args: "runtime-versions check (node --version)")),
-            patched(runner, "output_files", timing(lambda args: "artifacts saved")),
-            patched(runner, "report_files", timing(lambda args: "reports collected")),
-        ):
-            started = time.perf_counter()
-            run = runner.LocalRun(pipeline, package, folder / "run", runner.RunOptions())
-            outcomes = run.run()
-            seconds = time.perf_counter() - started
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with (
+        environ(build_env(path, folder / "caller")),
+        patched(Build, "_command", timing(lambda args: label(args[1]))),
+        patched(runner.LocalRun, "_materialize", timing(lambda args: "source unpacked / artifact copied in")),
+        patched(runner, "runtime_warnings", timing(lambda args: "runtime-versions check (node --version)")),
+        patched(runner, "output_files", timing(lambda args: "artifacts saved")),
+        patched(runner, "report_files", timing(lambda args: "reports collected")),
+    ):
+        started = time.perf_counter()
+        run = runner.LocalRun(pipeline, package, folder / "run", runner.RunOptions())
+        outcomes = run.run()
+        seconds = time.perf_counter() - started
     failed = [outcome.name for outcome in outcomes if outcome.state == runner.FAILED]
     if failed:
         raise SystemExit(f"the profiled run failed at {failed[0]}: see {folder / 'run' / 'logs'}")
@@ -258,14 +271,37 @@ def _display(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def run(args: argparse.Namespace, work: Path) -> None:
+@dataclass(frozen=True)
+class Bench:
+    """What every round times, prepared once (not timed)."""
+
+    s3vp: Path
+    cdk_out: Path
+    pipeline: Pipeline
+    stages: list[StageCommands]
+    package: Path
+    reference: dict[str, Path]
+    """The artifacts of the untimed reference run, which (c) copies its builds' folders from."""
+    path: str
+
+    def time(self, which: str, folder: Path) -> Timed:
+        """Time peer ``which`` (a, b or c) once, writing under ``folder``."""
+        if which == "a":
+            return time_local_run(self.s3vp, self.package, self.cdk_out, folder, self.path)
+        if which == "b":
+            return time_direct(self.stages, folder, self.path)
+        caller = build_env(self.path, folder / "caller")
+        return time_pipeline(prepare(self.pipeline, self.package, self.reference, folder / "run", caller), folder)
+
+
+def setup(args: argparse.Namespace, work: Path) -> Bench:
+    """The cloud assembly, the package and the reference run, each printed; then what (a), (b) and (c) run."""
     s3vp = Path(sys.executable).parent / "s3vp"
     if not s3vp.is_file():
         raise SystemExit(f"no s3vp beside {sys.executable}: run with the project's virtualenv (.venv/bin/python)")
     path = os.environ.get("PATH", os.defpath)
     if not args.path_as_is:
         path = os.pathsep.join([str(Path(sys.executable).parent), path])
-
     if args.app:
         cdk_out = args.app.resolve()
         print(f"cloud assembly: {cdk_out} (given, not synthesized)")
@@ -274,75 +310,99 @@ def run(args: argparse.Namespace, work: Path) -> None:
         seconds = synthesize(cdk_out)
         print(f"cloud assembly: {_display(EXAMPLE)} synthesized into {cdk_out} in {seconds:.1f} s (not timed)")
     pipeline = choose(find_pipelines(cdk_out), None)
-    stages = stages_run(pipeline)
     packaged = build_package(SAMPLE, work / "good.zip")
     package = packaged.output.resolve()
     print(
         f"package: {_display(SAMPLE)} zipped once (not timed): {len(packaged.files)} files, "
         f"{packaged.bytes_in} bytes, {package.stat().st_size} bytes zipped"
     )
+    started = time.perf_counter()
+    reference = reference_artifacts(pipeline, package, work / "reference", build_env(path, work / "reference-caller"))
+    print(f"reference run: s3vp run's runner in this process, {time.perf_counter() - started:.2f} s (not timed)")
+    bench = Bench(s3vp, cdk_out, pipeline, stages_run(pipeline), package, reference, path)
     print(f"(a) {s3vp.name} run {package.name} --app {cdk_out.name} --keep DIR --json, a subprocess")
     print(f"(b) {_display(SAMPLE)} copied fresh, then one `bash -e -c` per stage of its commands in the template:")
-    for stage in stages:
-        print(f"      {stage.stage}: {'; '.join(stage.commands)}")
+    for user in bench.stages:
+        print(f"      {user.stage}: {'; '.join(user.commands)}")
+    print(
+        "(c) every command of each build's buildspec as synthesized, one `bash -e -c` each (as the runner runs "
+        "them), with the runner's environment (stand-in aws, CODEBUILD_*, the action's variables, a scratch "
+        "folder for /tmp/s3vp), in a fresh folder prepared before the clock:"
+    )
+    for stage, action in builds_run(pipeline):
+        assert action.buildspec is not None
+        labels = [label(command) for command in buildspec_commands(action.buildspec)]
+        copied = [name for name in action.inputs if reference[name].is_dir()]
+        start = f"a copy of the reference run's {', '.join(copied)}" if copied else "an empty folder"
+        print(f"      {stage.name}: {len(labels)} commands, {labels.count(USER)} of them the user's; from {start}")
     first = path.split(os.pathsep)[0]
-    print(f"both: PATH starting {first}{'' if args.path_as_is else ' (as make run-seed)'}; fresh HOME and TMPDIR")
+    print(
+        f"(a), (b): PATH starting {first}{'' if args.path_as_is else ' (as make run-seed)'}; fresh HOME and TMPDIR; "
+        "(c): the runner's build environment made from the same"
+    )
+    return bench
 
-    names = [stage.stage for stage in stages]
 
-    def stage_text(timed: Timed) -> str:
-        return ", ".join(f"{name} {timed.stages.get(name, 0.0):.2f}" for name in names)
+def _timed_text(timed: Timed, names: list[str]) -> str:
+    stages = ", ".join(f"{name} {timed.stages.get(name, 0.0):.2f}" for name in names)
+    return f"{timed.seconds:.2f} s (cpu {timed.cpu:.2f}; {stages})"
 
-    ours: list[Timed] = []
-    direct: list[Timed] = []
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    bench = setup(args, work)
+    names = list(dict.fromkeys(stage.name for stage, _ in builds_run(bench.pipeline)))
+    timings: dict[str, list[Timed]] = {which: [] for which in "abc"}
     for index in range(args.warmup):
-        time_local_run(s3vp, package, cdk_out, work / f"warmup-{index}" / "a", path)
-        time_direct(stages, work / f"warmup-{index}" / "b", path)
+        for which in "abc":
+            bench.time(which, work / f"warmup-{index}" / which)
     if args.warmup:
         print(f"warm-up: {args.warmup} round(s) of each, not counted")
     for round_ in range(1, args.rounds + 1):
         folder = work / f"round-{round_}"
-        for which in "ab" if round_ % 2 else "ba":
-            if which == "a":
-                ours.append(time_local_run(s3vp, package, cdk_out, folder / "a", path))
-            else:
-                direct.append(time_direct(stages, folder / "b", path))
-        a, b = ours[-1], direct[-1]
+        order = "abc" if round_ % 2 else "cba"
+        for which in order:
+            timings[which].append(bench.time(which, folder / which))
+        a, b, c = (timings[which][-1] for which in "abc")
         print(
-            f"round {round_} ({'a' if round_ % 2 else 'b'} first): s3vp run {a.seconds:.2f} s (cpu {a.cpu:.2f}; "
-            f"{stage_text(a)}), direct {b.seconds:.2f} s (cpu {b.cpu:.2f}; {stage_text(b)}), "
-            f"{a.seconds / b.seconds:.2f}x"
+            f"round {round_} ({', '.join(order)}): (a) s3vp run {_timed_text(a, names)}; (b) {_timed_text(b, names)}; "
+            f"(c) {_timed_text(c, names)}; (a)/(b) {a.seconds / b.seconds:.2f}x, (a)/(c) {a.seconds / c.seconds:.2f}x"
         )
         if not args.workdir:
             shutil.rmtree(folder)
+    overhead = summarize(timings, names)
+    breakdown(args, bench, work, overhead)
 
-    a_median = statistics.median(t.seconds for t in ours)
-    b_median = statistics.median(t.seconds for t in direct)
-    a_cpu, b_cpu = statistics.median(t.cpu for t in ours), statistics.median(t.cpu for t in direct)
-    ratio = a_median / b_median
+
+def summarize(timings: Mapping[str, list[Timed]], names: list[str]) -> float:
+    """Print the medians and the ratios (a) / (b) and (a) / (c); return the medians' (a) - (b) in seconds."""
+    wall = {which: statistics.median(t.seconds for t in timed) for which, timed in timings.items()}
+    cpu = {which: statistics.median(t.cpu for t in timed) for which, timed in timings.items()}
     print(
-        f"median: s3vp run {a_median:.2f} s (cpu {a_cpu:.2f}), direct {b_median:.2f} s (cpu {b_cpu:.2f}); "
-        f"overhead (a)/(b) {ratio:.2f}x (target <= {TARGET}x: {'met' if ratio <= TARGET else 'missed'}), "
-        f"{a_median - b_median:+.2f} s; cpu {a_cpu / b_cpu:.2f}x"
+        f"median: (a) s3vp run {wall['a']:.2f} s (cpu {cpu['a']:.2f}), (b) the user's commands directly "
+        f"{wall['b']:.2f} s (cpu {cpu['b']:.2f}), (c) the pipeline's commands directly {wall['c']:.2f} s "
+        f"(cpu {cpu['c']:.2f})"
     )
+    meanings = {
+        "b": "overhead over the user's commands alone (it includes the pipeline's own checks, which CodeBuild "
+        "runs too)",
+        "c": "the local run's own overhead over the pipeline's commands run directly",
+    }
+    for peer, meaning in meanings.items():
+        ratio = wall["a"] / wall[peer]
+        print(
+            f"  (a)/({peer}) {ratio:.2f}x (target <= {TARGET}x: {'met' if ratio <= TARGET else 'missed'}), "
+            f"{wall['a'] - wall[peer]:+.2f} s, cpu {cpu['a'] / cpu[peer]:.2f}x: {meaning}"
+        )
     for name in names:
-        a_stage = statistics.median(t.stages.get(name, 0.0) for t in ours)
-        b_stage = statistics.median(t.stages.get(name, 0.0) for t in direct)
-        print(f"  {name}: the run's stage {a_stage:.2f} s, its commands directly {b_stage:.2f} s")
-    breakdown(args, s3vp, cdk_out, pipeline, stages, package, work, path, a_median - b_median)
+        a, b, c = (statistics.median(t.stages.get(name, 0.0) for t in timings[which]) for which in "abc")
+        print(
+            f"  {name}: the run's stage {a:.2f} s; directly, its user commands {b:.2f} s, "
+            f"every command of its buildspec {c:.2f} s"
+        )
+    return wall["a"] - wall["b"]
 
 
-def breakdown(
-    args: argparse.Namespace,
-    s3vp: Path,
-    cdk_out: Path,
-    pipeline: Pipeline,
-    stages: list[StageCommands],
-    package: Path,
-    work: Path,
-    path: str,
-    overhead: float,
-) -> None:
+def breakdown(args: argparse.Namespace, bench: Bench, work: Path, overhead: float) -> None:
     """What a local run adds: medians of --profile-rounds runs in this process, each step timed, each run followed
     by (b) again so the user commands can be compared with the same commands run directly at about the same time."""
     rounds = args.profile_rounds
@@ -355,16 +415,17 @@ def breakdown(
     directs: list[float] = []
     for index in range(rounds):
         folder = work / f"profile-{index}"
-        seconds, timed = profile_run(pipeline, package, folder, path)
+        seconds, timed = profile_run(bench.pipeline, bench.package, folder, bench.path)
         totals.append(seconds)
         for name, value in timed.items():
             steps[name].append(value)
-        env = build_env(path, folder / "help")
-        startups.append(run_child([str(s3vp), "run", "--help"], cwd=folder, env=env, log=folder / "help.log")[0])
+        env = build_env(bench.path, folder / "help")
+        command = [str(bench.s3vp), "run", "--help"]
+        startups.append(run_child(command, cwd=folder, env=env, log=folder / "help.log")[0])
         started = time.perf_counter()
-        find_pipelines(cdk_out)
+        find_pipelines(bench.cdk_out)
         readings.append(time.perf_counter() - started)
-        directs.append(time_direct(stages, folder / "direct", path).seconds)
+        directs.append(bench.time("b", folder / "direct").seconds)
     medians = {name: statistics.median(values) for name, values in steps.items()}
     total = statistics.median(totals)
     print(
@@ -374,7 +435,7 @@ def breakdown(
     order = [USER, *(name for name, _ in LIBRARY_STEPS)]
     order += sorted(name for name in medians if name not in order)
     rows = [(name, medians[name]) for name in order if name in medians]
-    rows.insert(1, ("  (the same commands directly, between these runs)", statistics.median(directs)))
+    rows.insert(1, ("  (the same commands directly, (b), between these runs)", statistics.median(directs)))
     rows.append(("the rest of the run (stand-in, env, logs)", total - sum(medians.values())))
     rows.append(("start-up: `s3vp run --help` in a subprocess", statistics.median(startups)))
     rows.append(("reading the cloud assembly", statistics.median(readings)))
