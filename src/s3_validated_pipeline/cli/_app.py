@@ -321,11 +321,34 @@ def push_command(
             )
     except AwsError as exc:
         raise CliError(str(exc)) from None
-    uploaded = _upload_document(upload, target, stack, report)
+    _after_upload(
+        session,
+        _upload_document(upload, target, stack, report),
+        upload=upload,
+        target=target,
+        watch=not no_watch,
+        timeout=timeout,
+        interval=interval,
+        as_json=as_json,
+    )
+
+
+def _after_upload(
+    session: Any,
+    uploaded: dict[str, Any],
+    *,
+    upload: Any,
+    target: PipelineOutputs,
+    watch: bool,
+    timeout: float,
+    interval: float,
+    as_json: bool,
+) -> None:
+    """Say what was uploaded, then watch the execution it started (and exit with its outcome) unless told not to."""
     if not as_json:
         _echo_upload(upload, target)
-    if no_watch or upload.version_id is None or not target.pipeline:
-        if not no_watch and upload.version_id is not None and not as_json:
+    if not watch or upload.version_id is None or not target.pipeline:
+        if watch and upload.version_id is not None and not as_json:
             _echo_not_watching(upload.version_id)
         if as_json:
             echo_json(uploaded)

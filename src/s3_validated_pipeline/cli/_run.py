@@ -13,9 +13,20 @@ from typing import Any
 import click
 
 from ._common import EXIT_ACCEPTED, EXIT_REJECTED, CliError, echo_json, json_option
+from ._local.agent import Agent, AgentError, preflight
 from ._local.assembly import AssemblyError, Pipeline, choose, find_pipelines, synthesize
 from ._local.codebuild import SAFE_PATH
-from ._local.runner import FAILED, NOT_RUN, SKIPPED, STOPPED, SUCCEEDED, LocalRun, RunOptions, StageOutcome
+from ._local.runner import (
+    FAILED,
+    NOT_RUN,
+    SKIPPED,
+    STOPPED,
+    SUCCEEDED,
+    LocalRun,
+    RunOptions,
+    StageOutcome,
+    builds_to_run,
+)
 from ._package import PackageError, build_package
 
 __all__ = ["run_command"]
@@ -115,9 +126,9 @@ def _summary(document: dict[str, Any], seconds: float) -> None:
 
 
 def _prepare(
-    app: str | None, folder: Path, pipeline_path: str | None, until: str | None, package: Path
-) -> tuple[Pipeline, Path]:
-    """The pipeline to run and the package zip; a usage error when either cannot be had."""
+    app: str | None, folder: Path, pipeline_path: str | None, until: str | None, package: Path, docker: bool
+) -> tuple[Pipeline, Path, Agent | None]:
+    """The pipeline to run, the package zip and (``--docker``) the local agent; a usage error when one is missing."""
     try:
         pipeline = choose(find_pipelines(_assembly(app, folder)), pipeline_path)
     except AssemblyError as exc:
@@ -126,7 +137,13 @@ def _prepare(
     if until is not None and until not in names:
         message = f"{until!r} is not a stage of {pipeline.path}: {', '.join(names)}"
         raise click.BadParameter(message, param_hint="--until")
-    return pipeline, _package(package, folder)
+    agent = None
+    if docker:
+        try:
+            agent = preflight(action.image or "" for action in builds_to_run(pipeline, until))
+        except AgentError as exc:
+            raise CliError(str(exc)) from None
+    return pipeline, _package(package, folder), agent
 
 
 @click.command("run", short_help="Run the synthesized pipeline's stages on this machine on one package (no AWS).")
@@ -137,6 +154,11 @@ def _prepare(
 @click.option("--keep", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="The run folder to keep.")
 @click.option("--approve", is_flag=True, help="Pass manual approvals instead of stopping there.")
 @click.option("--allow-aws", is_flag=True, help="Let the builds' other AWS CLI calls reach AWS with your credentials.")
+@click.option(
+    "--docker",
+    is_flag=True,
+    help="Run each build in its project's CodeBuild image, through the CodeBuild local agent (codebuild_build.sh).",
+)
 @json_option
 def run_command(
     package: Path,
@@ -146,6 +168,7 @@ def run_command(
     keep: Path | None,
     approve: bool,
     allow_aws: bool,
+    docker: bool,
     as_json: bool,
 ) -> None:
     """Run the CodeBuild stages of a synthesized ValidatedS3Pipeline on this machine, on PACKAGE (a zip, or a
@@ -159,18 +182,26 @@ def run_command(
     --approve. The buildspecs' /tmp/s3vp is replaced by a folder of the run, and HOME and TMPDIR point into it,
     so a run writes nothing outside its folder (--keep DIR, or a temporary folder printed at the end).
 
+    With --docker, each build runs in the image its CodeBuild project names, through AWS's CodeBuild local agent:
+    codebuild_build.sh (github.com/aws/aws-codebuild-docker-images, local_builds/) on PATH, each image built from that
+    repository (ubuntu/standard/7.0 for aws/codebuild/standard:7.0), the agent pulled. The build gets the buildspec,
+    the variables, the source folder (mounted) and the stand-in `aws`, never your AWS credentials (no --allow-aws).
+
     Exit 0 when every stage run succeeded, 1 when one failed (named, with the package check's findings), 2 for a
-    usage error.
+    usage error (with --docker: no docker, no codebuild_build.sh, or an image missing).
 
     \b
     Examples:
       s3vp run package.zip
       s3vp run ./my-app --app cdk.out --keep run-1
       s3vp run package.zip --app 'python3 app.py' --pipeline MyStack/Pipeline --approve --json
+      s3vp run package.zip --app cdk.out --docker
     """
+    if docker and allow_aws:
+        raise click.UsageError("--allow-aws cannot be combined with --docker: the local agent never gets credentials")
     folder = _run_folder(keep)
     try:
-        pipeline, zip_path = _prepare(app, folder, pipeline_path, until, package)
+        pipeline, zip_path, agent = _prepare(app, folder, pipeline_path, until, package, docker)
     except click.ClickException:
         if keep is None:  # a usage error leaves no temporary folder behind
             shutil.rmtree(folder, ignore_errors=True)
@@ -178,7 +209,8 @@ def run_command(
     names = [stage.name for stage in pipeline.stages]
     width = max(len(name) for name in names)
     if not as_json:
-        click.echo(f"Running {pipeline.path} ({pipeline.stack}) locally on {zip_path}")
+        where = "in its CodeBuild images through the local agent" if agent else "locally"
+        click.echo(f"Running {pipeline.path} ({pipeline.stack}) {where} on {zip_path}")
 
     def on_stage(name: str, outcome: StageOutcome | None) -> None:
         if as_json:
@@ -191,9 +223,10 @@ def run_command(
 
     started = time.monotonic()
     try:
-        run = LocalRun(pipeline, zip_path, folder, RunOptions(until, approve, allow_aws), on_stage=on_stage)
+        options = RunOptions(until, approve, allow_aws, agent=agent)
+        run = LocalRun(pipeline, zip_path, folder, options, on_stage=on_stage)
         outcomes = run.run()
-    except AssemblyError as exc:
+    except (AssemblyError, AgentError) as exc:
         raise CliError(str(exc)) from None
     document = _document(pipeline, zip_path, run, outcomes)
     if as_json:

@@ -1,8 +1,10 @@
 """The stand-in ``aws`` of a local run (``s3vp run``): it serves the package checker and the package from disk and
 refuses every other call. Standard library only; run as ``python aws.py CONFIG.json ARGS...``.
 
-``CONFIG.json`` holds ``objects`` (each ``bucket``, ``key``, ``version_id`` or null, and ``path`` on disk) and
-``real_aws`` (the real CLI's path, set only with ``--allow-aws``). Served, strictly:
+``CONFIG.json`` holds ``objects`` (each ``bucket``, ``key``, ``version_id`` or null, and ``path`` on disk, relative to
+the configuration's folder unless absolute), ``real_aws`` (the real CLI's path, set only with ``--allow-aws``) and,
+optionally, ``hint`` (the refusal's last words). Python 3.8 compatible: with ``s3vp run --docker`` the build image's
+``python3`` runs it. Served, strictly:
 
     aws s3 cp [--quiet] s3://BUCKET/KEY DEST
     aws s3api get-object --bucket B --key K [--version-id V] [--checksum-mode ENABLED] OUTFILE
@@ -95,7 +97,8 @@ def main(argv: Sequence[str]) -> int:
     with open(argv[0], encoding="utf-8") as fh:
         config = json.load(fh)
     args = list(argv[1:])
-    objects = config["objects"]
+    base = os.path.dirname(os.path.abspath(argv[0]))
+    objects = [dict(item, path=os.path.join(base, item["path"])) for item in config["objects"]]
     served: int | None = None
     if args[:2] == ["s3", "cp"]:
         served = _s3_cp(objects, args[2:])
@@ -107,9 +110,9 @@ def main(argv: Sequence[str]) -> int:
     if real:
         os.execv(real, [real, *args])  # noqa: S606  # --allow-aws: the real CLI, as the user asked
     call = shlex.join(["aws", *args])
+    hint = config.get("hint", "pass --allow-aws to s3vp run to let this call reach AWS.")
     print(
-        f"a local run never calls AWS ({call}): only the package checker and the package are served from disk; "
-        "pass --allow-aws to s3vp run to let this call reach AWS.",
+        f"a local run never calls AWS ({call}): only the package checker and the package are served from disk; {hint}",
         file=sys.stderr,
     )
     return REFUSED

@@ -2,7 +2,9 @@
 
 The run folder holds everything a run writes: ``bin/aws`` (the stand-in), ``home/`` and ``tmp/`` (the builds'
 ``HOME`` and ``TMPDIR``), ``builds/NN-Stage-Action/`` (each build's ``src`` and its ``scratch`` folder standing in
-for ``/tmp/s3vp``), ``artifacts/NAME/`` (each output artifact), ``logs/`` and ``reports/``.
+for ``/tmp/s3vp``), ``artifacts/NAME/`` (each output artifact), ``logs/`` and ``reports/``. With the CodeBuild local
+agent (``RunOptions.agent``, ``s3vp run --docker``), each build runs in its project's image instead (see ``agent``):
+``docker/s3vp_local/`` holds the container's stand-in and ``builds/NN-Stage-Action/agent/`` what the agent was given.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from ... import check as checker
 from . import aws as stand_in
+from .agent import SERVE_ID, Agent, AgentBuild, agent_variables, write_serve_folder
 from .assembly import Action, AssemblyError, Pipeline, Stage, find_asset
 from .codebuild import Build, output_files, report_files, runtime_warnings
 
@@ -72,7 +75,9 @@ class RunOptions:
     approve: bool = False
     allow_aws: bool = False
     timeout: float = 3600.0
-    """Longest a single command may take, in seconds."""
+    """Longest a single command may take, in seconds (with ``agent``, a whole build)."""
+    agent: Agent | None = None
+    """Run each build in its project's image through the CodeBuild local agent (``--docker``); None: on this machine."""
 
 
 def is_deploy(stage: Stage, action: Action) -> bool:
@@ -99,6 +104,21 @@ def _state(actions: list[ActionOutcome]) -> str:
 
 def _safe_name(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text)
+
+
+def builds_to_run(pipeline: Pipeline, until: str | None) -> list[Action]:
+    """The CodeBuild actions a run without ``--allow-aws`` would build, up to ``until``."""
+    actions: list[Action] = []
+    for stage in pipeline.stages:
+        actions += [
+            action
+            for action in stage.actions
+            if action.provider == "CodeBuild" and action.category not in ("Source", "Approval")
+            and not is_deploy(stage, action)
+        ]  # fmt: skip
+        if stage.name == until:
+            break
+    return actions
 
 
 class LocalRun:
@@ -136,6 +156,8 @@ class LocalRun:
         for name in ("bin", "home", "tmp", "builds", "artifacts", "logs", "reports"):
             (folder / name).mkdir(parents=True, exist_ok=True)
         self._write_stand_in()
+        if options.agent is not None:
+            write_serve_folder(self._objects(), folder / "docker" / SERVE_ID)
 
     # --- the stand-in aws -----------------------------------------------------------------------------------------
 
@@ -245,8 +267,13 @@ class LocalRun:
         root = self.folder / "builds" / label
         src, scratch, log_path = root / "src", root / "scratch", self.folder / "logs" / f"{label}.log"
         outcome = ActionOutcome(action.name, FAILED, log=str(log_path))
-        env = self._build_env(action, src, outcome.warnings)
-        outcome.warnings.extend(runtime_warnings(action.buildspec, env["PATH"]))
+        agent = self.options.agent
+        if agent is None:
+            env = self._build_env(action, src, outcome.warnings)
+            outcome.warnings.extend(runtime_warnings(action.buildspec, env["PATH"]))
+        else:
+            env = agent_variables({k: self._substitute(v, outcome.warnings) for k, v in action.variables.items()})
+        secondary = {SERVE_ID: self.folder / "docker" / SERVE_ID}
         with log_path.open("w", encoding="utf-8") as log:
             primary = action.configuration.get("PrimarySource") or (action.inputs[0] if action.inputs else None)
             if primary:
@@ -256,10 +283,16 @@ class LocalRun:
             for name in action.inputs:
                 if name != primary:
                     self._materialize(name, root / f"src_{name}", log)
-                    env[f"CODEBUILD_SRC_DIR_{name}"] = str(root / f"src_{name}")
+                    secondary[name] = root / f"src_{name}"
+                    if agent is None:  # the agent sets CODEBUILD_SRC_DIR_<name> for each secondary source itself
+                        env[f"CODEBUILD_SRC_DIR_{name}"] = str(root / f"src_{name}")
             for warning in outcome.warnings:
                 log.write(f"[Local] Warning: {warning}\n")
-            result = Build(src, scratch, env, log, self.options.timeout).run(action.buildspec)
+            if agent is None:
+                result = Build(src, scratch, env, log, self.options.timeout).run(action.buildspec)
+            else:
+                build = AgentBuild(agent, action.image or "", root, src, secondary, env, log)
+                result = build.run(action.buildspec, self.options.timeout)
         outcome.seconds = result.seconds
         outcome.reports = report_files(action.buildspec, src, self.folder / "reports" / label)
         if not result.succeeded:
