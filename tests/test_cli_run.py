@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from click.testing import CliRunner, Result
 from s3_validated_pipeline.cli import _app
 from s3_validated_pipeline.cli._local import aws as stand_in
 from s3_validated_pipeline.cli._local.assembly import choose, find_pipelines
+from s3_validated_pipeline.cli._local.codebuild import Build
 from s3_validated_pipeline.cli._local.runner import LocalRun, RunOptions
 
 from .package_corpus import FAKE_ACCESS_KEY_ID
@@ -274,3 +276,27 @@ def test_seed_example_runs_its_good_and_rejected_samples(seed_assembly: Path, tm
     )
     assert bad.exit_code == 1, bad.output
     assert "[forbidden-file] '.env'" in bad.output
+
+
+def test_a_command_running_longer_than_the_timeout_is_stopped(tmp_path: Path) -> None:
+    # GIVEN a build whose command outlives the timeout  WHEN it runs  THEN it is killed, exit 124, and the log says so
+    log_path = tmp_path / "build.log"
+    (tmp_path / "src").mkdir()
+    started = time.monotonic()
+    with log_path.open("w", encoding="utf-8") as log:
+        result = Build(tmp_path / "src", tmp_path / "scratch", {"PATH": os.defpath}, log, 0.5).run(
+            {"phases": {"build": {"commands": ["sleep 30"]}}}
+        )
+    assert time.monotonic() - started < 10
+    assert (result.failed_phase, result.returncode) == ("build", 124)
+    assert "[Container] Command timed out after 0 seconds" in log_path.read_text(encoding="utf-8")
+
+
+def test_a_command_is_not_stopped_before_the_timeout(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    with (tmp_path / "build.log").open("w", encoding="utf-8") as log:
+        result = Build(tmp_path / "src", tmp_path / "scratch", {"PATH": os.defpath}, log, 30).run(
+            {"phases": {"build": {"commands": ["sleep 0.2", "exit 3"]}}}
+        )
+    assert (result.failed_phase, result.returncode) == ("build", 3)
+    assert "timed out" not in (tmp_path / "build.log").read_text(encoding="utf-8")
