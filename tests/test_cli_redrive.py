@@ -217,3 +217,18 @@ def test_usage_errors(aws: Aws, args: tuple[str, ...], message: str) -> None:
     code, _, err = run("redrive", *args)
     assert code == 2
     assert message in err
+
+
+def test_a_queue_holding_several_objects_uploads_is_left_alone_without_the_stack(aws: Aws) -> None:
+    # GIVEN a shared queue (a foundation's) with uploads of two teams' keys, and only --queue-url and --pipeline
+    aws.send(event("v1"))
+    aws.send(event("v2", key="teams/other/source.zip"))
+    before = aws.bodies()
+    # WHEN redriving  THEN nothing is started or deleted, and the error says how to choose the pipeline's own uploads
+    code, _, err = redrive(aws)
+    assert code == 2
+    assert "holds uploads of 2 objects" in err
+    assert f"s3://{BUCKET}/{KEY}" in err
+    assert "Pass --stack (and --pipeline)" in err
+    assert "StartPipelineExecution" not in aws.calls
+    assert aws.bodies() == before

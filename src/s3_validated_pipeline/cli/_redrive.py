@@ -209,6 +209,8 @@ def redrive(
     with aws_errors(action=action, resource=f"the queue {queue_url}"):
         sqs = session.client("sqs")
         messages = _receive(sqs, queue_url, wait_seconds=WAIT_SECONDS if wait_seconds is None else wait_seconds)
+    if watched is None:
+        _refuse_a_shared_queue(sqs, queue_url, messages)
     codepipeline: Any = None
     started: dict[str, str | None] = {}  # token -> execution id
     keep: list[dict[str, Any]] = []
@@ -262,6 +264,24 @@ def redrive(
             keep.append(message)
     _release(sqs, queue_url, keep)
     return run
+
+
+def _refuse_a_shared_queue(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Raise ``AwsError``, leaving every message, when the queue holds uploads of several objects and nothing says
+    which one the pipeline watches: a foundation's queue, shared by its pipelines, each of which must start only its
+    own uploads (another's version would fail its execution, and the message would be lost)."""
+    objects = sorted(
+        {upload[:2] for message in messages if not isinstance(upload := _upload(str(message.get("Body", ""))), str)}
+    )
+    if len(objects) <= 1:
+        return
+    _release(sqs, queue_url, messages)
+    shown = ", ".join(f"s3://{bucket}/{key}" for bucket, key in objects[:5]) + (", ..." if len(objects) > 5 else "")
+    raise AwsError(
+        f"the queue {queue_url} holds uploads of {len(objects)} objects ({shown}): a queue shared by several "
+        "pipelines (a foundation's). Pass --stack (and --pipeline) so that only this pipeline's own uploads are "
+        "started; nothing was started or deleted."
+    )
 
 
 def _release(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
