@@ -268,7 +268,8 @@ def redrive_command(
     With several pipelines in --stack, --pipeline NAME chooses one (and its own queue). The pipelines on a
     PipelineFoundation share the foundation's queue, in the foundation's stack: pass its URL as --queue-url
     together with --stack and --pipeline, so that only this pipeline's uploads are started and the others' events
-    stay in the queue. --queue-url with --pipeline alone starts every upload event in the queue on that pipeline.
+    stay in the queue. --queue-url with --pipeline alone starts every upload event in the queue on that pipeline,
+    and refuses a queue holding uploads of several objects (a shared one), starting and deleting nothing.
 
     Exit 0 when every message was redriven (or, with --dry-run, listed), 1 when some were left in the queue, 2 a
     usage, credentials or permission problem. Needs sqs:ReceiveMessage, DeleteMessage and ChangeMessageVisibility
