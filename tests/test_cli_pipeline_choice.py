@@ -439,3 +439,22 @@ def test_redrive_on_a_foundation_says_where_the_queue_is_then_takes_it_with_queu
     assert f"started: s3://{BUCKET}/{key_of('team02')} version v2" in out
     assert f"left in the queue: s3://{BUCKET}/{key_of('team01')} version v1" in out
     assert redrive_aws.keys_in(url) == [key_of("team01")]
+
+
+def test_redrive_on_a_foundation_finds_the_shared_queue_from_the_pipelines_output(redrive_aws: RedriveAws) -> None:
+    # GIVEN the foundation's queue, shared by both pipelines, named by each pipeline's DeadLetterQueueUrl output
+    shared = ("FoundationTriggerDeadLetterQueue646E3B17",)
+    create_stack(redrive_aws.cloudformation, "FleetFoundation", {}, shared)
+    url = queue_url(redrive_aws.cloudformation, "FleetFoundation", shared[0])
+    outputs = fleet_outputs() | {f"{team}DeadLetterQueueUrlA1B2C3D{index}": url for index, team in enumerate(TEAMS)}
+    create_stack(redrive_aws.cloudformation, STACK, outputs)
+    redrive_aws.send(url, "team01", "v1")
+    redrive_aws.send(url, "team02", "v2")
+    expect_start(redrive_aws.pipeline, "fleet-team02", "team02", "v2")
+    # WHEN redriving one pipeline with its stack alone (no --queue-url)
+    code, out, err = run("redrive", "--stack", STACK, "--pipeline", "fleet-team02")
+    # THEN the queue comes from the output; only that pipeline's upload is started, the other's stays
+    assert code == 1, err  # a message was left in the queue
+    assert f"Reading {url}" in out
+    assert f"started: s3://{BUCKET}/{key_of('team02')} version v2" in out
+    assert redrive_aws.keys_in(url) == [key_of("team01")]

@@ -38,7 +38,7 @@ from .conftest import ROOT, Synthesized, synthesize, synthesized_example
 RETIRED = BuildEnvironment.UBUNTU_20_04_NODE_16
 MAINTAINED = BuildEnvironment.UBUNTU_22_04_NODE_22
 GOOD = ValidationOptions(commands=["npm ci"], build_environment=MAINTAINED)
-OUTPUT_IDS = ("SourceBucketName", "ObjectKey", "SourceKeyArn", "PipelineName", "UploadCommand")
+OUTPUT_IDS = ("SourceBucketName", "ObjectKey", "SourceKeyArn", "PipelineName", "DeadLetterQueueUrl", "UploadCommand")
 
 
 def project(synthesized: Synthesized, prefix: str) -> dict[str, Any]:
@@ -188,6 +188,12 @@ def test_minimal_example_outputs_the_bucket_the_pipeline_and_the_upload_command(
     assert outputs["SourceBucketName"] == {"Ref": bucket}
     assert outputs["PipelineName"] == {"Ref": pipeline}
     assert outputs["ObjectKey"] == "source.zip"
+    [queue] = [
+        k
+        for k, r in minimal.json["Resources"].items()
+        if k.startswith("PipelineTriggerDeadLetterQueue") and r["Type"] == "AWS::SQS::Queue"
+    ]
+    assert outputs["DeadLetterQueueUrl"] == {"Ref": queue}
     assert outputs["UploadCommand"] == {
         "Fn::Join": [
             "",

@@ -39,7 +39,7 @@ README = ROOT / "README.md"
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#{2,4} (.+)$", re.MULTILINE)
 APP_MARKER = "ValidatedS3Pipeline("
-OUTPUT_IDS = ("SourceBucketName", "ObjectKey", "SourceKeyArn", "PipelineName", "UploadCommand")
+OUTPUT_IDS = ("SourceBucketName", "ObjectKey", "SourceKeyArn", "PipelineName", "DeadLetterQueueUrl", "UploadCommand")
 
 READER_SUPPLIED: dict[str, str] = {
     # "Test, deploy, approve, roll back": the alarm watched after the production deployment is the reader's own.

@@ -91,8 +91,9 @@ class ValidatedS3Pipeline(Construct):
         operations: notifications, alarms, a dashboard, execution history and an optional CloudTrail trail; each
             part can be turned off in ``OperationsOptions``. Default: ``OperationsOptions()``; ``None`` for none.
         outputs: add stack outputs, defined on this construct so each pipeline has its own: ``SourceBucketName``,
-            ``ObjectKey``, ``SourceKeyArn`` (when the key is known), ``PipelineName`` and ``UploadCommand`` (the
-            ``aws s3 cp`` line that uploads ``package.zip`` with the right encryption). Default: True.
+            ``ObjectKey``, ``SourceKeyArn`` (when the key is known), ``PipelineName``, ``DeadLetterQueueUrl`` (where
+            uploads that could not start the pipeline wait, for ``s3vp redrive``) and ``UploadCommand`` (the ``aws s3
+            cp`` line that uploads ``package.zip`` with the right encryption). Default: True.
         foundation: a ``PipelineFoundation`` whose keys, buckets, dead-letter queue and operations the pipeline
             shares. The pipeline then watches ``object_key`` in the foundation's source bucket; it is named
             ``<name_prefix>-<id>`` unless ``pipeline_name`` (starting with ``<name_prefix>-``) says otherwise; its
@@ -189,6 +190,12 @@ class ValidatedS3Pipeline(Construct):
             CfnOutput(self, "SourceKeyArn", value=self.source_key.key_arn, description="The key uploads must use.")
             command += f" --sse aws:kms --sse-kms-key-id {self.source_key.key_arn}"
         CfnOutput(self, "PipelineName", value=self.pipeline.pipeline_name, description="The validating pipeline.")
+        CfnOutput(
+            self,
+            "DeadLetterQueueUrl",
+            value=self.trigger.dead_letter_queue.queue_url,
+            description="Where an upload that could not start the pipeline waits; s3vp redrive starts it again.",
+        )
         CfnOutput(
             self,
             "UploadCommand",

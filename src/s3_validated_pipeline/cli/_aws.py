@@ -28,6 +28,7 @@ OUTPUT_SUFFIXES = {
     "key": "ObjectKey",
     "kms_key": "SourceKeyArn",
     "pipeline": "PipelineName",
+    "dead_letter_queue": "DeadLetterQueueUrl",
 }
 """How ``ValidatedS3Pipeline``'s CfnOutputs' logical ids end; CDK may append an 8-character hash to each."""
 
@@ -52,6 +53,9 @@ class PipelineOutputs:
     """Absent from stacks deployed before the construct emitted it."""
     construct: str = ""
     """What the logical ids of the construct's resources start with (its path in the stack), e.g. ``team01``."""
+    dead_letter_queue: str | None = None
+    """The URL of the queue its trigger dead-letters into (a foundation's, for a pipeline on one); absent from
+    stacks deployed before the construct emitted it."""
 
 
 def make_session(profile: str | None, region: str | None) -> Any:
@@ -114,7 +118,13 @@ def find_pipeline_outputs(stack: str, outputs: Mapping[str, str], *, pipeline: s
         )
     prefix, values = chosen[0]
     return PipelineOutputs(
-        stack, values["bucket"], values["key"], values["kms_key"], values.get("pipeline"), construct=prefix
+        stack,
+        values["bucket"],
+        values["key"],
+        values["kms_key"],
+        values.get("pipeline"),
+        construct=prefix,
+        dead_letter_queue=values.get("dead_letter_queue"),
     )
 
 

@@ -266,10 +266,11 @@ def redrive_command(
     and left in the queue.
 
     With several pipelines in --stack, --pipeline NAME chooses one (and its own queue). The pipelines on a
-    PipelineFoundation share the foundation's queue, in the foundation's stack: pass its URL as --queue-url
-    together with --stack and --pipeline, so that only this pipeline's uploads are started and the others' events
-    stay in the queue. --queue-url with --pipeline alone starts every upload event in the queue on that pipeline,
-    and refuses a queue holding uploads of several objects (a shared one), starting and deleting nothing.
+    PipelineFoundation share the foundation's queue, which each one's DeadLetterQueueUrl output names: only the
+    chosen pipeline's uploads are started and the others' events stay in the queue (a stack deployed before that
+    output needs the queue's URL as --queue-url). --queue-url with --pipeline alone starts every upload event in
+    the queue on that pipeline, and refuses a queue holding uploads of several objects (a shared one), starting and
+    deleting nothing.
 
     Exit 0 when every message was redriven (or, with --dry-run, listed), 1 when some were left in the queue, 2 a
     usage, credentials or permission problem. Needs sqs:ReceiveMessage, DeleteMessage and ChangeMessageVisibility
@@ -299,7 +300,9 @@ def redrive_command(
             watched = (outputs.bucket, outputs.key)
             pipeline = stack_pipeline_name(outputs)
             if queue_url is None:
-                queue_url = find_dead_letter_queue(session, stack, construct=outputs.construct)
+                queue_url = outputs.dead_letter_queue or find_dead_letter_queue(
+                    session, stack, construct=outputs.construct
+                )
         else:
             pipeline = str(pipeline_name)
         if not as_json:
