@@ -195,6 +195,7 @@ class PipelineFoundation(Construct):
                 dead_letter_queue=self.event_dead_letter_queue,
                 source_action_name="Source",
                 alarms=options.alarms is not None,
+                subject=self._subject(),
             )
             self.topic, self.notification_rules = notifications.topic, dict(notifications.rules)
             self.alarm_topics = notifications.topics
@@ -209,6 +210,7 @@ class PipelineFoundation(Construct):
                 retention_days=audit.history_retention_days,
                 dead_letter_queue=self.event_dead_letter_queue,
                 trigger_log_group=None,
+                subject=self._subject(),
             )
             self.history_log_group = history.log_group
             key_services += history.key_services
@@ -291,6 +293,9 @@ class PipelineFoundation(Construct):
             encryption_key=self.artifact_key,
         )
         return imported, self._artifact_bucket_export
+
+    def _subject(self) -> str:
+        return f"every pipeline named {self.name_prefix}-*"
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"

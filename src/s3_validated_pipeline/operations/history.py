@@ -56,12 +56,14 @@ def record_history(
     retention_days: int,
     dead_letter_queue: sqs.IQueue,
     trigger_log_group: logs.ILogGroup | None,
+    subject: str = "the pipeline",
 ) -> History:
     """Define the execution history of the pipelines ``pipeline_arns`` match, in ``scope``.
 
     Args:
         pipeline_arns: the rule's ``resources``: one pipeline's ARN, or ``events.Match.prefix`` of several.
         name: names the saved query, ``s3-validated-pipeline/<name>/executions``.
+        subject: the pipelines as the rule's description names them. Default: ``"the pipeline"``.
         key: encrypts the log group.
         retention_days: how long the history is kept; one of CloudWatch Logs' retention values.
         dead_letter_queue: where events the rule cannot deliver go.
@@ -89,7 +91,7 @@ def record_history(
     rule = events.Rule(
         scope,
         "HistoryRule",
-        description="Records every pipeline, stage and action state change of the pipeline",
+        description=f"Records every pipeline, stage and action state change of {subject}",
         event_pattern=events.EventPattern(
             source=["aws.codepipeline"],
             detail_type=[PIPELINE_EXECUTION_EVENT, STAGE_EXECUTION_EVENT, ACTION_EXECUTION_EVENT],

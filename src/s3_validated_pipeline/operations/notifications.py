@@ -68,11 +68,13 @@ def add_notifications(
     dead_letter_queue: sqs.IQueue,
     source_action_name: str,
     alarms: bool,
+    subject: str = "the pipeline",
 ) -> Notifications:
     """Define the topics and the notification rules of the pipelines ``pipeline_arns`` match, in ``scope``.
 
     Args:
         pipeline_arns: the rules' ``resources``: one pipeline's ARN, or ``events.Match.prefix`` of several.
+        subject: the pipelines as the rules' descriptions name them. Default: ``"the pipeline"``.
         key: encrypts the topics the function creates.
         dead_letter_queue: where undeliverable events and emails go.
         source_action_name: the pipeline's S3 source action; messages say its revision is the uploaded version.
@@ -87,7 +89,7 @@ def add_notifications(
     if options.slack_channel is not None:
         chat_topic = _chat_topic(scope, options.slack_channel, key=key, alarms=alarms)
     rules: dict[str, events.Rule] = {}
-    for kind, pattern, message in _notifications(options, source_action_name):
+    for kind, pattern, message in _notifications(options, source_action_name, subject):
         rules[kind] = events.Rule(
             scope,
             f"Notify{kind.title()}",
@@ -135,7 +137,9 @@ class _Pattern:
     detail: Mapping[str, object]
 
 
-def _notifications(options: NotificationOptions, source_action_name: str) -> list[tuple[str, _Pattern, _Message]]:
+def _notifications(
+    options: NotificationOptions, source_action_name: str, subject: str
+) -> list[tuple[str, _Pattern, _Message]]:
     """Return each notification wanted: its kind (a state or ``APPROVAL``), its events and its message."""
     pipeline = events.EventField.from_path("$.detail.pipeline")
     execution = events.EventField.from_path("$.detail.execution-id")
@@ -151,7 +155,7 @@ def _notifications(options: NotificationOptions, source_action_name: str) -> lis
         (
             state_wanted,
             _Pattern(
-                description=f"Announces each execution of the pipeline that reaches the state {state_wanted}",
+                description=f"Announces each execution of {subject} that reaches the state {state_wanted}",
                 detail_type=PIPELINE_EXECUTION_EVENT,
                 detail={"state": [state_wanted]},
             ),
@@ -171,7 +175,7 @@ def _notifications(options: NotificationOptions, source_action_name: str) -> lis
         stage = events.EventField.from_path("$.detail.stage")
         action = events.EventField.from_path("$.detail.action")
         approval = _Pattern(
-            description="Announces each manual approval of the pipeline that starts waiting",
+            description=f"Announces each manual approval of {subject} that starts waiting",
             detail_type=ACTION_EXECUTION_EVENT,
             detail={"state": ["STARTED"], "type": {"category": ["Approval"]}},
         )
