@@ -1,11 +1,11 @@
 """Many pipelines on one ``PipelineFoundation``: isolation, scale, shared rules and input errors.
 
 The fleet example (24 team pipelines on one foundation, in three stacks beside the foundation's) is synthesized once
-for the module; everything about it is asserted on its templates, nothing is deployed. Cross-team isolation is
-asserted by evaluating the synthesized IAM policies (``tests/iam_eval.py``): each role's identity policies
-intersected with its permissions boundary, and the shared source bucket's policy. The evaluator is itself tested
-here, on small policies and on mutations of the fleet's (dropping or swapping a boundary must change its answers),
-so that it cannot pass everything silently.
+for the session (``conftest.synthesized_example_stacks``, shared with the snapshot tests); everything about it is
+asserted on its templates, nothing is deployed. Cross-team isolation is asserted by evaluating the synthesized IAM
+policies (``tests/iam_eval.py``): each role's identity policies intersected with its permissions boundary, and the
+shared source bucket's policy. The evaluator is itself tested here, on small policies and on mutations of the fleet's
+(dropping or swapping a boundary must change its answers), so that it cannot pass everything silently.
 
 Input errors are raised while constructs are built, before any synthesis, so each builds its own small app.
 """
@@ -35,7 +35,7 @@ from s3_validated_pipeline import (
     ValidationOptions,
 )
 
-from .conftest import load_example
+from .conftest import synthesized_example_stacks
 from .iam_eval import (
     ACCOUNT,
     PARTITION,
@@ -162,9 +162,10 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet() -> Fleet:
-    app = cdk.App()
-    stacks = load_example("fleet").build(app)
-    assembly = app.synth()
+    stacks = [synthesized.stack for synthesized in synthesized_example_stacks("fleet")]
+    app = stacks[0].node.root
+    assert isinstance(app, cdk.App)
+    assembly = app.synth()  # the session's assembly of the example (the snapshot tests read it too), not a second one
     names = {stack.stack_name for stack in stacks}
     templates, sizes, depends_on = {}, {}, {}
     for stack in stacks:
