@@ -169,8 +169,12 @@ class PipelineFoundation(Construct):
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[queue.queue_arn],
-                # Each trigger rule is named after its pipeline (``upload_rule_name``), so one statement admits all.
-                conditions={"ArnLike": {"aws:SourceArn": self._arn("events", f"rule/{self.name_prefix}-*-upload")}},
+                # Each trigger rule is named after its pipeline, so one statement admits all.
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": self._arn("events", f"rule/{self.upload_rule_name(self.name_prefix + '-*')}")
+                    }
+                },
             )
         )
         return queue

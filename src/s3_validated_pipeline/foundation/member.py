@@ -117,7 +117,6 @@ class MemberOperations(Construct):
         self.queue_time_alarms: dict[str, cloudwatch.Alarm] = {}
         """A build of the stage waited too long, by stage name; empty with alarms off."""
         self._builds = foundation._add_pipeline(pipeline_name)
-        self._stages: list[str] = []
         options = foundation.alarm_options
         if options is not None:
             made = add_alarms(
@@ -147,4 +146,3 @@ class MemberOperations(Construct):
             self.alarms += [made.failed_builds, made.queue_time]
         if self._builds is not None:
             graph_stage_by_name(self._builds, stage=stage_name, project_name=name)
-        self._stages.append(stage_name)
