@@ -3,9 +3,7 @@
 ``make docs`` runs it as ``python -W error -m scripts.build_docs``, so any warning (from pdoc: a name in ``__all__``
 that does not resolve, a docstring it cannot parse; or from an import) fails the build. It first runs
 ``scripts.check_docstrings``: every public name must have a docstring of its own. The package's page documents
-its ``__all__``; the package checker (``python -m s3_validated_pipeline.check``) gets a page too. The deprecated
-module aliases (``source_bucket``, ``upload_trigger``, ``validation_project``, ``verified_project``) are left out:
-importing them warns, by design, and their names are documented where they live now.
+its ``__all__``; the package checker (``python -m s3_validated_pipeline.check``) gets a page too.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from . import check_docstrings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "api"
-DEPRECATED_MODULES = ("source_bucket", "upload_trigger", "validation_project", "verified_project")
 
 
 def resolve_lazy_names() -> None:
@@ -48,7 +45,6 @@ def main() -> int:
     modules = [
         "s3_validated_pipeline",
         "s3_validated_pipeline.check",
-        *(f"!s3_validated_pipeline.{m}" for m in DEPRECATED_MODULES),
     ]
     pdoc.pdoc(*modules, output_directory=OUTPUT)
     pages = sum(1 for _ in OUTPUT.rglob("*.html"))

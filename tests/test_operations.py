@@ -2,7 +2,7 @@
 
 One realistic app with everything on (PipelineOperations watching a ValidatedS3Pipeline), one with everything off,
 one with alarms but no notifications, and one with a stage monitored after the construct was made. Bad options
-and the deprecated form are checked against imported resources, which need little or no synthesis.
+are checked against imported resources, which need little or no synthesis.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from cdk_nag import (
 )
 
 from s3_validated_pipeline import InputError, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline._warnings import (
+    ALARMS_WITHOUT_ACTIONS,
+    CHAT_CHANNEL_NOT_SUBSCRIBED,
+    OPERATIONS_KEY_POLICY_UNCHANGED,
+)
 from s3_validated_pipeline.operations import (
-    ALARMS_WITHOUT_ACTIONS_WARNING,
-    CHAT_CHANNEL_NOT_SUBSCRIBED_WARNING,
-    KEY_POLICY_UNCHANGED_WARNING,
     AlarmOptions,
     AuditOptions,
     DashboardOptions,
@@ -569,7 +571,7 @@ def test_alarms_without_notifications_warn_and_build_nothing_else(alarms_only: A
         assert not any(alarms_only.json["Resources"][i]["Type"] == type_ for i in alarms_only.ops_resources()), type_
     Annotations.from_stack(alarms_only.stack).has_warning(
         "/Ops/Operations",
-        Match.string_like_regexp("notifications are off.*" + re.escape(ALARMS_WITHOUT_ACTIONS_WARNING)),
+        Match.string_like_regexp("notifications are off.*" + re.escape(ALARMS_WITHOUT_ACTIONS.id)),
     )
 
 
@@ -670,22 +672,6 @@ def imported(stack: cdk.Stack) -> ImportedPipeline:
     )
 
 
-def deprecated_form(view: ImportedPipeline) -> dict[str, Any]:
-    """The same pipeline, as the deprecated form passes it: one keyword per part."""
-    return {
-        "pipeline": view.pipeline,
-        "projects": view.stage_projects,
-        "source_bucket": view.source_bucket,
-        "artifact_bucket": view.artifact_bucket,
-        "dead_letter_queue": view.trigger.dead_letter_queue,
-        "encryption_key": view.operations_key,
-        "source_action_name": "Source",
-        "trigger_rule": view.trigger.rule,
-        "trigger_log_group": view.trigger.log_group,
-        "access_log_bucket": view.access_log_bucket,
-    }
-
-
 def new_stack(name: str = "Inputs") -> cdk.Stack:
     return cdk.Stack(cdk.App(), name, env=cdk.Environment(account="111111111111", region="eu-west-1"))
 
@@ -694,14 +680,6 @@ def test_an_imported_pipeline_is_a_monitored_pipeline() -> None:
     """A user's own pipeline passes for MonitoredPipeline with the attributes it names (checked by mypy)."""
     view: MonitoredPipeline = imported(new_stack())
     assert view.stage_projects.keys() == {"Validate"}
-
-
-def problems_of(**overrides: Any) -> InputError:
-    """Build with the deprecated form, one keyword replaced: the problems name the keyword."""
-    stack = new_stack()
-    with pytest.raises(InputError) as raised, pytest.warns(DeprecationWarning, match="is deprecated"):
-        PipelineOperations(stack, "Operations", **{**deprecated_form(imported(stack)), **overrides})
-    return raised.value
 
 
 def problems_with(options: Any = None, source_action_name: str = "Source", **attributes: Any) -> InputError:
@@ -714,48 +692,38 @@ def problems_with(options: Any = None, source_action_name: str = "Source", **att
 
 
 @pytest.mark.parametrize(
-    ("overrides", "argument"),
+    ("options", "argument"),
     [
+        (OperationsOptions(notifications=NotificationOptions(emails=["ops"])), "options.notifications.emails[0]"),
         (
-            {"options": OperationsOptions(notifications=NotificationOptions(emails=["ops"]))},
-            "options.notifications.emails[0]",
-        ),
-        (
-            {"options": OperationsOptions(notifications=NotificationOptions(emails="ops@example.com"))},
+            OperationsOptions(notifications=NotificationOptions(emails="ops@example.com")),
             "options.notifications.emails",
         ),
         (
-            {"options": OperationsOptions(notifications=NotificationOptions(pipeline_states=["DONE"]))},
+            OperationsOptions(notifications=NotificationOptions(pipeline_states=["DONE"])),
             "options.notifications.pipeline_states",
         ),
+        (OperationsOptions(notifications=NotificationOptions(topic="alerts")), "options.notifications.topic"),
         (
-            {"options": OperationsOptions(notifications=NotificationOptions(topic="alerts"))},
-            "options.notifications.topic",
-        ),
-        (
-            {"options": OperationsOptions(alarms=AlarmOptions(max_execution_time=cdk.Duration.seconds(0)))},
+            OperationsOptions(alarms=AlarmOptions(max_execution_time=cdk.Duration.seconds(0))),
             "options.alarms.max_execution_time",
         ),
-        ({"options": OperationsOptions(alarms=AlarmOptions(max_queue_time=900))}, "options.alarms.max_queue_time"),
+        (OperationsOptions(alarms=AlarmOptions(max_queue_time=900)), "options.alarms.max_queue_time"),
         (
-            {"options": OperationsOptions(dashboard=DashboardOptions(dashboard_name="my dashboard"))},
+            OperationsOptions(dashboard=DashboardOptions(dashboard_name="my dashboard")),
             "options.dashboard.dashboard_name",
         ),
         (
-            {"options": OperationsOptions(audit=AuditOptions(history_retention_days=700))},
+            OperationsOptions(audit=AuditOptions(history_retention_days=700)),
             "options.audit.history_retention_days",
         ),
-        ({"options": OperationsOptions(audit=AuditOptions(trail="yes"))}, "options.audit.trail"),
-        ({"options": OperationsOptions(alarms=True)}, "options.alarms"),
-        ({"options": {"alarms": None}}, "options"),
-        ({"projects": {"Validate stage": codebuild.PipelineProject}}, "projects"),
-        ({"source_action_name": ""}, "source_action_name"),
-        ({"source_bucket": "uploads"}, "source_bucket"),
-        ({"pipeline": "uploads"}, "pipeline"),
+        (OperationsOptions(audit=AuditOptions(trail="yes")), "options.audit.trail"),
+        (OperationsOptions(alarms=True), "options.alarms"),
+        ({"alarms": None}, "options"),
     ],
 )
-def test_bad_input_raises_input_error_naming_the_argument(overrides: dict[str, Any], argument: str) -> None:
-    error = problems_of(**overrides)
+def test_bad_options_raise_input_error_naming_the_option(options: Any, argument: str) -> None:
+    error = problems_with(options=options)
     assert argument in [problem.argument for problem in error.problems], str(error)
 
 
@@ -792,18 +760,7 @@ def test_fails_when_the_triggers_parts_are_not_what_they_should_be() -> None:
 
 def test_fails_when_the_pipeline_is_neither_form() -> None:
     with pytest.raises(InputError, match=r"pipeline: got 'uploads'\. Expected a ValidatedS3Pipeline"):
-        PipelineOperations(new_stack(), "Operations", pipeline="uploads")  # type: ignore[call-overload]
-
-
-def test_fails_when_the_pipeline_comes_with_parts_of_the_deprecated_form() -> None:
-    stack = new_stack()
-    view = imported(stack)
-    with pytest.raises(InputError) as raised:
-        PipelineOperations(  # type: ignore[call-overload]
-            stack, "Operations", pipeline=view, source_bucket=view.source_bucket, projects=view.stage_projects
-        )
-    assert [p.argument for p in raised.value.problems] == ["source_bucket", "projects"]
-    assert "Pass the pipeline alone" in str(raised.value)
+        PipelineOperations(new_stack(), "Operations", pipeline="uploads")  # type: ignore[arg-type]
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -842,33 +799,8 @@ def test_imported_key_and_channel_cannot_be_changed_so_they_warn() -> None:
         options=OperationsOptions(notifications=NotificationOptions(slack_channel=channel), dashboard=None),
     )
     annotations = Annotations.from_stack(stack)
-    for warning in (KEY_POLICY_UNCHANGED_WARNING, CHAT_CHANNEL_NOT_SUBSCRIBED_WARNING):
+    for warning in (OPERATIONS_KEY_POLICY_UNCHANGED.id, CHAT_CHANNEL_NOT_SUBSCRIBED.id):
         annotations.has_warning("/Imported/Operations", Match.string_like_regexp(re.escape(warning)))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The deprecated form
-
-
-def test_the_deprecated_form_warns_and_builds_what_the_pipeline_form_builds() -> None:
-    # GIVEN one pipeline, watched in two stacks: by the pipeline form and by the deprecated form
-    def template(form: str) -> dict[str, Any]:
-        stack = new_stack("Stack")
-        view = imported(stack)
-        if form == "pipeline":
-            PipelineOperations(stack, "Operations", pipeline=view, options=EVERYTHING_ON)
-        else:
-            # WHEN the deprecated form is used
-            with pytest.warns(DeprecationWarning, match=r"pass the pipeline alone.*monitor_stage") as caught:
-                PipelineOperations(stack, "Operations", **deprecated_form(view), options=EVERYTHING_ON)
-            # THEN the warning points at the caller, so the default filters show it to them
-            assert [w.filename for w in caught] == [__file__]
-        return dict(Template.from_stack(stack).to_json())
-
-    # THEN both build the same template (with the trail and its own access log bucket)
-    by_pipeline = template("pipeline")
-    assert template("deprecated") == by_pipeline
-    assert any(name.startswith("OperationsTrailAccessLogs") for name in by_pipeline["Resources"])
 
 
 def test_a_trail_without_an_access_log_bucket_gets_its_own() -> None:

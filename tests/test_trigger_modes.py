@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -335,11 +334,3 @@ def test_direct_trigger_has_no_function_and_no_log() -> None:
 def test_trigger_mode_is_exported() -> None:
     assert s3_validated_pipeline.TriggerMode is TriggerMode is trigger.TriggerMode
     assert "TriggerMode" in s3_validated_pipeline.__all__
-
-
-def test_latest_python_runtime_is_a_deprecated_alias_of_the_pinned_runtime() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        runtime = trigger.latest_python_runtime()
-    assert runtime.name == "python3.13"
-    assert [w.category for w in caught] == [DeprecationWarning]

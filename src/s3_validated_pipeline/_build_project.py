@@ -24,7 +24,6 @@ from ._warnings import CUSTOM_BUILD_IMAGE, RETIRED_BUILD_ENVIRONMENT, LibraryWar
 from .build_environment import BuildEnvironment
 
 CHECKER_FILE = Path(__file__).with_name("check.py")
-RETIRED_ENVIRONMENT_WARNING = RETIRED_BUILD_ENVIRONMENT.id
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from ._pipeline_arguments import (
     warn_about_object_key,
 )
 from ._scale_limits import check_scale_limits
-from ._warnings import EXISTING_SOURCE_BUCKET, SUPERSEDED_EXECUTION_MODE
+from ._warnings import EXISTING_SOURCE_BUCKET
 from .build_environment import STAGE_DEFAULT
 from .errors import Problem, raise_if_any, unresolved, wrong_type
 from .foundation import PipelineFoundation
@@ -48,8 +48,6 @@ from .validate import ValidationOptions, ValidationProject
 
 SOURCE_ACTION_NAME = "Source"
 VALIDATE_ACTION_NAME = "Validate"
-EXISTING_BUCKET_WARNING = EXISTING_SOURCE_BUCKET.id
-SUPERSEDED_MODE_WARNING = SUPERSEDED_EXECUTION_MODE.id
 
 
 class ValidatedS3Pipeline(Construct):

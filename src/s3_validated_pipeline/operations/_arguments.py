@@ -1,8 +1,5 @@
-"""What ``PipelineOperations`` watches, taken from its arguments in either form, and the checks of those arguments.
-
-The current form passes the pipeline (a ``ValidatedS3Pipeline`` or anything with the attributes of
-``MonitoredPipeline``); the deprecated form passes each part on its own. Both become one ``Watched``.
-"""
+"""What ``PipelineOperations`` watches: the attributes of its pipeline (a ``ValidatedS3Pipeline`` or anything with
+the attributes of ``MonitoredPipeline``), gathered into one ``Watched`` and checked."""
 
 from __future__ import annotations
 
@@ -86,7 +83,7 @@ class MonitoredPipeline(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Watched:
-    """Everything the parts of the operations watch or use, whichever form the arguments came in."""
+    """Everything the parts of the operations watch or use."""
 
     pipeline: codepipeline.IPipeline
     projects: Mapping[str, codebuild.IProject]
@@ -100,28 +97,6 @@ class Watched:
     access_log_bucket: s3.IBucket | None
 
 
-OLD_FORM = (
-    "projects",
-    "source_bucket",
-    "artifact_bucket",
-    "dead_letter_queue",
-    "encryption_key",
-    "trigger_rule",
-    "trigger_log_group",
-    "access_log_bucket",
-)
-"""The keyword arguments of the deprecated form, besides ``pipeline`` and ``source_action_name``."""
-
-_ARGUMENT_NAMES = {
-    "pipeline": "pipeline",
-    "projects": "projects",
-    "source_bucket": "source_bucket",
-    "artifact_bucket": "artifact_bucket",
-    "dead_letter_queue": "dead_letter_queue",
-    "key": "encryption_key",
-    "trigger_rule": "trigger_rule",
-    "access_log_bucket": "access_log_bucket",
-}
 _ATTRIBUTE_NAMES = {
     "pipeline": "pipeline.pipeline",
     "projects": "pipeline.stage_projects",
@@ -142,7 +117,7 @@ def is_monitored_pipeline(value: object) -> bool:
 
 
 def attributes_of(pipeline: MonitoredPipeline) -> dict[str, Any]:
-    """What the current form watches, by ``Watched`` field: the attributes of ``pipeline`` (``problems_of`` checks)."""
+    """What is watched, by ``Watched`` field: the attributes of ``pipeline`` (``problems_of`` checks them)."""
     trigger = pipeline.trigger
     return {
         "pipeline": pipeline.pipeline,
@@ -157,12 +132,9 @@ def attributes_of(pipeline: MonitoredPipeline) -> dict[str, Any]:
     }
 
 
-def problems_of(watched: Mapping[str, Any], options: object, *, attributes: bool) -> list[Problem]:
-    """Return what is wrong with the arguments (by ``Watched`` field), named as the caller passed them.
-
-    ``attributes``: they came from a pipeline's attributes (named ``pipeline.<attribute>``), not one by one.
-    """
-    names = _ATTRIBUTE_NAMES if attributes else _ARGUMENT_NAMES
+def problems_of(watched: Mapping[str, Any], options: object) -> list[Problem]:
+    """Return what is wrong with the pipeline's attributes (by ``Watched`` field) and the options."""
+    names = _ATTRIBUTE_NAMES
     found: list[Problem] = []
     if not looks_like(watched["pipeline"], "pipeline_arn", "pipeline_name"):
         found.append(

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
-from typing import Any, overload
-
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codebuild as codebuild
-from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,11 +14,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .._inputs import looks_like, stage_name_problems
+from .._inputs import stage_name_problems
 from .._resources import encrypted_dead_letter_queue
-from ..errors import Problem, raise_if_any, wrong_type
+from ..errors import raise_if_any, wrong_type
 from ._arguments import (
-    OLD_FORM,
     MonitoredPipeline,
     Watched,
     attributes_of,
@@ -70,16 +64,10 @@ class PipelineOperations(Construct):
         source_action_name: the pipeline's S3 source action, whose revision is the uploaded object version; the
             notifications name it. Default: ``"Source"``, as ``ValidatedS3Pipeline`` names it.
 
-    Deprecated form: ``pipeline`` a ``codepipeline.IPipeline``, with ``projects``, ``source_bucket``,
-    ``artifact_bucket``, ``dead_letter_queue``, ``encryption_key`` and ``source_action_name`` (and optionally
-    ``trigger_rule``, ``trigger_log_group``, ``access_log_bucket``) passed one by one. It still works, and gives a
-    ``DeprecationWarning``.
-
     Everything EventBridge cannot deliver after a day of retries, and every email SNS cannot deliver, waits in
     ``event_dead_letter_queue`` for 14 days.
     """
 
-    @overload
     def __init__(
         self,
         scope: Construct,
@@ -88,40 +76,10 @@ class PipelineOperations(Construct):
         pipeline: MonitoredPipeline,
         options: OperationsOptions | None = None,
         source_action_name: str = DEFAULT_SOURCE_ACTION_NAME,
-    ) -> None: ...
-
-    @overload
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        pipeline: codepipeline.IPipeline,
-        projects: Mapping[str, codebuild.IProject],
-        source_bucket: s3.IBucket,
-        artifact_bucket: s3.IBucket,
-        dead_letter_queue: sqs.IQueue,
-        encryption_key: kms.IKey,
-        source_action_name: str,
-        options: OperationsOptions | None = None,
-        trigger_rule: events.IRule | None = None,
-        trigger_log_group: logs.ILogGroup | None = None,
-        access_log_bucket: s3.IBucket | None = None,
-    ) -> None: ...
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        pipeline: MonitoredPipeline | codepipeline.IPipeline,
-        options: OperationsOptions | None = None,
-        source_action_name: str | None = None,
-        **parts: Any,
     ) -> None:
         super().__init__(scope, id)
         options = OperationsOptions() if options is None else options
-        watched = _watched(pipeline, options, source_action_name, parts)
+        watched = _watched(pipeline, options, source_action_name)
         self.options: OperationsOptions = options
         """What the construct was asked to build."""
         self.topic: sns.ITopic | None = None
@@ -286,38 +244,12 @@ class PipelineOperations(Construct):
             add_stage_graphs(self._dashboard, stage=stage_name, project=project)
 
 
-def _watched(pipeline: object, options: object, source_action_name: str | None, parts: Mapping[str, Any]) -> Watched:
-    """What the arguments ask to watch, in either form; raise ``InputError`` with every problem found.
-
-    The deprecated form gives a ``DeprecationWarning`` pointing at the caller of ``PipelineOperations``.
-    """
-    unknown = [name for name in parts if name not in OLD_FORM]
-    if unknown:
-        raise TypeError(f"PipelineOperations() got unexpected keyword arguments: {', '.join(unknown)}")
-    if not parts and not is_monitored_pipeline(pipeline) and not looks_like(pipeline, "pipeline_arn"):
+def _watched(pipeline: object, options: object, source_action_name: object) -> Watched:
+    """What ``pipeline`` asks to watch; raise ``InputError`` with every problem found."""
+    if not is_monitored_pipeline(pipeline):
         raise_if_any(
             [wrong_type("pipeline", pipeline, "a ValidatedS3Pipeline or another MonitoredPipeline", "pipeline")]
         )
-    if is_monitored_pipeline(pipeline):
-        raise_if_any(
-            Problem(name, parts[name], "Pass the pipeline alone: the construct takes this from its attributes.")
-            for name in parts
-        )
-        raw = {
-            **attributes_of(pipeline),  # type: ignore[arg-type]  # checked by is_monitored_pipeline
-            "source_action_name": DEFAULT_SOURCE_ACTION_NAME if source_action_name is None else source_action_name,
-        }
-        raise_if_any(problems_of(raw, options, attributes=True))
-        return Watched(**raw)
-    warnings.warn(
-        "PipelineOperations(pipeline=<codepipeline.IPipeline>, projects=..., source_bucket=..., ...) is deprecated: "
-        "pass the pipeline alone, PipelineOperations(scope, id, pipeline=<ValidatedS3Pipeline>, options=...), "
-        "and watch stages added later with monitor_stage(stage_name, project).",
-        DeprecationWarning,
-        stacklevel=4,  # the caller of PipelineOperations(), through __init__ and jsii's construct metaclass
-    )
-    raw = {name: parts.get(name) for name in OLD_FORM}
-    raw["key"] = raw.pop("encryption_key")
-    raw["pipeline"], raw["source_action_name"] = pipeline, source_action_name
-    raise_if_any(problems_of(raw, options, attributes=False))
+    raw = {**attributes_of(pipeline), "source_action_name": source_action_name}  # type: ignore[arg-type]
+    raise_if_any(problems_of(raw, options))
     return Watched(**raw)

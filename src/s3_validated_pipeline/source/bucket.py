@@ -24,11 +24,6 @@ from .._keys import new_key
 from .._warnings import SOURCE_ACCESS_LOGS_DISABLED, SOURCE_BUCKET_NOT_RETAINED
 from ..errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 
-ACCESS_LOGS_DISABLED_WARNING = SOURCE_ACCESS_LOGS_DISABLED.id
-"""The id of the warning given when the source bucket's server access logs are off."""
-REMOVAL_POLICY_WARNING = SOURCE_BUCKET_NOT_RETAINED.id
-"""The id of the warning given when the source bucket and its key are not retained with the stack."""
-
 _REPLICATION_REASON = (
     "Cross-Region replication needs a second bucket in a Region the user chooses; uploads are versioned, kept "
     "when the stack is deleted and can be uploaded again, so the construct does not pick a Region for them."

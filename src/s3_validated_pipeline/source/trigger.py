@@ -7,7 +7,6 @@ starts the pipeline itself (``DIRECT``, the default), or through a function (``F
 
 from __future__ import annotations
 
-import warnings
 from enum import Enum
 from pathlib import Path
 
@@ -33,7 +32,6 @@ from .._warnings import TRIGGER_CONCURRENCY_UNRESERVED
 from ..errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .bucket import object_key_problems
 
-UNRESERVED_CONCURRENCY_WARNING = TRIGGER_CONCURRENCY_UNRESERVED.id
 """The id of the warning given when the trigger function has no reserved concurrency."""
 
 DEFAULT_RESERVED_CONCURRENCY = 5
@@ -98,20 +96,6 @@ def trigger_mode_problems(
     if not isinstance(mode, TriggerMode):
         found.insert(0, wrong_enum(argument, mode, TriggerMode, TriggerMode.DIRECT))
     return found
-
-
-def latest_python_runtime() -> lambda_.Runtime:
-    """Deprecated: return ``FUNCTION_RUNTIME``, the trigger function's pinned runtime.
-
-    It used to return the newest Python runtime the installed aws-cdk-lib knows, which changed the function on
-    every aws-cdk-lib upgrade.
-    """
-    warnings.warn(
-        "latest_python_runtime() is deprecated: the trigger function's runtime is pinned as FUNCTION_RUNTIME.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return FUNCTION_RUNTIME
 
 
 class UploadTrigger(Construct):
@@ -304,7 +288,7 @@ def _function_parts(
     dead_letter_queue: sqs.IQueue,
     reserved_concurrency: int | None,
 ) -> tuple[iam.Role, lambda_.Function, logs.LogGroup]:
-    """The function of ``TriggerMode.FUNCTION``, with its role and log group, under the ids they always had."""
+    """The function of ``TriggerMode.FUNCTION``, with its role and log group."""
     if reserved_concurrency is None:
         TRIGGER_CONCURRENCY_UNRESERVED.add(
             scope,
