@@ -218,7 +218,7 @@ Makefile(
         ),
         # The README's "How it works" Mermaid diagram as docs/how-it-works.svg, for PyPI, which does not render
         # Mermaid: mermaid-cli (npx, pinned in the script) in the system's Chromium (apt-get install chromium),
-        # the source's SHA-256 stamped into the SVG. tests/test_readme_diagram.py fails, without a browser, when
+        # the source's SHA-256 stamped into the SVG. tests/project/test_readme_diagram.py fails, without a browser, when
         # the README's block changes and this was not re-run. Standard library only, so no .venv is needed.
         Rule(
             targets=["diagram"],

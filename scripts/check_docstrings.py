@@ -2,8 +2,8 @@
 
 The public names are the package's ``__all__``. A class must have its own docstring: not one it inherits, not the
 signature ``@dataclass`` writes into ``__doc__`` when there is none, not Python 3.10's "An enumeration." of an
-``Enum``. ``make docs`` runs this before pdoc, and ``tests/test_api_docs.py`` runs it with the suite. Run from the
-repository root::
+``Enum``. ``make docs`` runs this before pdoc, and ``tests/project/test_api_docs.py`` runs it with the suite.
+Run from the repository root::
 
     python -m scripts.check_docstrings
 """

@@ -6,8 +6,8 @@ skipped (``PUPPETEER_SKIP_DOWNLOAD=1``) and the system's Chromium is used (Debia
 or set ``PUPPETEER_EXECUTABLE_PATH``), with ``--no-sandbox`` so it runs as root in a container.
 
 After rendering, the SHA-256 of the Mermaid source is written into the SVG's root element as
-``data-source-sha256``. ``tests/test_readme_diagram.py`` compares it with the README's current block, so CI notices
-a stale picture without a browser. Run from the repository root::
+``data-source-sha256``. ``tests/project/test_readme_diagram.py`` compares it with the README's current block, so CI
+notices a stale picture without a browser. Run from the repository root::
 
     python3 -m scripts.render_diagram          # re-render docs/how-it-works.svg
     python3 -m scripts.render_diagram --check  # exit 1 if the SVG does not match the README (no browser needed)

@@ -32,8 +32,7 @@ from s3_validated_pipeline import (
     VerifiedProject,
 )
 from s3_validated_pipeline.check import check_package
-
-from .conftest import ROOT, Synthesized, synthesize, synthesized_example
+from tests.conftest import ROOT, Synthesized, synthesize, synthesized_example
 
 RETIRED = BuildEnvironment.UBUNTU_20_04_NODE_16
 MAINTAINED = BuildEnvironment.UBUNTU_22_04_NODE_22

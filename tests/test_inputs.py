@@ -19,8 +19,7 @@ from s3_validated_pipeline import (
     ValidatedS3Pipeline,
     ValidationOptions,
 )
-
-from .conftest import synthesize
+from tests.conftest import synthesize
 
 GOOD = ValidationOptions(commands=["npm ci"])
 

@@ -24,8 +24,7 @@ from s3_validated_pipeline._scale_limits import (
     TOO_MANY_RESOURCES,
     check_scale_limits,
 )
-
-from .conftest import Synthesized
+from tests.conftest import Synthesized
 
 FIX = "Move some of them to another stack, or let them share one PipelineFoundation."
 SIZE_RULE = f"Rule s3-validated-pipeline::{TEMPLATE_TOO_LARGE}"

@@ -1,0 +1,837 @@
+"""The validate stage's buildspec, and the next stage's, run for real in bash against sample packages.
+
+The lines come from the seed example's synthesized template (what CodeBuild will run), not from a rebuild of them;
+the next stage's come from ``verified_buildspec`` because the seed has no later stage yet. CodeBuild is emulated:
+each command of a phase runs with ``bash -c`` in the source folder, in order, and a phase stops at the first
+command that exits non-zero (``on-failure: ABORT``); a failed pre_build skips the later phases. Stand-ins go first
+on PATH: ``aws`` (``tests/fake_aws.py``) serves a local folder as S3 and logs its calls, ``npm`` logs its arguments
+and writes what ``npm ci`` / ``npm run build`` would, and ``python3`` is Python 3.8 when this machine has one, as on
+the ``aws/codebuild/standard:5.0`` image. The buildspec's scratch folder (``WORK_DIR``, a fixed path in the build
+container) is pointed at a per-test folder, so tests neither share state nor touch the real one. No network.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3_validated_pipeline import PackageCheckOptions, _buildspec
+from s3_validated_pipeline._build_project import CHECKER_FILE, checker_sha256
+from s3_validated_pipeline._buildspec import REPORT_PATH, WORK_DIR
+from s3_validated_pipeline.check import MANIFEST_PATH
+from tests import fake_aws
+from tests.check.package_corpus import DOCUMENTED_EXAMPLE_KEY_ID, FAKE_ACCESS_KEY_ID, write_zip
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("bash", "sha256sum", "python3")),
+    reason="needs bash, GNU coreutils and python3, as on the CodeBuild images",
+)
+
+SEED_REQUIRED_FILES = ("package.json", "package-lock.json", "cdk.json", "tsconfig.json", "bin/*.ts")
+SEED_COMMANDS = ("npm ci", "npm run lint", "npm run build")
+DEPLOY_COMMAND = "echo deploying"
+
+SOURCE_BUCKET = "seed-source-bucket"
+V1 = "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"  # S3 version ids are opaque: letters, digits, '+', '.', '_'
+V2 = "Xp.7dKq_2LmQ0vR9zT1uW4yB6nC8eF3gH"
+
+GOOD_PACKAGE: dict[str, str] = {
+    "package.json": json.dumps({"name": "infra", "scripts": {"lint": "eslint .", "build": "tsc"}}),
+    "package-lock.json": json.dumps({"name": "infra", "lockfileVersion": 3, "packages": {}}),
+    "cdk.json": json.dumps({"app": "npx ts-node bin/app.ts"}),
+    "tsconfig.json": json.dumps({"compilerOptions": {"outDir": "dist", "strict": True}}),
+    "bin/app.ts": "import { App } from 'aws-cdk-lib';\nnew App();\n",
+    "lib/stack.ts": "export class InfraStack {}\n",
+    ".gitignore": "node_modules\ndist\n",
+    "docs/read me.md": f"Configure a profile, e.g. aws_access_key_id = {DOCUMENTED_EXAMPLE_KEY_ID}\n",
+}
+NPM_OUTPUTS = ("node_modules/left-pad/index.js", "dist/bin/app.js")
+
+# Stands in for npm: logs each call (outside the package) and writes what the real commands would produce.
+NPM_STUB = """#!/usr/bin/env bash
+echo "$*" >> "$NPM_LOG"
+case "$*" in
+  --version) echo "0.0.0-stub" ;;
+  ci) mkdir -p node_modules/left-pad && echo "module.exports = 1;" > node_modules/left-pad/index.js ;;
+  "run lint") exit "${NPM_LINT_EXIT:-0}" ;;
+  "run build") mkdir -p dist/bin && echo "console.log('built');" > dist/bin/app.js ;;
+  *) echo "npm stub: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"""
+
+BASH = shutil.which("bash") or "/bin/bash"
+FAKE_AWS = Path(fake_aws.__file__).resolve()
+PINNED_MESSAGE = "The package checker does not match the SHA-256 pinned in the template; refusing to run it."
+
+
+def make_zip(files: Mapping[str, str | bytes]) -> bytes:
+    """A deterministic zip of ``files`` (any name, even ``../evil.sh``), as a developer's zip tool writes it."""
+    return write_zip(files, date_time=(2024, 1, 2, 3, 4, 6))
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def s3_checksum(data: bytes) -> str:
+    """S3's ``ChecksumSHA256``: the base64 of the raw digest."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+
+
+GOOD_ZIP = make_zip(GOOD_PACKAGE)
+
+
+@cache
+def python38() -> str | None:
+    """A Python 3.8 interpreter (the standard:5.0 image's python3), if this machine has one."""
+    home = os.path.expanduser("~")
+    for candidate in [*sorted(glob.glob(f"{home}/.pyenv/versions/3.8*/bin/python3.8")), shutil.which("python3.8")]:
+        if candidate and subprocess.run([candidate, "-c", "0"], capture_output=True, check=False).returncode == 0:  # noqa: S603
+            return candidate
+    return None
+
+
+# --- Emulating CodeBuild ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhaseRun:
+    """What running one phase's commands produced; ``runs`` stops at the first failing command."""
+
+    runs: tuple[subprocess.CompletedProcess[str], ...]
+
+    @property
+    def returncode(self) -> int:
+        return self.runs[-1].returncode if self.runs else 0
+
+    @property
+    def stdout(self) -> str:
+        return "".join(run.stdout for run in self.runs)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(run.stderr for run in self.runs)
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass(frozen=True)
+class BuildRun:
+    """The phases one emulated build ran, in order; a phase missing here never ran."""
+
+    phases: dict[str, PhaseRun]
+
+    def __getitem__(self, phase: str) -> PhaseRun:
+        return self.phases[phase]
+
+
+@dataclass
+class Sandbox:
+    """One build container: stub tools, a fake S3, the scratch folder and the source folder the commands run in."""
+
+    root: Path
+    src: Path = field(init=False)
+    """The input artifact, as CodeBuild extracts it (CODEBUILD_SRC_DIR); commands run here."""
+    work: Path = field(init=False)
+    """Stands in for WORK_DIR."""
+    s3: Path = field(init=False)
+    env: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.src, self.work, self.s3, stub_bin = (self.root / name for name in ("src", "work", "s3", "bin"))
+        for folder in (self.src, self.s3, stub_bin):
+            folder.mkdir(parents=True)
+        assert re.fullmatch(r"[\w/.-]+", str(self.work)), "the scratch folder must need no quoting, like WORK_DIR"
+        (stub_bin / "aws").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_AWS}" "$@"\n')
+        (stub_bin / "npm").write_text(NPM_STUB)
+        for tool in ("aws", "npm"):
+            (stub_bin / tool).chmod(0o755)
+        if python38():
+            (stub_bin / "python3").symlink_to(str(python38()))
+        # Only what the commands need: the test process's own environment (and any secret in it) is not passed on.
+        self.env = {
+            "PATH": f"{stub_bin}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+            "HOME": str(self.root),
+            "LANG": "C.UTF-8",
+            "NPM_LOG": str(self.root / "npm.log"),
+            "FAKE_S3_ROOT": str(self.s3),
+            "FAKE_AWS_LOG": str(self.root / "aws-calls.jsonl"),
+        }
+
+    def put_object(self, bucket: str, key: str, data: bytes, version_id: str | None = None) -> Path:
+        path = fake_aws.object_path(self.s3, bucket, key, version_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def put_checker(self, data: bytes | None = None) -> None:
+        """Serve ``data`` (default: the real check.py) where the project's variables say the checker asset is."""
+        self.put_object(
+            self.env["CHECKER_BUCKET"], self.env["CHECKER_KEY"], CHECKER_FILE.read_bytes() if data is None else data
+        )
+
+    def upload(self, package: bytes, version_id: str, *, checksum: str | None = None) -> None:
+        """Upload ``package`` as a new version of the source object (also its current version)."""
+        bucket, key = self.env["SOURCE_BUCKET"], self.env["SOURCE_OBJECT_KEY"]
+        path = self.put_object(bucket, key, package, version_id)
+        if checksum is not None:
+            path.with_name(path.name + fake_aws.META_SUFFIX).write_text(json.dumps({"ChecksumSHA256": checksum}))
+        self.put_object(bucket, key, package)
+
+    def unpack(self, package: bytes) -> None:
+        """Extract ``package`` into the source folder, as CodeBuild does with the pipeline's source artifact."""
+        with zipfile.ZipFile(io.BytesIO(package)) as archive:
+            archive.extractall(self.src)
+
+    def run_phase(self, commands: Sequence[str], env: Mapping[str, str] | None = None) -> PhaseRun:
+        """Run ``commands`` in order, stopping at the first non-zero exit (``on-failure: ABORT``)."""
+        runs: list[subprocess.CompletedProcess[str]] = []
+        for command in commands:
+            runs.append(
+                subprocess.run(  # noqa: S603
+                    [BASH, "-c", command.replace(WORK_DIR, str(self.work))],
+                    cwd=self.src,
+                    env=dict(self.env if env is None else env),
+                    capture_output=True,
+                    text=True,
+                    encoding="utf-8",
+                    check=False,
+                    timeout=60,
+                )
+            )
+            if runs[-1].returncode != 0:
+                break
+        return PhaseRun(tuple(runs))
+
+    def run_build(self, spec: Mapping[str, Any]) -> BuildRun:
+        """Run a buildspec's phases as CodeBuild does: a failed pre_build skips the rest; post_build always follows
+        build, told by CODEBUILD_BUILD_SUCCEEDING whether the build succeeded."""
+        phases = spec["phases"]
+        assert "commands" not in phases.get("install", {}), "install commands are not emulated"
+        ran = {"pre_build": self.run_phase(phases["pre_build"]["commands"])}
+        if ran["pre_build"].returncode == 0:
+            ran["build"] = self.run_phase(phases["build"]["commands"])
+            succeeding = "1" if ran["build"].returncode == 0 else "0"
+            ran["post_build"] = self.run_phase(
+                phases["post_build"]["commands"], {**self.env, "CODEBUILD_BUILD_SUCCEEDING": succeeding}
+            )
+        return BuildRun(ran)
+
+    def aws_calls(self) -> list[list[str]]:
+        log = Path(self.env["FAKE_AWS_LOG"])
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def get_object_calls(self) -> list[list[str]]:
+        return [call for call in self.aws_calls() if call[:2] == ["s3api", "get-object"]]
+
+    def npm_calls(self) -> list[str]:
+        log = Path(self.env["NPM_LOG"])
+        return log.read_text().splitlines() if log.exists() else []
+
+
+def option(call: Sequence[str], name: str) -> str:
+    """The value following ``name`` in one logged command line."""
+    assert call.count(name) == 1, f"{name} must be given exactly once: {call}"
+    return call[call.index(name) + 1]
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """Relative POSIX path -> SHA-256 of every regular file under ``root`` except the manifest, by hashlib."""
+    return {
+        path.relative_to(root).as_posix(): sha256_hex(path.read_bytes())
+        for path in root.rglob("*")
+        if path.is_file() and path.relative_to(root).as_posix() != MANIFEST_PATH
+    }
+
+
+def flip_byte(path: Path, index: int = 0) -> None:
+    data = bytearray(path.read_bytes())
+    data[index] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+# --- The buildspec and variables from the synthesized template ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project(seed: Any) -> dict[str, Any]:
+    """The properties of the seed template's validate-stage CodeBuild project."""
+    projects = seed.template.find_resources("AWS::CodeBuild::Project")
+    (resource,) = [v for k, v in projects.items() if "ValidationProject" in k]
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
+
+
+@pytest.fixture(scope="module")
+def buildspec(project: dict[str, Any]) -> dict[str, Any]:
+    source = project["Source"]
+    assert isinstance(source["BuildSpec"], str), "the buildspec must be inline JSON, not a file or a token"
+    spec: dict[str, Any] = json.loads(source["BuildSpec"])
+    return spec
+
+
+@pytest.fixture(scope="module")
+def project_variables(project: dict[str, Any]) -> dict[str, str]:
+    """The project's environment variables; a CloudFormation reference becomes a test value."""
+    variables = {}
+    for variable in project["Environment"]["EnvironmentVariables"]:
+        assert variable["Type"] == "PLAINTEXT"
+        value = variable["Value"]
+        variables[variable["Name"]] = value if isinstance(value, str) else f"test-{variable['Name'].lower()}"
+    return variables
+
+
+def pipeline_action(seed: Any, provider: str) -> dict[str, Any]:
+    """The configuration of the seed pipeline's first action run by ``provider`` (Source, then Validate)."""
+    (pipeline,) = seed.template.find_resources("AWS::CodePipeline::Pipeline").values()
+    actions = [action for stage in pipeline["Properties"]["Stages"] for action in stage["Actions"]]
+    action = next(action for action in actions if action["ActionTypeId"]["Provider"] == provider)
+    configuration: dict[str, Any] = action["Configuration"]
+    return configuration
+
+
+@pytest.fixture(scope="module")
+def source_action(seed: Any) -> dict[str, Any]:
+    """The pipeline's S3 source action's configuration."""
+    return pipeline_action(seed, "S3")
+
+
+@pytest.fixture(scope="module")
+def verified_spec() -> dict[str, Any]:
+    return _buildspec.verified_buildspec(commands=[DEPLOY_COMMAND], runtime_versions={})
+
+
+def validate_sandbox(root: Path, project_variables: Mapping[str, str], source_key: str, version_id: str) -> Sandbox:
+    """A validate-stage container: the project's variables, the pipeline's source variables and the real checker."""
+    sandbox = Sandbox(root)
+    sandbox.env.update(project_variables)
+    sandbox.env.update(
+        {"SOURCE_BUCKET": SOURCE_BUCKET, "SOURCE_OBJECT_KEY": source_key, "SOURCE_OBJECT_VERSION_ID": version_id}
+    )
+    sandbox.put_checker()
+    return sandbox
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, project_variables: dict[str, str], source_action: dict[str, Any]) -> Sandbox:
+    """A validate-stage container whose pipeline execution was started by version V1 of the source object."""
+    return validate_sandbox(tmp_path / "box", project_variables, source_action["S3ObjectKey"], V1)
+
+
+@dataclass(frozen=True)
+class Validated:
+    sandbox: Sandbox
+    run: BuildRun
+
+
+@pytest.fixture(scope="module")
+def validated(
+    tmp_path_factory: pytest.TempPathFactory,
+    buildspec: dict[str, Any],
+    project_variables: dict[str, str],
+    source_action: dict[str, Any],
+) -> Validated:
+    """The template's buildspec, run once on the good package uploaded as V1; V2, a broken package, is current."""
+    box = validate_sandbox(tmp_path_factory.mktemp("validated"), project_variables, source_action["S3ObjectKey"], V1)
+    box.upload(GOOD_ZIP, V1)
+    box.upload(make_zip({"README.md": "not the package that started this execution\n"}), V2)
+    box.unpack(GOOD_ZIP)
+    return Validated(box, box.run_build(buildspec))
+
+
+# --- Shape -------------------------------------------------------------------------------------------------------
+
+
+def test_template_buildspec_has_the_validate_stages_phases(buildspec: dict[str, Any]) -> None:
+    # GIVEN the buildspec synthesized for the seed example
+    phases = buildspec["phases"]
+    # THEN it runs in bash, installs Node.js 16, checks then builds (both aborting), records, diagnoses
+    assert buildspec["version"] == "0.2"
+    assert buildspec["env"] == {"shell": "bash"}
+    assert list(phases) == ["install", "pre_build", "build", "post_build"]
+    assert phases["install"] == {"runtime-versions": {"nodejs": "16"}}
+    check_options = PackageCheckOptions().arguments()
+    assert phases["pre_build"] == {
+        "on-failure": "ABORT",
+        "commands": [
+            _buildspec.fetch_checker(),
+            _buildspec.fetch_source(),
+            _buildspec.check_package(SEED_REQUIRED_FILES, check_options),
+        ],
+    }
+    assert phases["build"] == {"on-failure": "ABORT", "commands": [*SEED_COMMANDS, _buildspec.write_manifest()]}
+    assert phases["post_build"] == {"commands": [_buildspec.diagnostics()]}
+    assert buildspec["artifacts"] == {"files": ["**/*"]}
+
+
+def test_template_pins_the_checker_and_passes_the_source_version(
+    project_variables: dict[str, str], seed: Any, source_action: dict[str, Any]
+) -> None:
+    # GIVEN the project's variables  THEN they locate the checker asset and pin the digest of the real check.py
+    assert tuple(project_variables) == _buildspec.CHECKER_VARIABLES
+    assert project_variables["CHECKER_SHA256"] == checker_sha256() == sha256_hex(CHECKER_FILE.read_bytes())
+    # AND the validate action passes the source variables, the version being the execution's own
+    passed = json.dumps(pipeline_action(seed, "CodeBuild")["EnvironmentVariables"])
+    for name in _buildspec.SOURCE_VARIABLES:
+        assert f'\\"name\\":\\"{name}\\"' in passed
+    assert "#{SourceVariables.VersionId}" in passed
+    assert f'\\"value\\":\\"{source_action["S3ObjectKey"]}\\"' in passed
+
+
+def test_verified_buildspec_fetches_the_same_checker_then_verifies(
+    buildspec: dict[str, Any], verified_spec: dict[str, Any]
+) -> None:
+    # GIVEN the next stage's buildspec  THEN its pre_build is the validate stage's checker lines, then verify
+    pre_build = verified_spec["phases"]["pre_build"]
+    assert pre_build["on-failure"] == "ABORT"
+    assert pre_build["commands"][0] == buildspec["phases"]["pre_build"]["commands"][0]
+    assert pre_build["commands"] == [_buildspec.fetch_checker(), _buildspec.verify_manifest()]
+    assert verified_spec["phases"]["build"] == {"on-failure": "ABORT", "commands": [DEPLOY_COMMAND]}
+
+
+# --- 1. A good package, end to end -------------------------------------------------------------------------------
+
+
+def test_good_package_pre_build_verifies_the_checker_fetches_exactly_v1_and_accepts(validated: Validated) -> None:
+    # GIVEN the good package uploaded as V1 (and a broken V2 since)  WHEN pre_build ran
+    pre_build, box = validated.run["pre_build"], validated.sandbox
+    # THEN all three lines succeeded and the checker accepted the package with V1's digest
+    assert pre_build.returncode == 0, pre_build.output
+    assert len(pre_build.runs) == 3
+    assert PINNED_MESSAGE not in pre_build.output
+    assert f"ACCEPTED: '{box.work}/source.zip': 0 finding(s)" in pre_build.stdout
+    assert f"sha256 {sha256_hex(GOOD_ZIP)}" in pre_build.stdout
+    # AND the checker came from the asset location, and the package was requested by exactly V1, with checksums
+    calls = box.aws_calls()
+    assert calls[0] == [
+        "s3",
+        "cp",
+        "--quiet",
+        f"s3://{box.env['CHECKER_BUCKET']}/{box.env['CHECKER_KEY']}",
+        f"{box.work}/check.py",
+    ]
+    (get_object,) = box.get_object_calls()
+    assert option(get_object, "--bucket") == SOURCE_BUCKET
+    assert option(get_object, "--key") == box.env["SOURCE_OBJECT_KEY"]
+    assert option(get_object, "--version-id") == V1
+    assert option(get_object, "--checksum-mode") == "ENABLED"
+    assert (box.work / "source.zip").read_bytes() == GOOD_ZIP
+
+
+def test_good_package_build_runs_the_commands_in_order_then_writes_the_records(validated: Validated) -> None:
+    # WHEN the build phase ran  THEN npm ran the seed's commands in order, and the records were written after them
+    build, box = validated.run["build"], validated.sandbox
+    assert build.returncode == 0, build.output
+    assert len(build.runs) == len(SEED_COMMANDS) + 1
+    assert box.npm_calls() == ["ci", "run lint", "run build", "--version"], "--version: post_build's diagnostics"
+    report = json.loads((box.src / REPORT_PATH).read_text())
+    assert (box.src / REPORT_PATH).read_bytes() == (box.work / "package-check.json").read_bytes()
+    assert report["accepted"] is True
+    assert report["sha256"] == sha256_hex(GOOD_ZIP)
+    assert f"hashed into {MANIFEST_PATH}" in build.stdout
+
+
+def test_good_package_manifest_records_v1_and_every_file_but_itself(validated: Validated) -> None:
+    # GIVEN the manifest the build wrote
+    src = validated.sandbox.src
+    manifest = json.loads((src / MANIFEST_PATH).read_text())
+    # THEN it names the source zip by V1 and its SHA-256
+    assert manifest["version"] == 1
+    assert manifest["algorithm"] == "sha256"
+    assert manifest["source"] == {
+        "bucket": SOURCE_BUCKET,
+        "key": validated.sandbox.env["SOURCE_OBJECT_KEY"],
+        "versionId": V1,
+        "sha256": sha256_hex(GOOD_ZIP),
+    }
+    # AND its files are exactly the tree's (package files, npm outputs, the report), with hashlib's digests
+    assert manifest["files"] == tree_digests(src)
+    assert set(manifest["files"]) >= {*GOOD_PACKAGE, *NPM_OUTPUTS, REPORT_PATH}
+    assert MANIFEST_PATH not in manifest["files"]
+
+
+def test_good_package_post_build_reports_success(validated: Validated) -> None:
+    post_build = validated.run["post_build"]
+    assert post_build.returncode == 0, post_build.output
+    assert f"Source object: s3://{SOURCE_BUCKET}/" in post_build.stdout
+    assert f"version {V1}" in post_build.stdout
+    assert "Succeeded: 1" in post_build.stdout
+
+
+# --- 2., 3. Rejected packages ------------------------------------------------------------------------------------
+
+
+def test_package_missing_required_files_fails_pre_build_naming_each_one(
+    sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN a package with package.json but no lock file, cdk.json, tsconfig.json nor bin/*.ts (only near misses)
+    package = {"package.json": "{}", "lib/stack.ts": "", "bin/app.js": "", "bin/sub/nested.ts": ""}
+    sandbox.upload(make_zip(package), V1)
+    sandbox.unpack(make_zip(package))
+    # WHEN the template's buildspec runs
+    run = sandbox.run_build(buildspec)
+    # THEN pre_build fails at the check with exit 1, naming every missing pattern and no other
+    pre_build = run["pre_build"]
+    assert pre_build.returncode == 1
+    assert len(pre_build.runs) == 3
+    missing = re.findall(r"\[required-missing\] No file matches the required pattern '(.+)'", pre_build.stdout)
+    assert sorted(missing) == sorted(["package-lock.json", "cdk.json", "tsconfig.json", "bin/*.ts"])
+    assert "REJECTED" in pre_build.stdout
+    # AND nothing else ran: no npm, no records
+    assert list(run.phases) == ["pre_build"]
+    assert sandbox.npm_calls() == []
+    assert not (sandbox.src / ".validated").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "rule", "path"),
+    [
+        pytest.param({"../evil.sh": "#!/bin/sh\nrm -rf ~\n"}, "path-traversal", "../evil.sh", id="path-traversal"),
+        pytest.param(
+            {"lib/config.ts": f"export const keyId = '{FAKE_ACCESS_KEY_ID}';\n"},
+            "credentials",
+            "lib/config.ts",
+            id="access-key-id",
+        ),
+        pytest.param({".env": "TOKEN=x\n"}, "forbidden-file", ".env", id="dotenv"),
+    ],
+)
+def test_malicious_package_is_rejected_in_pre_build_naming_the_rule(
+    sandbox: Sandbox, buildspec: dict[str, Any], extra: dict[str, str], rule: str, path: str
+) -> None:
+    # GIVEN an otherwise good package with one malicious entry
+    sandbox.upload(make_zip({**GOOD_PACKAGE, **extra}), V1)
+    # WHEN the template's buildspec runs
+    run = sandbox.run_build(buildspec)
+    # THEN the check rejects it, naming the rule and the entry, and never echoes a secret
+    pre_build = run["pre_build"]
+    assert pre_build.returncode == 1, pre_build.output
+    assert len(pre_build.runs) == 3
+    assert re.search(rf"^  \[{re.escape(rule)}\] .*'{re.escape(path)}'", pre_build.stdout, flags=re.MULTILINE)
+    report = json.loads((sandbox.work / "package-check.json").read_text())
+    assert [(f["rule"], f["path"]) for f in report["findings"]] == [(rule, path)]
+    assert FAKE_ACCESS_KEY_ID not in pre_build.output
+    # AND the build never ran
+    assert list(run.phases) == ["pre_build"]
+    assert sandbox.npm_calls() == []
+
+
+def test_commands_run_on_the_checkers_extraction_never_on_codebuilds(
+    sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN the good package as V1, and a source folder holding what another extractor made of the same bytes:
+    # a secret, a symlink to the root, a script and a world-writable setuid copy of a package file
+    sandbox.upload(GOOD_ZIP, V1)
+    sandbox.unpack(GOOD_ZIP)
+    (sandbox.src / ".env").write_text(f"AWS_ACCESS_KEY_ID={FAKE_ACCESS_KEY_ID}\n")
+    (sandbox.src / "root").symlink_to("/")
+    (sandbox.src / "bin" / "extra.sh").write_text("echo injected\n")
+    (sandbox.src / "package.json").chmod(0o4777)
+    # WHEN pre_build runs
+    run = sandbox.run_build(buildspec)
+    pre_build = run["pre_build"]
+    # THEN the commands start on exactly the checker's extraction: the package's files, byte for byte, and nothing
+    # CodeBuild's extraction added, with normalised modes
+    assert pre_build.returncode == 0, pre_build.output
+    built = {"node_modules/left-pad/index.js", "dist/bin/app.js", MANIFEST_PATH, REPORT_PATH}
+    files = {
+        path.relative_to(sandbox.src).as_posix(): path
+        for path in sandbox.src.rglob("*")
+        if path.is_file() or path.is_symlink()
+    }
+    assert set(files) - built == set(GOOD_PACKAGE)
+    for name, content in GOOD_PACKAGE.items():
+        assert files[name].read_text() == content
+        assert files[name].stat().st_mode & 0o7777 == 0o644
+    folders = [path for path in sandbox.src.rglob("*") if path.is_dir()]
+    assert all(path.stat().st_mode & 0o7777 == 0o755 for path in folders)
+
+
+def test_rejected_package_leaves_the_working_folder_empty(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN a package with a secret, unpacked by CodeBuild as usual
+    package = make_zip({**GOOD_PACKAGE, ".env": f"AWS_ACCESS_KEY_ID={FAKE_ACCESS_KEY_ID}\n"})
+    sandbox.upload(package, V1)
+    sandbox.unpack(package)
+    # WHEN pre_build runs
+    run = sandbox.run_build(buildspec)
+    # THEN it fails and nothing of the package is left where a later command could reach it
+    assert run["pre_build"].returncode == 1
+    assert list(sandbox.src.iterdir()) == []
+
+
+def test_missing_source_version_fails_pre_build_before_the_check(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN an execution started by a version that no longer exists (only V2 does)
+    sandbox.upload(GOOD_ZIP, V2)
+    # WHEN pre_build runs  THEN the download fails as S3 would, and neither the current version nor the check runs
+    pre_build = sandbox.run_build(buildspec)["pre_build"]
+    assert pre_build.returncode == fake_aws.SERVICE_ERROR
+    assert len(pre_build.runs) == 2
+    assert "NoSuchVersion" in pre_build.stderr
+    assert not (sandbox.work / "package-check.json").exists()
+
+
+# --- 4. A tampered checker -----------------------------------------------------------------------------------------
+
+TROJAN_LINE = b"import os as _os; open(_os.environ['TROJAN_MARKER'], 'w').close()\n"
+FUTURE_IMPORT = b"from __future__ import annotations\n"
+
+
+def tampered_checker(kind: str) -> bytes | None:
+    real = CHECKER_FILE.read_bytes()
+    if kind == "one-byte":
+        index = real.index(b"Check an uploaded zip")
+        changed = bytearray(real)
+        changed[index] ^= 0x20  # 'C' -> 'c' in the docstring: the code is unchanged, the digest is not
+        return bytes(changed)
+    if kind == "trojan":  # the real checker, plus a line that leaves a marker when the file runs
+        assert real.count(FUTURE_IMPORT) == 1
+        return real.replace(FUTURE_IMPORT, FUTURE_IMPORT + TROJAN_LINE)
+    return None  # missing: the asset is not there
+
+
+@pytest.mark.parametrize("stage", ["validate", "verified"])
+@pytest.mark.parametrize("kind", ["one-byte", "trojan", "missing"])
+def test_tampered_checker_is_refused_before_it_runs(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    buildspec: dict[str, Any],
+    verified_spec: dict[str, Any],
+    kind: str,
+    stage: str,
+) -> None:
+    # GIVEN a good package, and in "S3" a checker that is not the pinned one
+    sandbox.upload(GOOD_ZIP, V1)
+    sandbox.unpack(GOOD_ZIP)
+    tampered = tampered_checker(kind)
+    if tampered is None:
+        shutil.rmtree(sandbox.s3 / sandbox.env["CHECKER_BUCKET"])
+    else:
+        assert tampered != CHECKER_FILE.read_bytes()
+        sandbox.put_checker(tampered)
+    marker = tmp_path / "trojan-ran"
+    sandbox.env["TROJAN_MARKER"] = str(marker)
+    # WHEN a stage's buildspec runs
+    run = sandbox.run_build(buildspec if stage == "validate" else verified_spec)
+    # THEN pre_build stops at the first line with the pinned-digest message
+    pre_build = run["pre_build"]
+    assert pre_build.returncode == 1
+    assert len(pre_build.runs) == 1
+    assert PINNED_MESSAGE in pre_build.stderr
+    assert list(run.phases) == ["pre_build"]
+    # AND the checker never ran: no marker, no verdict, no report, not even the package download
+    assert not marker.exists()
+    assert not re.search(r"ACCEPTED|REJECTED|Manifest", pre_build.output)
+    assert not (sandbox.work / "package-check.json").exists()
+    assert sandbox.get_object_calls() == []
+
+
+def test_trojan_checker_would_leave_its_marker_if_run(tmp_path: Path, sandbox: Sandbox) -> None:
+    # GIVEN the trojan copy used above  WHEN it is run directly  THEN it leaves the marker (so its absence proves)
+    trojan = tmp_path / "check.py"
+    trojan.write_bytes(tampered_checker("trojan") or b"")
+    marker = tmp_path / "trojan-ran"
+    result = subprocess.run(  # noqa: S603
+        ["python3", str(trojan), "--help"],  # noqa: S607  # the sandbox's python3, as the buildspec runs it
+        env={**sandbox.env, "TROJAN_MARKER": str(marker)},
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert marker.exists()
+
+
+# --- 5. S3's checksum ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("checksum", "accepted", "expected_sha256"),
+    [
+        pytest.param(s3_checksum(GOOD_ZIP), True, sha256_hex(GOOD_ZIP), id="matching"),
+        pytest.param(s3_checksum(GOOD_ZIP + b"\0"), False, sha256_hex(GOOD_ZIP + b"\0"), id="mismatching"),
+        pytest.param(s3_checksum(GOOD_ZIP) + "-3", True, None, id="multipart-composite"),
+    ],
+)
+def test_s3_checksum_is_compared_with_the_downloaded_bytes(
+    sandbox: Sandbox, buildspec: dict[str, Any], checksum: str, accepted: bool, expected_sha256: str | None
+) -> None:
+    # GIVEN the good package whose get-object response carries a ChecksumSHA256 (only with checksum mode enabled)
+    sandbox.upload(GOOD_ZIP, V1, checksum=checksum)
+    # WHEN pre_build runs
+    pre_build = sandbox.run_phase(buildspec["phases"]["pre_build"]["commands"])
+    # THEN the checker compared S3's checksum: a match accepts, a mismatch rejects, a composite is only noted
+    report = json.loads((sandbox.work / "package-check.json").read_text())
+    assert report["expected_sha256"] == expected_sha256
+    assert report["accepted"] is accepted
+    if accepted:
+        assert pre_build.returncode == 0, pre_build.output
+    else:
+        assert pre_build.returncode == 1
+        assert "[checksum-mismatch]" in pre_build.stdout
+        assert [f["rule"] for f in report["findings"]] == ["checksum-mismatch"]
+    if expected_sha256 is None:
+        assert "multipart composite" in pre_build.stdout
+
+
+# --- 6. The next stage verifies the manifest ---------------------------------------------------------------------
+
+
+def verified_sandbox(root: Path, validated: Validated, project_variables: Mapping[str, str]) -> Sandbox:
+    """A next-stage container: the project's variables, the real checker, and a copy of the validated artifact."""
+    box = Sandbox(root)
+    box.env.update(project_variables)
+    box.put_checker()
+    shutil.copytree(validated.sandbox.src, box.src, symlinks=True, dirs_exist_ok=True)
+    return box
+
+
+def test_next_stage_runs_its_commands_on_the_intact_artifact(
+    tmp_path: Path, validated: Validated, project_variables: dict[str, str], verified_spec: dict[str, Any]
+) -> None:
+    # GIVEN the validated artifact, unchanged
+    box = verified_sandbox(tmp_path / "box", validated, project_variables)
+    files = len(json.loads((box.src / MANIFEST_PATH).read_text())["files"])
+    # WHEN the next stage's buildspec runs
+    run = box.run_build(verified_spec)
+    # THEN the checker is verified, the manifest checks out, and the stage's command runs
+    assert run["pre_build"].returncode == 0, run["pre_build"].output
+    assert f"Manifest verified: {files} files intact" in run["pre_build"].stdout
+    assert run["build"].returncode == 0
+    assert run["build"].stdout == "deploying\n"
+    assert run["post_build"].returncode == 0
+
+
+def _change(src: Path, path: str) -> None:
+    flip_byte(src / path, -1)
+
+
+def _add(src: Path, path: str) -> None:
+    (src / path).parent.mkdir(parents=True, exist_ok=True)
+    (src / path).write_text("export const backdoor = 1;\n")
+
+
+def _remove(src: Path, path: str) -> None:
+    (src / path).unlink()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "path", "rule"),
+    [
+        pytest.param(_change, "lib/stack.ts", "file-changed", id="changed-source"),
+        pytest.param(_change, "dist/bin/app.js", "file-changed", id="changed-output"),
+        pytest.param(_change, REPORT_PATH, "file-changed", id="changed-report"),
+        pytest.param(_add, "lib/backdoor.ts", "file-added", id="added"),
+        pytest.param(_add, ".npmrc", "file-added", id="added-dotfile"),
+        pytest.param(_remove, "node_modules/left-pad/index.js", "file-missing", id="removed"),
+        pytest.param(_remove, "docs/read me.md", "file-missing", id="removed-name-with-space"),
+    ],
+)
+def test_next_stage_refuses_a_tampered_artifact_naming_the_file(
+    tmp_path: Path,
+    validated: Validated,
+    project_variables: dict[str, str],
+    verified_spec: dict[str, Any],
+    tamper: Any,
+    path: str,
+    rule: str,
+) -> None:
+    # GIVEN a copy of the validated artifact with one file changed by a byte, added or removed
+    box = verified_sandbox(tmp_path / "box", validated, project_variables)
+    tamper(box.src, path)
+    # WHEN the next stage's buildspec runs
+    run = box.run_build(verified_spec)
+    # THEN pre_build fails at the verify line, naming that file (and only it), and the command never runs
+    pre_build = run["pre_build"]
+    assert pre_build.returncode == 1, pre_build.output
+    assert len(pre_build.runs) == 2
+    assert "Manifest check FAILED: 1 difference(s)" in pre_build.stdout
+    assert f"  [{rule}] '{path}' " in pre_build.stdout
+    assert list(run.phases) == ["pre_build"]
+    assert "deploying" not in pre_build.output
+
+
+def test_next_stage_refuses_an_artifact_without_its_manifest(
+    tmp_path: Path, validated: Validated, project_variables: dict[str, str], verified_spec: dict[str, Any]
+) -> None:
+    # GIVEN the validated artifact without its manifest  WHEN the next stage runs  THEN it fails, running nothing
+    box = verified_sandbox(tmp_path / "box", validated, project_variables)
+    (box.src / MANIFEST_PATH).unlink()
+    run = box.run_build(verified_spec)
+    assert run["pre_build"].returncode == 2
+    assert f"cannot read {MANIFEST_PATH}" in run["pre_build"].stderr
+    assert list(run.phases) == ["pre_build"]
+
+
+# --- The build phase alone -----------------------------------------------------------------------------------------
+
+
+def test_failing_user_command_aborts_before_the_records(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN a good package whose lint fails
+    sandbox.unpack(GOOD_ZIP)
+    env = {**sandbox.env, "NPM_LINT_EXIT": "3"}
+    # WHEN the build phase runs (on-failure: ABORT)
+    build = sandbox.run_phase(buildspec["phases"]["build"]["commands"], env)
+    # THEN it fails with lint's exit code, the build never ran and no records were written
+    assert build.returncode == 3
+    assert sandbox.npm_calls() == ["ci", "run lint"]
+    assert not (sandbox.src / ".validated").exists()
+    assert not (sandbox.src / "dist").exists()
+
+
+# --- 7. post_build: diagnostics ----------------------------------------------------------------------------------
+
+
+def test_diagnostics_print_the_source_version_but_no_secrets(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN the variables the pipeline passes, plus secrets in the environment
+    env = {
+        **sandbox.env,
+        "CODEBUILD_BUILD_SUCCEEDING": "1",
+        "AWS_SECRET_ACCESS_KEY": "shh-secret",
+        "AWS_SESSION_TOKEN": "shh-session-token",
+        "NPM_TOKEN": "shh-npm-token",
+    }
+    # WHEN the post_build phase runs
+    phase = sandbox.run_phase(buildspec["phases"]["post_build"]["commands"], env)
+    output = phase.output
+    # THEN it succeeds, names the source object version, OS and tools, and prints no secret (nor its name)
+    assert phase.returncode == 0, phase.stderr
+    assert f"Source object: s3://{SOURCE_BUCKET}/{env['SOURCE_OBJECT_KEY']} version {V1}" in phase.stdout
+    assert "Succeeded: 1" in phase.stdout
+    if Path("/etc/os-release").is_file():
+        assert "OS: " in phase.stdout
+    assert "npm: 0.0.0-stub" in phase.stdout
+    assert re.search(r"^python3: Python 3\.", phase.stdout, flags=re.MULTILINE)
+    assert "shh-" not in output
+    assert "AWS_SECRET_ACCESS_KEY" not in output
+    assert "NPM_LOG" not in output, "environment variable names leaked: the environment was dumped"
+
+
+def test_diagnostics_succeed_without_source_variables_or_tools(
+    tmp_path: Path, sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN a bare environment: no source variables, and an empty PATH (no node, npm, python3, java, go, head)
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    env = {"PATH": str(empty_bin), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    # WHEN the post_build phase runs  THEN it still succeeds (diagnostics must never fail the build)
+    phase = sandbox.run_phase(buildspec["phases"]["post_build"]["commands"], env)
+    assert phase.returncode == 0, phase.stderr
+    assert "Source object: s3://?/? version ?" in phase.stdout
+    assert not re.search(r"^(node|npm|python3|java|go): ", phase.stdout, flags=re.MULTILINE)
