@@ -29,9 +29,9 @@ from s3_validated_pipeline import (
     TestStageOptions,
     ValidatedS3Pipeline,
     ValidationOptions,
-    VerifiedProject,
 )
 from s3_validated_pipeline.check import check_package
+from s3_validated_pipeline.stages.build import VerifiedProject
 from tests.conftest import ROOT, Synthesized, synthesize, synthesized_example
 
 RETIRED = BuildEnvironment.UBUNTU_20_04_NODE_16

@@ -20,13 +20,13 @@ from aws_cdk import aws_s3 as s3
 from s3_validated_pipeline import (
     BuildEnvironment,
     InputError,
-    SourceBucket,
     SourceBucketOptions,
     TriggerMode,
     ValidatedS3Pipeline,
     ValidationOptions,
-    ValidationProject,
 )
+from s3_validated_pipeline.source import SourceBucket
+from s3_validated_pipeline.validate.project import ValidationProject
 
 GOOD = ValidationOptions(commands=["npm ci"], build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22)
 ROLE_ARN = "arn:aws:iam::111122223333:role/uploader"

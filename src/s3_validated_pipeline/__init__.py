@@ -1,6 +1,10 @@
 """A secure AWS CodePipeline that validates every zip uploaded to S3.
 
-``ValidatedS3Pipeline`` is the one statement most users need; its parts are exported for use on their own.
+``ValidatedS3Pipeline`` is the one statement most users need; ``PipelineFoundation`` lets many pipelines share keys,
+buckets and operations. The other names here are the options they take. What a pipeline gives back (its stages'
+resources, its trigger, its operations) is documented in the sub-package that defines it: ``source``, ``stages``,
+``operations`` and ``foundation``.
+
 Names are imported on first use, so ``python -m s3_validated_pipeline.check`` (the package checker, standard
 library only) starts without loading aws-cdk-lib.
 """
@@ -10,94 +14,51 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .build_environment import BuildEnvironment
-    from .errors import InputError, Problem
-    from .foundation import MemberOperations, PipelineFoundation
-    from .operations import (
-        AlarmOptions,
-        AuditOptions,
-        DashboardOptions,
-        MonitoredPipeline,
-        NotificationOptions,
-        OperationsOptions,
-        PipelineOperations,
-    )
-    from .pipeline import ValidatedS3Pipeline
-    from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
-    from .stages import (
-        ApprovalOptions,
-        CloudFormationDeployment,
-        DeployStage,
-        DeployTarget,
-        StageOptions,
-        StageResources,
-        TestStageOptions,
-        VerifiedProject,
-    )
-    from .validate import PackageCheckOptions, ValidationOptions, ValidationProject
+if TYPE_CHECKING:  # what type checkers see; tests/project/test_api_docs.py keeps it equal to _MODULES
+    from .build_environment import BuildEnvironment as BuildEnvironment
+    from .errors import InputError as InputError
+    from .errors import Problem as Problem
+    from .foundation import PipelineFoundation as PipelineFoundation
+    from .operations import AlarmOptions as AlarmOptions
+    from .operations import AuditOptions as AuditOptions
+    from .operations import DashboardOptions as DashboardOptions
+    from .operations import NotificationOptions as NotificationOptions
+    from .operations import OperationsOptions as OperationsOptions
+    from .pipeline import ValidatedS3Pipeline as ValidatedS3Pipeline
+    from .source import SourceBucketOptions as SourceBucketOptions
+    from .source import TriggerMode as TriggerMode
+    from .stages import ApprovalOptions as ApprovalOptions
+    from .stages import CloudFormationDeployment as CloudFormationDeployment
+    from .stages import DeployTarget as DeployTarget
+    from .stages import StageOptions as StageOptions
+    from .stages import TestStageOptions as TestStageOptions
+    from .validate import PackageCheckOptions as PackageCheckOptions
+    from .validate import ValidationOptions as ValidationOptions
 
 _MODULES = {
-    "AlarmOptions": "operations",
-    "AuditOptions": "operations",
-    "DashboardOptions": "operations",
-    "MonitoredPipeline": "operations",
-    "NotificationOptions": "operations",
-    "OperationsOptions": "operations",
-    "PipelineOperations": "operations",
-    "PipelineFoundation": "foundation",
-    "MemberOperations": "foundation",
-    "ApprovalOptions": "stages",
-    "CloudFormationDeployment": "stages",
-    "DeployStage": "stages",
-    "DeployTarget": "stages",
-    "TestStageOptions": "stages",
-    "TriggerMode": "source.trigger",
-    "BuildEnvironment": "build_environment",
-    "InputError": "errors",
-    "PackageCheckOptions": "validate",
-    "Problem": "errors",
-    "SourceBucket": "source.bucket",
-    "SourceBucketOptions": "source.bucket",
-    "StageOptions": "stages",
-    "StageResources": "stages",
-    "UploadTrigger": "source.trigger",
     "ValidatedS3Pipeline": "pipeline",
+    "PipelineFoundation": "foundation",
     "ValidationOptions": "validate",
-    "ValidationProject": "validate",
-    "VerifiedProject": "stages",
+    "PackageCheckOptions": "validate",
+    "BuildEnvironment": "build_environment",
+    "SourceBucketOptions": "source",
+    "TriggerMode": "source",
+    "TestStageOptions": "stages",
+    "StageOptions": "stages",
+    "DeployTarget": "stages",
+    "CloudFormationDeployment": "stages",
+    "ApprovalOptions": "stages",
+    "OperationsOptions": "operations",
+    "NotificationOptions": "operations",
+    "AlarmOptions": "operations",
+    "DashboardOptions": "operations",
+    "AuditOptions": "operations",
+    "InputError": "errors",
+    "Problem": "errors",
 }
+"""Every public name and the module it lives in: ``__all__``, the lazy import and the API reference read it."""
 
-__all__ = [
-    "AlarmOptions",
-    "ApprovalOptions",
-    "AuditOptions",
-    "BuildEnvironment",
-    "CloudFormationDeployment",
-    "DashboardOptions",
-    "DeployStage",
-    "DeployTarget",
-    "InputError",
-    "MemberOperations",
-    "MonitoredPipeline",
-    "NotificationOptions",
-    "OperationsOptions",
-    "PackageCheckOptions",
-    "PipelineFoundation",
-    "PipelineOperations",
-    "Problem",
-    "SourceBucket",
-    "SourceBucketOptions",
-    "StageOptions",
-    "StageResources",
-    "TestStageOptions",
-    "TriggerMode",
-    "UploadTrigger",
-    "ValidatedS3Pipeline",
-    "ValidationOptions",
-    "ValidationProject",
-    "VerifiedProject",
-]
+__all__ = sorted(_MODULES)
 
 
 def __getattr__(name: str) -> Any:

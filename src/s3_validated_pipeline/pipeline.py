@@ -38,13 +38,16 @@ from .errors import Problem, raise_if_any, unresolved, wrong_type
 from .foundation import PipelineFoundation
 from .foundation.member import MemberOperations, bound_to_own_objects
 from .operations import OperationsOptions, PipelineOperations
-from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger, grant_object_upload
+from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
+from .source.bucket import grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
-from .stages import DeployStage, DeployTarget, StageOptions, TestStageOptions, VerifiedProject
+from .stages import DeployStage, DeployTarget, StageOptions, TestStageOptions
 from .stages._context import StageContext
+from .stages.build import VerifiedProject
 from .stages.deploy import add_deploy_stage
 from .stages.test import add_test_stage
-from .validate import ValidationOptions, ValidationProject
+from .validate import ValidationOptions
+from .validate.project import ValidationProject
 
 SOURCE_ACTION_NAME = "Source"
 VALIDATE_ACTION_NAME = "Validate"
@@ -108,8 +111,6 @@ class ValidatedS3Pipeline(Construct):
     stages: dict[str, StageResources]
     """Every stage that builds, by name (Validate, Test, Deploy<name>, and stages added later): its project, role
     and log group."""
-    test_stage: VerifiedProject | None
-    """The test stage's project, when ``test`` is given."""
     test_report_group: codebuild.ReportGroup | None
     """Where test reports go, when ``test.report_files`` are given."""
     deploy_stages: dict[str, DeployStage]
@@ -313,14 +314,13 @@ class ValidatedS3Pipeline(Construct):
             artifact_buckets=[self._artifact_objects],
         )
         tested = add_test_stage(self._context, test, STAGE_DEFAULT) if test is not None else None
-        self.test_stage = tested.project if tested is not None else None
         self.test_report_group = tested.report_group if tested is not None else None
         if tested is not None:
             self.stages["Test"] = tested.project.resources
         self.deploy_stages = {}
         for target in deploy:
             self.deploy_stages[target.name] = add_deploy_stage(self._context, target, STAGE_DEFAULT)
-            self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].project.resources
+            self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].resources
 
     def _trigger(self, mode: TriggerMode, log_retention_days: int, reserved_concurrency: int | None) -> UploadTrigger:
         """Each upload of the watched key starts one execution, pinned to the uploaded version."""
@@ -434,12 +434,13 @@ class ValidatedS3Pipeline(Construct):
         """Every stage's CodeBuild project, by stage name."""
         return {name: stage.project for name, stage in self.stages.items()}
 
-    def add_build_stage(self, stage_name: str, *, options: StageOptions, after: str | None = None) -> VerifiedProject:
+    def add_build_stage(self, stage_name: str, *, options: StageOptions, after: str | None = None) -> StageResources:
         """Add a stage that verifies the validated artifact's manifest, then runs ``options.commands`` on it.
 
         The stage goes last, or just after the stage named ``after`` (Validate or any later stage). A stage whose
         artifact does not match the manifest fails before it runs anything, naming the files that differ. It is
         monitored like the stages made by the constructor (alarms and dashboard graphs), when operations are on.
+        Returns the stage's project, role and log group, also found as ``stages[stage_name]``.
         """
         taken = [stage.stage_name for stage in self.pipeline.stages]
         if isinstance(options, StageOptions):
@@ -474,7 +475,7 @@ class ValidatedS3Pipeline(Construct):
         self.stages[stage_name] = stage.resources
         if self.operations is not None:
             self.operations.monitor_stage(stage_name, stage.project)
-        return stage
+        return stage.resources
 
     def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (a role or user) upload the watched object, and only it, with the source bucket's key.

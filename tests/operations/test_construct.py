@@ -39,11 +39,11 @@ from s3_validated_pipeline.operations import (
     AlarmOptions,
     AuditOptions,
     DashboardOptions,
-    MonitoredPipeline,
     NotificationOptions,
     OperationsOptions,
     PipelineOperations,
 )
+from s3_validated_pipeline.operations._arguments import MonitoredPipeline
 from tests.conftest import PACKS
 
 ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 from types import ModuleType
 
 from scripts import check_docstrings
@@ -60,3 +62,23 @@ def test_version_is_read_without_importing_aws_cdk_lib() -> None:
     code = "import sys, s3_validated_pipeline as p; print(p.__version__, 'aws_cdk' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
     assert result.stdout.split() == [version("s3-validated-pipeline"), "False"]
+
+
+def test_the_type_checkers_names_are_the_lazy_imports_names() -> None:
+    # GIVEN the package's one name table (_MODULES) and the imports type checkers read under TYPE_CHECKING
+    tree = ast.parse(Path(s3_validated_pipeline.__file__).read_text(encoding="utf-8"))
+    [block] = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"]
+    typed = {
+        alias.name: str(node.module) for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+    # THEN they name the same things from the same modules, and __all__ is that table
+    assert typed == s3_validated_pipeline._MODULES
+    assert s3_validated_pipeline.__all__ == sorted(typed)
+
+
+def test_the_top_level_holds_what_users_write_and_nothing_more() -> None:
+    # 25 names at most (issue 18): the constructs, their options, the error; what users receive is documented in the
+    # sub-package that defines it
+    assert len(s3_validated_pipeline.__all__) <= 25
+    for name in s3_validated_pipeline.__all__:
+        assert getattr(s3_validated_pipeline, name).__module__.startswith("s3_validated_pipeline.")

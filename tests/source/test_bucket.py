@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from s3_validated_pipeline import InputError, SourceBucketOptions, ValidatedS3Pipeline, ValidationOptions
-from s3_validated_pipeline.source import grant_object_upload
+from s3_validated_pipeline.source.bucket import grant_object_upload
 from tests.conftest import Synthesized, synthesize
 
 ROOT = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}

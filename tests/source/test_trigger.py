@@ -24,11 +24,10 @@ from s3_validated_pipeline import (
     InputError,
     SourceBucketOptions,
     TriggerMode,
-    UploadTrigger,
     ValidatedS3Pipeline,
     ValidationOptions,
 )
-from s3_validated_pipeline.source import trigger
+from s3_validated_pipeline.source import UploadTrigger, trigger
 from tests.conftest import PACKS, ROOT, Synthesized, synthesize, synthesized_example
 from tests.examples.test_compliance import CHECKOV_ENV, acknowledgements, id_problem, nag_findings, reason_problem
 

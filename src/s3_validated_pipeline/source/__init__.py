@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from .bucket import SourceBucket, SourceBucketOptions, grant_object_upload
+from .bucket import SourceBucket, SourceBucketOptions
 from .trigger import TriggerMode, UploadTrigger
 
-__all__ = ["SourceBucket", "SourceBucketOptions", "TriggerMode", "UploadTrigger", "grant_object_upload"]
+__all__ = ["SourceBucket", "SourceBucketOptions", "TriggerMode", "UploadTrigger"]

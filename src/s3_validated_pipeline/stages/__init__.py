@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from .._build_project import StageResources
 from .approval import ApprovalOptions
-from .build import StageOptions, VerifiedProject, VerifyOnlyProject
-from .deploy import MAX_ALARMS, CloudFormationDeployment, DeployStage, DeployTarget
-from .test import REPORT_FORMATS, TestStageOptions
+from .build import StageOptions
+from .deploy import CloudFormationDeployment, DeployStage, DeployTarget
+from .test import TestStageOptions
 
 __all__ = [
-    "MAX_ALARMS",
-    "REPORT_FORMATS",
     "ApprovalOptions",
     "CloudFormationDeployment",
     "DeployStage",
@@ -22,6 +20,4 @@ __all__ = [
     "StageOptions",
     "StageResources",
     "TestStageOptions",
-    "VerifiedProject",
-    "VerifyOnlyProject",
 ]

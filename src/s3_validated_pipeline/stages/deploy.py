@@ -15,6 +15,7 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk.region_info import RegionInfo
 
+from .._build_project import StageResources
 from .._inputs import commands_problems, environment_problems
 from ..build_environment import BuildEnvironment
 from ..errors import Problem, unresolved, wrong_type
@@ -219,8 +220,8 @@ class DeployStage:
     """The target's name; the stage is ``Deploy<name>``."""
     approval: actions.ManualApprovalAction | None
     """The manual approval in front of the deployment, in the stage ``Approve<name>``; None without one."""
-    project: VerifiedProject | VerifyOnlyProject
-    """The CodeBuild project that verifies the artifact (and, for ``commands``, deploys it), with its role."""
+    resources: StageResources
+    """The CodeBuild project that verifies the artifact (and, for ``commands``, deploys it), its role and log group."""
     actions: tuple[codepipeline.IAction, ...]
     """The actions of the stage ``Deploy<name>``, in run order."""
 
@@ -281,7 +282,7 @@ def add_deploy_stage(context: StageContext, target: DeployTarget, default_enviro
         else (retry_failed_actions() if target.retry_failed_actions else None),
         on_success=_watch_alarms(context, target),
     )
-    return DeployStage(name=target.name, approval=approval, project=project, actions=tuple(stage_actions))
+    return DeployStage(name=target.name, approval=approval, resources=project.resources, actions=tuple(stage_actions))
 
 
 def _change_set_actions(

@@ -3,6 +3,5 @@
 from __future__ import annotations
 
 from .options import PackageCheckOptions, ValidationOptions
-from .project import ValidationProject
 
-__all__ = ["PackageCheckOptions", "ValidationOptions", "ValidationProject"]
+__all__ = ["PackageCheckOptions", "ValidationOptions"]
