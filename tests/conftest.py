@@ -110,5 +110,5 @@ def synthesized_example(name: str) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def seed() -> Synthesized:
-    """The seed example (the design document's system), synthesized once."""
+    """The seed example (test, staging, approval, production), synthesized once."""
     return synthesized_example("seed_pipeline")

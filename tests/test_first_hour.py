@@ -58,7 +58,7 @@ def messages(synthesized: Synthesized, pipeline: str, warning: str) -> list[str]
 
 
 def test_seed_test_and_deploy_stages_run_on_a_maintained_image() -> None:
-    # GIVEN the seed example, whose validate stage keeps the design document's retired environment
+    # GIVEN the seed example, whose validate stage asks for a retired environment
     seed = synthesized_example("seed_pipeline")
     # THEN only the validate stage runs on it; Test and both deployments run on standard:7.0 with Node.js 22
     assert project(seed, "PipelineValidationProject")["Environment"]["Image"] == "aws/codebuild/standard:5.0"

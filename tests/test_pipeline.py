@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from tests.conftest import ROOT, Synthesized
+from tests.conftest import ROOT, Synthesized, synthesized_example
 
 
 def resources(seed: Synthesized, type_: str) -> dict[str, dict[str, Any]]:
@@ -340,13 +340,27 @@ def buildspec(seed: Synthesized) -> dict[str, Any]:
     return spec
 
 
-def test_validation_runs_on_the_design_documents_environment(seed: Synthesized) -> None:
+def test_the_seed_validates_on_the_ubuntu_20_04_node_16_it_asks_for(seed: Synthesized) -> None:
     _, project = validation_project(seed)
     environment = project["Properties"]["Environment"]
     assert environment["Image"] == "aws/codebuild/standard:5.0"
     assert environment["Type"] == "LINUX_CONTAINER"
     assert environment["PrivilegedMode"] is False
     assert buildspec(seed)["phases"]["install"]["runtime-versions"] == {"nodejs": "16"}
+
+
+def test_a_pipeline_naming_no_environment_validates_on_the_maintained_image() -> None:
+    # GIVEN the minimal example, whose ValidationOptions name no build environment
+    minimal = synthesized_example("minimal")
+    # THEN its validate stage runs on standard:7.0 with Node.js 22, and nothing warns of a retired environment
+    [project] = [
+        r["Properties"]
+        for name, r in minimal.json["Resources"].items()
+        if r["Type"] == "AWS::CodeBuild::Project" and "ValidationProject" in name
+    ]
+    assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"
+    assert json.loads(project["Source"]["BuildSpec"])["phases"]["install"]["runtime-versions"] == {"nodejs": "22"}
+    assert not [message for _, message in minimal.warnings if "retiredBuildEnvironment" in message]
 
 
 def test_retired_environment_adds_an_acknowledgeable_warning(seed: Synthesized) -> None:

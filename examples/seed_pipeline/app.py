@@ -1,4 +1,4 @@
-"""The design document's system: a Node.js infrastructure package validated on Ubuntu 20.04 with Node.js 16,
+"""A Node.js infrastructure package validated on Ubuntu 20.04 with Node.js 16, as its team asked,
 tested, deployed to staging, approved, and deployed to production.
 
 Developers zip a CDK (TypeScript) app and upload it as ``source.zip``. Each upload is checked, installed with
@@ -56,7 +56,7 @@ class SeedPipelineStack(cdk.Stack):
             self,
             "Pipeline",
             validation=ValidationOptions(
-                # The design document's environment; BuildEnvironment.UBUNTU_22_04_NODE_22 is maintained.
+                # Ubuntu 20.04 with Node.js 16, as the team asked: retired, so synthesis warns (cdk synth shows it).
                 build_environment=BuildEnvironment.UBUNTU_20_04_NODE_16,
                 required_files=["package.json", "package-lock.json", "cdk.json", "tsconfig.json", "bin/*.ts"],
                 commands=["npm ci", "npm run lint", "npm run build"],
@@ -71,8 +71,8 @@ class SeedPipelineStack(cdk.Stack):
                     alarms=[production_errors],
                 ),
             ],
-            # Notifications, alarms, the dashboard and execution history are on by default; the design document
-            # also asks for a CloudTrail audit trail of the uploads and artifacts (data events cost money).
+            # Notifications, alarms, the dashboard and execution history are on by default; the team also asks
+            # for a CloudTrail audit trail of the uploads and artifacts (data events cost money).
             operations=OperationsOptions(
                 notifications=NotificationOptions(emails=["platform-team@example.com"]),
                 audit=AuditOptions(trail=True),

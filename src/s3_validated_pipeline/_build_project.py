@@ -78,8 +78,8 @@ def _retired_message(uses: Sequence[_Use]) -> str:
     reasons = "; ".join(dict.fromkeys(str(environment.retired_because) for _, environment in uses))
     return (
         f"Retired build environment: {_stages(uses)}. {reasons}. Switch with "
-        "build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22 (every stage after validation defaults to it), or "
-        "acknowledge this warning to keep the design document's environment."
+        "build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22 (every stage's default), or acknowledge this "
+        "warning to keep the retired environment."
     )
 
 

@@ -37,11 +37,10 @@ class BuildEnvironment:
     retired_because: str | None = None
 
     UBUNTU_20_04_NODE_16: ClassVar[BuildEnvironment]
-    """The design document's environment: ``aws/codebuild/standard:5.0`` with Node.js 16. Retired; the validate
-    stage's default."""
+    """``aws/codebuild/standard:5.0`` (Ubuntu 20.04) with Node.js 16. Retired: using it adds a warning."""
     UBUNTU_22_04_NODE_22: ClassVar[BuildEnvironment]
-    """``aws/codebuild/standard:7.0`` with Node.js 22, the current LTS that image offers. The default of every stage
-    after validation."""
+    """``aws/codebuild/standard:7.0`` with Node.js 22, the current LTS that image offers. The default of every
+    stage."""
     AMAZON_LINUX_2023_NODE_22: ClassVar[BuildEnvironment]
     """``aws/codebuild/amazonlinux-x86_64-standard:5.0`` with Node.js 22."""
 
@@ -108,6 +107,6 @@ BuildEnvironment.AMAZON_LINUX_2023_NODE_22 = BuildEnvironment(
     image="aws/codebuild/amazonlinux-x86_64-standard:5.0", runtime_versions={"nodejs": "22"}
 )
 
-STAGE_DEFAULT = BuildEnvironment.UBUNTU_22_04_NODE_22
-"""The environment of every stage after validation (test, deploy, ``StageOptions``) unless it names its own, whatever
-the validate stage runs on: a maintained image whose Node.js runs current npm tooling."""
+DEFAULT_ENVIRONMENT = BuildEnvironment.UBUNTU_22_04_NODE_22
+"""The environment of every stage (validate, test, deploy, ``StageOptions``) that names none of its own: a maintained
+image whose Node.js runs current npm tooling. A stage's choice never changes another stage's."""

@@ -33,7 +33,7 @@ from ._pipeline_arguments import (
 )
 from ._scale_limits import check_scale_limits
 from ._warnings import EXISTING_SOURCE_BUCKET
-from .build_environment import STAGE_DEFAULT
+from .build_environment import DEFAULT_ENVIRONMENT
 from .errors import Problem, raise_if_any, unresolved, wrong_type
 from .foundation import PipelineFoundation
 from .foundation.member import MemberOperations, bound_to_own_objects
@@ -102,8 +102,8 @@ class ValidatedS3Pipeline(Construct):
             own artifacts and source key; ``source_bucket``, ``source_bucket_options``, ``operations`` and a
             ``trigger_mode`` other than ``DIRECT`` are errors. Default: none; the pipeline has its own of each.
 
-    Stages after validation (test, deploy, ``add_build_stage``) run on ``BuildEnvironment.UBUNTU_22_04_NODE_22``
-    unless they name their own environment, whatever the validate stage runs on. When the pipeline created its
+    Every stage runs on ``BuildEnvironment.UBUNTU_22_04_NODE_22`` unless it names its own environment; the validate
+    stage's choice does not carry over to later stages. When the pipeline created its
     source bucket and nobody was granted uploads by the time the app is synthesized, it adds the warning
     ``s3-validated-pipeline:noUploader``.
     """
@@ -313,13 +313,13 @@ class ValidatedS3Pipeline(Construct):
             log_retention_days=log_retention_days,
             artifact_buckets=[self._artifact_objects],
         )
-        tested = add_test_stage(self._context, test, STAGE_DEFAULT) if test is not None else None
+        tested = add_test_stage(self._context, test, DEFAULT_ENVIRONMENT) if test is not None else None
         self.test_report_group = tested.report_group if tested is not None else None
         if tested is not None:
             self.stages["Test"] = tested.project.resources
         self.deploy_stages = {}
         for target in deploy:
-            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, STAGE_DEFAULT)
+            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, DEFAULT_ENVIRONMENT)
             self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].resources
 
     def _trigger(self, mode: TriggerMode, log_retention_days: int, reserved_concurrency: int | None) -> UploadTrigger:

@@ -109,8 +109,7 @@ class AlarmOptions:
     the alarms have no action and the warning ``s3-validated-pipeline:alarmsWithoutActions`` is added.
 
     Args:
-        max_execution_time: the longest an execution may take before it alarms (the design document's extended
-            execution time). Default: 1 hour.
+        max_execution_time: the longest an execution may take before it alarms. Default: 1 hour.
         max_queue_time: the longest a build may wait in CodeBuild's queue before it alarms. Default: 15 minutes.
 
     Cost: $0.10 per alarm a month: 3 alarms plus 2 per build stage.

@@ -14,7 +14,7 @@ from .. import _buildspec
 from .._build_project import StageConstruct, StageResources, new_build_project
 from .._inputs import build_timeout_problems, commands_problems, environment_problems
 from .._logs import retention_problems
-from ..build_environment import STAGE_DEFAULT, BuildEnvironment
+from ..build_environment import DEFAULT_ENVIRONMENT, BuildEnvironment
 from ..errors import Problem, raise_if_any, wrong_type
 
 
@@ -26,12 +26,12 @@ class StageOptions:
         commands: shell commands run in the artifact's root after its manifest is verified; any failure fails
             the execution.
         build_environment: the managed image and runtimes. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``,
-            like every stage after validation, whatever the validate stage runs on.
+            whatever the validate stage runs on.
         timeout: how long one build may run. Default: 60 minutes.
     """
 
     commands: Sequence[str]
-    build_environment: BuildEnvironment = STAGE_DEFAULT
+    build_environment: BuildEnvironment = DEFAULT_ENVIRONMENT
     timeout: Duration = field(default_factory=lambda: Duration.minutes(60))
 
     def problems(self, argument: str) -> list[Problem]:

@@ -15,7 +15,7 @@ from .._inputs import (
     environment_problems,
     glob_list_problems,
 )
-from ..build_environment import BuildEnvironment
+from ..build_environment import DEFAULT_ENVIRONMENT, BuildEnvironment
 from ..check import DEFAULT_LIMITS
 from ..errors import Problem, wrong_type
 
@@ -101,16 +101,14 @@ class ValidationOptions:
         commands: shell commands run in the package's root, in order; any failure fails the execution.
         required_files: paths or globs (``**`` crosses folders) relative to the zip's root, each of which must
             match a file before the commands run. A failure lists every one missing. Default: none.
-        build_environment: the managed image and runtimes. Default: ``BuildEnvironment.UBUNTU_20_04_NODE_16``,
-            the design document's environment, which is retired and so adds a warning; prefer
-            ``BuildEnvironment.UBUNTU_22_04_NODE_22``.
+        build_environment: the managed image and runtimes. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``.
         timeout: how long one build may run before CodeBuild stops it. Default: 60 minutes.
         package_check: limits of the package check. Default: ``PackageCheckOptions()``.
     """
 
     commands: Sequence[str]
     required_files: Sequence[str] = ()
-    build_environment: BuildEnvironment = BuildEnvironment.UBUNTU_20_04_NODE_16
+    build_environment: BuildEnvironment = DEFAULT_ENVIRONMENT
     timeout: Duration = field(default_factory=lambda: Duration.minutes(60))
     package_check: PackageCheckOptions = field(default_factory=PackageCheckOptions)
 
