@@ -71,13 +71,23 @@ def bool_problems(argument: str, value: object) -> list[Problem]:
     return [] if isinstance(value, bool) else [wrong_type(argument, value, "a bool", "True")]
 
 
-def positive_days_problems(argument: str, days: object) -> list[Problem]:
-    """A positive whole number of days."""
-    if unresolved(days):
+def positive_whole_problems(argument: str, value: object, fix: str, *, optional: bool = False) -> list[Problem]:
+    """A positive whole number (a bool is not one); None too when ``optional``. ``fix`` says what to give."""
+    if unresolved(value) or (value is None and optional):
         return []
-    if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
-        return [Problem(argument, days, "Give a positive whole number of days, e.g. 365.")]
+    if isinstance(value, bool) or not isinstance(value, int):
+        expected = "an int or None" if optional else "an int"
+        return [Problem(argument, value, f"Expected {expected}, not {type(value).__name__}. {fix}")]
+    if value <= 0:
+        return [Problem(argument, value, fix)]
     return []
+
+
+def positive_days_problems(argument: str, days: object, *, example: int = 365, optional: bool = False) -> list[Problem]:
+    """A positive whole number of days (or None when ``optional``)."""
+    return positive_whole_problems(
+        argument, days, f"Give a positive whole number of days, e.g. {example}.", optional=optional
+    )
 
 
 def email_problems(argument: str, emails: object) -> list[Problem]:

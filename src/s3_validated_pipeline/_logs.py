@@ -9,7 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .errors import Problem, unresolved, wrong_type
+from ._inputs import positive_days_problems
+from .errors import Problem, unresolved
 
 RETENTION_DAYS = (
     1,
@@ -40,12 +41,9 @@ RETENTION_DAYS = (
 
 def retention_problems(argument: str, days: int) -> list[Problem]:
     """Return a problem unless ``days`` is a retention CloudWatch Logs accepts."""
-    if unresolved(days):
-        return []
-    if isinstance(days, bool) or not isinstance(days, int):
-        return [wrong_type(argument, days, "an int", "365")]
-    if days <= 0:
-        return [Problem(argument, days, "Give a positive whole number of days, e.g. 365.")]
+    found = positive_days_problems(argument, days)
+    if found or unresolved(days):
+        return found
     if days not in RETENTION_DAYS:
         return [
             Problem(

@@ -7,10 +7,10 @@ import re
 from collections.abc import Callable, Sequence
 
 import jsii
-from aws_cdk import IAspect
+from aws_cdk import CfnResource, IAspect, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_s3 as s3
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, Node
 
 from ._inputs import bool_problems, looks_like, options_problems, positive_days_problems
 from ._logs import retention_problems
@@ -18,6 +18,7 @@ from ._warnings import NO_UPLOADER, OBJECT_KEY_NOT_ZIP, SUPERSEDED_EXECUTION_MOD
 from .errors import Problem, unresolved, wrong_enum, wrong_type
 from .foundation import PipelineFoundation
 from .operations import OperationsOptions
+from .operations.options import same_options
 from .source import SourceBucketOptions
 from .source.bucket import object_key_problems
 from .source.trigger import TriggerMode, trigger_mode_problems
@@ -81,7 +82,7 @@ def input_problems(
     execution_mode: codepipeline.ExecutionMode,
     pipeline_name: str | None,
     log_retention_days: int,
-    artifact_retention_days: int,
+    artifact_retention_days: int | None,
     trigger_mode: TriggerMode,
     trigger_reserved_concurrency: int | None,
     test: TestStageOptions | None,
@@ -99,7 +100,7 @@ def input_problems(
         *_execution_mode_problems(execution_mode),
         *_pipeline_name_problems(pipeline_name),
         *retention_problems("log_retention_days", log_retention_days),
-        *positive_days_problems("artifact_retention_days", artifact_retention_days),
+        *positive_days_problems("artifact_retention_days", artifact_retention_days, optional=True),
         *trigger_mode_problems(
             "trigger_mode", trigger_mode, "trigger_reserved_concurrency", trigger_reserved_concurrency
         ),
@@ -176,17 +177,8 @@ def _bucket_settings_problems(bucket: object) -> list[Problem]:
         and versioning.status != "Enabled"
     ):
         missing.append("versioning (versioned=True), so that every upload is a version the pipeline can name")
-    notifications = cfn.notification_configuration
-    # The L2's event_bridge_enabled=True (like any other notification) adds a "Notifications" child instead.
-    if notifications is None and node.try_find_child("Notifications") is None:
+    if not _sends_events_to_eventbridge(cfn, node):
         missing.append("S3's events sent to EventBridge (event_bridge_enabled=True), which start the pipeline")
-    elif isinstance(notifications, s3.CfnBucket.NotificationConfigurationProperty):
-        event_bridge = notifications.event_bridge_configuration
-        if event_bridge is None or (
-            isinstance(event_bridge, s3.CfnBucket.EventBridgeConfigurationProperty)
-            and event_bridge.event_bridge_enabled is False
-        ):
-            missing.append("S3's events sent to EventBridge (event_bridge_enabled=True), which start the pipeline")
     if not missing:
         return []
     return [
@@ -197,6 +189,27 @@ def _bucket_settings_problems(bucket: object) -> list[Problem]:
             "the pipeline create a bucket with both.",
         )
     ]
+
+
+def _sends_events_to_eventbridge(cfn: s3.CfnBucket, node: Node) -> bool:
+    """Whether the bucket's notification configuration turns EventBridge on (an unresolved one is taken as on).
+
+    The L2 keeps its notifications (EventBridge among them, next to SQS, SNS and Lambda ones) in a custom resource,
+    the ``Notifications`` child; its properties say which are on. A bucket configured on the L1 says it there.
+    """
+    custom = node.try_find_child("Notifications")
+    resource = custom.node.try_find_child("Resource") if custom is not None else None
+    if isinstance(resource, CfnResource):
+        # The custom resource's properties, as they will be synthesized (a protected member, for escape hatches).
+        configuration = Stack.of(resource).resolve(resource._cfn_properties).get("NotificationConfiguration", {})
+        return unresolved(configuration) or "EventBridgeConfiguration" in configuration
+    notifications = cfn.notification_configuration
+    if not isinstance(notifications, s3.CfnBucket.NotificationConfigurationProperty):
+        return notifications is not None  # a token: known at deploy time only
+    event_bridge = notifications.event_bridge_configuration
+    if isinstance(event_bridge, s3.CfnBucket.EventBridgeConfigurationProperty):
+        return event_bridge.event_bridge_enabled is not False
+    return event_bridge is not None
 
 
 def foundation_problems(
@@ -235,7 +248,7 @@ def foundation_problems(
         (
             "operations",
             operations,
-            operations is not DEFAULT_OPERATIONS,
+            not same_options(operations, DEFAULT_OPERATIONS),
             "each pipeline gets the alarms of the foundation's operations",
         ),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import cast
 
 from aws_cdk import Aspects, CfnOutput, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
@@ -140,10 +140,40 @@ class ValidatedS3Pipeline(Construct):
         super().__init__(scope, id)
         self.foundation: PipelineFoundation | None = foundation if isinstance(foundation, PipelineFoundation) else None
         """The foundation the pipeline is built on, if any."""
-        arguments = {
-            name: value for name, value in locals().items() if name not in ("self", "scope", "id", "__class__")
-        }
-        pipeline_name = self._check(arguments)
+        stack = Stack.of(self)
+        pipeline_name, on_foundation = foundation_problems(
+            self,
+            foundation,
+            pipeline_name=pipeline_name,
+            source_bucket=source_bucket,
+            source_bucket_options=source_bucket_options,
+            artifact_retention_days=artifact_retention_days,
+            operations=operations,
+            trigger_mode=trigger_mode,
+        )
+        raise_if_any(
+            [
+                *on_foundation,
+                *input_problems(
+                    validation=validation,
+                    object_key=object_key,
+                    source_bucket=source_bucket,
+                    source_bucket_options=source_bucket_options,
+                    execution_mode=execution_mode,
+                    pipeline_name=pipeline_name,
+                    log_retention_days=log_retention_days,
+                    artifact_retention_days=artifact_retention_days,
+                    trigger_mode=trigger_mode,
+                    trigger_reserved_concurrency=trigger_reserved_concurrency,
+                    test=test,
+                    deploy=deploy,
+                    operations=operations,
+                    outputs=outputs,
+                    pipeline_region=stack.region,
+                    pipeline_account=stack.account,
+                ),
+            ]
+        )
         self._physical_name = pipeline_name
         check_scale_limits(self)
         warn_about_execution_mode(self, execution_mode)
@@ -232,30 +262,6 @@ class ValidatedS3Pipeline(Construct):
         """The pipeline's artifact store, encrypted with ``artifact_key``."""
         self._artifact_store: s3.IBucket = self.artifact_bucket
         self._artifact_objects: CfnResource | str = cast(CfnResource, self.artifact_bucket.node.default_child)
-
-    def _check(self, arguments: dict[str, Any]) -> str | None:
-        """Raise ``InputError`` naming every problem of the constructor's ``arguments``; return the pipeline's name
-        (on a foundation, the one it gets there)."""
-        foundation = arguments.pop("foundation")
-        operations = arguments["operations"]
-        name, on_foundation = foundation_problems(
-            self,
-            foundation,
-            pipeline_name=arguments["pipeline_name"],
-            source_bucket=arguments["source_bucket"],
-            source_bucket_options=arguments["source_bucket_options"],
-            artifact_retention_days=arguments["artifact_retention_days"],
-            operations=operations,
-            trigger_mode=arguments["trigger_mode"],
-        )
-        stack = Stack.of(self)
-        arguments["pipeline_name"] = name
-        if arguments["artifact_retention_days"] is None:
-            arguments["artifact_retention_days"] = 365
-        raise_if_any(
-            on_foundation + input_problems(**arguments, pipeline_region=stack.region, pipeline_account=stack.account)
-        )
-        return name
 
     def _operations(
         self, options: OperationsOptions | None, object_key: str

@@ -35,7 +35,7 @@ WAIT_SECONDS = 1
 def request_token(bucket: str, key: str, version_id: str) -> str:
     """The trigger function's token for one upload: 64 hex characters, the same for every delivery of it."""
     # The same derivation as source/_handler/index.py (a test keeps them equal).
-    return hashlib.sha256(json.dumps([bucket, key, version_id]).encode()).hexdigest()[:64]
+    return hashlib.sha256(json.dumps([bucket, key, version_id]).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ collect every problem of its input and raise once (see ``errors.raise_if_any``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -254,3 +255,15 @@ class OperationsOptions:
 
 
 _Piece = NotificationOptions | AlarmOptions | DashboardOptions | AuditOptions
+
+
+def same_options(first: object, second: object) -> bool:
+    """Whether two options say the same thing: dataclasses field by field, ``Duration``s by their length (jsii
+    objects compare by identity, and every default ``Duration`` is a new one)."""
+    if isinstance(first, Duration) and isinstance(second, Duration):
+        if first.is_unresolved() or second.is_unresolved():
+            return first is second
+        return first.to_seconds(integral=False) == second.to_seconds(integral=False)
+    if dataclasses.is_dataclass(first) and type(first) is type(second):
+        return all(same_options(getattr(first, f.name), getattr(second, f.name)) for f in dataclasses.fields(first))
+    return first is second or bool(first == second)

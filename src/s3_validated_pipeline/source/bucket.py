@@ -20,6 +20,7 @@ from constructs import Construct, IValidation
 
 from .._buckets import new_access_log_bucket, private_bucket, send_access_logs
 from .._compliance import acknowledge_in_packs, principal_arns
+from .._inputs import positive_days_problems
 from .._keys import new_key
 from .._warnings import SOURCE_ACCESS_LOGS_DISABLED, SOURCE_BUCKET_NOT_RETAINED
 from ..errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
@@ -58,15 +59,11 @@ class SourceBucketOptions:
         """Return what is wrong with these options, naming them as ``argument``."""
         found: list[Problem] = []
         found.extend(bucket_name_problems(f"{argument}.bucket_name", self.bucket_name))
-        days = self.noncurrent_version_retention_days
-        if not unresolved(days) and (isinstance(days, bool) or not isinstance(days, int) or days <= 0):
-            found.append(
-                Problem(
-                    f"{argument}.noncurrent_version_retention_days",
-                    days,
-                    "Give a positive whole number of days to keep replaced uploads, e.g. 90.",
-                )
+        found.extend(
+            positive_days_problems(
+                f"{argument}.noncurrent_version_retention_days", self.noncurrent_version_retention_days, example=90
             )
+        )
         if not isinstance(self.server_access_logs, bool):
             found.append(wrong_type(f"{argument}.server_access_logs", self.server_access_logs, "a bool", "True"))
         removal_policy: object = self.removal_policy

@@ -26,10 +26,11 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from .._compliance import acknowledge, acknowledge_in_packs, acknowledge_role_policies, skip_checkov
+from .._inputs import positive_whole_problems
 from .._logs import encrypted_log_group, retention_problems
 from .._resources import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, dead_lettered_target, encrypted_dead_letter_queue
 from .._warnings import TRIGGER_CONCURRENCY_UNRESERVED
-from ..errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
+from ..errors import Problem, raise_if_any, wrong_enum
 from .bucket import object_key_problems
 
 """The id of the warning given when the trigger function has no reserved concurrency."""
@@ -64,13 +65,9 @@ class TriggerMode(Enum):
 
 def reserved_concurrency_problems(argument: str, value: int | None) -> list[Problem]:
     """Return a problem unless ``value`` is None or a positive whole number."""
-    if value is None or unresolved(value):
-        return []
-    if isinstance(value, bool) or not isinstance(value, int):
-        return [wrong_type(argument, value, "an int or None", "5")]
-    if value <= 0:
-        return [Problem(argument, value, "Give a positive number of concurrent starts, e.g. 5, or None.")]
-    return []
+    return positive_whole_problems(
+        argument, value, "Give a positive whole number of concurrent starts, e.g. 5, or None.", optional=True
+    )
 
 
 def trigger_mode_problems(

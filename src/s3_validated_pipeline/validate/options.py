@@ -14,6 +14,7 @@ from .._inputs import (
     commands_problems,
     environment_problems,
     glob_list_problems,
+    positive_whole_problems,
 )
 from ..build_environment import DEFAULT_ENVIRONMENT, BuildEnvironment
 from ..check import DEFAULT_LIMITS
@@ -64,9 +65,9 @@ class PackageCheckOptions:
             "max_segment_bytes",
             "max_depth",
         ):
-            value: object = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                found.append(Problem(f"{argument}.{name}", value, "Give a positive whole number."))
+            found.extend(
+                positive_whole_problems(f"{argument}.{name}", getattr(self, name), "Give a positive whole number.")
+            )
         found.extend(bool_problems(f"{argument}.allow_nested_archives", self.allow_nested_archives))
         found.extend(glob_list_problems(f"{argument}.forbidden_files", self.forbidden_files, "['*.sql']", negate=True))
         found.extend(glob_list_problems(f"{argument}.ignore", self.ignore, "['node_modules']"))
