@@ -20,6 +20,8 @@ BUILD_TIMEOUT_MINUTES = (5, 2160)
 """The build timeouts CodeBuild allows, in minutes: 5 minutes to 36 hours. Every stage's timeout is held to it."""
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+CODEPIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
+"""What CodePipeline takes as the name of a pipeline, a stage or an action."""
 
 
 def commands_problems(argument: str, commands: object) -> list[Problem]:
@@ -136,7 +138,7 @@ def looks_like(value: object, *attributes: str) -> bool:
 
 def stage_name_problems(argument: str, name: object, taken: Sequence[str] = ()) -> list[Problem]:
     """A valid, unused CodePipeline stage name."""
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", name):
+    if not isinstance(name, str) or not CODEPIPELINE_NAME.fullmatch(name):
         return [Problem(argument, name, "Use 1 to 100 letters, digits, '.', '@', '_' or '-', e.g. 'Test'.")]
     if name in taken:
         return [Problem(argument, name, f"The pipeline already has a stage {name!r}; pick another name.")]

@@ -3,7 +3,6 @@ at once."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import jsii
@@ -12,11 +11,12 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct, Node
 
-from ._inputs import bool_problems, looks_like, options_problems, positive_days_problems
+from ._inputs import CODEPIPELINE_NAME, bool_problems, looks_like, options_problems, positive_days_problems
 from ._logs import retention_problems
 from ._warnings import NO_UPLOADER, OBJECT_KEY_NOT_ZIP, SUPERSEDED_EXECUTION_MODE
 from .errors import Problem, unresolved, wrong_enum, wrong_type
 from .foundation import PipelineFoundation
+from .foundation.construct import environment_problems, pipeline_name_on
 from .operations import OperationsOptions
 from .operations.options import same_options
 from .source import SourceBucketOptions
@@ -147,7 +147,7 @@ def _pipeline_name_problems(pipeline_name: object) -> list[Problem]:
         return []
     if not isinstance(pipeline_name, str):
         return [wrong_type("pipeline_name", pipeline_name, "a str or None", "'upload-validation'")]
-    if not re.fullmatch(r"[A-Za-z0-9.@_-]{1,100}", pipeline_name):
+    if not CODEPIPELINE_NAME.fullmatch(pipeline_name):
         return [
             Problem(
                 "pipeline_name",
@@ -266,5 +266,5 @@ def foundation_problems(
                 "queue admits rules, not functions.",
             )
         )
-    name, name_problems = foundation._name_for(pipeline.node.id, pipeline_name)
-    return name, [*found, *name_problems, *foundation._environment_problems(pipeline)]
+    name, name_problems = pipeline_name_on(foundation, pipeline.node.id, pipeline_name)
+    return name, [*found, *name_problems, *environment_problems(foundation, pipeline)]

@@ -7,7 +7,7 @@ people inspect and redrive. The upload trigger and the operations rules use the 
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -115,6 +115,25 @@ def encrypted_dead_letter_queue(
     return queue
 
 
-def encrypted_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: str) -> sns.Topic:
-    """Define a TLS-only SNS topic encrypted with ``key`` (approvals, notifications, alarms)."""
-    return sns.Topic(scope, id, master_key=key, enforce_ssl=True, display_name=display_name)
+def encrypted_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: str, alarms: bool = False) -> sns.Topic:
+    """Define a TLS-only SNS topic encrypted with ``key`` (approvals, notifications, alarms); with ``alarms``, this
+    account's CloudWatch alarms may publish to it.
+
+    The key's policy must let the publishing services use it (``operations._common.allow_services_to_use_key``).
+    """
+    topic = sns.Topic(scope, id, master_key=key, enforce_ssl=True, display_name=display_name)
+    if alarms:
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+                    },
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
+        )
+    return topic

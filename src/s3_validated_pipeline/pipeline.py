@@ -23,6 +23,7 @@ from ._build_project import EnvironmentWarnings, StageResources
 from ._compliance import acknowledge_cdk_grants
 from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
+from ._names import SOURCE, VALIDATE
 from ._pipeline_arguments import (
     DEFAULT_OPERATIONS,
     NoUploaderCheck,
@@ -36,6 +37,7 @@ from ._warnings import EXISTING_SOURCE_BUCKET
 from .build_environment import DEFAULT_ENVIRONMENT
 from .errors import Problem, raise_if_any, unresolved, wrong_type
 from .foundation import PipelineFoundation
+from .foundation.construct import artifact_store_for
 from .foundation.member import MemberOperations, bound_to_own_objects
 from .operations import OperationsOptions, PipelineOperations
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
@@ -43,14 +45,12 @@ from .source.bucket import grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
 from .stages import DeployStage, DeployTarget, StageOptions, TestStageOptions
 from .stages._context import StageContext
+from .stages.approval import APPROVAL_TOPIC_ID
 from .stages.build import VerifiedProject
 from .stages.deploy import add_deploy_stage
 from .stages.test import add_test_stage
 from .validate import ValidationOptions
 from .validate.project import ValidationProject
-
-SOURCE_ACTION_NAME = "Source"
-VALIDATE_ACTION_NAME = "Validate"
 
 
 class ValidatedS3Pipeline(Construct):
@@ -195,7 +195,7 @@ class ValidatedS3Pipeline(Construct):
         self.trigger: UploadTrigger = self._trigger(trigger_mode, log_retention_days, trigger_reserved_concurrency)
         """Starts one execution per upload, pinned to the uploaded object version."""
 
-        self.stages = {"Validate": validation_project.resources}
+        self.stages = {VALIDATE: validation_project.resources}
         self._add_later_stages(test, deploy, log_retention_days)
 
         self.operations: PipelineOperations | MemberOperations | None = self._operations(operations, object_key)
@@ -287,9 +287,7 @@ class ValidatedS3Pipeline(Construct):
             )
         if options is None:
             return None
-        return PipelineOperations(
-            self, "Operations", pipeline=self, options=options, source_action_name=SOURCE_ACTION_NAME
-        )
+        return PipelineOperations(self, "Operations", pipeline=self, options=options, source_action_name=SOURCE)
 
     def _use_foundation(self, foundation: PipelineFoundation) -> None:
         """The foundation's keys and buckets, and the pipeline's own key in its source bucket."""
@@ -300,7 +298,7 @@ class ValidatedS3Pipeline(Construct):
         self._created_source, self.source_bucket = foundation.source, foundation.source.bucket
         self.source_key = foundation.source.key
         self.artifact_bucket = foundation.artifact_bucket
-        self._artifact_store, self._artifact_objects = foundation._artifact_store_for(self)
+        self._artifact_store, self._artifact_objects = artifact_store_for(foundation, self)
 
     def _add_later_stages(
         self,
@@ -336,7 +334,7 @@ class ValidatedS3Pipeline(Construct):
             bucket=self.source_bucket,
             object_key=self.object_key,
             pipeline=self.pipeline,
-            source_action_name=SOURCE_ACTION_NAME,
+            source_action_name=SOURCE,
             encryption_key=self.operations_key,
             mode=mode,
             log_retention_days=log_retention_days,
@@ -373,14 +371,14 @@ class ValidatedS3Pipeline(Construct):
         source_output = codepipeline.Artifact("Source")
         # No trigger on the action: the UploadTrigger starts each execution with the upload's version id.
         self.source_action = actions.S3SourceAction(
-            action_name=SOURCE_ACTION_NAME,
+            action_name=SOURCE,
             bucket=self.source_bucket,
             bucket_key=self.object_key,
             output=source_output,
             trigger=actions.S3Trigger.NONE,
             variables_namespace="SourceVariables",
         )
-        """The S3 source action, named ``SOURCE_ACTION_NAME``; its ``variables.version_id`` is the version validated."""
+        """The S3 source action, named ``SOURCE``; its ``variables.version_id`` is the version validated."""
         validation_project = ValidationProject(
             self,
             "Validation",
@@ -396,7 +394,7 @@ class ValidatedS3Pipeline(Construct):
         self.validation_log_group: logs.LogGroup = validation_project.log_group
         """The validate stage's encrypted log group."""
         self.validate_action = actions.CodeBuildAction(
-            action_name=VALIDATE_ACTION_NAME,
+            action_name=VALIDATE,
             project=self.validation_project,
             input=source_output,
             outputs=[self.validated_artifact],
@@ -419,8 +417,8 @@ class ValidatedS3Pipeline(Construct):
             # A deployment of a changed pipeline must leave running executions alone.
             restart_execution_on_update=False,
             stages=[
-                codepipeline.StageProps(stage_name="Source", actions=[self.source_action]),
-                codepipeline.StageProps(stage_name="Validate", actions=[self.validate_action]),
+                codepipeline.StageProps(stage_name=SOURCE, actions=[self.source_action]),
+                codepipeline.StageProps(stage_name=VALIDATE, actions=[self.validate_action]),
             ],
         )
         """The CodePipeline (V2)."""
@@ -432,7 +430,7 @@ class ValidatedS3Pipeline(Construct):
     @property
     def approval_topic(self) -> sns.ITopic | None:
         """The topic approval requests are announced on, when a target's approval created one."""
-        topic = self.node.try_find_child("ApprovalTopic")
+        topic = self.node.try_find_child(APPROVAL_TOPIC_ID)
         return topic if isinstance(topic, sns.Topic) else None
 
     @property

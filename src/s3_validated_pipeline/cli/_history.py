@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .._names import SOURCE
 from ._aws import AwsError, aws_errors
 
 __all__ = ["Execution", "recent_executions"]
 
-SOURCE_STAGE = "Source"
 """The construct's first stage and its S3 source action are both named ``Source``."""
 
 
@@ -58,7 +58,7 @@ def _source_version(client: Any, pipeline: str, execution_id: str) -> str | None
     for page in pages:
         for detail in page.get("actionExecutionDetails", []):
             version = detail.get("output", {}).get("outputVariables", {}).get("VersionId")
-            if version and detail.get("stageName") == SOURCE_STAGE:
+            if version and detail.get("stageName") == SOURCE:
                 return str(version)
             fallback = fallback or (str(version) if version else None)
     return fallback
@@ -67,7 +67,7 @@ def _source_version(client: Any, pipeline: str, execution_id: str) -> str | None
 def _revision(summary: dict[str, Any]) -> str | None:
     """The source revision recorded on the execution itself (for an S3 source: the object version id)."""
     for revision in summary.get("sourceRevisions", []):
-        if revision.get("actionName") == SOURCE_STAGE and revision.get("revisionId"):
+        if revision.get("actionName") == SOURCE and revision.get("revisionId"):
             return str(revision["revisionId"])
     return None
 

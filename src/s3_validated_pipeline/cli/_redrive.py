@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._names import SOURCE
 from ._aws import AwsError, aws_errors, stack_resources
 
 __all__ = ["DEAD_LETTER_QUEUE_ID", "Redrive", "Redriven", "find_dead_letter_queue", "redrive", "request_token"]
@@ -24,7 +25,6 @@ __all__ = ["DEAD_LETTER_QUEUE_ID", "Redrive", "Redriven", "find_dead_letter_queu
 DEAD_LETTER_QUEUE_ID = "TriggerDeadLetterQueue"
 """What the logical id of the construct's trigger dead-letter queue holds (``<id>TriggerDeadLetterQueue<hash>``)."""
 
-SOURCE_ACTION = "Source"
 _BATCH = 10
 _VISIBILITY_SECONDS = 120
 _MAX_MESSAGES = 10_000
@@ -192,7 +192,7 @@ def redrive(
     queue_url: str,
     pipeline: str,
     dry_run: bool = False,
-    source_action: str = SOURCE_ACTION,
+    source_action: str = SOURCE,
     watched: tuple[str, str] | None = None,
     wait_seconds: int | None = None,
     say: Callable[[Redriven], None] | None = None,

@@ -244,60 +244,6 @@ class PipelineFoundation(Construct):
         """The alarms each pipeline on the foundation gets; None with alarms off."""
         return self.operations_options.alarms if self.operations_options is not None else None
 
-    def _name_for(self, id: str, pipeline_name: str | None) -> tuple[str, list[Problem]]:
-        """The name a pipeline with construct id ``id`` gets on this foundation, and what is wrong with it."""
-        name = pipeline_name if pipeline_name is not None else f"{self.name_prefix}-{id}"
-        start = f"{self.name_prefix}-"
-        argument = "pipeline_name" if pipeline_name is not None else "id"
-        if not isinstance(name, str) or unresolved(name):
-            return name, [Problem(argument, name, f"Give a plain string starting with {start!r}, e.g. '{start}a'.")]
-        if not name.startswith(start) or not re.fullmatch(r"[A-Za-z0-9_-]+", name) or len(name) > MAX_PIPELINE_NAME:
-            return name, [
-                Problem(
-                    argument,
-                    name,
-                    f"On a foundation, a pipeline name starts with {start!r} and has at most {MAX_PIPELINE_NAME} "
-                    "letters, digits, '-' and '_', e.g. "
-                    f"'{start}payments'. The foundation's rules find its pipelines by this name.",
-                )
-            ]
-        folder = name[:ARTIFACT_FOLDER_LENGTH]
-        clash = next((taken for taken in self.pipeline_names if taken[:ARTIFACT_FOLDER_LENGTH] == folder), None)
-        if clash is not None:
-            return name, [
-                Problem(
-                    argument,
-                    name,
-                    f"Its first {ARTIFACT_FOLDER_LENGTH} characters ({folder!r}) are those of {clash!r}: CodePipeline "
-                    "keeps a pipeline's artifacts under them, so the two could read each other's. Make them differ "
-                    "within the first 20 characters (a shorter name_prefix leaves more room).",
-                )
-            ]
-        return name, []
-
-    def _add_pipeline(self, pipeline_name: str) -> cloudwatch.GraphWidget | None:
-        """Record the pipeline ``pipeline_name`` (checked by ``_name_for``); give it a dashboard row.
-
-        Returns the row's build duration graph, or None with the dashboard off.
-        """
-        self.pipeline_names.append(pipeline_name)
-        if self.dashboard is None:
-            return None
-        return add_pipeline_row(self.dashboard, pipeline_name=pipeline_name, history=self._history)
-
-    def _artifact_store_for(self, scope: Construct) -> tuple[s3.IBucket, CfnResource | str]:
-        """The artifact bucket as a pipeline in ``scope``'s stack uses it (imported by name from another stack), and
-        what acknowledges CDK's grants on its objects (see ``acknowledge_cdk_grants``)."""
-        if Stack.of(scope) is Stack.of(self):
-            return self.artifact_bucket, cast(CfnResource, self.artifact_bucket.node.default_child)
-        imported = s3.Bucket.from_bucket_attributes(
-            scope,
-            "FoundationArtifacts",
-            bucket_arn=Fn.import_value(self._artifact_bucket_export),
-            encryption_key=self.artifact_key,
-        )
-        return imported, self._artifact_bucket_export
-
     def _subject(self) -> str:
         return f"every pipeline named {self.name_prefix}-*"
 
@@ -309,20 +255,81 @@ class PipelineFoundation(Construct):
         """The name of the trigger rule of ``pipeline_name``; the dead-letter queue admits rules named so."""
         return f"{pipeline_name}-upload"
 
-    def _environment_problems(self, scope: Construct) -> list[Problem]:
-        """A problem unless ``scope``'s stack is in the foundation's account and Region (when both are known)."""
-        mine, theirs = Stack.of(self), Stack.of(scope)
-        for what, a, b in (("account", mine.account, theirs.account), ("region", mine.region, theirs.region)):
-            if not unresolved(a) and not unresolved(b) and a != b:
-                return [
-                    Problem(
-                        "foundation",
-                        self.node.path,
-                        f"The foundation is in {what} {a} and this pipeline in {b}: build pipelines in the "
-                        "foundation's account and Region, or give them a foundation of their own there.",
-                    )
-                ]
-        return []
+
+# The package-internal interface of a foundation to the pipelines built on it (pipeline.py, member.py).
+
+
+def pipeline_name_on(foundation: PipelineFoundation, id: str, pipeline_name: str | None) -> tuple[str, list[Problem]]:
+    """The name a pipeline with construct id ``id`` gets on this foundation, and what is wrong with it."""
+    name = pipeline_name if pipeline_name is not None else f"{foundation.name_prefix}-{id}"
+    start = f"{foundation.name_prefix}-"
+    argument = "pipeline_name" if pipeline_name is not None else "id"
+    if not isinstance(name, str) or unresolved(name):
+        return name, [Problem(argument, name, f"Give a plain string starting with {start!r}, e.g. '{start}a'.")]
+    if not name.startswith(start) or not re.fullmatch(r"[A-Za-z0-9_-]+", name) or len(name) > MAX_PIPELINE_NAME:
+        return name, [
+            Problem(
+                argument,
+                name,
+                f"On a foundation, a pipeline name starts with {start!r} and has at most {MAX_PIPELINE_NAME} "
+                "letters, digits, '-' and '_', e.g. "
+                f"'{start}payments'. The foundation's rules find its pipelines by this name.",
+            )
+        ]
+    folder = name[:ARTIFACT_FOLDER_LENGTH]
+    clash = next((taken for taken in foundation.pipeline_names if taken[:ARTIFACT_FOLDER_LENGTH] == folder), None)
+    if clash is not None:
+        return name, [
+            Problem(
+                argument,
+                name,
+                f"Its first {ARTIFACT_FOLDER_LENGTH} characters ({folder!r}) are those of {clash!r}: CodePipeline "
+                "keeps a pipeline's artifacts under them, so the two could read each other's. Make them differ "
+                "within the first 20 characters (a shorter name_prefix leaves more room).",
+            )
+        ]
+    return name, []
+
+
+def add_member(foundation: PipelineFoundation, pipeline_name: str) -> cloudwatch.GraphWidget | None:
+    """Record the pipeline ``pipeline_name`` (checked by ``pipeline_name_on``); give it a dashboard row.
+
+    Returns the row's build duration graph, or None with the dashboard off.
+    """
+    foundation.pipeline_names.append(pipeline_name)
+    if foundation.dashboard is None:
+        return None
+    return add_pipeline_row(foundation.dashboard, pipeline_name=pipeline_name, history=foundation._history)
+
+
+def artifact_store_for(foundation: PipelineFoundation, scope: Construct) -> tuple[s3.IBucket, CfnResource | str]:
+    """The artifact bucket as a pipeline in ``scope``'s stack uses it (imported by name from another stack), and
+    what acknowledges CDK's grants on its objects (see ``acknowledge_cdk_grants``)."""
+    if Stack.of(scope) is Stack.of(foundation):
+        return foundation.artifact_bucket, cast(CfnResource, foundation.artifact_bucket.node.default_child)
+    imported = s3.Bucket.from_bucket_attributes(
+        scope,
+        "FoundationArtifacts",
+        bucket_arn=Fn.import_value(foundation._artifact_bucket_export),
+        encryption_key=foundation.artifact_key,
+    )
+    return imported, foundation._artifact_bucket_export
+
+
+def environment_problems(foundation: PipelineFoundation, scope: Construct) -> list[Problem]:
+    """A problem unless ``scope``'s stack is in the foundation's account and Region (when both are known)."""
+    mine, theirs = Stack.of(foundation), Stack.of(scope)
+    for what, a, b in (("account", mine.account, theirs.account), ("region", mine.region, theirs.region)):
+        if not unresolved(a) and not unresolved(b) and a != b:
+            return [
+                Problem(
+                    "foundation",
+                    foundation.node.path,
+                    f"The foundation is in {what} {a} and this pipeline in {b}: build pipelines in the "
+                    "foundation's account and Region, or give them a foundation of their own there.",
+                )
+            ]
+    return []
 
 
 def _problems(name_prefix: object, options: object, retention_days: object, operations: object) -> list[Problem]:

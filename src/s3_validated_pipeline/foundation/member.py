@@ -20,7 +20,7 @@ from ..errors import raise_if_any
 from ..operations._arguments import project_problems
 from ..operations.alarms import add_alarms, add_stage_alarms
 from ..operations.dashboard import graph_stage_by_name
-from .construct import ARTIFACT_FOLDER_LENGTH, PipelineFoundation
+from .construct import ARTIFACT_FOLDER_LENGTH, PipelineFoundation, add_member
 
 OBJECT_ACTIONS = ["s3:*Object*", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 """Every S3 action on objects: the boundary limits these, in the foundation's buckets, to the pipeline's own."""
@@ -116,7 +116,7 @@ class MemberOperations(Construct):
         """A build of the stage failed, by stage name; empty with alarms off."""
         self.queue_time_alarms: dict[str, cloudwatch.Alarm] = {}
         """A build of the stage waited too long, by stage name; empty with alarms off."""
-        self._builds = foundation._add_pipeline(pipeline_name)
+        self._builds = add_member(foundation, pipeline_name)
         options = foundation.alarm_options
         if options is not None:
             made = add_alarms(

@@ -20,7 +20,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
-from .. import _resources
 from .._resources import dead_lettered_target
 from .._warnings import OPERATIONS_KEY_POLICY_UNCHANGED
 
@@ -96,29 +95,6 @@ def to_topic(topic: sns.ITopic, message: events.RuleTargetInput, *, dead_letter_
 def to_log_group(target_arn: str, *, dead_letter_queue: sqs.IQueue) -> Delivery:
     """Return a target writing each event to the log group ``target_arn`` (its own policy admits EventBridge)."""
     return Delivery(target_arn, dead_letter_queue=dead_letter_queue)
-
-
-def encrypted_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: str, alarms: bool) -> sns.Topic:
-    """Define a TLS-only topic encrypted with ``key``; with ``alarms``, this account's CloudWatch alarms may publish.
-
-    The key's policy must let the publishing services use it: see ``allow_services_to_use_key``.
-    """
-    topic = _resources.encrypted_topic(scope, id, key=key, display_name=display_name)
-    if alarms:
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(CLOUDWATCH_SERVICE)],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
-                    },
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                },
-            )
-        )
-    return topic
 
 
 def pipeline_metric(

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .._inputs import stage_name_problems
+from .._names import SOURCE
 from .._resources import encrypted_dead_letter_queue
 from ..errors import raise_if_any, wrong_type
 from ._arguments import (
@@ -32,9 +33,6 @@ from .history import record_history
 from .notifications import add_notifications
 from .options import AuditOptions, OperationsOptions
 from .trail import add_trail
-
-DEFAULT_SOURCE_ACTION_NAME = "Source"
-"""The name ``ValidatedS3Pipeline`` gives its S3 source action."""
 
 
 class PipelineOperations(Construct):
@@ -75,7 +73,7 @@ class PipelineOperations(Construct):
         *,
         pipeline: MonitoredPipeline,
         options: OperationsOptions | None = None,
-        source_action_name: str = DEFAULT_SOURCE_ACTION_NAME,
+        source_action_name: str = SOURCE,
     ) -> None:
         super().__init__(scope, id)
         options = OperationsOptions() if options is None else options

@@ -17,6 +17,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .._resources import encrypted_topic
 from .._warnings import CHAT_CHANNEL_NOT_SUBSCRIBED
 from ._common import (
     ACTION_EXECUTION_EVENT,
@@ -24,7 +25,6 @@ from ._common import (
     EVENTS_SERVICE,
     PIPELINE_EXECUTION_EVENT,
     SNS_SERVICE,
-    encrypted_topic,
     to_topic,
 )
 from .options import NotificationOptions

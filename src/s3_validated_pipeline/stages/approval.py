@@ -16,6 +16,9 @@ from .._resources import encrypted_topic
 from ..errors import Problem, unresolved, wrong_type
 from ._context import StageContext
 
+APPROVAL_TOPIC_ID = "ApprovalTopic"
+"""The id of the pipeline's one approval topic, below the pipeline construct."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ApprovalOptions:
@@ -58,9 +61,9 @@ def approval_topic(scope: Construct, key: kms.IKey, emails: Sequence[str]) -> sn
 
     Approvals share it: an address given for several of them is subscribed once.
     """
-    topic = scope.node.try_find_child("ApprovalTopic")
+    topic = scope.node.try_find_child(APPROVAL_TOPIC_ID)
     if not isinstance(topic, sns.Topic):
-        topic = encrypted_topic(scope, "ApprovalTopic", key=key, display_name="Approvals")
+        topic = encrypted_topic(scope, APPROVAL_TOPIC_ID, key=key, display_name="Approvals")
     for email in emails:
         if topic.node.try_find_child(email) is None:
             topic.add_subscription(subscriptions.EmailSubscription(email))

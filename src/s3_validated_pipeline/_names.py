@@ -1,0 +1,7 @@
+"""Names that the constructs give and the command line looks for: one definition each. Standard library only, so
+the command line imports it without aws-cdk-lib."""
+
+SOURCE = "Source"
+"""The pipeline's first stage and its S3 source action, whose revision is the uploaded object version."""
+VALIDATE = "Validate"
+"""The validate stage and its CodeBuild action."""
