@@ -187,13 +187,14 @@ Makefile(
             ],
             phony=True,
         ),
-        # The API reference: every name in s3_validated_pipeline.__all__ must have a docstring of its own (checked
-        # first), then pdoc renders the package into docs/api/, Python warnings as errors. See scripts/build_docs.py.
+        # The reference pages docs/*.md as HTML beside them, and the API reference: every public name must have a
+        # docstring of its own (checked first), then pdoc renders the package and the sub-packages whose types users
+        # receive into docs/api/; Python warnings and broken links are errors. See scripts/build_docs.py.
         Rule(
             targets=["docs"],
             prerequisites=[".venv/.synced"],
             recipe=[
-                '@echo "== docs: the API reference from the docstrings, by pdoc, into docs/api/ (warnings are errors)"',
+                '@echo "== docs: docs/*.md as HTML, and the API reference by pdoc into docs/api/ (warnings are errors)"',
                 f"{env} .venv/bin/python -W error -m scripts.build_docs",
             ],
             phony=True,
@@ -216,10 +217,10 @@ Makefile(
             recipe=["bash scripts/test_python.sh 3.10", "bash scripts/test_python.sh 3.13"],
             phony=True,
         ),
-        # The README's "How it works" Mermaid diagram as docs/how-it-works.svg, for PyPI, which does not render
-        # Mermaid: mermaid-cli (npx, pinned in the script) in the system's Chromium (apt-get install chromium),
-        # the source's SHA-256 stamped into the SVG. tests/project/test_readme_diagram.py fails, without a browser, when
-        # the README's block changes and this was not re-run. Standard library only, so no .venv is needed.
+        # The "How it works" Mermaid diagram of docs/architecture.md as docs/how-it-works.svg, for viewers that do not
+        # render Mermaid: mermaid-cli (npx, pinned in the script) in the system's Chromium (apt-get install chromium),
+        # the source's SHA-256 stamped into the SVG. tests/project/test_diagram.py fails, without a browser, when the
+        # page's block changes and this was not re-run. Standard library only, so no .venv is needed.
         Rule(
             targets=["diagram"],
             recipe=["python3 -m scripts.render_diagram"],
@@ -270,8 +271,8 @@ Makefile(
         ),
     ],
 )
-# .venv-floor/ and .venv-py3.*/: `make test-floor` and `make test-pythons`; docs/api/: `make docs`.
-project.gitignore.add_patterns(".tools/", "cdk.out/", ".venv/", ".venv-*/", "docs/api/", "*.zip")
+# .venv-floor/ and .venv-py3.*/: `make test-floor` and `make test-pythons`; docs/api/ and docs/*.html: `make docs`.
+project.gitignore.add_patterns(".tools/", "cdk.out/", ".venv/", ".venv-*/", "docs/api/", "/docs/*.html", "*.zip")
 # The seed sample is a TypeScript project whose sources live in lib/, which the Python template above ignores.
 project.gitignore.add_patterns("!examples/seed_pipeline/sample/good/lib/")
 project.synth()

@@ -48,7 +48,7 @@ release-dry-run: package
 
 .PHONY: docs
 docs: .venv/.synced
-	@echo "== docs: the API reference from the docstrings, by pdoc, into docs/api/ (warnings are errors)"
+	@echo "== docs: docs/*.md as HTML, and the API reference by pdoc into docs/api/ (warnings are errors)"
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python -W error -m scripts.build_docs
 
 .PHONY: test-floor

@@ -1,6 +1,7 @@
 """Fail when a public name of ``s3_validated_pipeline`` has no docstring of its own.
 
-The public names are the package's ``__all__``. A class must have its own docstring: not one it inherits, not the
+The public names are the ``__all__`` of the package and of the sub-packages whose types a pipeline gives back
+(``PACKAGES``; the API reference documents the same). A class must have its own docstring: not one it inherits, not the
 signature ``@dataclass`` writes into ``__doc__`` when there is none, not Python 3.10's "An enumeration." of an
 ``Enum``. ``make docs`` runs this before pdoc, and ``tests/project/test_api_docs.py`` runs it with the suite.
 Run from the repository root::
@@ -12,11 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import importlib
 import inspect
 import sys
 from types import ModuleType
 
-import s3_validated_pipeline
+PACKAGES = (
+    "s3_validated_pipeline",
+    "s3_validated_pipeline.source",
+    "s3_validated_pipeline.stages",
+    "s3_validated_pipeline.operations",
+    "s3_validated_pipeline.foundation",
+)
+"""The public API: what users write (the package) and where the types they receive live (the sub-packages)."""
 
 
 def own_docstring(obj: object) -> str | None:
@@ -38,14 +47,15 @@ def undocumented(package: ModuleType) -> list[str]:
 
 
 def main() -> int:
-    package = s3_validated_pipeline
-    missing = undocumented(package)
+    packages = [importlib.import_module(name) for name in PACKAGES]
+    missing = [f"{package.__name__}.{name}" for package in packages for name in undocumented(package)]
     if missing:
         print(f"check_docstrings: {len(missing)} public name(s) without a docstring:", file=sys.stderr)
         for name in missing:
-            print(f"  {package.__name__}.{name}", file=sys.stderr)
+            print(f"  {name}", file=sys.stderr)
         return 1
-    print(f"check_docstrings: all {len(package.__all__)} public names of {package.__name__} have a docstring")
+    count = sum(len(package.__all__) for package in packages)
+    print(f"check_docstrings: all {count} public names of {', '.join(PACKAGES)} have a docstring")
     return 0
 
 

@@ -1,16 +1,16 @@
-"""Render the README's "How it works" Mermaid diagram to ``docs/how-it-works.svg`` (``make diagram``).
+"""Render the "How it works" diagram of ``docs/architecture.md`` to ``docs/how-it-works.svg`` (``make diagram``).
 
-PyPI does not render Mermaid, so the README shows this SVG under the Mermaid block. It is rendered with mermaid-cli
+Not every viewer renders Mermaid, so the page shows this SVG under the Mermaid block. It is rendered with mermaid-cli
 (``mmdc``, from npm through ``npx``, pinned below) in a headless Chromium: puppeteer's own browser download is
 skipped (``PUPPETEER_SKIP_DOWNLOAD=1``) and the system's Chromium is used (Debian: ``apt-get install chromium``;
 or set ``PUPPETEER_EXECUTABLE_PATH``), with ``--no-sandbox`` so it runs as root in a container.
 
 After rendering, the SHA-256 of the Mermaid source is written into the SVG's root element as
-``data-source-sha256``. ``tests/project/test_readme_diagram.py`` compares it with the README's current block, so CI
+``data-source-sha256``. ``tests/project/test_diagram.py`` compares it with the page's current block, so CI
 notices a stale picture without a browser. Run from the repository root::
 
     python3 -m scripts.render_diagram          # re-render docs/how-it-works.svg
-    python3 -m scripts.render_diagram --check  # exit 1 if the SVG does not match the README (no browser needed)
+    python3 -m scripts.render_diagram --check  # exit 1 if the SVG does not match the page (no browser needed)
 
 Standard library only.
 """
@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "architecture.md"
 SVG = ROOT / "docs" / "how-it-works.svg"
 SECTION = "## How it works"
 MERMAID_CLI = "@mermaid-js/mermaid-cli@11.9.0"  # 12.x needs Node.js >= 22.13; 11.x runs on Node.js 18.19 and 20
@@ -48,15 +48,15 @@ SHA_ATTRIBUTE = re.compile(r'\sdata-source-sha256="([0-9a-f]{64})"')
 FENCE = re.compile(r"^```mermaid[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
-def mermaid_source(readme: str) -> str:
-    """The first ``mermaid`` block of the README's "How it works" section, as written (without the fences)."""
-    start = readme.find(f"\n{SECTION}\n")
+def mermaid_source(page: str) -> str:
+    """The first ``mermaid`` block of the page's "How it works" section, as written (without the fences)."""
+    start = page.find(f"\n{SECTION}\n")
     if start < 0:
-        raise SystemExit(f"render_diagram: README.md has no {SECTION!r} section")
-    end = readme.find("\n## ", start + 1)
-    match = FENCE.search(readme, start, end if end >= 0 else len(readme))
+        raise SystemExit(f"render_diagram: {PAGE.name} has no {SECTION!r} section")
+    end = page.find("\n## ", start + 1)
+    match = FENCE.search(page, start, end if end >= 0 else len(page))
     if match is None:
-        raise SystemExit(f"render_diagram: README.md's {SECTION!r} section has no ```mermaid block")
+        raise SystemExit(f"render_diagram: {PAGE.name}'s {SECTION!r} section has no ```mermaid block")
     return match.group(1)
 
 
@@ -120,16 +120,16 @@ def render(source: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that the SVG matches the README")
+    parser.add_argument("--check", action="store_true", help="only check that the SVG matches the page")
     arguments = parser.parse_args(argv)
-    source = mermaid_source(README.read_text(encoding="utf-8"))
+    source = mermaid_source(PAGE.read_text(encoding="utf-8"))
     expected = source_sha256(source)
     if arguments.check:
         found = recorded_sha256(SVG.read_text(encoding="utf-8")) if SVG.is_file() else None
         if found != expected:
             print(f"{SVG.relative_to(ROOT)} is stale (or missing): run make diagram", file=sys.stderr)
             return 1
-        print(f"{SVG.relative_to(ROOT)} matches README.md's {SECTION!r} diagram")
+        print(f"{SVG.relative_to(ROOT)} matches {PAGE.relative_to(ROOT)}'s {SECTION!r} diagram")
         return 0
     SVG.parent.mkdir(parents=True, exist_ok=True)
     svg = stamp(render(source), expected)

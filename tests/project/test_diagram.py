@@ -1,14 +1,14 @@
-"""The README's "How it works" diagram as an SVG (issue 12): PyPI does not render Mermaid, so ``docs/how-it-works.svg``,
-rendered by ``make diagram`` (scripts/render_diagram.py, mermaid-cli in a headless Chromium), is shown under the
-Mermaid block. The SVG records the SHA-256 of the Mermaid source it was rendered from, so a stale picture is caught
-here without a browser."""
+"""The "How it works" diagram of docs/architecture.md as an SVG: not every viewer renders Mermaid, so
+``docs/how-it-works.svg``, rendered by ``make diagram`` (scripts/render_diagram.py, mermaid-cli in a headless Chromium),
+is shown under the Mermaid block. The SVG records the SHA-256 of the Mermaid source it was rendered from, so a stale
+picture is caught here without a browser."""
 
 from __future__ import annotations
 
 import re
 
 from scripts.render_diagram import (
-    README,
+    PAGE,
     SECTION,
     SVG,
     mermaid_source,
@@ -20,26 +20,26 @@ from scripts.render_diagram import (
 from tests.conftest import ROOT
 
 
-def test_svg_is_rendered_from_the_readmes_current_diagram() -> None:
-    # GIVEN the README's "How it works" Mermaid block and the SVG kept in the repository
-    source = mermaid_source(README.read_text(encoding="utf-8"))
+def test_svg_is_rendered_from_the_pages_current_diagram() -> None:
+    # GIVEN the page's "How it works" Mermaid block and the SVG kept in the repository
+    source = mermaid_source(PAGE.read_text(encoding="utf-8"))
     assert SVG.is_file(), f"{SVG.relative_to(ROOT)} is missing: run make diagram"
     # THEN the SVG was rendered from exactly that source
     assert recorded_sha256(SVG.read_text(encoding="utf-8")) == source_sha256(source), (
-        f"{SVG.relative_to(ROOT)} was rendered from another version of README.md's {SECTION!r} diagram: "
+        f"{SVG.relative_to(ROOT)} was rendered from another version of {PAGE.name}'s {SECTION!r} diagram: "
         "run make diagram"
     )
 
 
-def test_readme_shows_the_svg_under_the_mermaid_block() -> None:
+def test_page_shows_the_svg_under_the_mermaid_block() -> None:
     # GIVEN the "How it works" section
-    readme = README.read_text(encoding="utf-8")
-    section = readme[readme.index(f"\n{SECTION}\n") :]
+    page = PAGE.read_text(encoding="utf-8")
+    section = page[page.index(f"\n{SECTION}\n") :]
     section = section[: section.index("\n## ", 1)]
-    # THEN an image of the SVG follows the Mermaid block, before the section's text goes on
+    # THEN an image of the SVG, beside the page, follows the Mermaid block before the section's text goes on
     after_block = section[section.index("```mermaid") :].split("\n```\n", 1)[1]
-    first_paragraph = after_block.strip().split("\n\n", 1)[0]
-    assert re.search(r"!\[[^\]]+\]\([^)]*docs/how-it-works\.svg\)", first_paragraph), first_paragraph
+    first_paragraphs = after_block.strip().split("\n\n", 2)[:2]
+    assert any(re.fullmatch(r"!\[[^\]]+\]\(how-it-works\.svg\)", p) for p in first_paragraphs), first_paragraphs
 
 
 def test_svg_renders_outside_browsers() -> None:
