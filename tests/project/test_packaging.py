@@ -84,3 +84,15 @@ def test_wheel_and_sdist_ship_the_licence_with_pep_639_metadata(built: Path) -> 
     # AND the sdist carries it too
     with tarfile.open(sdist) as archive:
         assert any(member.name.endswith("/LICENSE") for member in archive.getmembers())
+
+
+def test_the_sdist_ships_the_reference_the_readme_names_and_no_build_output(built: Path) -> None:
+    # GIVEN the docs files the README names as text ("in the source distribution") and the built sdist
+    named = set(re.findall(r"`(docs/[a-z0-9-]+\.md)`", (ROOT / "README.md").read_text(encoding="utf-8")))
+    (sdist,) = built.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        shipped = {member.name.split("/", 1)[1] for member in archive.getmembers() if "/" in member.name}
+    # THEN it holds each of them and the diagram the pages show, and none of what `make docs` builds
+    assert named
+    assert named | {"docs/index.md", "docs/how-it-works.svg", "CHANGELOG.md", "SECURITY.md"} <= shipped
+    assert [name for name in shipped if name.startswith("docs/") and name.endswith(".html")] == []
