@@ -15,6 +15,8 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 from cdk_nag import (
     AwsSolutionsChecks,
@@ -23,6 +25,17 @@ from cdk_nag import (
     NIST80053R5Checks,
     PCIDSS321Checks,
     ServerlessChecks,
+)
+
+from s3_validated_pipeline import (
+    BuildEnvironment,
+    DeployTarget,
+    InputError,
+    SourceBucketOptions,
+    StageOptions,
+    TestStageOptions,
+    ValidatedS3Pipeline,
+    ValidationOptions,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,3 +125,75 @@ def synthesized_example(name: str) -> Synthesized:
 def seed() -> Synthesized:
     """The seed example (test, staging, approval, production), synthesized once."""
     return synthesized_example("seed_pipeline")
+
+
+# --- Pipelines built for one argument's sake ----------------------------------------------------------------------
+
+VALID = ValidationOptions(commands=["npm ci"], build_environment=BuildEnvironment.UBUNTU_22_04_NODE_22)
+"""Validation options that pass every check and warn of nothing, for tests about another argument."""
+RETIRED = BuildEnvironment.UBUNTU_20_04_NODE_16
+
+
+def new_pipeline(**overrides: Any) -> ValidatedS3Pipeline:
+    """A pipeline ``Pipeline`` in a new app's stack ``Stack``, with valid arguments but for ``overrides``."""
+    return ValidatedS3Pipeline(cdk.Stack(cdk.App(), "Stack"), "Pipeline", **{"validation": VALID, **overrides})
+
+
+def assert_fails(argument: str, shown: str, advice: str, **overrides: Any) -> None:
+    """Build a pipeline with ``overrides``: it must fail with one problem, about ``argument``, showing the value
+    (``got <shown>``) and saying ``advice``, as an ``InputError`` (a ``ValueError`` with a stable code)."""
+    with pytest.raises(InputError) as raised:
+        new_pipeline(**overrides)
+    error = raised.value
+    [problem] = error.problems
+    assert problem.argument == argument
+    message = str(error)
+    assert f"  - {argument}: got {shown}" in message
+    assert advice in message
+    assert error.code == "S3VP_INVALID_INPUT"
+    assert isinstance(error, ValueError)
+
+
+def warnings_of(synthesized: Synthesized, pipeline: str, warning: str) -> list[str]:
+    """The messages of ``warning`` (an id without its prefix) given on the top-level construct ``pipeline``."""
+    return [m for path, m in synthesized.warnings if path.split("/")[2] == pipeline and f":{warning}]" in m]
+
+
+@pytest.fixture(scope="session")
+def warned() -> Synthesized:
+    """One synthesis holding a pipeline for each case of the build-environment, object-key and uploader warnings
+    and of the stack outputs."""
+    stack = cdk.Stack(cdk.App(), "Warned")
+    everything_retired = ValidatedS3Pipeline(
+        stack,
+        "AllRetired",
+        validation=ValidationOptions(commands=["true"], build_environment=RETIRED),
+        test=TestStageOptions(commands=["true"], build_environment=RETIRED),
+        deploy=[DeployTarget(name="Prod", commands=["true"], build_environment=RETIRED)],
+    )
+    everything_retired.add_build_stage("Extra", options=StageOptions(commands=["true"], build_environment=RETIRED))
+    everything_retired.grant_upload(iam.Role(stack, "Uploader", assumed_by=iam.AccountRootPrincipal()))
+    later = ValidatedS3Pipeline(stack, "RetiredLater", validation=VALID, test=TestStageOptions(commands=["true"]))
+    later.add_build_stage("Old", options=StageOptions(commands=["true"], build_environment=RETIRED))
+    ValidatedS3Pipeline(
+        stack,
+        "Custom",
+        validation=ValidationOptions(commands=["true"], build_environment=BuildEnvironment(image="ubuntu:22.04")),
+        test=TestStageOptions(commands=["true"], build_environment=BuildEnvironment(image="ubuntu:22.04")),
+    )
+    ValidatedS3Pipeline(stack, "NotZip", validation=VALID, object_key="uploads/package.tar.gz")
+    ValidatedS3Pipeline(stack, "Zip", validation=VALID, object_key="uploads/PACKAGE.ZIP", outputs=False)
+    granted_later = ValidatedS3Pipeline(stack, "GrantedLater", validation=VALID)
+    granted_later.grant_upload(iam.User(stack, "Developer"))
+    ValidatedS3Pipeline(
+        stack,
+        "Uploaders",
+        validation=VALID,
+        source_bucket_options=SourceBucketOptions(uploaders=[iam.Role.from_role_name(stack, "Devs", "developers")]),
+    )
+    ValidatedS3Pipeline(
+        stack, "Existing", validation=VALID, source_bucket=s3.Bucket.from_bucket_name(stack, "B", "uploads-b")
+    )
+    acknowledged = ValidatedS3Pipeline(stack, "Acknowledged", validation=VALID)
+    cdk.Annotations.of(acknowledged).acknowledge_warning("s3-validated-pipeline:noUploader", "granted elsewhere")
+    return synthesize(stack)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from aws_cdk.assertions import Match
@@ -485,3 +486,65 @@ def test_grant_upload_allows_putting_only_the_watched_key(seed: Synthesized) -> 
 def kms_key_of_source(seed: Synthesized) -> str:
     key: str = kms_key_of(seed.json["Resources"][source_bucket_id(seed)])["Fn::GetAtt"][0]
     return key
+
+
+# --- Outputs ------------------------------------------------------------------------------------------------------
+
+OUTPUT_IDS = ("SourceBucketName", "ObjectKey", "SourceKeyArn", "PipelineName", "DeadLetterQueueUrl", "UploadCommand")
+
+
+def outputs_of(synthesized: Synthesized, pipeline: str) -> dict[str, Any]:
+    """The pipeline's outputs, by output id (the logical id without the pipeline's prefix and hash)."""
+    found = {}
+    for logical_id, output in synthesized.json.get("Outputs", {}).items():
+        match = re.fullmatch(rf"{pipeline}([A-Za-z]+)[0-9A-F]{{8}}", logical_id)
+        if match:
+            found[match.group(1)] = output["Value"]
+    return found
+
+
+def test_every_pipeline_has_its_own_outputs(warned: Synthesized) -> None:
+    assert sorted(outputs_of(warned, "NotZip")) == sorted(OUTPUT_IDS)
+    assert sorted(outputs_of(warned, "GrantedLater")) == sorted(OUTPUT_IDS)
+    assert outputs_of(warned, "NotZip")["ObjectKey"] == "uploads/package.tar.gz"
+
+
+def test_outputs_can_be_turned_off(warned: Synthesized) -> None:
+    assert outputs_of(warned, "Zip") == {}
+
+
+def test_imported_bucket_without_a_key_has_no_key_output(warned: Synthesized) -> None:
+    outputs = outputs_of(warned, "Existing")
+    assert "SourceKeyArn" not in outputs
+    assert outputs["UploadCommand"] == "aws s3 cp package.zip s3://uploads-b/source.zip --checksum-algorithm SHA256"
+
+
+def test_minimal_example_outputs_the_bucket_the_pipeline_and_the_upload_command() -> None:
+    minimal = synthesized_example("minimal")
+    outputs = outputs_of(minimal, "Pipeline")
+    assert sorted(outputs) == sorted(OUTPUT_IDS)
+    [bucket] = [k for k, r in minimal.json["Resources"].items() if r["Type"] == "AWS::S3::Bucket" and "Source" in k]
+    [pipeline] = [k for k, r in minimal.json["Resources"].items() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    [key] = [k for k in minimal.json["Resources"] if k.startswith("PipelineSourceKey")]
+    assert outputs["SourceBucketName"] == {"Ref": bucket}
+    assert outputs["PipelineName"] == {"Ref": pipeline}
+    assert outputs["ObjectKey"] == "source.zip"
+    [queue] = [
+        k
+        for k, r in minimal.json["Resources"].items()
+        if k.startswith("PipelineTriggerDeadLetterQueue") and r["Type"] == "AWS::SQS::Queue"
+    ]
+    assert outputs["DeadLetterQueueUrl"] == {"Ref": queue}
+    assert outputs["UploadCommand"] == {
+        "Fn::Join": [
+            "",
+            [
+                "aws s3 cp package.zip s3://",
+                {"Ref": bucket},
+                "/source.zip --sse aws:kms --sse-kms-key-id ",
+                {"Fn::GetAtt": [key, "Arn"]},
+                " --checksum-algorithm SHA256",
+            ],
+        ]
+    }
+    assert not [m for _, m in minimal.warnings if "noUploader" in m]

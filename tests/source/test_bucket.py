@@ -13,9 +13,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from s3_validated_pipeline import InputError, SourceBucketOptions, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline.source import SourceBucket
 from s3_validated_pipeline.source.bucket import grant_object_upload
-from tests.conftest import Synthesized, synthesize
+from tests.conftest import VALID, Synthesized, assert_fails, new_pipeline, synthesize
 
+ROLE_ARN = "arn:aws:iam::111122223333:role/uploader"
 ROOT = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
 
 
@@ -221,3 +223,139 @@ def test_fails_when_grant_object_upload_gets_a_service_principal() -> None:
         grant_object_upload(
             iam.ServicePrincipal("codebuild.amazonaws.com"), bucket=bucket, object_key="source.zip", key=None
         )
+
+
+# --- Bad input: object key, bucket options, uploaders -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("object_key", "shown", "advice"),
+    [
+        pytest.param("", "''", "Name the object", id="empty-object-key"),
+        pytest.param("/source.zip", "'/source.zip'", "Drop the leading '/'", id="object-key-with-leading-slash"),
+        pytest.param("uploads/*.zip", "'uploads/*.zip'", "Wildcards are not supported", id="object-key-with-wildcard"),
+        pytest.param(123, "123", "Expected a str, not int; pass e.g. 'source.zip'", id="object-key-not-a-string"),
+        pytest.param("uploads/", "'uploads/'", "is a folder, not an object", id="object-key-is-a-folder"),
+    ],
+)
+def test_fails_when_the_object_key_is_bad(object_key: Any, shown: str, advice: str) -> None:
+    assert_fails("object_key", shown, advice, object_key=object_key)
+
+
+def test_fails_when_object_key_is_longer_than_s3_allows() -> None:
+    key = "uploads/" + "é" * 600  # 608 characters, but 1208 bytes in UTF-8: S3 counts bytes
+    assert_fails("object_key", f"'{key[:40]}... (1208 bytes)'", "at most 1024 bytes", object_key=key)
+
+
+@pytest.mark.parametrize("name", ["My_Uploads", "ab", "uploads-", "my..uploads", "192.168.5.4"])
+def test_fails_when_bucket_name_is_not_valid_for_s3(name: str) -> None:
+    assert_fails(
+        "source_bucket_options.bucket_name",
+        repr(name),
+        "S3 bucket names have 3 to 63 characters",
+        source_bucket_options=SourceBucketOptions(bucket_name=name),
+    )
+
+
+def test_fails_when_noncurrent_version_retention_is_negative() -> None:
+    assert_fails(
+        "source_bucket_options.noncurrent_version_retention_days",
+        "-1",
+        "positive whole number",
+        source_bucket_options=SourceBucketOptions(noncurrent_version_retention_days=-1),
+    )
+
+
+def test_fails_when_server_access_logs_is_a_string() -> None:
+    # "false" is truthy: without the check, logs would silently stay on while the user believes them off.
+    assert_fails(
+        "source_bucket_options.server_access_logs",
+        "'false'",
+        "Expected a bool, not str",
+        source_bucket_options=SourceBucketOptions(server_access_logs="false"),
+    )
+
+
+def test_fails_when_removal_policy_is_a_string() -> None:
+    assert_fails(
+        "source_bucket_options.removal_policy",
+        "'destroy'",
+        "Expected a RemovalPolicy, not str; pass e.g. RemovalPolicy.DESTROY",
+        source_bucket_options=SourceBucketOptions(removal_policy="destroy"),
+    )
+
+
+def test_fails_when_removal_policy_is_snapshot() -> None:
+    # CloudFormation rejects DeletionPolicy Snapshot on AWS::S3::Bucket and AWS::KMS::Key (cfn-lint E3035).
+    assert_fails(
+        "source_bucket_options.removal_policy",
+        "<RemovalPolicy.SNAPSHOT: 'SNAPSHOT'>",
+        "cannot snapshot an S3 bucket or a KMS key",
+        source_bucket_options=SourceBucketOptions(removal_policy=cdk.RemovalPolicy.SNAPSHOT),
+    )
+
+
+def test_fails_when_an_uploader_is_a_service_principal() -> None:
+    assert_fails(
+        "source_bucket_options.uploaders[0]",
+        "<aws_cdk.aws_iam.ServicePrincipal object at ",
+        "service principals cannot upload",
+        source_bucket_options=SourceBucketOptions(uploaders=[iam.ServicePrincipal("lambda.amazonaws.com")]),
+    )
+
+
+def test_fails_when_an_uploader_is_an_arn_string() -> None:
+    assert_fails(
+        "source_bucket_options.uploaders[0]",
+        repr(ROLE_ARN),
+        "Pass an IAM role or user",
+        source_bucket_options=SourceBucketOptions(uploaders=[ROLE_ARN]),
+    )
+
+
+def test_fails_when_uploaders_is_one_principal_not_a_list() -> None:
+    assert_fails(
+        "source_bucket_options.uploaders",
+        "<aws_cdk.aws_iam.AccountRootPrincipal object at ",
+        "Expected a list of IAM roles or users, not AccountRootPrincipal; pass e.g. [uploader_role]",
+        source_bucket_options=SourceBucketOptions(uploaders=iam.AccountRootPrincipal()),
+    )
+
+
+def test_fails_when_admin_role_is_an_arn_string() -> None:
+    assert_fails(
+        "source_bucket_options.admin_role",
+        repr(ROLE_ARN),
+        "iam.Role.from_role_arn(self, 'Admin', arn)",
+        source_bucket_options=SourceBucketOptions(admin_role=ROLE_ARN),
+    )
+
+
+def test_fails_when_grant_upload_gets_a_service_principal() -> None:
+    pipeline = new_pipeline()
+    with pytest.raises(InputError, match=r"grantee: got <aws_cdk\.aws_iam\.ServicePrincipal .*service principals"):
+        pipeline.grant_upload(iam.ServicePrincipal("codebuild.amazonaws.com"))
+
+
+def test_fails_when_grant_upload_gets_an_arn_string() -> None:
+    pipeline = new_pipeline()
+    with pytest.raises(InputError, match=r"grantee: got 'arn:aws:iam::111122223333:role/uploader'.*from_role_arn"):
+        pipeline.grant_upload(ROLE_ARN)  # type: ignore[arg-type]
+
+
+def test_fails_when_grant_upload_on_an_existing_bucket_gets_a_service_principal() -> None:
+    stack = cdk.Stack(cdk.App(), "Stack")
+    pipeline = ValidatedS3Pipeline(
+        stack, "Pipeline", validation=VALID, source_bucket=s3.Bucket.from_bucket_name(stack, "Existing", "uploads")
+    )
+    with pytest.raises(InputError, match=r"grantee: got <aws_cdk\.aws_iam\.ServicePrincipal .*service principals"):
+        pipeline.grant_upload(iam.ServicePrincipal("codebuild.amazonaws.com"))
+
+
+def test_fails_when_used_alone_with_a_dict_for_its_options() -> None:
+    with pytest.raises(
+        InputError, match=r"options: got \{'server_access_logs': False\}\. Expected SourceBucketOptions"
+    ):
+        SourceBucket(
+            cdk.Stack(cdk.App(), "Stack"), "Source", object_key="source.zip", options={"server_access_logs": False}
+        )  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from s3_validated_pipeline import (
     ValidationOptions,
 )
 from s3_validated_pipeline.source import UploadTrigger, trigger
-from tests.conftest import PACKS, ROOT, Synthesized, synthesize, synthesized_example
+from tests.conftest import PACKS, ROOT, Synthesized, assert_fails, new_pipeline, synthesize, synthesized_example
 from tests.examples.test_compliance import CHECKOV_ENV, acknowledgements, id_problem, nag_findings, reason_problem
 
 # S3's sample "Object Created" event, as the S3 user guide prints it ("EventBridge event message structure").
@@ -332,3 +332,32 @@ def test_direct_trigger_has_no_function_and_no_log() -> None:
 def test_trigger_mode_is_exported() -> None:
     assert s3_validated_pipeline.TriggerMode is TriggerMode is trigger.TriggerMode
     assert "TriggerMode" in s3_validated_pipeline.__all__
+
+
+@pytest.mark.parametrize(
+    ("value", "shown", "advice"),
+    [(0, "0", "or None"), (-1, "-1", "or None"), ("5", "'5'", "Expected an int or None, not str")],
+    ids=["zero", "negative", "string"],
+)
+def test_fails_when_trigger_reserved_concurrency_is_not_a_positive_int(value: Any, shown: str, advice: str) -> None:
+    assert_fails(
+        "trigger_reserved_concurrency",
+        shown,
+        advice,
+        trigger_mode=TriggerMode.FUNCTION,
+        trigger_reserved_concurrency=value,
+    )
+
+
+def test_unreserved_trigger_concurrency_warns_with_a_stable_id() -> None:
+    # Read from the construct's metadata, which synthesis turns into the warning: no synthesis needed.
+    pipeline = new_pipeline(trigger_mode=TriggerMode.FUNCTION, trigger_reserved_concurrency=None)
+    warnings = [
+        str(entry.data)
+        for construct in pipeline.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:warning"
+    ]
+    [warning] = warnings
+    assert "[ack: s3-validated-pipeline:triggerConcurrencyUnreserved]" in warning
+    assert "Set a small number such as 5" in warning

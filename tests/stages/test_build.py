@@ -10,7 +10,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from s3_validated_pipeline import BuildEnvironment, InputError, StageOptions, ValidatedS3Pipeline, ValidationOptions
-from tests.conftest import Synthesized, synthesize
+from tests.conftest import Synthesized, new_pipeline, synthesize
 
 MAINTAINED = BuildEnvironment.UBUNTU_22_04_NODE_22
 
@@ -86,3 +86,11 @@ def test_fails_when_stage_options_are_bad() -> None:
         pipeline.add_build_stage("Test", options=StageOptions(commands=[]))
     with pytest.raises(InputError, match=r"options: got \{'commands': \['npm test'\]\}\. Expected StageOptions"):
         pipeline.add_build_stage("Test", options={"commands": ["npm test"]})  # type: ignore[arg-type]
+
+
+def test_fails_when_a_stage_timeout_is_not_whole_minutes() -> None:
+    pipeline = new_pipeline()
+    with pytest.raises(
+        InputError, match=r"options\.timeout: got '1 minute 30 seconds'\. CodeBuild allows whole minutes"
+    ):
+        pipeline.add_build_stage("Scan", options=StageOptions(commands=["x"], timeout=cdk.Duration.seconds(90)))

@@ -31,7 +31,7 @@ from s3_validated_pipeline import (
     ValidatedS3Pipeline,
     ValidationOptions,
 )
-from tests.conftest import Synthesized, synthesize, synthesized_example
+from tests.conftest import VALID, Synthesized, assert_fails, new_pipeline, synthesize, synthesized_example
 
 PIPELINE_ACCOUNT = "111111111111"
 REGION = "eu-west-1"
@@ -686,3 +686,55 @@ def test_fails_when_approval_emails_come_with_an_existing_topic() -> None:
                 )
             ],
         )
+
+
+def test_fails_when_a_target_only_asks_for_an_approval() -> None:
+    with pytest.raises(InputError) as raised:
+        new_pipeline(deploy=[DeployTarget(name="Prod", approval=ApprovalOptions())])
+    [problem] = raised.value.problems
+    assert problem.argument == "deploy[0].commands"
+    assert "Target 'Prod' has neither commands nor cloudformation" in str(raised.value)
+    assert "got 'Prod'" not in str(raised.value)
+
+
+def test_fails_when_a_target_has_both_commands_and_cloudformation() -> None:
+    both = DeployTarget(
+        name="Prod", commands=["true"], cloudformation=CloudFormationDeployment(template_path="t.json", stack_name="A")
+    )
+    with pytest.raises(InputError, match=r"deploy\[0\]\.cloudformation: got CloudFormationDeployment\(\.\.\.\) "):
+        new_pipeline(deploy=[both])
+
+
+def test_fails_when_one_target_is_passed_instead_of_a_list() -> None:
+    with pytest.raises(InputError) as raised:
+        new_pipeline(deploy=DeployTarget(name="Prod", commands=["true"]))
+    message = str(raised.value)
+    assert "deploy: got DeployTarget(name='Prod', ...). Pass a list of targets, even for one" in message
+    assert " object at 0x" not in message
+
+
+@pytest.mark.parametrize(
+    ("bake_time", "shown"),
+    [(cdk.Duration.minutes(0), "0 minutes"), (cdk.Duration.seconds(90), "1 minute 30 seconds")],
+    ids=["bake-zero", "bake-fraction"],
+)
+def test_fails_when_a_bake_time_is_zero_or_not_whole_minutes(bake_time: cdk.Duration, shown: str) -> None:
+    target = DeployTarget(name="P", commands=["x"], bake_time=bake_time)
+    assert_fails("deploy[0].bake_time", shown, "Give whole minutes from Duration.minutes(1) to 1 day", deploy=[target])
+
+
+def test_fails_when_a_cross_account_target_is_in_a_stack_without_an_account() -> None:
+    with pytest.raises(InputError) as raised:
+        new_pipeline(deploy=[DeployTarget(name="Prod", account="222222222222", commands=["npx cdk deploy"])])
+    [problem] = raised.value.problems
+    assert problem.argument == "deploy[0].account"
+    assert "The pipeline's stack has no explicit account" in str(raised.value)
+    assert "env=cdk.Environment(account=" in str(raised.value)
+
+
+def test_a_target_account_in_a_stack_with_an_account_is_accepted() -> None:
+    stack = cdk.Stack(cdk.App(), "Stack", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    pipeline = ValidatedS3Pipeline(
+        stack, "Pipeline", validation=VALID, deploy=[DeployTarget(name="Prod", account="222222222222", commands=["x"])]
+    )
+    assert "Prod" in pipeline.deploy_stages
