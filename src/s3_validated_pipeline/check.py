@@ -5,14 +5,14 @@ nothing else) and runs ``python3 check.py ...``; on a developer's machine it run
 ``python -m s3_validated_pipeline.check ...``. So it is self-contained: standard library only, Python 3.8
 compatible, and it imports nothing from the rest of the package.
 
-Checking a package (``check_package``) reads the zip's own structures rather than trusting ``zipfile``, and
-accepts only zips that every common extractor reads the same way: one end record at the very end, every byte of
-the file accounted for by an entry or the central directory, each local header agreeing with its central entry,
-names that mean one path everywhere, regular files and folders only. Then it reads every entry's data exactly
-once, in 1 MiB chunks: uncompressed sizes are counted by inflating the real bytes (inflating stops as soon as a
-limit is passed, so a zip bomb is never fully expanded), text is scanned for credentials, and, with
-``extract_to``, each file is written from the very bytes that were judged. The validate stage runs the package's
-commands on that extraction, never on another tool's reading of the zip.
+Checking a package (``check_package``) reads the zip's own structures rather than trusting ``zipfile``, and accepts
+only zips that every common extractor reads the same way: one end record at the very end (followed by nothing but
+the zero padding bsdtar writes), every byte of the file accounted for by an entry or the central directory, each
+local header agreeing with its central entry, names that mean one path everywhere, regular files and folders only.
+Then it reads every entry's data exactly once, in 1 MiB chunks: uncompressed sizes are counted by inflating the
+real bytes (inflating stops as soon as a limit is passed, so a zip bomb is never fully expanded), text is scanned
+for credentials, and, with ``extract_to``, each file is written from the very bytes that were judged. The validate
+stage runs the package's commands on that extraction, never on another tool's reading of the zip.
 
 Each rule is a small function, listed with its stable id in ``RULES``; a package with no findings is accepted.
 Time is linear in the zip's size and entry count, and memory does not grow with path depth.
@@ -435,6 +435,10 @@ _EXTRA_ZIP64 = 0x0001
 _EXTRA_UNICODE_PATH = 0x7075
 _EXTRA_UNICODE_COMMENT = 0x6375
 _RECREATE = "re-create the zip with a standard tool, e.g. `zip -r package.zip .`"
+_MAX_PADDING = 10240
+"""Zero bytes accepted after the end record. bsdtar writing to standard output (``bsdtar --format zip -cf - . >
+package.zip``, through a pipe or not) pads the zip with zeros to a whole block: 20 records of 512 bytes unless
+``-b`` says otherwise, so less than this."""
 
 
 @dataclass(frozen=True)
@@ -499,7 +503,7 @@ def read_archive(fh: BinaryIO, size: int, *, limits: Limits | None = None) -> Ar
 
 
 def _read_end_records(fh: BinaryIO, size: int) -> _End:
-    tail_size = min(size, _EOCD.size + _U16)
+    tail_size = min(size, _EOCD.size + _U16 + _MAX_PADDING)
     fh.seek(size - tail_size)
     tail = fh.read(tail_size)
     at = _end_record_in(tail, fh, size)
@@ -522,9 +526,23 @@ def _read_end_records(fh: BinaryIO, size: int) -> _End:
 
 
 def _end_record_in(tail: bytes, fh: BinaryIO, size: int) -> int:
-    """Where in ``tail`` (the file's last bytes) the one end record starts; it and its comment must end the file."""
+    """Where in ``tail`` (the file's last bytes) the one end record starts; it and its comment must end the file,
+    but for zero padding (``_MAX_PADDING``)."""
+    # An end record ends the file when nothing but zeros, at most _MAX_PADDING of them, follows its comment. No
+    # record can hide in those zeros (every signature starts with "PK"), so a second end record that ends the file
+    # starts before them, within the tail (a record and its comment take at most 22 + 65,535 bytes), and is found
+    # below. With none, the readers that take the last end record and those that take the one ending the file agree.
+    zeros_from = len(tail.rstrip(b"\x00"))
+
+    def comment_end(at: int) -> int:
+        comment_length: int = _EOCD.unpack_from(tail, at)[7]
+        return at + _EOCD.size + comment_length
+
+    def ends_file(at: int) -> bool:
+        return max(zeros_from, len(tail) - _MAX_PADDING) <= comment_end(at) <= len(tail)
+
     at = tail.rfind(_SIG_EOCD)
-    while at >= 0 and (at + _EOCD.size > len(tail) or at + _EOCD.size + _EOCD.unpack_from(tail, at)[7] > len(tail)):
+    while at >= 0 and (at + _EOCD.size > len(tail) or comment_end(at) > len(tail)):
         at = tail.rfind(_SIG_EOCD, 0, at)
     if at < 0:
         fh.seek(0)
@@ -537,21 +555,37 @@ def _end_record_in(tail: bytes, fh: BinaryIO, size: int) -> int:
         raise ArchiveError("not-a-zip", "The file is not a zip archive (it has no end-of-central-directory record).")
     other = tail.rfind(_SIG_EOCD, 0, at)
     while other >= 0:
-        if other + _EOCD.size <= at and other + _EOCD.size + _EOCD.unpack_from(tail, other)[7] == len(tail):
+        if other + _EOCD.size <= at and ends_file(other):
             raise ArchiveError(
                 "end-record",
-                "The zip has two end records that each reach the end of the file (an archive hidden in the zip "
-                f"comment), so tools would read different archives; {_RECREATE}.",
+                "The zip has two end records that each reach the end of the file or its zero padding (an archive "
+                f"hidden in the zip comment), so tools would read different archives; {_RECREATE}.",
             )
         other = tail.rfind(_SIG_EOCD, 0, other)
-    after = len(tail) - (at + _EOCD.size + _EOCD.unpack_from(tail, at)[7])
-    if after:
+    end = comment_end(at)
+    after = len(tail) - end
+    if end < zeros_from:
+        first = size - len(tail[end:].lstrip(b"\x00"))
         raise ArchiveError(
             "end-record",
-            f"{after} bytes follow the zip's end record, so tools would disagree on where the archive ends; "
+            f"{after} bytes follow the zip's end record, the first non-zero one at offset {first}: only zero bytes "
+            f"(the padding `bsdtar -cf -` writes) may follow it, so tools would disagree on where the archive ends; "
             f"{_RECREATE}.",
         )
-    if any(signature in tail[at + _EOCD.size :] for signature in _SIGNATURES):
+    if after > _MAX_PADDING:
+        raise ArchiveError(
+            "end-record",
+            f"{after} zero bytes follow the zip's end record, more than the {_MAX_PADDING} bsdtar pads a zip with "
+            f"when it writes to standard output (its default block size); {_RECREATE}, or with bsdtar without `-b`.",
+        )
+    if end - at - _EOCD.size + after > _U16:
+        raise ArchiveError(
+            "end-record",
+            f"The zip comment ({end - at - _EOCD.size} bytes) and the zero padding after it ({after} bytes) put the "
+            f"end record more than {_EOCD.size + _U16} bytes before the end of the file, further than readers look "
+            f"for it (Python's zipfile would not open the zip); {_RECREATE} and a shorter comment.",
+        )
+    if any(signature in tail[at + _EOCD.size : end] for signature in _SIGNATURES):
         raise ArchiveError(
             "end-record",
             "The zip comment holds a zip record signature, so tools may read a different archive from it; "
@@ -1756,7 +1790,8 @@ RULES: dict[str, str] = {
     "not-a-zip": "the file is no zip archive",
     "truncated": "the zip ends before its central directory (an upload cut short)",
     "corrupt-archive": "damaged records, malformed extra fields, several disks",
-    "end-record": "not exactly one end record at the very end; a zip comment that holds a record signature",
+    "end-record": "not exactly one end record at the very end (zero bytes after it aside: bsdtar's padding, up to "
+    "10240); a zip comment that holds a record signature",
     "zip64-record": "zip64 end records that disagree with the end record, are misplaced, or are not needed",
     "entry-count-mismatch": "entry counts or the central directory's size disagree between the records",
     "unaccounted-bytes": "bytes no entry accounts for: before the first entry (a joined file), between entries, "

@@ -225,6 +225,56 @@ def _signature_in_comment(attack: bool) -> bytes:
     return build_zip(base_entries(), comment=b"release notes: " + (hidden_header if attack else b"v1.4.0"))
 
 
+BSDTAR_BLOCK = 10240
+"""bsdtar's default block size (20 records of 512 bytes): what it writes to standard output is padded with zeros
+to a whole number of blocks, and the checker accepts that much zero padding."""
+
+
+def bsdtar_padded(data: bytes) -> bytes:
+    """``data`` padded with zeros to a whole number of bsdtar blocks, as ``bsdtar -cf - ...`` writes it."""
+    return data + bytes(-len(data) % BSDTAR_BLOCK)
+
+
+def _non_zero_after_padding(attack: bool) -> bytes:
+    padded = bsdtar_padded(build_zip(base_entries()))
+    return padded + b"\x01" if attack else padded
+
+
+def _padding_longer_than_a_block(attack: bool) -> bytes:
+    return build_zip(base_entries(), after_end=bytes(BSDTAR_BLOCK + 1 if attack else BSDTAR_BLOCK))
+
+
+def _comment_and_padding_past_the_search_window(attack: bool) -> bytes:
+    """A comment and zero padding that together put the end record more than 22 + 65,535 bytes (the longest
+    comment) from the end of the file; zipfile, which looks that far and 1 byte further, finds no end record."""
+    return build_zip(
+        base_entries(), comment=b"c" * (65535 - BSDTAR_BLOCK + (2 if attack else 0)), after_end=bytes(BSDTAR_BLOCK)
+    )
+
+
+def _archive_in_comment_then_padding(attack: bool) -> bytes:
+    """The archive hidden in the comment, and zero padding after it: the hidden end record's comment and the
+    visible one's both end inside the final zeros, so each reaches the end of the file as far as padding goes."""
+    return bsdtar_padded(_archive_in_comment(attack))
+
+
+FILLER = RawEntry(b"assets/filler.txt", b"f" * 60000, method=_STORED)
+
+
+def _end_record_in_data_reaching_the_padding(attack: bool) -> tuple[list[RawEntry], bytes]:
+    """The project, a stored blob that holds a whole archive (.env, a symlink to /) whose end record's comment runs
+    over the rest of the zip into its padding, and a stored filler that puts that end record more than 22 + 65,535
+    bytes before the end of the file: beyond the last 64 KiB, but still an end record reaching the end. The entries
+    (with zeros for the blob in the control) and the zip."""
+    first = base_entries()
+    data_at = sum(len(local_record(entry)) for entry in first) + 30 + len(BLOB_NAME)
+    hidden = bytearray(_entries_at(data_at, HIDDEN))
+    unpadded_size = len(build_zip([*first, RawEntry(BLOB_NAME, bytes(len(hidden)), method=_STORED), FILLER]))
+    struct.pack_into("<H", hidden, len(hidden) - 2, unpadded_size - (data_at + len(hidden)) + 5)
+    entries = [*first, RawEntry(BLOB_NAME, bytes(hidden) if attack else bytes(len(hidden)), method=_STORED), FILLER]
+    return entries, build_zip(entries, after_end=bytes(BSDTAR_BLOCK))
+
+
 # zip64-record ---------------------------------------------------------------------------------------------------
 
 
@@ -546,6 +596,41 @@ DIFFERENTIAL: tuple[DiffCase, ...] = (
     ),
     DiffCase("bytes-after-end-record", _bytes_after_end, {"end-record": "follow the zip's end record"}, BASE),
     DiffCase("zip-signature-in-comment", _signature_in_comment, {"end-record": "signature"}, BASE),
+    DiffCase(
+        "non-zero-byte-after-zero-padding",
+        _non_zero_after_padding,
+        {"end-record": "the first non-zero one at offset 10240"},
+        BASE,
+    ),
+    DiffCase(
+        "zero-padding-longer-than-a-block", _padding_longer_than_a_block, {"end-record": "10241 zero bytes"}, BASE
+    ),
+    DiffCase(
+        "comment-and-padding-past-the-search-window",
+        _comment_and_padding_past_the_search_window,
+        {"end-record": "further than readers look for it"},
+        BASE,
+        differs=("zipfile",),
+        why="zipfile looks for the end record in the file's last 65,558 bytes only and extracts nothing",
+    ),
+    DiffCase(
+        "archive-in-zip-comment-then-padding",
+        _archive_in_comment_then_padding,
+        {"end-record": "two end records"},
+        judged_view(HIDDEN),
+        differs=("bsdtar-stream", "7zz"),
+        why="zipfile, unzip and bsdtar take the last end record, the hidden one (.env with an AWS key id, a symlink "
+        "to /); 7-Zip and a streaming bsdtar extract the visible archive",
+        tolerated=frozenset({"unaccounted-bytes", "forbidden-file", "credentials", "symlink"}),
+    ),
+    DiffCase(
+        "end-record-in-data-reaching-the-padding",
+        lambda attack: _end_record_in_data_reaching_the_padding(attack)[1],
+        {"end-record": "two end records"},
+        judged_view(_end_record_in_data_reaching_the_padding(True)[0]),
+        why="no reader here takes the hidden end record, 64 KiB and more before the end of the file; one that prefers "
+        "an end record whose comment reaches the end would extract .env (an AWS key id) and a symlink to /",
+    ),
     # zip64-record
     DiffCase("zip64-record-not-needed", _zip64_not_needed, {"zip64-record": "zip64"}, BASE),
     DiffCase(

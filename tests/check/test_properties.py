@@ -1,6 +1,7 @@
 """Property tests of the checker: mutants of valid zips (bytes flipped, cut, inserted or deleted; header fields,
-counts, offsets, names and extra fields changed) are either rejected, leaving the extraction folder empty, or
-accepted, and then Python's ``zipfile`` extracts exactly what the checker extracted (same paths, same bytes).
+counts, offsets, names and extra fields changed; zeros and other bytes appended) are either rejected, leaving the
+extraction folder empty, or accepted, and then Python's ``zipfile`` extracts exactly what the checker extracted
+(same paths, same bytes).
 
 The runs are derandomized, so CI sees the same examples every time.
 """
@@ -18,10 +19,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from s3_validated_pipeline.check import check_package
+from s3_validated_pipeline.check import Report, check_package
 from tests.check.differential_corpus import (
     APP_JS,
     APPLEDOUBLE,
+    BSDTAR_BLOCK,
     PACKAGE_JSON,
     README,
     extract_with,
@@ -313,6 +315,19 @@ def mutants(draw: st.DrawFn, structural: bool) -> tuple[str, bytes]:
     return seed, bytes(data)
 
 
+@st.composite
+def padded_mutants(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A seed, perhaps with a blind byte change, then zeros appended (around none, and around bsdtar's block), then
+    perhaps other bytes."""
+    seed = draw(st.sampled_from(sorted(SEEDS)))
+    data = bytearray(SEEDS[seed])
+    if draw(st.integers(0, 2)) == 0:
+        draw(byte_mutation(len(data)))(data)
+    zeros = draw(st.one_of(st.integers(0, 64), st.integers(BSDTAR_BLOCK - 64, BSDTAR_BLOCK + 64)))
+    after = draw(st.binary(max_size=8)) + b"\x01" if draw(st.booleans()) else b""  # ends in a non-zero byte
+    return seed, bytes(data + bytes(zeros) + after)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The property
 
@@ -321,7 +336,9 @@ def _ignore(_: str) -> None:
     return None
 
 
-def assert_rejected_or_extracted_as_zipfile_does(seed: str, data: bytes, note: Callable[[str], None] = _ignore) -> None:
+def assert_rejected_or_extracted_as_zipfile_does(
+    seed: str, data: bytes, note: Callable[[str], None] = _ignore
+) -> Report:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         package = root / f"{seed}.zip"
@@ -333,7 +350,7 @@ def assert_rejected_or_extracted_as_zipfile_does(seed: str, data: bytes, note: C
         if not report.accepted:
             assert extracted == {}, f"rejected ({report.summary()}) but left {sorted(extracted)}"
             assert not target.exists() or not any(target.iterdir())
-            return
+            return report
         with zipfile.ZipFile(package) as archive:  # an accepted zip must be readable by zipfile
             assert archive.testzip() is None, report.summary()
         assert extracted == extract_with("zipfile", package, root / "zipfile"), report.summary()
@@ -341,6 +358,7 @@ def assert_rejected_or_extracted_as_zipfile_does(seed: str, data: bytes, note: C
             mode = path.lstat().st_mode
             assert stat.S_ISDIR(mode) or stat.S_ISREG(mode), path
             assert stat.S_IMODE(mode) in ((0o755,) if stat.S_ISDIR(mode) else (0o644, 0o755)), (path, oct(mode))
+    return report
 
 
 PROPERTY_SETTINGS = settings(
@@ -381,3 +399,19 @@ def test_field_level_mutants_are_rejected_or_extracted_as_zipfile_does(mutant: t
     # WHEN it is checked and extracted
     # THEN it is rejected with nothing extracted, or zipfile extracts exactly the same files
     assert_rejected_or_extracted_as_zipfile_does(*mutant, note=event)
+
+
+@PROPERTY_SETTINGS
+@given(padded_mutants())
+def test_padded_mutants_are_accepted_only_for_zero_padding_and_extracted_as_zipfile_does(
+    mutant: tuple[str, bytes],
+) -> None:
+    # GIVEN a valid zip, perhaps with a byte changed, followed by zeros and perhaps other bytes
+    seed, data = mutant
+    # WHEN it is checked and extracted
+    report = assert_rejected_or_extracted_as_zipfile_does(seed, data, note=event)
+    # THEN it is rejected with nothing extracted, or zipfile extracts exactly the same files (above)
+    # AND the zip itself followed by bytes is accepted exactly when they are at most a block of zeros
+    if data.startswith(SEEDS[seed]):
+        after = data[len(SEEDS[seed]) :]
+        assert report.accepted == (after == bytes(len(after)) and len(after) <= BSDTAR_BLOCK), report.summary()

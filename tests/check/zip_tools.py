@@ -167,6 +167,12 @@ def _bsdtar_glob(tree: Path, out: Path) -> None:
     _run(["bsdtar", "--format", "zip", "-cf", str(out), *names], tree)
 
 
+def _bsdtar_stdout(tree: Path, out: Path) -> None:
+    """``bsdtar --format zip -cf - . > x.zip``: libarchive pads what it writes to standard output (a pipe here, but
+    a file behind ``>`` too) with zeros to a whole 10240-byte block, after the end record."""
+    out.write_bytes(_run(["bsdtar", "--format", "zip", "-cf", "-", "."], tree).stdout)
+
+
 def _python_zipfile(tree: Path, out: Path, *, streamed: bool = False, method: int = zipfile.ZIP_DEFLATED) -> None:
     """``zipfile.ZipFile.write`` of every folder and file; ``streamed``: to an unseekable stream (data descriptors)."""
     with out.open("wb") as sink:
@@ -341,6 +347,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("7zip-bzip2", "7zz", _seven_zip_bzip2),
     Tool("bsdtar-dot", "bsdtar", _bsdtar_dot, note='"./" before every name, like Windows tar.exe'),
     Tool("bsdtar-format-zip", "bsdtar", _bsdtar_glob),
+    Tool("bsdtar-stdout", "bsdtar", _bsdtar_stdout, note="bsdtar --format zip -cf - . into a pipe: zero padding"),
     Tool("python-zipfile", None, _python_zipfile),
     Tool("python-zipfile-streamed", None, _python_zipfile_streamed),
     Tool("python-zipfile-streamed-stored", None, _python_zipfile_streamed_stored),
