@@ -10,7 +10,8 @@ that does not resolve, a docstring it cannot parse; or from an import) fails the
   renders docstrings) in pdoc's page frame. Links to another page (``stages.md#rollback``) point at its HTML.
 
 Then every relative link and image of the pages must resolve: to a page, a heading of it (its id), a file, or an API
-page and its anchors. A broken one fails the build, naming the page and the link.
+page and its anchors; and the index must link to every page (the navigation lists them in its order). A broken link or
+a page left out fails the build, naming it.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def read_pages(docs: Path = DOCS) -> list[Page]:
 def write_pages(pages: list[Page], docs: Path = DOCS) -> None:
     """Write each page as ``docs/<name>.html`` in pdoc's frame, with a navigation to every page and API module."""
     template = pdoc.render.env.from_string(_PAGE)
-    contents = [(page.name, page.title) for page in pages if page.name != "index"]
+    contents = [(page.name, page.title) for page in in_index_order(pages)]
     for page in pages:
         html = template.render(
             title=f"{page.title} - s3-validated-pipeline",
@@ -104,6 +105,20 @@ def write_pages(pages: list[Page], docs: Path = DOCS) -> None:
             mermaid="mermaid" in page.html,
         )
         (docs / f"{page.name}.html").write_text(html, encoding="utf-8")
+
+
+def in_index_order(pages: list[Page]) -> list[Page]:
+    """The pages the index links to, in its order (the navigation's)."""
+    [index] = [page for page in pages if page.name == "index"]
+    linked = list(dict.fromkeys(re.findall(r'href="([A-Za-z0-9_-]+)\.html[#"]', index.html)))
+    by_name = {page.name: page for page in pages}
+    return [by_name[name] for name in linked if name in by_name and name != "index"]
+
+
+def unlisted(pages: list[Page]) -> list[str]:
+    """The pages the index does not link to: a reader of the HTML would never find them."""
+    listed = {page.name for page in in_index_order(pages)}
+    return [f"docs/{page.name}.md" for page in pages if page.name not in listed | {"index"}]
 
 
 def broken_links(pages: list[Page], docs: Path = DOCS) -> list[str]:
@@ -142,7 +157,9 @@ def main() -> int:
     broken = broken_links(pages)
     for problem in broken:
         print(f"build_docs: broken link in {problem}", file=sys.stderr)
-    if broken:
+    for page in unlisted(pages):
+        print(f"build_docs: docs/index.md does not link to {page}", file=sys.stderr)
+    if broken or unlisted(pages):
         return 1
     api_pages = sum(1 for _ in API.rglob("*.html"))
     print(f"build_docs: {len(pages)} reference pages in docs/ (open docs/index.html), {api_pages} in docs/api/")

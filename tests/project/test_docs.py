@@ -118,19 +118,25 @@ def test_the_pages_link_only_to_pages_headings_files_and_api_pages_that_exist(tm
     # THEN every relative link and image of every page resolves
     assert build_docs.broken_links(pages, tmp_path) == []
     assert {page.name for page in pages} == {path.stem for path in DOCS.glob("*.md")}
+    # AND the index links to every page
+    assert build_docs.unlisted(pages) == []
 
 
-def test_the_docs_build_reports_a_missing_page_file_and_anchor(tmp_path: Path) -> None:
+def test_the_docs_build_reports_a_missing_page_file_anchor_and_index_entry(tmp_path: Path) -> None:
     # GIVEN a page linking to a page that exists, one that does not, a heading that does not exist, and a file
     (tmp_path / "a.md").write_text(
         "# A\n\n## Known\n\n[ok](b.md#b) [gone](c.md) [typo](b.md#nope) [self](#known) [no](#unknown) ![i](x.svg)\n",
         encoding="utf-8",
     )
     (tmp_path / "b.md").write_text("# B\n", encoding="utf-8")
+    (tmp_path / "index.md").write_text("# Index\n\n[B](b.md)\n", encoding="utf-8")
     pages = build_docs.read_pages(tmp_path)
     build_docs.write_pages(pages, tmp_path)
     # THEN the links to pages point at their HTML, and every broken one is named
-    assert 'href="b.html#b"' in pages[0].html
+    [a] = [page for page in pages if page.name == "a"]
+    assert 'href="b.html#b"' in a.html
+    # AND a page the index does not link to is named
+    assert build_docs.unlisted(pages) == ["docs/a.md"]
     assert build_docs.broken_links(pages, tmp_path) == [
         "docs/a.md: c.html: no such file",
         "docs/a.md: b.html#nope: no heading or anchor 'nope' there",
