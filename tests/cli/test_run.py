@@ -41,7 +41,7 @@ SEED_SAMPLE = ROOT / "examples" / "seed_pipeline" / "sample"
 
 APP = """
 import aws_cdk as cdk
-from s3_validated_pipeline import TestStageOptions, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline import BuildEnvironment, TestStageOptions, ValidatedS3Pipeline, ValidationOptions
 
 app = cdk.App()
 stack = cdk.Stack(app, "RunTest")
@@ -49,7 +49,11 @@ ValidatedS3Pipeline(
     stack,
     "Pipeline",
     validation=ValidationOptions(required_files=["build.sh", "test.sh"], commands=["sh build.sh"]),
-    test=TestStageOptions(commands=["sh test.sh"], report_files=["reports/*.xml"]),
+    test=TestStageOptions(
+        commands=["sh test.sh"],
+        report_files=["reports/*.xml"],
+        build_environment=BuildEnvironment.AMAZON_LINUX_2023_NODE_22,  # an image of its own, for --docker's tests
+    ),
 )
 app.synth()
 """
@@ -134,14 +138,29 @@ def test_env_file_with_a_key_id_is_rejected_naming_the_rule(workspace: Workspace
     assert "[forbidden-file] '.env'" in result.output
     assert "[credentials] '.env'" in result.output
     assert re.search(r"^ +Test +Didn't run$", result.output, re.MULTILINE), result.output
-    assert "Failed: Validate." in result.output
+    # AND the summary names the check's command: its first line cut to 100 characters, and how many lines follow
+    check = _command(workspace.cdk_out, "Validate", "pre_build", "check.py /tmp/s3vp/source.zip")
+    first = check.splitlines()[0]
+    assert len(first) > 100
+    shown = first[: 100 - len(" (+2 more lines)") - 1] + "… (+2 more lines)"
+    assert f"      failed command: {shown}\n" in result.output
+    assert f"Failed: Validate. The command {shown} exited with code 1.\n" in result.output
+
+
+def _command(cdk_out: Path, stage: str, phase: str, part: str) -> str:
+    """The command of ``stage``'s ``phase`` holding ``part``, as synthesized."""
+    (action,) = next(s for s in choose(find_pipelines(cdk_out), None).stages if s.name == stage).actions
+    assert action.buildspec is not None
+    (command,) = [c for c in action.buildspec["phases"][phase]["commands"] if part in c]
+    return str(command)
 
 
 def test_failing_build_command_stops_before_test(workspace: Workspace) -> None:
     result, keep = workspace.run_package("build-fails", {"build.sh": "echo broken >&2; exit 3\n", "test.sh": TEST_OK})
     assert result.exit_code == 1, result.output
-    assert "the build phase failed (exit code 3)" in result.output
-    assert "Failed: Validate." in result.output
+    # THEN the stage and the summary name the buildspec command that failed, with its exit code
+    assert "the build phase failed (exit code 3)\n      failed command: sh build.sh\n" in result.output
+    assert "Failed: Validate. The command sh build.sh exited with code 3.\n" in result.output
     assert not list((keep / "logs").glob("*-Test-*.log")), "the Test stage ran"
     assert not (keep / "artifacts" / "Validated").exists()
 
@@ -154,6 +173,9 @@ def test_failing_tests_fail_the_run(workspace: Workspace) -> None:
     assert document["failed_stage"] == "Test"
     (test,) = [stage for stage in document["stages"] if stage["name"] == "Test"]
     assert test["actions"][0]["detail"] == "the build phase failed (exit code 1)"
+    assert (test["actions"][0]["failed_command"], test["actions"][0]["exit_code"]) == ("sh test.sh", 1)
+    (validate,) = [stage for stage in document["stages"] if stage["name"] == "Validate"]
+    assert (validate["actions"][0]["failed_command"], validate["actions"][0]["exit_code"]) == (None, None)
     assert list((keep / "reports").rglob("junit.xml")), "the failing run's report was not collected"
 
 
@@ -204,6 +226,7 @@ def test_file_changed_between_stages_is_caught_naming_the_file(workspace: Worksp
     test = outcomes["Test"].actions[0]
     assert test.state == "Failed"
     assert test.detail == "the pre_build phase failed (exit code 1)"
+    assert test.failed_command == _command(workspace.cdk_out, "Test", "pre_build", "check.py verify")
     assert any(line.startswith("[file-changed] 'out/result.txt'") for line in test.findings), test.findings
     assert not (tmp_path / "run" / "builds" / "02-Test-Test" / "src" / "reports").exists()
 

@@ -4,7 +4,8 @@ Docker is rarely on a test machine, so fake ``docker`` and ``codebuild_build.sh`
 for them: the fake docker knows the images it is told of; the fake agent records what it was given, then runs the
 buildspec file as the agent would, in the mounted source folder with the environment file's variables (bash sourcing
 ``BASH_ENV``, so the container's stand-in ``aws`` is really reached that way), printing docker compose-style lines
-with terminal line ends, and exits 0 even when a phase failed (the log says so). One test runs the real agent where
+with terminal line ends, and exits 0 even when a phase failed (the log says so; ``FAKE_AGENT_NO_COMMAND_LINE`` leaves
+out the line naming the failed command). One test runs the real agent where
 Docker, the script and the images are on this machine.
 """
 
@@ -28,6 +29,7 @@ from click.testing import CliRunner, Result
 from s3_validated_pipeline.cli import _app
 from s3_validated_pipeline.cli._local import agent as local_agent
 from s3_validated_pipeline.cli._local.assembly import Action, choose, find_pipelines
+from s3_validated_pipeline.cli._local.runner import failed_command
 from tests.check.package_corpus import FAKE_ACCESS_KEY_ID
 from tests.cli.test_run import APP, BUILD_OK, TEST_OK, package
 
@@ -36,8 +38,8 @@ pytestmark = pytest.mark.skipif(
     reason="needs bash, GNU coreutils and python3, as on the CodeBuild images",
 )
 
-IMAGES = {"Validate": "aws/codebuild/standard:5.0", "Test": "aws/codebuild/standard:7.0"}
-"""The images the test app's projects name (the library's default build environments)."""
+IMAGES = {"Validate": "aws/codebuild/standard:7.0", "Test": "aws/codebuild/amazonlinux-x86_64-standard:5.0"}
+"""The images the test app's projects name (the library's default, and Amazon Linux 2023 for Test)."""
 GETOPT = "cmdi:a:r:s:b:e:l:p:h"
 """codebuild_build.sh's own getopts string."""
 
@@ -92,6 +94,8 @@ for source in sources[1:]:
 with open(work / "container.log", "w") as log:
     Build(Path(sources[0]), work / "scratch", env, log, 600).run(json.loads(Path(values["-b"]).read_text()))
 for line in (work / "container.log").read_text().splitlines():
+    if os.environ.get("FAKE_AGENT_NO_COMMAND_LINE") and "Command did not exit successfully" in line:
+        continue
     line = line.replace("[Container] ", "[Container] 2025/01/02 03:04:05.678901 ")
     sys.stdout.write("\\x1b[36magent-1  | \\x1b[0m" + line + "\\r\\n")
 sys.exit(0)
@@ -294,13 +298,52 @@ def test_failing_build_reported_by_the_agent_fails_the_stage(workspace: Workspac
     # GIVEN a build command failing, which the agent reports in its log while exiting 0
     files = {"build.sh": "echo broken >&2; exit 3\n", "test.sh": TEST_OK}
     result, keep = workspace.run_package("build-fails", files, "--docker")
-    # THEN Validate failed at its build phase, with the command's exit code, and Test never ran
+    # THEN Validate failed at its build phase, naming the command read from the agent's log, with its exit code
     assert result.exit_code == 1, result.output
-    assert "the build phase failed (exit code 3)" in result.output
-    assert "Failed: Validate." in result.output
+    assert "the build phase failed (exit code 3)\n      failed command: sh build.sh\n" in result.output
+    assert "Failed: Validate. The command sh build.sh exited with code 3.\n" in result.output
+    # AND Test never ran
     assert re.search(r"^ +Test +Didn't run$", result.output, re.MULTILINE), result.output
     assert len(workspace.fakes.calls("agent")) == 1
     assert not (keep / "artifacts" / "Validated").exists()
+
+
+def test_failed_phase_alone_is_said_when_the_agent_log_names_no_command(workspace: Workspace) -> None:
+    # GIVEN an agent whose log says the build phase failed, but not which command
+    env = workspace.fakes.env() | {"FAKE_AGENT_NO_COMMAND_LINE": "1"}
+    files = {"build.sh": "exit 3\n", "test.sh": TEST_OK}
+    result, _ = workspace.run_package("no-command-line", files, "--docker", env=env)
+    # THEN the run names the phase and says the log names no command, rather than guessing one
+    assert result.exit_code == 1, result.output
+    assert "      the build phase failed (exit code 1); its log names no failing command\n" in result.output
+    assert "failed command:" not in result.output
+    assert "Failed: Validate.\n" in result.output
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        # the agent's line, with its timestamp
+        ("[Container] 2025/01/02 03:04 Command did not exit successfully sh build.sh exit status 3\n", "sh build.sh"),
+        # the phase context line, when a CodeBuild version writes only that one
+        (
+            "[Container] 2025/01/02 Phase context status code: COMMAND_EXECUTION_ERROR Message: Error while executing "
+            "command: sh build.sh. Reason: exit status 3\n",
+            "sh build.sh",
+        ),
+        # a command of several lines, read whole; the first one failing when two did
+        (
+            "Command did not exit successfully echo a\nfalse exit status 1\n"
+            "Command did not exit successfully sh build.sh exit status 2\n",
+            "echo a\nfalse",
+        ),
+        # a command that only starts like one of the buildspec's is not it
+        ("Command did not exit successfully sh build.sh --fast exit status 1\n", None),
+        ("[Container] Phase complete: BUILD State: FAILED\n", None),
+    ],
+)
+def test_failed_command_is_the_buildspec_command_the_log_reports(log: str, expected: str | None) -> None:
+    assert failed_command(log, ["sh build.sh", "echo a\nfalse"]) == expected
 
 
 def test_rejected_package_names_the_rules_from_the_agent_log(workspace: Workspace) -> None:
@@ -346,7 +389,7 @@ def test_fails_when_the_image_is_missing_saying_how_to_build_it(workspace: Works
     output = " ".join(result.output.split())
     image = IMAGES["Validate"]
     assert f"the build image {image} is not on this machine (Error response from daemon: No such image:" in output
-    assert f"cd aws-codebuild-docker-images/ubuntu/standard/5.0 && docker build -t {image} ." in output
+    assert f"cd aws-codebuild-docker-images/ubuntu/standard/7.0 && docker build -t {image} ." in output
     assert IMAGES["Test"] not in output
     assert workspace.fakes.calls("agent") == []
     inspected = [call["argv"] for call in workspace.fakes.calls("docker")]

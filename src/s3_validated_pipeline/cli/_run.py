@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,9 @@ from ._package import PackageError, build_package
 
 __all__ = ["run_command"]
 
+_FOLDER_LIKE = re.compile(r"\S*(?:\.out/*|/|(?:^|/)cdk\.out/\S*)")
+"""An --app value that names a folder (``cdk.out``, ``build/``, ``x.out``) rather than a command: no spaces."""
+_COMMAND_WIDTH = 100
 _MARKS = {SUCCEEDED: ("✓", "green"), FAILED: ("✗", "red"), STOPPED: ("■", "yellow"), SKIPPED: ("-", None)}
 
 
@@ -53,6 +57,13 @@ def _assembly(app: str | None, folder: Path) -> Path:
         raise CliError("pass --app COMMAND_OR_CDK_OUT, or run in a folder whose cdk.json names the app")
     if Path(command).is_dir():
         return Path(command).resolve()
+    if _FOLDER_LIKE.fullmatch(command):  # else the shell would say only "cdk.out: not found"
+        source = "--app" if app is not None else "cdk.json's app"
+        raise CliError(
+            f"{source} {command}: no folder {command} in {Path.cwd()}; it names a cloud assembly folder, not a "
+            "command. Synthesize first with `cdk synth` (it writes cdk.out), or give the app command, "
+            'e.g. --app "python3 app.py"'
+        )
     outdir = folder / "cdk.out"
     outdir.mkdir()
     try:
@@ -93,10 +104,21 @@ def _echo_stage(outcome: StageOutcome, width: int) -> None:
             click.secho(f"{prefix}warning: {warning}", fg="yellow")
         if action.detail and action.state != SUCCEEDED:
             click.echo(f"{prefix}{action.detail}")
+        if action.failed_command is not None:
+            click.echo(f"{prefix}failed command: {_short_command(action.failed_command)}")
         for finding in action.findings:
             click.secho(f"{prefix}{finding}", fg="red")
         if action.state == FAILED and action.log:
             click.echo(f"{prefix}log: {action.log}")
+
+
+def _short_command(command: str) -> str:
+    """A buildspec command on one line: its first line, cut to ``_COMMAND_WIDTH``, and how many lines follow."""
+    first, *rest = command.strip().splitlines() or [""]
+    more = f" (+{len(rest)} more lines)" if rest else ""
+    if len(first) + len(more) > _COMMAND_WIDTH:
+        first = first[: _COMMAND_WIDTH - len(more) - 1] + "…"
+    return first + more
 
 
 def _document(pipeline: Pipeline, package: Path, run: LocalRun, outcomes: list[StageOutcome]) -> dict[str, Any]:
@@ -119,7 +141,12 @@ def _summary(document: dict[str, Any], seconds: float) -> None:
     ran = [s["name"] for s in document["stages"] if s["state"] == SUCCEEDED]
     click.echo(f"\nRan {len(ran)} stage(s) in {seconds:.1f}s: {', '.join(ran) or 'none'} succeeded.")
     if document["failed_stage"]:
-        click.secho(f"Failed: {document['failed_stage']}.", fg="red", bold=True)
+        (stage,) = (s for s in document["stages"] if s["name"] == document["failed_stage"])
+        failed = next((a for a in stage["actions"] if a["failed_command"] is not None), None)
+        command = ""
+        if failed is not None:
+            command = f" The command {_short_command(failed['failed_command'])} exited with code {failed['exit_code']}."
+        click.secho(f"Failed: {document['failed_stage']}.{command}", fg="red", bold=True)
     elif document["stopped_at"]:
         click.secho(f"Stopped at {document['stopped_at']} (pass --approve to go on).", fg="yellow")
     click.echo(f"Logs, artifacts and reports: {document['folder']}")
@@ -148,7 +175,11 @@ def _prepare(
 
 @click.command("run", short_help="Run the synthesized pipeline's stages on this machine on one package (no AWS).")
 @click.argument("package", metavar="PACKAGE", type=click.Path(exists=True, path_type=Path))
-@click.option("--app", metavar="COMMAND_OR_CDK_OUT", help="App command or cdk.out folder (default: cdk.json's).")
+@click.option(
+    "--app",
+    metavar="COMMAND_OR_CDK_OUT",
+    help="App command, e.g. 'python3 app.py', or the cdk.out folder `cdk synth` wrote (default: cdk.json's).",
+)
 @click.option("--pipeline", "pipeline_path", metavar="CONSTRUCT_PATH", help="Which pipeline, when the app has several.")
 @click.option("--until", metavar="STAGE", help="Stop after this stage (with --allow-aws, deployments up to it run).")
 @click.option("--keep", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="The run folder to keep.")
@@ -174,21 +205,22 @@ def run_command(
     """Run the CodeBuild stages of a synthesized ValidatedS3Pipeline on this machine, on PACKAGE (a zip, or a
     folder zipped as `s3vp package` does), with the buildspecs exactly as synthesized.
 
-    The pipeline comes from --app (a command run as `cdk synth` does, or a cdk.out folder; default: the app of
-    ./cdk.json). Stages run in pipeline order with the variables CodePipeline and CodeBuild set; the checker is the
-    cloud assembly's asset, verified against the pinned SHA-256 by the buildspec itself. A stand-in `aws` first on
-    PATH serves only the checker and the package; any other AWS call fails unless --allow-aws. Deployments are
-    skipped (shown with what they would run) unless --allow-aws and --until; manual approvals stop the run unless
-    --approve. The buildspecs' /tmp/s3vp is replaced by a folder of the run, and HOME and TMPDIR point into it,
-    so a run writes nothing outside its folder (--keep DIR, or a temporary folder printed at the end).
+    The pipeline comes from --app: a command run as `cdk synth` does (--app 'python3 app.py'), or the folder a
+    `cdk synth` wrote (--app cdk.out); default: the app of ./cdk.json. Stages run in pipeline order with the
+    variables CodePipeline and CodeBuild set; the checker is the cloud assembly's asset, verified against the pinned
+    SHA-256 by the buildspec itself. A stand-in `aws` first on PATH serves only the checker and the package; any
+    other AWS call fails unless --allow-aws. Deployments are skipped (shown with what they would run) unless
+    --allow-aws and --until; manual approvals stop the run unless --approve. The buildspecs' /tmp/s3vp is replaced
+    by a folder of the run, and HOME and TMPDIR point into it, so a run writes nothing outside its folder (--keep
+    DIR, or a temporary folder printed at the end).
 
     With --docker, each build runs in the image its CodeBuild project names, through AWS's CodeBuild local agent:
     codebuild_build.sh (github.com/aws/aws-codebuild-docker-images, local_builds/) on PATH, each image built from that
     repository (ubuntu/standard/7.0 for aws/codebuild/standard:7.0), the agent pulled. The build gets the buildspec,
     the variables, the source folder (mounted) and the stand-in `aws`, never your AWS credentials (no --allow-aws).
 
-    Exit 0 when every stage run succeeded, 1 when one failed (named, with the package check's findings), 2 for a
-    usage error (with --docker: no docker, no codebuild_build.sh, or an image missing).
+    Exit 0 when every stage run succeeded, 1 when one failed (named, with the command that failed and the package
+    check's findings), 2 for a usage error (with --docker: no docker, no codebuild_build.sh, or an image missing).
 
     \b
     Examples:

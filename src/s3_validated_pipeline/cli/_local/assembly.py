@@ -8,12 +8,14 @@ pseudo parameters are account ``000000000000``, Region ``local``, partition ``aw
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ PSEUDO = {
     "AWS::NoValue": "",
 }
 _PIPELINE = "AWS::CodePipeline::Pipeline"
+_PYTHON = re.compile(r"python[\d.]*")
 _PROJECT = "AWS::CodeBuild::Project"
 
 
@@ -72,57 +75,81 @@ class Pipeline:
     assembly_dir: Path
 
 
-class _Resolver:
-    """Resolves a stack's intrinsics to local stand-ins; an import, to the exporting stack's output value."""
+class Resolver:
+    """Resolves the intrinsic functions of a cloud assembly's templates (by stack name) to plain values.
 
-    def __init__(self, stack: str, exports: Mapping[str, tuple[_Resolver, Any]] | None = None) -> None:
-        self.stack = stack
-        self.exports = {} if exports is None else exports
+    ``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::Split``, and ``Fn::ImportValue``
+    through the output of the stack that exports the name; any other intrinsic raises. Pseudo parameters take
+    ``pseudo``'s values. What a resource or parameter stands for is ``reference``'s and ``attribute``'s choice: here
+    the local stand-ins of the module's docstring; a subclass may choose others (the tests' IAM evaluator gives
+    ARNs shaped like the real ones).
+    """
 
-    def ref(self, name: str) -> str:
-        if name == "AWS::StackName":
-            return self.stack
-        return PSEUDO.get(name, f"local-{name.lower()}")
+    pseudo: Mapping[str, str] = PSEUDO
 
-    def resolve(self, value: Any) -> Any:
+    def __init__(self, templates: Mapping[str, Mapping[str, Any]]) -> None:
+        self.templates = templates
+        self._exports: dict[str, tuple[str, Any]] = {}
+        for stack, template in templates.items():
+            for output in template.get("Outputs", {}).values():
+                if "Export" in output:
+                    self._exports[str(self.resolve(stack, output["Export"]["Name"]))] = (stack, output["Value"])
+
+    def reference(self, stack: str, name: str) -> str:
+        """What ``Ref`` of the resource or parameter ``name`` of ``stack`` stands for."""
+        return f"local-{name.lower()}"
+
+    def attribute(self, stack: str, logical_id: str, attribute: str) -> str:
+        """What ``Fn::GetAtt`` of a resource of ``stack`` stands for."""
+        return f"arn:aws:local:::{logical_id}.{attribute}"
+
+    def resolve(self, stack: str, value: Any) -> Any:
+        """``value``, from ``stack``'s template, with every intrinsic resolved; lists and mappings deeply."""
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [self.resolve(stack, item) for item in value]
         if not isinstance(value, dict):
             return value
         if len(value) != 1 or not next(iter(value)).startswith(("Ref", "Fn::")):
-            return {key: self.resolve(item) for key, item in value.items()}
+            return {key: self.resolve(stack, item) for key, item in value.items()}
         ((function, argument),) = value.items()
-        return self._function(function, argument)
+        return self._function(stack, function, argument)
 
-    def _function(self, function: str, argument: Any) -> Any:
+    def _ref(self, stack: str, name: str) -> str:
+        if name == "AWS::StackName":
+            return stack
+        return self.pseudo[name] if name in self.pseudo else self.reference(stack, name)
+
+    def _function(self, stack: str, function: str, argument: Any) -> Any:
         if function == "Ref":
-            return self.ref(str(argument))
+            return self._ref(stack, str(argument))
         if function == "Fn::GetAtt":
             target = argument if isinstance(argument, list) else str(argument).split(".", 1)
-            return f"arn:aws:local:::{target[0]}.{target[1]}"
+            return self.attribute(stack, str(target[0]), str(target[1]))
         if function == "Fn::Join":
-            return str(argument[0]).join(str(self.resolve(item)) for item in self.resolve(argument[1]))
+            return str(argument[0]).join(str(item) for item in self.resolve(stack, argument[1]))
         if function == "Fn::Select":
-            return self.resolve(argument[1])[int(self.resolve(argument[0]))]
+            return self.resolve(stack, argument[1])[int(self.resolve(stack, argument[0]))]
         if function == "Fn::Split":
-            return str(self.resolve(argument[1])).split(str(argument[0]))
+            return str(self.resolve(stack, argument[1])).split(str(argument[0]))
         if function == "Fn::ImportValue":
-            name = str(self.resolve(argument))
-            if name not in self.exports:
+            name = str(self.resolve(stack, argument))
+            if name not in self._exports:
                 raise AssemblyError(f"Fn::ImportValue of {name!r}: no stack of the cloud assembly exports it")
-            exporter, value = self.exports[name]
-            return exporter.resolve(value)
+            exporter, value = self._exports[name]
+            return self.resolve(exporter, value)
         if function == "Fn::Sub":
-            text, names = (argument, {}) if isinstance(argument, str) else (argument[0], self.resolve(argument[1]))
-            return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(m.group(1), names), text)
+            text, names = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(stack, m.group(1), names), text)
         raise AssemblyError(f"{function} cannot be resolved in a local run: {json.dumps(argument)[:200]}")
 
-    def _sub(self, name: str, names: Mapping[str, Any]) -> str:
+    def _sub(self, stack: str, name: str, names: Mapping[str, Any]) -> str:
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"  # ${!Literal} is Fn::Sub's escape for a literal ${Literal}
         if name in names:
-            return str(names[name])
+            return str(self.resolve(stack, names[name]))
         if "." in name and not name.startswith("AWS::"):
-            return str(self._function("Fn::GetAtt", name))
-        return self.ref(name)
+            return str(self._function(stack, "Fn::GetAtt", name))
+        return self._ref(stack, name)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -164,7 +191,7 @@ def _construct_path(raw: str) -> str:
     return path[: -len("/Resource")] if path.endswith("/Resource") else path
 
 
-def _action_variables(resolver: _Resolver, configuration: Mapping[str, Any]) -> dict[str, str]:
+def _action_variables(configuration: Mapping[str, Any]) -> dict[str, str]:
     raw = configuration.get("EnvironmentVariables")
     if raw is None:
         return {}
@@ -173,21 +200,19 @@ def _action_variables(resolver: _Resolver, configuration: Mapping[str, Any]) -> 
 
 
 def _project_action(
-    resolver: _Resolver, resources: Mapping[str, Any], raw: Mapping[str, Any], base: dict[str, Any]
+    resolve: Callable[[Any], Any], resources: Mapping[str, Any], raw: Mapping[str, Any], base: dict[str, Any]
 ) -> Action:
     reference = raw.get("Configuration", {}).get("ProjectName")
     logical_id = str(reference.get("Ref")) if isinstance(reference, dict) else ""
     if logical_id not in resources or resources[logical_id]["Type"] != _PROJECT:
         raise AssemblyError(f"action {raw['Name']}: its CodeBuild project is not a resource of this stack")
     properties = resources[logical_id]["Properties"]
-    spec_text = resolver.resolve(properties.get("Source", {}).get("BuildSpec"))
+    spec_text = resolve(properties.get("Source", {}).get("BuildSpec"))
     if not isinstance(spec_text, str):
         raise AssemblyError(f"action {raw['Name']}: the project has no inline buildspec")
     environment = properties.get("Environment", {})
-    variables = {
-        item["Name"]: str(resolver.resolve(item["Value"])) for item in environment.get("EnvironmentVariables", [])
-    }
-    variables.update(_action_variables(resolver, base["configuration"]))
+    variables = {item["Name"]: str(resolve(item["Value"])) for item in environment.get("EnvironmentVariables", [])}
+    variables.update(_action_variables(base["configuration"]))
     return Action(
         **base,
         project=logical_id,
@@ -197,20 +222,20 @@ def _project_action(
     )
 
 
-def _action(resolver: _Resolver, resources: Mapping[str, Any], raw: Mapping[str, Any]) -> Action:
+def _action(resolve: Callable[[Any], Any], resources: Mapping[str, Any], raw: Mapping[str, Any]) -> Action:
     kind = raw["ActionTypeId"]
     base: dict[str, Any] = {
         "name": raw["Name"],
         "category": kind["Category"],
         "provider": kind["Provider"],
-        "configuration": resolver.resolve(raw.get("Configuration", {})),
+        "configuration": resolve(raw.get("Configuration", {})),
         "inputs": tuple(item["Name"] for item in raw.get("InputArtifacts", [])),
         "outputs": tuple(item["Name"] for item in raw.get("OutputArtifacts", [])),
         "run_order": int(raw.get("RunOrder", 1)),
         "namespace": raw.get("Namespace"),
     }
     if kind["Provider"] == "CodeBuild":
-        return _project_action(resolver, resources, raw, base)
+        return _project_action(resolve, resources, raw, base)
     return Action(**base)
 
 
@@ -229,23 +254,18 @@ def find_pipelines(directory: Path) -> list[Pipeline]:
         for stack, folder, artifact in _stacks(directory)
     ]
     # A pipeline on a foundation imports the foundation's bucket and keys from another stack's outputs.
-    exports: dict[str, tuple[_Resolver, Any]] = {}
-    resolvers = {stack: _Resolver(stack, exports) for stack, _, _, _ in stacks}
-    for stack, _, _, template in stacks:
-        for output in template.get("Outputs", {}).values():
-            if "Export" in output:
-                exports[str(resolvers[stack].resolve(output["Export"]["Name"]))] = (resolvers[stack], output["Value"])
+    resolver = Resolver({stack: template for stack, _, _, template in stacks})
     for stack, folder, artifact, template in stacks:
         resources = template.get("Resources", {})
         paths = _paths(folder, artifact)
-        resolver = resolvers[stack]
+        resolve = functools.partial(resolver.resolve, stack)
         for logical_id, resource in resources.items():
             if resource.get("Type") != _PIPELINE:
                 continue
             stages = tuple(
                 Stage(
                     raw["Name"],
-                    tuple(sorted((_action(resolver, resources, a) for a in raw["Actions"]), key=lambda a: a.run_order)),
+                    tuple(sorted((_action(resolve, resources, a) for a in raw["Actions"]), key=lambda a: a.run_order)),
                 )
                 for raw in resource["Properties"]["Stages"]
             )
@@ -291,6 +311,25 @@ def synthesize(command: str, outdir: Path, cwd: Path, context: Mapping[str, Any]
             command, shell=True, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
         )
     if result.returncode != 0:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:])
-        raise AssemblyError(f"the app ({shlex.quote(command)}) failed with exit code {result.returncode}:\n{tail}")
+        text = log.read_text(encoding="utf-8", errors="replace")
+        tail = "\n".join(text.splitlines()[-20:])
+        message = f"the app ({shlex.quote(command)}) failed with exit code {result.returncode}:\n{tail}"
+        if "No module named 'aws_cdk'" in text:
+            message += f"\n{_no_cdk_hint(command, cwd, env.get('PATH', os.defpath))}"
+        raise AssemblyError(message)
     return outdir
+
+
+def _no_cdk_hint(command: str, cwd: Path, path: str) -> str:
+    """Which Python the app command ran (its first word, as the shell finds it), and how to give it aws-cdk-lib."""
+    words = command.split()
+    first = words[0] if words else ""
+    fix = "activate the virtual environment that has aws-cdk-lib (e.g. source .venv/bin/activate), or install it"
+    if not _PYTHON.fullmatch(Path(first).name):
+        return f"The app's Python (started by {first}) cannot import aws_cdk: {fix} (pip install aws-cdk-lib)."
+    if "/" in first:
+        python = where = os.path.normpath(cwd / first)
+    else:
+        python = shutil.which(first, path=path) or first
+        where = f"{python} (the {first} first on PATH)"
+    return f"The app ran {where}, which cannot import aws_cdk: {fix}: {shlex.quote(python)} -m pip install aws-cdk-lib"

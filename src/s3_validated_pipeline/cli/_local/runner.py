@@ -19,7 +19,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,11 @@ SUCCEEDED, FAILED, SKIPPED, STOPPED, APPROVED, NOT_RUN = (
 )  # fmt: skip
 _FINDING = re.compile(r"^\s+\[([a-z0-9-]+)\] (.*)$")
 _VARIABLE = re.compile(r"#\{([\w-]+)\.([\w-]+)\}")
+_COMMAND_FAILED = (
+    "Command did not exit successfully {} exit status ",
+    "Error while executing command: {}. Reason: exit status ",
+)
+"""How a build log reports a failed command: the agent's (and the emulation's) line, then its phase context line."""
 
 
 @dataclass
@@ -47,6 +52,10 @@ class ActionOutcome:
     detail: str = ""
     """Why it was skipped or stopped, and what it would run."""
     log: str | None = None
+    failed_command: str | None = None
+    """The buildspec command that failed the build, as written; None when the build log names none."""
+    exit_code: int | None = None
+    """The failed build's exit code (of ``failed_command`` when named)."""
     findings: list[str] = field(default_factory=list)
     """The package check's (or the manifest verification's) findings, when they failed the build."""
     warnings: list[str] = field(default_factory=list)
@@ -296,7 +305,13 @@ class LocalRun:
         outcome.seconds = result.seconds
         outcome.reports = report_files(action.buildspec, src, self.folder / "reports" / label)
         if not result.succeeded:
+            outcome.exit_code = result.returncode
             outcome.detail = f"the {result.failed_phase} phase failed (exit code {result.returncode})"
+            text = log_path.read_text(encoding="utf-8", errors="replace")
+            phase = action.buildspec.get("phases", {}).get(result.failed_phase, {})
+            outcome.failed_command = failed_command(text, phase.get("commands", []))
+            if outcome.failed_command is None and result.failed_phase != "agent":
+                outcome.detail += "; its log names no failing command"
             outcome.findings = _findings(log_path)
             return outcome
         for name in action.outputs:
@@ -344,6 +359,15 @@ class LocalRun:
             if self._after_stage is not None and not ended:
                 self._after_stage(stage.name, dict(self.artifacts))
         return outcomes
+
+
+def failed_command(log: str, commands: Sequence[str]) -> str | None:
+    """The first of ``commands`` that ``log`` reports failing, as CodeBuild (and the local emulation) words it."""
+    found: list[tuple[int, str]] = []
+    for command in commands:
+        places = [log.find(text.format(command)) for text in _COMMAND_FAILED]
+        found += [(place, command) for place in places if place >= 0]
+    return min(found)[1] if found else None
 
 
 def _findings(log: Path) -> list[str]:
