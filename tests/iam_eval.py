@@ -3,12 +3,14 @@
 Two parts, each usable without the other:
 
 - ``Resolver`` turns CloudFormation values (``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``, ``Fn::ImportValue``)
-  into plain strings, so that a policy can be matched against request ARNs. Pseudo parameters become fixed values
-  (``aws``, ``ACCOUNT``, ``REGION``); a resource's ``Ref``/``Arn`` becomes an ARN shaped like the real one (bucket
-  ARNs are ``arn:aws:s3:::<name>``), so that wildcards in a policy (``arn:aws:s3:::*``) match it as they would in
-  AWS; an ``Fn::ImportValue`` is resolved through the export of the stack that declares it, so a bucket's ARN
-  reads the same in the stack that defines it and in every stack that imports it. Anything it does not know
-  (another intrinsic, an export no stack declares) raises: it never guesses.
+  into plain strings, so that a policy can be matched against request ARNs. It is the product's resolver
+  (``cli/_local/assembly.py``, which ``s3vp run`` reads a cloud assembly with), giving references other values:
+  pseudo parameters become fixed values (``aws``, ``ACCOUNT``, ``REGION``); a resource's ``Ref``/``Arn`` becomes an
+  ARN shaped like the real one (bucket ARNs are ``arn:aws:s3:::<name>``), so that wildcards in a policy
+  (``arn:aws:s3:::*``) match it as they would in AWS; an ``Fn::ImportValue`` is resolved through the export of the
+  stack that declares it, so a bucket's ARN reads the same in the stack that defines it and in every stack that
+  imports it. Anything it does not know (another intrinsic, an export no stack declares, a resource the template
+  lacks) raises: it never guesses.
 - ``decide`` evaluates statements the way IAM does, for what these tests need: ``Allow``/``Deny``; ``Action`` or
   ``NotAction`` (wildcards ``*`` and ``?``, case-insensitive); ``Resource`` or ``NotResource`` (the same
   wildcards, case-sensitive, ARN by ARN segment); ``Principal`` (resource policies); and a few condition operators
@@ -27,6 +29,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
 from typing import Any
+
+from s3_validated_pipeline.cli._local import assembly
 
 PARTITION = "aws"
 ACCOUNT = "111122223333"
@@ -58,54 +62,11 @@ _NAME_PROPERTY = {
 }
 
 
-class Resolver:
-    """Resolve the values of a set of templates (one app's stacks) to strings; see the module's docstring."""
+class Resolver(assembly.Resolver):
+    """The product's resolver (``s3vp run`` reads a cloud assembly with it), giving ARN-shaped values: see the
+    module's docstring. A reference to something the templates do not define raises."""
 
-    def __init__(self, templates: Mapping[str, Template]) -> None:
-        self.templates = templates
-        self._exports: dict[str, tuple[str, Any]] = {}
-        for stack, template in templates.items():
-            for output in template.get("Outputs", {}).values():
-                if "Export" in output:
-                    name = self.resolve(stack, output["Export"]["Name"])
-                    self._exports[name] = (stack, output["Value"])
-
-    def resolve(self, stack: str, value: Any) -> Any:
-        """``value`` (from ``stack``'s template) with every intrinsic replaced by a string; lists and dicts deeply."""
-        if isinstance(value, list):
-            return [self.resolve(stack, item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            [(key, argument)] = value.items()
-            if key == "Ref":
-                return self._ref(stack, argument)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
-                return self._get_att(stack, logical_id, attribute)
-            if key == "Fn::Join":
-                separator, parts = argument
-                return separator.join(self._string(stack, part) for part in parts)
-            if key == "Fn::Sub":
-                return self._sub(stack, argument)
-            if key == "Fn::Split":  # CDK derives an imported bucket's name from its ARN with Split and Select
-                separator, text = argument
-                return self._string(stack, text).split(separator)
-            if key == "Fn::Select":
-                index, items = argument
-                selected = self.resolve(stack, items)
-                if not isinstance(selected, list):
-                    raise ValueError(f"Fn::Select of a non-list in {stack}: {value}")
-                return selected[int(index)]
-            if key == "Fn::ImportValue":
-                name = self._string(stack, argument)
-                if name not in self._exports:
-                    raise ValueError(f"{stack} imports {name!r}, which no stack exports")
-                exporter, exported = self._exports[name]
-                return self.resolve(exporter, exported)
-            if key.startswith("Fn::") or key == "Condition":
-                raise ValueError(f"unsupported intrinsic {key} in {stack}: {value}")
-        return {key: self.resolve(stack, item) for key, item in value.items()}
+    pseudo = _PSEUDO
 
     def _string(self, stack: str, value: Any) -> str:
         resolved = self.resolve(stack, value)
@@ -128,11 +89,7 @@ class Resolver:
         stand_in = f"{stack}-{logical_id}"
         return stand_in.lower() if type_ == "AWS::S3::Bucket" else stand_in  # S3 names are lowercase
 
-    def _ref(self, stack: str, name: str) -> str:
-        if name in _PSEUDO:
-            return _PSEUDO[name]
-        if name == "AWS::StackName":
-            return stack
+    def reference(self, stack: str, name: str) -> str:
         if name in self.templates[stack].get("Parameters", {}):
             return f"<{stack}.{name}>"
         type_, _ = self._resource(stack, name)
@@ -147,7 +104,7 @@ class Resolver:
             return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{physical}"  # a managed policy's Ref is its ARN
         return physical
 
-    def _get_att(self, stack: str, logical_id: str, attribute: str) -> str:
+    def attribute(self, stack: str, logical_id: str, attribute: str) -> str:
         type_, _ = self._resource(stack, logical_id)
         name = self._name(stack, logical_id)
         if attribute == "Arn":
@@ -164,22 +121,6 @@ class Resolver:
                 return arn
         # No ARN shape known: a placeholder naming the attribute, equal only to itself.
         return f"<{stack}.{logical_id}.{attribute}>"
-
-    def _sub(self, stack: str, argument: Any) -> str:
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"  # ${!Literal} is the escape for a literal ${Literal}
-            if name in variables:
-                return self._string(stack, variables[name])
-            if "." in name and not name.startswith("AWS::"):
-                logical_id, attribute = name.split(".", 1)
-                return self._get_att(stack, logical_id, attribute)
-            return self._ref(stack, name)
-
-        return re.sub(r"\$\{([^}]+)\}", replace, text)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,23 +10,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from click.testing import CliRunner
 
-from s3_validated_pipeline.cli import _app, _aws
+from tests.cli.conftest import REGION, FakeSession, run, use_session
 
-REGION = "eu-west-1"
 PIPELINE = "app-pipeline"
 T0 = datetime(2026, 12, 1, 15, 0, 0, tzinfo=timezone.utc)
-
-
-class FakeSession:
-    """Hands out stubbed clients; fails the test on a client it was not given."""
-
-    def __init__(self, clients: dict[str, Any]) -> None:
-        self.clients = clients
-
-    def client(self, name: str) -> Any:
-        return self.clients[name]
 
 
 @pytest.fixture
@@ -34,8 +22,7 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stubber, Stubber]
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
     codepipeline = boto3.client("codepipeline", **credentials)
     cloudformation = boto3.client("cloudformation", **credentials)
-    session = FakeSession({"codepipeline": codepipeline, "cloudformation": cloudformation})
-    monkeypatch.setattr(_aws, "make_session", lambda profile, region: session)
+    use_session(monkeypatch, FakeSession({"codepipeline": codepipeline, "cloudformation": cloudformation}))
     with Stubber(codepipeline) as pipeline_stub, Stubber(cloudformation) as stack_stub:
         yield pipeline_stub, stack_stub
         pipeline_stub.assert_no_pending_responses()
@@ -87,13 +74,6 @@ def expect_actions(stub: Stubber, execution_id: str, details: list[Any]) -> None
         {"actionExecutionDetails": details},
         {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": execution_id}},
     )
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app.cli, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_history_pairs_each_execution_with_its_source_version(clients: tuple[Stubber, Stubber]) -> None:

@@ -8,11 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from s3_validated_pipeline.check import check_package
-from s3_validated_pipeline.cli import _app
 from s3_validated_pipeline.cli._package import PackageError, build_package, zip_timestamp
+from tests.cli.conftest import run
 
 KEPT = {
     "package.json": b'{"name": "app"}\n',
@@ -49,13 +48,6 @@ def tree(tmp_path: Path) -> Path:
     (root / "bin/run.sh").chmod(0o775)
     (root / "package.json").chmod(0o600)
     return root
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app.cli, list(args), env=env)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_two_runs_of_the_same_tree_give_byte_identical_zips(tree: Path, tmp_path: Path) -> None:

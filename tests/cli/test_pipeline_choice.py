@@ -15,14 +15,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from click.testing import CliRunner
 from moto import mock_aws
 
-from s3_validated_pipeline.cli import _app, _aws, _redrive, _rules, _watch
+from s3_validated_pipeline.cli import _redrive, _rules, _watch
 from s3_validated_pipeline.cli._aws import AwsError, find_pipeline_outputs
 from s3_validated_pipeline.cli._package import build_package
+from tests.cli.conftest import REGION, FakeSession, run, use_session
 
-REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
 STACK = "FleetTeams1"
 BUCKET = "fleet-source"
@@ -46,29 +45,6 @@ def fleet_outputs(kms_key: str = "arn:aws:kms:eu-west-1:111111111111:key/k") -> 
             f"{team}UploadCommand4188127{index}": f"aws s3 cp package.zip s3://{BUCKET}/{key_of(team)} ...",
         }
     return outputs
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app.cli, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials only: no profile, config file or instance metadata from this machine."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 def create_stack(cloudformation: Any, name: str, outputs: dict[str, str], resources: tuple[str, ...] = ()) -> None:
@@ -220,14 +196,6 @@ def test_push_fails_when_pipeline_is_given_without_stack(aws_env: None, package:
 # watch and history: the stack's outputs from CloudFormation, the pipeline's executions from CodePipeline (Stubbers)
 
 
-class FakeSession:
-    def __init__(self, clients: dict[str, Any]) -> None:
-        self.clients = clients
-
-    def client(self, name: str) -> Any:
-        return self.clients[name]
-
-
 @dataclass
 class Stubs:
     pipeline: Stubber
@@ -255,8 +223,7 @@ class _NoSleep:
 def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubs]:
     codepipeline = boto3.client("codepipeline", **CREDENTIALS)
     cloudformation = boto3.client("cloudformation", **CREDENTIALS)
-    session = FakeSession({"codepipeline": codepipeline, "cloudformation": cloudformation})
-    monkeypatch.setattr(_aws, "make_session", lambda profile, region: session)
+    use_session(monkeypatch, FakeSession({"codepipeline": codepipeline, "cloudformation": cloudformation}))
     monkeypatch.setattr(_watch, "DEFAULT_CLOCK", _NoSleep())
     with Stubber(codepipeline) as pipeline_stub, Stubber(cloudformation) as stack_stub:
         yield Stubs(pipeline_stub, stack_stub)
@@ -340,16 +307,6 @@ def test_watch_and_history_need_stack_or_pipeline(stubs: Stubs, command: str) ->
 # redrive: the chosen pipeline's queue, or (on a foundation) the foundation's queue given with --queue-url
 
 
-class RedriveSession:
-    """moto's clients, but CodePipeline from a stubbed client."""
-
-    def __init__(self, codepipeline: Any) -> None:
-        self.codepipeline = codepipeline
-
-    def client(self, name: str) -> Any:
-        return self.codepipeline if name == "codepipeline" else boto3.client(name, **CREDENTIALS)
-
-
 @dataclass
 class RedriveAws:
     sqs: Any
@@ -371,7 +328,9 @@ class RedriveAws:
 def redrive_aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedriveAws]:
     with mock_aws():
         codepipeline = boto3.client("codepipeline", **CREDENTIALS)
-        monkeypatch.setattr(_aws, "make_session", lambda profile, region: RedriveSession(codepipeline))
+        # moto's clients, but CodePipeline from a stubbed client
+        session = FakeSession({"codepipeline": codepipeline}, others=lambda name: boto3.client(name, **CREDENTIALS))
+        use_session(monkeypatch, session)
         monkeypatch.setattr(_redrive, "WAIT_SECONDS", 0)
         with Stubber(codepipeline) as stub:
             yield RedriveAws(boto3.client("sqs", **CREDENTIALS), boto3.client("cloudformation", **CREDENTIALS), stub)

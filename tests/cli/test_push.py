@@ -20,34 +20,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from click.testing import CliRunner
 from moto import mock_aws
 
 from s3_validated_pipeline.cli import _app, _push, _rules
 from s3_validated_pipeline.cli._aws import AwsError, find_pipeline_outputs
 from s3_validated_pipeline.cli._package import build_package
 from s3_validated_pipeline.cli._push import upload_package
-
-REGION = "eu-west-1"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials only: no profile, config file or instance metadata from this machine."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
+from tests.cli.conftest import REGION, FakeSession, run, use_session
 
 
 @pytest.fixture
@@ -75,13 +54,6 @@ def create_source(s3: Any, kms: Any, bucket: str = "source-bucket") -> str:
 
 def sha256_b64(path: Path) -> str:
     return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app.cli, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -186,54 +158,45 @@ def test_push_with_stack_reads_bucket_key_and_kms_key_from_the_outputs(
     assert head["SSEKMSKeyId"] == key_arn
 
 
-class _WatchingSession:
-    """moto's clients, but CodePipeline's execution APIs (which moto lacks) from a Stubber; the watcher asks for
-    that client only after the upload, so its answers can name the version the upload created."""
-
-    def __init__(self, s3: Any, stubber: Stubber) -> None:
-        self.s3 = s3
-        self.stubber = stubber
-
-    def client(self, name: str) -> Any:
-        if name != "codepipeline":
-            return boto3.client(name, region_name=REGION)
-        version = self.s3.list_object_versions(Bucket="stack-source")["Versions"][0]["VersionId"]
-        stub = self.stubber
-        summary = {
-            "pipelineExecutionId": "exec-1",
-            "status": "InProgress",
-            "sourceRevisions": [{"actionName": "Source", "revisionId": version}],
-        }
+def watched_pipeline(s3: Any, stub: Stubber) -> Any:
+    """The stubbed CodePipeline client, answering for the version of the upload: the watcher asks for it only after
+    the upload (CodePipeline's execution APIs are not in moto)."""
+    version = s3.list_object_versions(Bucket="stack-source")["Versions"][0]["VersionId"]
+    summary = {
+        "pipelineExecutionId": "exec-1",
+        "status": "InProgress",
+        "sourceRevisions": [{"actionName": "Source", "revisionId": version}],
+    }
+    stub.add_response(
+        "list_pipeline_executions",
+        {"pipelineExecutionSummaries": [summary]},
+        {"pipelineName": "app-pipeline", "maxResults": 50},
+    )
+    execution = {"pipelineName": "app-pipeline", "pipelineExecutionId": "exec-1"}
+    for status in ("InProgress", "Succeeded"):
         stub.add_response(
-            "list_pipeline_executions",
-            {"pipelineExecutionSummaries": [summary]},
-            {"pipelineName": "app-pipeline", "maxResults": 50},
+            "get_pipeline_execution",
+            {"pipelineExecution": {**execution, "status": status}},
+            {"pipelineName": "app-pipeline", "pipelineExecutionId": "exec-1"},
         )
-        execution = {"pipelineName": "app-pipeline", "pipelineExecutionId": "exec-1"}
-        for status in ("InProgress", "Succeeded"):
-            stub.add_response(
-                "get_pipeline_execution",
-                {"pipelineExecution": {**execution, "status": status}},
-                {"pipelineName": "app-pipeline", "pipelineExecutionId": "exec-1"},
-            )
-            stub.add_response(
-                "get_pipeline_state",
-                {
-                    "stageStates": [
-                        {
-                            "stageName": "Validate",
-                            "latestExecution": {"pipelineExecutionId": "exec-1", "status": status},
-                        }
-                    ]
-                },
-                {"name": "app-pipeline"},
-            )
-            stub.add_response(
-                "list_action_executions",
-                {"actionExecutionDetails": []},
-                {"pipelineName": "app-pipeline", "filter": {"pipelineExecutionId": "exec-1"}},
-            )
-        return stub.client
+        stub.add_response(
+            "get_pipeline_state",
+            {
+                "stageStates": [
+                    {
+                        "stageName": "Validate",
+                        "latestExecution": {"pipelineExecutionId": "exec-1", "status": status},
+                    }
+                ]
+            },
+            {"name": "app-pipeline"},
+        )
+        stub.add_response(
+            "list_action_executions",
+            {"actionExecutionDetails": []},
+            {"pipelineName": "app-pipeline", "filter": {"pipelineExecutionId": "exec-1"}},
+        )
+    return stub.client
 
 
 class _NoSleep:
@@ -250,7 +213,7 @@ class _NoSleep:
 def test_push_then_watches_the_execution_of_the_version_it_uploaded(
     moto: tuple[Any, Any, Any], package: Path, monkeypatch: pytest.MonkeyPatch, default_rules: None
 ) -> None:
-    from s3_validated_pipeline.cli import _aws, _watch
+    from s3_validated_pipeline.cli import _watch
 
     s3, kms, cloudformation = moto
     key_arn = create_source(s3, kms, bucket="stack-source")
@@ -263,8 +226,14 @@ def test_push_then_watches_the_execution_of_the_version_it_uploaded(
     cloudformation.create_stack(StackName="AppStack", TemplateBody=stack_template(outputs))
     codepipeline = boto3.client("codepipeline", region_name=REGION)
     with Stubber(codepipeline) as stubber:
-        session = _WatchingSession(s3, stubber)
-        monkeypatch.setattr(_aws, "make_session", lambda profile, region: session)
+        use_session(
+            monkeypatch,
+            FakeSession(
+                others=lambda name: (
+                    watched_pipeline(s3, stubber) if name == "codepipeline" else boto3.client(name, region_name=REGION)
+                )
+            ),
+        )
         monkeypatch.setattr(_watch, "DEFAULT_CLOCK", _NoSleep())
         code, out, err = run("push", str(package), "--stack", "AppStack")
         stubber.assert_no_pending_responses()
@@ -373,23 +342,12 @@ def test_fails_when_the_target_is_incomplete_or_given_twice(
     assert "--stack" in err
 
 
-class _StubbedSession:
-    """A session whose S3 client answers from a botocore Stubber."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def client(self, name: str) -> Any:
-        assert name == "s3"
-        return self._client
-
-
 def test_access_denied_names_the_permissions_and_grant_upload(aws_env: None, package: Path) -> None:
     client = boto3.client("s3", region_name=REGION)
     with Stubber(client) as stubber:
         stubber.add_client_error("put_object", service_error_code="AccessDenied", http_status_code=403)
         with pytest.raises(AwsError) as raised:
-            upload_package(_StubbedSession(client), package, bucket="b", key="source.zip", kms_key="arn:k")
+            upload_package(FakeSession({"s3": client}), package, bucket="b", key="source.zip", kms_key="arn:k")
     message = str(raised.value)
     assert "access denied to s3://b/source.zip" in message
     assert "s3:PutObject" in message

@@ -10,27 +10,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from click.testing import CliRunner
 from moto import mock_aws
 
-from s3_validated_pipeline.cli import _app, _aws, _redrive
+from s3_validated_pipeline.cli import _redrive
 from s3_validated_pipeline.source._handler import index as trigger_function
+from tests.cli.conftest import REGION, FakeSession, run, use_session
 
-REGION = "eu-west-1"
 PIPELINE = "app-pipeline"
 BUCKET = "source-bucket"
 KEY = "source.zip"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
-
-
-class Session:
-    """moto's clients, but CodePipeline's execution APIs (which moto lacks) from a stubbed client."""
-
-    def __init__(self, codepipeline: Any) -> None:
-        self.codepipeline = codepipeline
-
-    def client(self, name: str) -> Any:
-        return self.codepipeline if name == "codepipeline" else boto3.client(name, **CREDENTIALS)
 
 
 @dataclass
@@ -60,8 +49,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         codepipeline = boto3.client("codepipeline", **CREDENTIALS)
         calls: list[str] = []
         codepipeline.meta.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
-        session = Session(codepipeline)
-        monkeypatch.setattr(_aws, "make_session", lambda profile, region: session)
+        # moto's clients, but CodePipeline's execution APIs (which moto lacks) from a stubbed client
+        session = FakeSession({"codepipeline": codepipeline}, others=lambda name: boto3.client(name, **CREDENTIALS))
+        use_session(monkeypatch, session)
         monkeypatch.setattr(_redrive, "WAIT_SECONDS", 0)  # no real long polling
         with Stubber(codepipeline) as stub:
             yield Aws(sqs, queue_url, stub, calls)
@@ -101,13 +91,6 @@ def expect_start(stub: Stubber, version: str, execution_id: str) -> None:
             "clientRequestToken": _redrive.request_token(BUCKET, KEY, version),
         },
     )
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app.cli, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def redrive(aws: Aws, *args: str) -> tuple[int, str, str]:

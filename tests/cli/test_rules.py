@@ -14,16 +14,14 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from click.testing import CliRunner
 
 from s3_validated_pipeline._buildspec import validation_buildspec
 from s3_validated_pipeline.check import DEFAULT_FORBIDDEN, Limits
-from s3_validated_pipeline.cli import _app, _aws
 from s3_validated_pipeline.cli._package import build_package
 from s3_validated_pipeline.cli._rules import RulesError, rules_from_buildspec, rules_from_check_arguments
 from s3_validated_pipeline.validate import PackageCheckOptions
+from tests.cli.conftest import REGION, FakeSession, run, use_session
 
-REGION = "eu-west-1"
 STACK = "AppStack"
 PROJECT = "PipelineValidationProj-AbC123"
 SNAPSHOTS = sorted((Path(__file__).parents[1] / "examples" / "__snapshots__" / "test_snapshots").glob("*.json"))
@@ -58,15 +56,12 @@ ONE_PIPELINE = [ROLE, project_resource("PipelineValidationProjectF2917D83", PROJ
 
 
 class StubbedAws:
-    """A session whose CloudFormation, CodeBuild and CodePipeline clients answer from Stubbers."""
+    """CloudFormation, CodeBuild and CodePipeline clients answering from Stubbers, and what they answer."""
 
     def __init__(self) -> None:
         self.clients = {name: boto3.client(name, region_name=REGION) for name in ("cloudformation", "codebuild")}
         self.clients["codepipeline"] = boto3.client("codepipeline", region_name=REGION)
         self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
-
-    def client(self, name: str) -> Any:
-        return self.clients[name]
 
     def resources(self, resources: list[dict[str, Any]], stack: str = STACK) -> StubbedAws:
         self.stubs["cloudformation"].add_response(
@@ -90,26 +85,13 @@ class StubbedAws:
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedAws]:
     session = StubbedAws()
-    monkeypatch.setattr(_aws, "make_session", lambda profile, region: session)
+    use_session(monkeypatch, FakeSession(session.clients))
     for stub in session.stubs.values():
         stub.activate()
     yield session
     for stub in session.stubs.values():
         stub.assert_no_pending_responses()
         stub.deactivate()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials only: no profile, config file or instance metadata from this machine."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
 def make_tree(root: Path, files: dict[str, str]) -> Path:
@@ -124,13 +106,6 @@ def app(tmp_path: Path) -> Path:
     """A package with the deployed pipeline's required files, and a key among the test fixtures it ignores."""
     files = {"package.json": "{}\n", "bin/app.ts": "app\n", "fixtures/server.pem": "not a real key\n"}
     return make_tree(tmp_path / "app", files)
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app.cli, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_package_with_stack_uses_the_deployed_ignore_and_says_where_the_rules_came_from(

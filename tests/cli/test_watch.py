@@ -15,12 +15,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from click.testing import CliRunner
 from moto import mock_aws
 
-from s3_validated_pipeline.cli import _app, _aws, _watch
+from s3_validated_pipeline.cli import _aws, _watch
+from tests.cli.conftest import REGION, FakeSession, run, use_session
 
-REGION = "eu-west-1"
 PIPELINE = "app-pipeline"
 VERSION = "version-one"
 BUILD = "app-validate:0f1e2d3c-aaaa-bbbb-cccc-000000000001"
@@ -46,14 +45,6 @@ class FakeClock:
         if self.on_sleep is not None:
             self.on_sleep(len(self.sleeps))
         self.now += seconds
-
-
-class FakeSession:
-    def __init__(self, clients: dict[str, Any]) -> None:
-        self.clients = clients
-
-    def client(self, name: str) -> Any:
-        return self.clients[name]
 
 
 @dataclass
@@ -89,9 +80,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         calls: list[str] = []
         for client in (codepipeline, codebuild, logs):
             client.meta.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
-        session = FakeSession({"codepipeline": codepipeline, "codebuild": codebuild, "logs": logs})
         clock = FakeClock()
-        monkeypatch.setattr(_aws, "make_session", lambda profile, region: session)
+        use_session(monkeypatch, FakeSession({"codepipeline": codepipeline, "codebuild": codebuild, "logs": logs}))
         monkeypatch.setattr(_watch, "DEFAULT_CLOCK", clock)
         with Stubber(codepipeline) as pipeline_stub, Stubber(codebuild) as build_stub:
             yield Aws(pipeline_stub, build_stub, logs, clock, calls)
@@ -200,13 +190,6 @@ def expect_build(stub: Stubber) -> None:
         {"builds": [{"id": BUILD, "logs": {"groupName": LOG_GROUP, "streamName": LOG_STREAM}}]},
         {"ids": [BUILD]},
     )
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app.cli, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def source_done(execution_id: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from s3_validated_pipeline import (
     ValidatedS3Pipeline,
     ValidationOptions,
 )
+from s3_validated_pipeline.cli._local.assembly import AssemblyError
 from tests.conftest import synthesized_example_stacks
 from tests.iam_eval import (
     ACCOUNT,
@@ -252,10 +253,12 @@ def test_evaluator_refuses_what_it_cannot_evaluate() -> None:
     with pytest.raises(ValueError, match="unsupported statement keys"):
         Statement.parse({"Effect": "Deny", "NotPrincipal": {"AWS": "*"}, "Action": "*", "Resource": "*"})
     resolver = Resolver({"S": {"Resources": {}}})
-    with pytest.raises(ValueError, match="unsupported intrinsic Fn::FindInMap"):
+    with pytest.raises(AssemblyError, match="Fn::FindInMap cannot be resolved"):
         resolver.resolve("S", {"Fn::FindInMap": ["Map", "a", "b"]})
-    with pytest.raises(ValueError, match="which no stack exports"):
+    with pytest.raises(AssemblyError, match="no stack of the cloud assembly exports it"):
         resolver.resolve("S", {"Fn::ImportValue": "Nobody:Exports"})
+    with pytest.raises(ValueError, match="S has no resource Nobody"):
+        resolver.resolve("S", {"Fn::GetAtt": ["Nobody", "Arn"]})
 
 
 def test_evaluator_reads_an_imported_arn_as_the_exporting_stack_writes_it(fleet: Fleet) -> None:

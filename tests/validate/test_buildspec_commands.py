@@ -1,13 +1,15 @@
 """The validate stage's buildspec, and the next stage's, run for real in bash against sample packages.
 
 The lines come from the seed example's synthesized template (what CodeBuild will run), not from a rebuild of them;
-the next stage's come from ``verified_buildspec`` because the seed has no later stage yet. CodeBuild is emulated:
-each command of a phase runs with ``bash -c`` in the source folder, in order, and a phase stops at the first
-command that exits non-zero (``on-failure: ABORT``); a failed pre_build skips the later phases. Stand-ins go first
-on PATH: ``aws`` (``tests/fake_aws.py``) serves a local folder as S3 and logs its calls, ``npm`` logs its arguments
-and writes what ``npm ci`` / ``npm run build`` would, and ``python3`` is Python 3.8 when this machine has one, as on
-the ``aws/codebuild/standard:5.0`` image. The buildspec's scratch folder (``WORK_DIR``, a fixed path in the build
-container) is pointed at a per-test folder, so tests neither share state nor touch the real one. No network.
+the next stage's come from ``verified_buildspec`` because the seed has no later stage yet. CodeBuild is emulated by
+the one ``s3vp run`` uses (``cli/_local/codebuild.py``): each command of a phase runs with ``bash -c`` in the source
+folder, in order, and a phase stops at the first command that exits non-zero (``on-failure: ABORT``); a failed
+pre_build skips the later phases; the build's log is read back phase by phase. Stand-ins go first on PATH: ``aws`` is
+``s3vp run``'s (``cli/_local/aws.py``), serving the sandbox's objects from disk (each call logged by its wrapper),
+``npm`` logs its arguments and writes what ``npm ci`` / ``npm run build`` would, and ``python3`` is Python 3.8 when
+this machine has one, as on the ``aws/codebuild/standard:5.0`` image. The buildspec's scratch folder (``WORK_DIR``, a
+fixed path in the build container) is pointed at a per-test folder, so tests neither share state nor touch the real
+one. No network.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ import pytest
 
 from s3_validated_pipeline import PackageCheckOptions, _buildspec
 from s3_validated_pipeline._build_project import CHECKER_FILE, checker_sha256
-from s3_validated_pipeline._buildspec import REPORT_PATH, WORK_DIR
+from s3_validated_pipeline._buildspec import REPORT_PATH
 from s3_validated_pipeline.check import MANIFEST_PATH
-from tests import fake_aws
+from s3_validated_pipeline.cli._local import aws as stand_in
+from s3_validated_pipeline.cli._local.codebuild import Build
 from tests.check.package_corpus import DOCUMENTED_EXAMPLE_KEY_ID, FAKE_ACCESS_KEY_ID, write_zip
 
 pytestmark = pytest.mark.skipif(
@@ -75,8 +78,7 @@ case "$*" in
 esac
 """
 
-BASH = shutil.which("bash") or "/bin/bash"
-FAKE_AWS = Path(fake_aws.__file__).resolve()
+STAND_IN = Path(stand_in.__file__).resolve()
 PINNED_MESSAGE = "The package checker does not match the SHA-256 pinned in the template; refusing to run it."
 
 
@@ -107,35 +109,22 @@ def python38() -> str | None:
     return None
 
 
-# --- Emulating CodeBuild ------------------------------------------------------------------------------------------
+# --- Running buildspecs as s3vp run does ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PhaseRun:
-    """What running one phase's commands produced; ``runs`` stops at the first failing command."""
+    """What one phase ran, read back from the build's log: ``runs`` commands (up to the first that failed), the
+    phase's exit code (0, or the failed command's) and its output (stdout and stderr together, as CodeBuild logs)."""
 
-    runs: tuple[subprocess.CompletedProcess[str], ...]
-
-    @property
-    def returncode(self) -> int:
-        return self.runs[-1].returncode if self.runs else 0
-
-    @property
-    def stdout(self) -> str:
-        return "".join(run.stdout for run in self.runs)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(run.stderr for run in self.runs)
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
+    runs: int
+    returncode: int
+    output: str
 
 
 @dataclass(frozen=True)
 class BuildRun:
-    """The phases one emulated build ran, in order; a phase missing here never ran."""
+    """The phases one build ran, in order; a phase missing here never ran."""
 
     phases: dict[str, PhaseRun]
 
@@ -143,9 +132,31 @@ class BuildRun:
         return self.phases[phase]
 
 
+_PHASE = re.compile(r"^\[Container\] Entering phase (\w+)\n(.*?)^\[Container\] Phase complete: \1 State: ", re.M | re.S)
+_FAILED = re.compile(r"\[Container\] Command did not exit successfully .* exit status (\d+)\n\Z", re.S)
+
+
+def phases_of(log: str, spec: Mapping[str, Any]) -> BuildRun:
+    """Split a build's log into its phases; each command's output follows its "Running command" line."""
+    phases = {}
+    for match in _PHASE.finditer(log):
+        name, body = match.group(1).lower(), match.group(2)
+        runs = body.split("[Container] Running command ")[1:]
+        outputs = []
+        for command, run in zip(spec["phases"][name].get("commands", []), runs, strict=False):
+            assert run.startswith(command + "\n"), f"the log names another command than {command!r}: {run[:200]!r}"
+            outputs.append(run[len(command) + 1 :])
+        failed = _FAILED.search(outputs[-1]) if outputs else None
+        if failed:
+            outputs[-1] = outputs[-1][: failed.start()]
+        phases[name] = PhaseRun(len(runs), int(failed.group(1)) if failed else 0, "".join(outputs))
+    return BuildRun(phases)
+
+
 @dataclass
 class Sandbox:
-    """One build container: stub tools, a fake S3, the scratch folder and the source folder the commands run in."""
+    """One build container: stub tools, the objects "S3" serves, the scratch folder and the source folder the
+    commands run in."""
 
     root: Path
     src: Path = field(init=False)
@@ -153,14 +164,20 @@ class Sandbox:
     work: Path = field(init=False)
     """Stands in for WORK_DIR."""
     s3: Path = field(init=False)
+    """Where the served objects' files are."""
+    objects: list[dict[str, Any]] = field(init=False, default_factory=list)
+    """What the stand-in aws serves (its configuration's ``objects``)."""
     env: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.src, self.work, self.s3, stub_bin = (self.root / name for name in ("src", "work", "s3", "bin"))
         for folder in (self.src, self.s3, stub_bin):
             folder.mkdir(parents=True)
-        assert re.fullmatch(r"[\w/.-]+", str(self.work)), "the scratch folder must need no quoting, like WORK_DIR"
-        (stub_bin / "aws").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_AWS}" "$@"\n')
+        self._config, self._calls = self.root / "aws-config.json", self.root / "aws-calls.jsonl"
+        self._save_objects()
+        log_call = f"{sys.executable} -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\" >> {self._calls}"
+        serve = f'exec "{sys.executable}" -I "{STAND_IN}" "{self._config}" "$@"'
+        (stub_bin / "aws").write_text(f"#!/bin/sh\n{log_call}\n{serve}\n")
         (stub_bin / "npm").write_text(NPM_STUB)
         for tool in ("aws", "npm"):
             (stub_bin / tool).chmod(0o755)
@@ -172,15 +189,24 @@ class Sandbox:
             "HOME": str(self.root),
             "LANG": "C.UTF-8",
             "NPM_LOG": str(self.root / "npm.log"),
-            "FAKE_S3_ROOT": str(self.s3),
-            "FAKE_AWS_LOG": str(self.root / "aws-calls.jsonl"),
         }
 
-    def put_object(self, bucket: str, key: str, data: bytes, version_id: str | None = None) -> Path:
-        path = fake_aws.object_path(self.s3, bucket, key, version_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _save_objects(self) -> None:
+        self._config.write_text(json.dumps({"objects": self.objects, "real_aws": None}))
+
+    def put_object(self, bucket: str, key: str, data: bytes, version_id: str | None = None, **extra: str) -> None:
+        """Serve ``data`` as ``s3://bucket/key`` (its version ``version_id``; None: whatever version is asked for),
+        instead of what was served there before."""
+        path = self.s3 / f"{len(list(self.s3.iterdir()))}.bin"
         path.write_bytes(data)
-        return path
+        served = {"bucket": bucket, "key": key, "version_id": version_id}
+        self.objects = [item for item in self.objects if {name: item[name] for name in served} != served]
+        self.objects.append({**served, "path": str(path), **extra})
+        self._save_objects()
+
+    def delete_objects(self, bucket: str) -> None:
+        self.objects = [item for item in self.objects if item["bucket"] != bucket]
+        self._save_objects()
 
     def put_checker(self, data: bytes | None = None) -> None:
         """Serve ``data`` (default: the real check.py) where the project's variables say the checker asset is."""
@@ -189,55 +215,29 @@ class Sandbox:
         )
 
     def upload(self, package: bytes, version_id: str, *, checksum: str | None = None) -> None:
-        """Upload ``package`` as a new version of the source object (also its current version)."""
-        bucket, key = self.env["SOURCE_BUCKET"], self.env["SOURCE_OBJECT_KEY"]
-        path = self.put_object(bucket, key, package, version_id)
-        if checksum is not None:
-            path.with_name(path.name + fake_aws.META_SUFFIX).write_text(json.dumps({"ChecksumSHA256": checksum}))
-        self.put_object(bucket, key, package)
+        """Upload ``package`` as a new version of the source object; ``checksum``: what S3 reports, if not its own."""
+        extra = {} if checksum is None else {"checksum_sha256": checksum}
+        self.put_object(self.env["SOURCE_BUCKET"], self.env["SOURCE_OBJECT_KEY"], package, version_id, **extra)
 
     def unpack(self, package: bytes) -> None:
         """Extract ``package`` into the source folder, as CodeBuild does with the pipeline's source artifact."""
         with zipfile.ZipFile(io.BytesIO(package)) as archive:
             archive.extractall(self.src)
 
-    def run_phase(self, commands: Sequence[str], env: Mapping[str, str] | None = None) -> PhaseRun:
-        """Run ``commands`` in order, stopping at the first non-zero exit (``on-failure: ABORT``)."""
-        runs: list[subprocess.CompletedProcess[str]] = []
-        for command in commands:
-            runs.append(
-                subprocess.run(  # noqa: S603
-                    [BASH, "-c", command.replace(WORK_DIR, str(self.work))],
-                    cwd=self.src,
-                    env=dict(self.env if env is None else env),
-                    capture_output=True,
-                    text=True,
-                    encoding="utf-8",
-                    check=False,
-                    timeout=60,
-                )
-            )
-            if runs[-1].returncode != 0:
-                break
-        return PhaseRun(tuple(runs))
+    def run_build(self, spec: Mapping[str, Any], env: Mapping[str, str] | None = None) -> BuildRun:
+        """Run a buildspec's phases as ``s3vp run`` does (as CodeBuild does): a failed pre_build skips the rest;
+        post_build always follows build, told by CODEBUILD_BUILD_SUCCEEDING whether the build succeeded."""
+        log = self.root / "build.log"
+        with log.open("w", encoding="utf-8") as out:
+            Build(self.src, self.work, self.env if env is None else env, out, timeout=60).run(spec)
+        return phases_of(log.read_text(encoding="utf-8"), spec)
 
-    def run_build(self, spec: Mapping[str, Any]) -> BuildRun:
-        """Run a buildspec's phases as CodeBuild does: a failed pre_build skips the rest; post_build always follows
-        build, told by CODEBUILD_BUILD_SUCCEEDING whether the build succeeded."""
-        phases = spec["phases"]
-        assert "commands" not in phases.get("install", {}), "install commands are not emulated"
-        ran = {"pre_build": self.run_phase(phases["pre_build"]["commands"])}
-        if ran["pre_build"].returncode == 0:
-            ran["build"] = self.run_phase(phases["build"]["commands"])
-            succeeding = "1" if ran["build"].returncode == 0 else "0"
-            ran["post_build"] = self.run_phase(
-                phases["post_build"]["commands"], {**self.env, "CODEBUILD_BUILD_SUCCEEDING": succeeding}
-            )
-        return BuildRun(ran)
+    def run_phase(self, name: str, spec: Mapping[str, Any], env: Mapping[str, str] | None = None) -> PhaseRun:
+        """Run the phase ``name`` of ``spec`` alone."""
+        return self.run_build({"phases": {name: spec["phases"][name]}}, env)[name]
 
     def aws_calls(self) -> list[list[str]]:
-        log = Path(self.env["FAKE_AWS_LOG"])
-        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        return [json.loads(line) for line in self._calls.read_text().splitlines()] if self._calls.exists() else []
 
     def get_object_calls(self) -> list[list[str]]:
         return [call for call in self.aws_calls() if call[:2] == ["s3api", "get-object"]]
@@ -415,10 +415,10 @@ def test_good_package_pre_build_verifies_the_checker_fetches_exactly_v1_and_acce
     pre_build, box = validated.run["pre_build"], validated.sandbox
     # THEN all three lines succeeded and the checker accepted the package with V1's digest
     assert pre_build.returncode == 0, pre_build.output
-    assert len(pre_build.runs) == 3
+    assert pre_build.runs == 3
     assert PINNED_MESSAGE not in pre_build.output
-    assert f"ACCEPTED: '{box.work}/source.zip': 0 finding(s)" in pre_build.stdout
-    assert f"sha256 {sha256_hex(GOOD_ZIP)}" in pre_build.stdout
+    assert f"ACCEPTED: '{box.work}/source.zip': 0 finding(s)" in pre_build.output
+    assert f"sha256 {sha256_hex(GOOD_ZIP)}" in pre_build.output
     # AND the checker came from the asset location, and the package was requested by exactly V1, with checksums
     calls = box.aws_calls()
     assert calls[0] == [
@@ -440,13 +440,13 @@ def test_good_package_build_runs_the_commands_in_order_then_writes_the_records(v
     # WHEN the build phase ran  THEN npm ran the seed's commands in order, and the records were written after them
     build, box = validated.run["build"], validated.sandbox
     assert build.returncode == 0, build.output
-    assert len(build.runs) == len(SEED_COMMANDS) + 1
+    assert build.runs == len(SEED_COMMANDS) + 1
     assert box.npm_calls() == ["ci", "run lint", "run build", "--version"], "--version: post_build's diagnostics"
     report = json.loads((box.src / REPORT_PATH).read_text())
     assert (box.src / REPORT_PATH).read_bytes() == (box.work / "package-check.json").read_bytes()
     assert report["accepted"] is True
     assert report["sha256"] == sha256_hex(GOOD_ZIP)
-    assert f"hashed into {MANIFEST_PATH}" in build.stdout
+    assert f"hashed into {MANIFEST_PATH}" in build.output
 
 
 def test_good_package_manifest_records_v1_and_every_file_but_itself(validated: Validated) -> None:
@@ -471,9 +471,9 @@ def test_good_package_manifest_records_v1_and_every_file_but_itself(validated: V
 def test_good_package_post_build_reports_success(validated: Validated) -> None:
     post_build = validated.run["post_build"]
     assert post_build.returncode == 0, post_build.output
-    assert f"Source object: s3://{SOURCE_BUCKET}/" in post_build.stdout
-    assert f"version {V1}" in post_build.stdout
-    assert "Succeeded: 1" in post_build.stdout
+    assert f"Source object: s3://{SOURCE_BUCKET}/" in post_build.output
+    assert f"version {V1}" in post_build.output
+    assert "Succeeded: 1" in post_build.output
 
 
 # --- 2., 3. Rejected packages ------------------------------------------------------------------------------------
@@ -491,12 +491,12 @@ def test_package_missing_required_files_fails_pre_build_naming_each_one(
     # THEN pre_build fails at the check with exit 1, naming every missing pattern and no other
     pre_build = run["pre_build"]
     assert pre_build.returncode == 1
-    assert len(pre_build.runs) == 3
-    missing = re.findall(r"\[required-missing\] No file matches the required pattern '(.+)'", pre_build.stdout)
+    assert pre_build.runs == 3
+    missing = re.findall(r"\[required-missing\] No file matches the required pattern '(.+)'", pre_build.output)
     assert sorted(missing) == sorted(["package-lock.json", "cdk.json", "tsconfig.json", "bin/*.ts"])
-    assert "REJECTED" in pre_build.stdout
+    assert "REJECTED" in pre_build.output
     # AND nothing else ran: no npm, no records
-    assert list(run.phases) == ["pre_build"]
+    assert not {"build", "post_build"} & set(run.phases)
     assert sandbox.npm_calls() == []
     assert not (sandbox.src / ".validated").exists()
 
@@ -524,13 +524,13 @@ def test_malicious_package_is_rejected_in_pre_build_naming_the_rule(
     # THEN the check rejects it, naming the rule and the entry, and never echoes a secret
     pre_build = run["pre_build"]
     assert pre_build.returncode == 1, pre_build.output
-    assert len(pre_build.runs) == 3
-    assert re.search(rf"^  \[{re.escape(rule)}\] .*'{re.escape(path)}'", pre_build.stdout, flags=re.MULTILINE)
+    assert pre_build.runs == 3
+    assert re.search(rf"^  \[{re.escape(rule)}\] .*'{re.escape(path)}'", pre_build.output, flags=re.MULTILINE)
     report = json.loads((sandbox.work / "package-check.json").read_text())
     assert [(f["rule"], f["path"]) for f in report["findings"]] == [(rule, path)]
     assert FAKE_ACCESS_KEY_ID not in pre_build.output
     # AND the build never ran
-    assert list(run.phases) == ["pre_build"]
+    assert not {"build", "post_build"} & set(run.phases)
     assert sandbox.npm_calls() == []
 
 
@@ -580,11 +580,12 @@ def test_rejected_package_leaves_the_working_folder_empty(sandbox: Sandbox, buil
 def test_missing_source_version_fails_pre_build_before_the_check(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
     # GIVEN an execution started by a version that no longer exists (only V2 does)
     sandbox.upload(GOOD_ZIP, V2)
-    # WHEN pre_build runs  THEN the download fails as S3 would, and neither the current version nor the check runs
+    # WHEN pre_build runs  THEN the download of V1 fails, and neither another version nor the check runs
     pre_build = sandbox.run_build(buildspec)["pre_build"]
-    assert pre_build.returncode == fake_aws.SERVICE_ERROR
-    assert len(pre_build.runs) == 2
-    assert "NoSuchVersion" in pre_build.stderr
+    assert pre_build.returncode == stand_in.REFUSED
+    assert pre_build.runs == 2
+    assert f"--version-id {V1} --checksum-mode ENABLED" in pre_build.output
+    assert not (sandbox.work / "source.zip").exists()
     assert not (sandbox.work / "package-check.json").exists()
 
 
@@ -622,7 +623,7 @@ def test_tampered_checker_is_refused_before_it_runs(
     sandbox.unpack(GOOD_ZIP)
     tampered = tampered_checker(kind)
     if tampered is None:
-        shutil.rmtree(sandbox.s3 / sandbox.env["CHECKER_BUCKET"])
+        sandbox.delete_objects(sandbox.env["CHECKER_BUCKET"])
     else:
         assert tampered != CHECKER_FILE.read_bytes()
         sandbox.put_checker(tampered)
@@ -633,9 +634,9 @@ def test_tampered_checker_is_refused_before_it_runs(
     # THEN pre_build stops at the first line with the pinned-digest message
     pre_build = run["pre_build"]
     assert pre_build.returncode == 1
-    assert len(pre_build.runs) == 1
-    assert PINNED_MESSAGE in pre_build.stderr
-    assert list(run.phases) == ["pre_build"]
+    assert pre_build.runs == 1
+    assert PINNED_MESSAGE in pre_build.output
+    assert not {"build", "post_build"} & set(run.phases)
     # AND the checker never ran: no marker, no verdict, no report, not even the package download
     assert not marker.exists()
     assert not re.search(r"ACCEPTED|REJECTED|Manifest", pre_build.output)
@@ -654,7 +655,7 @@ def test_trojan_checker_would_leave_its_marker_if_run(tmp_path: Path, sandbox: S
         capture_output=True,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.output
     assert marker.exists()
 
 
@@ -675,7 +676,7 @@ def test_s3_checksum_is_compared_with_the_downloaded_bytes(
     # GIVEN the good package whose get-object response carries a ChecksumSHA256 (only with checksum mode enabled)
     sandbox.upload(GOOD_ZIP, V1, checksum=checksum)
     # WHEN pre_build runs
-    pre_build = sandbox.run_phase(buildspec["phases"]["pre_build"]["commands"])
+    pre_build = sandbox.run_phase("pre_build", buildspec)
     # THEN the checker compared S3's checksum: a match accepts, a mismatch rejects, a composite is only noted
     report = json.loads((sandbox.work / "package-check.json").read_text())
     assert report["expected_sha256"] == expected_sha256
@@ -684,10 +685,10 @@ def test_s3_checksum_is_compared_with_the_downloaded_bytes(
         assert pre_build.returncode == 0, pre_build.output
     else:
         assert pre_build.returncode == 1
-        assert "[checksum-mismatch]" in pre_build.stdout
+        assert "[checksum-mismatch]" in pre_build.output
         assert [f["rule"] for f in report["findings"]] == ["checksum-mismatch"]
     if expected_sha256 is None:
-        assert "multipart composite" in pre_build.stdout
+        assert "multipart composite" in pre_build.output
 
 
 # --- 6. The next stage verifies the manifest ---------------------------------------------------------------------
@@ -712,9 +713,9 @@ def test_next_stage_runs_its_commands_on_the_intact_artifact(
     run = box.run_build(verified_spec)
     # THEN the checker is verified, the manifest checks out, and the stage's command runs
     assert run["pre_build"].returncode == 0, run["pre_build"].output
-    assert f"Manifest verified: {files} files intact" in run["pre_build"].stdout
+    assert f"Manifest verified: {files} files intact" in run["pre_build"].output
     assert run["build"].returncode == 0
-    assert run["build"].stdout == "deploying\n"
+    assert run["build"].output == "deploying\n"
     assert run["post_build"].returncode == 0
 
 
@@ -760,10 +761,10 @@ def test_next_stage_refuses_a_tampered_artifact_naming_the_file(
     # THEN pre_build fails at the verify line, naming that file (and only it), and the command never runs
     pre_build = run["pre_build"]
     assert pre_build.returncode == 1, pre_build.output
-    assert len(pre_build.runs) == 2
-    assert "Manifest check FAILED: 1 difference(s)" in pre_build.stdout
-    assert f"  [{rule}] '{path}' " in pre_build.stdout
-    assert list(run.phases) == ["pre_build"]
+    assert pre_build.runs == 2
+    assert "Manifest check FAILED: 1 difference(s)" in pre_build.output
+    assert f"  [{rule}] '{path}' " in pre_build.output
+    assert not {"build", "post_build"} & set(run.phases)
     assert "deploying" not in pre_build.output
 
 
@@ -775,8 +776,8 @@ def test_next_stage_refuses_an_artifact_without_its_manifest(
     (box.src / MANIFEST_PATH).unlink()
     run = box.run_build(verified_spec)
     assert run["pre_build"].returncode == 2
-    assert f"cannot read {MANIFEST_PATH}" in run["pre_build"].stderr
-    assert list(run.phases) == ["pre_build"]
+    assert f"cannot read {MANIFEST_PATH}" in run["pre_build"].output
+    assert not {"build", "post_build"} & set(run.phases)
 
 
 # --- The build phase alone -----------------------------------------------------------------------------------------
@@ -787,7 +788,7 @@ def test_failing_user_command_aborts_before_the_records(sandbox: Sandbox, builds
     sandbox.unpack(GOOD_ZIP)
     env = {**sandbox.env, "NPM_LINT_EXIT": "3"}
     # WHEN the build phase runs (on-failure: ABORT)
-    build = sandbox.run_phase(buildspec["phases"]["build"]["commands"], env)
+    build = sandbox.run_phase("build", buildspec, env)
     # THEN it fails with lint's exit code, the build never ran and no records were written
     assert build.returncode == 3
     assert sandbox.npm_calls() == ["ci", "run lint"]
@@ -808,16 +809,16 @@ def test_diagnostics_print_the_source_version_but_no_secrets(sandbox: Sandbox, b
         "NPM_TOKEN": "shh-npm-token",
     }
     # WHEN the post_build phase runs
-    phase = sandbox.run_phase(buildspec["phases"]["post_build"]["commands"], env)
+    phase = sandbox.run_phase("post_build", buildspec, env)
     output = phase.output
     # THEN it succeeds, names the source object version, OS and tools, and prints no secret (nor its name)
-    assert phase.returncode == 0, phase.stderr
-    assert f"Source object: s3://{SOURCE_BUCKET}/{env['SOURCE_OBJECT_KEY']} version {V1}" in phase.stdout
-    assert "Succeeded: 1" in phase.stdout
+    assert phase.returncode == 0, phase.output
+    assert f"Source object: s3://{SOURCE_BUCKET}/{env['SOURCE_OBJECT_KEY']} version {V1}" in phase.output
+    assert "Succeeded: 1" in phase.output
     if Path("/etc/os-release").is_file():
-        assert "OS: " in phase.stdout
-    assert "npm: 0.0.0-stub" in phase.stdout
-    assert re.search(r"^python3: Python 3\.", phase.stdout, flags=re.MULTILINE)
+        assert "OS: " in phase.output
+    assert "npm: 0.0.0-stub" in phase.output
+    assert re.search(r"^python3: Python 3\.", phase.output, flags=re.MULTILINE)
     assert "shh-" not in output
     assert "AWS_SECRET_ACCESS_KEY" not in output
     assert "NPM_LOG" not in output, "environment variable names leaked: the environment was dumped"
@@ -831,7 +832,7 @@ def test_diagnostics_succeed_without_source_variables_or_tools(
     empty_bin.mkdir()
     env = {"PATH": str(empty_bin), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     # WHEN the post_build phase runs  THEN it still succeeds (diagnostics must never fail the build)
-    phase = sandbox.run_phase(buildspec["phases"]["post_build"]["commands"], env)
-    assert phase.returncode == 0, phase.stderr
-    assert "Source object: s3://?/? version ?" in phase.stdout
-    assert not re.search(r"^(node|npm|python3|java|go): ", phase.stdout, flags=re.MULTILINE)
+    phase = sandbox.run_phase("post_build", buildspec, env)
+    assert phase.returncode == 0, phase.output
+    assert "Source object: s3://?/? version ?" in phase.output
+    assert not re.search(r"^(node|npm|python3|java|go): ", phase.output, flags=re.MULTILINE)

@@ -1,10 +1,11 @@
 """The stand-in ``aws`` of a local run (``s3vp run``): it serves the package checker and the package from disk and
 refuses every other call. Standard library only; run as ``python aws.py CONFIG.json ARGS...``.
 
-``CONFIG.json`` holds ``objects`` (each ``bucket``, ``key``, ``version_id`` or null, and ``path`` on disk, relative to
-the configuration's folder unless absolute), ``real_aws`` (the real CLI's path, set only with ``--allow-aws``) and,
-optionally, ``hint`` (the refusal's last words). Python 3.8 compatible: with ``s3vp run --docker`` the build image's
-``python3`` runs it. Served, strictly:
+``CONFIG.json`` holds ``objects`` (each ``bucket``, ``key``, ``version_id`` or null for any version, ``path`` on disk,
+relative to the configuration's folder unless absolute, and optionally ``checksum_sha256``, the checksum S3 reports
+when it is not the file's own: a corrupted download, or a multipart upload's composite), ``real_aws`` (the real
+CLI's path, set only with ``--allow-aws``) and, optionally, ``hint`` (the refusal's last words). Python 3.8
+compatible: with ``s3vp run --docker`` the build image's ``python3`` runs it. Served, strictly:
 
     aws s3 cp [--quiet] s3://BUCKET/KEY DEST
     aws s3api get-object --bucket B --key K [--version-id V] [--checksum-mode ENABLED] OUTFILE
@@ -28,11 +29,11 @@ from typing import Any
 REFUSED = 255
 
 
-def _find(objects: Sequence[Mapping[str, Any]], bucket: str, key: str, version: str | None) -> str | None:
+def _find(objects: Sequence[Mapping[str, Any]], bucket: str, key: str, version: str | None) -> Mapping[str, Any] | None:
     for item in objects:
         same = item["bucket"] == bucket and item["key"] == key
         if same and (version is None or item.get("version_id") in (None, version)):
-            return str(item["path"])
+            return item
     return None
 
 
@@ -41,9 +42,10 @@ def _s3_cp(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> int | N
     if len(rest) != 2 or any(arg.startswith("-") for arg in rest) or not rest[0].startswith("s3://"):
         return None
     bucket, _, key = rest[0][len("s3://") :].partition("/")
-    path = _find(objects, bucket, key, None)
-    if path is None:
+    item = _find(objects, bucket, key, None)
+    if item is None:
         return None
+    path = str(item["path"])
     shutil.copyfile(path, rest[1])
     if len(rest) == len(args):
         print(f"download: {rest[0]} to {rest[1]} (local run: {path})")
@@ -72,9 +74,10 @@ def _get_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> in
     options, positional = parsed
     if "--bucket" not in options or "--key" not in options or len(positional) != 1:
         return None
-    path = _find(objects, options["--bucket"], options["--key"], options.get("--version-id"))
-    if path is None:
+    item = _find(objects, options["--bucket"], options["--key"], options.get("--version-id"))
+    if item is None:
         return None
+    path = str(item["path"])
     shutil.copyfile(path, positional[0])
     with open(path, "rb") as fh:
         data = fh.read()
@@ -88,7 +91,8 @@ def _get_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> in
     if "--version-id" in options:
         response["VersionId"] = options["--version-id"]
     if options.get("--checksum-mode") == "ENABLED":  # s3vp push uploads with a SHA-256 checksum
-        response["ChecksumSHA256"] = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+        own = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+        response["ChecksumSHA256"] = item.get("checksum_sha256") or own
     print(json.dumps(response, indent=4))
     return 0
 

@@ -1,13 +1,14 @@
 """One CodeBuild build on this machine, from a buildspec exactly as synthesized.
 
-Emulated as the buildspec tests do: the phases run in order (install, pre_build, build, post_build); each command
-runs with ``bash -c`` in ``CODEBUILD_SRC_DIR`` and a phase stops at the first command that fails; with
-``on-failure: ABORT`` (the default) a failed install or pre_build ends the build, a failed build still runs
-post_build, told by ``CODEBUILD_BUILD_SUCCEEDING``. One difference with CodeBuild: a variable exported or a ``cd``
-done by one command is not seen by the next (the library's buildspecs never rely on it).
+Emulated (``tests/validate/test_buildspec_commands.py`` runs the synthesized buildspecs with it too): the phases run
+in order (install, pre_build, build, post_build); each command runs with ``bash -c`` in ``CODEBUILD_SRC_DIR`` and a
+phase stops at the first command that fails; with ``on-failure: ABORT`` (the default) a failed install or pre_build
+ends the build, a failed build still runs post_build, told by ``CODEBUILD_BUILD_SUCCEEDING``. One difference with
+CodeBuild: a variable exported or a ``cd`` done by one command is not seen by the next (the library's buildspecs
+never rely on it).
 
 The buildspecs' scratch folder ``WORK_DIR`` (``/tmp/s3vp``, the build container's own) is replaced, in every command,
-by a folder of the build's run directory, as the buildspec tests do, so a run leaves nothing outside its folder.
+by a folder of the build's run directory, so a run leaves nothing outside its folder.
 """
 
 from __future__ import annotations
