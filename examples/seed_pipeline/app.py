@@ -27,7 +27,7 @@ from s3_validated_pipeline import (
     ValidationOptions,
 )
 
-DEPLOY = ["npx cdk deploy --all --require-approval never"]
+DEPLOY = ["npx --no-install cdk deploy --all --require-approval never"]
 
 
 class SeedPipelineStack(cdk.Stack):

@@ -154,15 +154,19 @@ def verified_buildspec(
     runtime_versions: Mapping[str, str],
     reports: Mapping[str, Any] | None = None,
     artifact_files: Sequence[str] = (),
+    exported_variables: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Return the buildspec of a stage after validation: verify the manifest, then run ``commands`` (if any).
 
     ``reports`` is the buildspec's reports section (report group ARN to files); ``artifact_files`` what the stage
-    keeps as its output artifact.
+    keeps as its output artifact; ``exported_variables`` the environment variables the action exports.
     """
+    env: dict[str, Any] = {"shell": "bash"}
+    if exported_variables:
+        env["exported-variables"] = list(exported_variables)
     spec: dict[str, Any] = {
         "version": "0.2",
-        "env": {"shell": "bash"},
+        "env": env,
         "phases": {
             **_install(runtime_versions),
             "pre_build": {"on-failure": "ABORT", "commands": [fetch_checker(), verify_manifest()]},

@@ -29,7 +29,7 @@ class LibraryWarning:
 
 RETIRED_BUILD_ENVIRONMENT = LibraryWarning(
     f"{PREFIX}retiredBuildEnvironment",
-    "A stage's build environment is no longer maintained (the validate stage's default); once per pipeline.",
+    "A stage's build environment is no longer maintained (`BuildEnvironment.UBUNTU_20_04_NODE_16`); once per pipeline.",
 )
 CUSTOM_BUILD_IMAGE = LibraryWarning(
     f"{PREFIX}customBuildImage",
@@ -66,6 +66,13 @@ OPERATIONS_KEY_POLICY_UNCHANGED = LibraryWarning(
     "Operations use an imported key whose policy the construct cannot extend for EventBridge, CloudWatch and SNS.",
 )
 
+BOOTSTRAP_EXECUTION_ROLE = LibraryWarning(
+    f"{PREFIX}bootstrapExecutionRole",
+    "A deploy target's CloudFormation runs as the CDK bootstrap's execution role (AdministratorAccess unless "
+    "bootstrapped with `--cloudformation-execution-policies`): every `commands` target, and a `cloudformation` "
+    "target without `deployment_role_arn`.",
+)
+
 WARNINGS: tuple[LibraryWarning, ...] = (
     RETIRED_BUILD_ENVIRONMENT,
     CUSTOM_BUILD_IMAGE,
@@ -79,5 +86,6 @@ WARNINGS: tuple[LibraryWarning, ...] = (
     ALARMS_WITHOUT_ACTIONS,
     CHAT_CHANNEL_NOT_SUBSCRIBED,
     OPERATIONS_KEY_POLICY_UNCHANGED,
+    BOOTSTRAP_EXECUTION_ROLE,
 )
 """Every warning, in the order of the README's table."""

@@ -36,12 +36,14 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import struct
 import sys
 import threading
 import unicodedata
+import urllib.parse
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -2337,10 +2339,118 @@ def _load_json(value: str) -> Any:
         raise _UsageError(f"invalid JSON in {value[:80]}: {exc}") from None
 
 
+# --------------------------------------------------------------------------------------------------------------
+# A CloudFormation change set, for the deployment that made it from the template it verified
+
+
+# Resource types and properties whose change can widen who may do what: IAM, resource policies, security groups.
+_PERMISSION_TYPES = ("AWS::IAM::", "AWS::EC2::SecurityGroup", "AWS::Lambda::Permission")
+_PERMISSION_PROPERTIES = ("Policy", "Policies", "SecurityGroupIngress", "SecurityGroupEgress", "ManagedPolicyArns")
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+_SUMMARY_CHARS = 150  # an approval's message holds 500 characters, with the comment, version and digest
+
+
+def summarize_change_set(description: dict[str, Any]) -> dict[str, Any]:
+    """What a change set does, from ``aws cloudformation describe-change-set``: counts by action, replacements, and
+    the changes that can broaden permissions (IAM resources, resource policies, security-group rules)."""
+    counts = {"Add": 0, "Modify": 0, "Remove": 0}
+    replaced = 0
+    broadening: list[str] = []
+    for change in description.get("Changes", []):
+        resource = change.get("ResourceChange") or {}
+        action = resource.get("Action", "")
+        counts[action] = counts.get(action, 0) + 1
+        replaced += resource.get("Replacement") in ("True", "Conditional")
+        kind = resource.get("ResourceType", "")
+        properties = [str((detail.get("Target") or {}).get("Name", "")) for detail in resource.get("Details", [])]
+        touches = (
+            kind.startswith(_PERMISSION_TYPES)
+            or kind.endswith("Policy")
+            or any(name.endswith(_PERMISSION_PROPERTIES) for name in properties)
+        )
+        if touches and action in ("Add", "Modify", "Import", "Dynamic"):
+            broadening.append("{} {} ({})".format(action, resource.get("LogicalResourceId", "?"), kind))
+    text = "{} to add, {} to modify ({} replaced), {} to remove".format(
+        counts["Add"], counts["Modify"], replaced, counts["Remove"]
+    )
+    if broadening:
+        text += "; permissions: " + ", ".join(broadening)
+    else:
+        text += "; no IAM, resource-policy or security-group change"
+    if len(text) > _SUMMARY_CHARS:
+        text = text[: _SUMMARY_CHARS - 3] + "..."
+    return {"summary": text, "broadening": bool(broadening), "counts": counts, "replaced": replaced}
+
+
+def _change_set_link(description: dict[str, Any]) -> str:
+    change_set = str(description.get("ChangeSetId", ""))
+    parts = change_set.split(":")
+    if len(parts) < 4:
+        return ""
+    return "https://console.aws.amazon.com/cloudformation/home?region={}#/stacks/changesets/changes?{}".format(
+        parts[3], urllib.parse.urlencode({"stackId": description.get("StackId", ""), "changeSetId": change_set})
+    )
+
+
+def _same_template(verified_path: str, held: Any) -> bool:
+    """Whether the change set holds the verified template: ``held`` is get-template's answer."""
+    body = held.get("TemplateBody") if isinstance(held, dict) else None
+    with open(verified_path, encoding="utf-8") as fh:
+        text = fh.read()
+    if isinstance(body, str):
+        return body == text
+    try:
+        return body is not None and body == json.loads(text)
+    except ValueError:
+        return False
+
+
+def _main_change_set(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{_program()} change-set",
+        description="Check that a change set holds the verified template, and print its summary as shell exports.",
+    )
+    parser.add_argument("description", metavar="DESCRIBE_JSON", help="aws cloudformation describe-change-set output")
+    parser.add_argument("--template", required=True, help="the verified template the change set was made from")
+    parser.add_argument("--change-set-template", required=True, help="aws cloudformation get-template output")
+    parser.add_argument("--source", required=True, help="the validated artifact's source record (.validated)")
+    args = parser.parse_args(argv)
+    description = _load_json(args.description)
+    source = _load_json(args.source)
+    status, reason = description.get("Status"), str(description.get("StatusReason") or "")
+    exports = {"PACKAGE_SHA256": str(source.get("sha256", "")), "CHANGE_SET_LINK": ""}
+    if status == "FAILED" and any(words in reason for words in _NO_CHANGES):
+        exports.update(
+            CHANGE_SET_NAME="none",
+            CHANGE_SET_SUMMARY="no changes: the stack already matches the package",
+            PERMISSIONS_BROADENED="false",
+        )
+    elif status != "CREATE_COMPLETE":
+        raise _UsageError(f"the change set is {status}: {reason or 'no reason given'}")
+    elif not _same_template(args.template, _load_json(args.change_set_template)):
+        _emit(
+            "Change set check FAILED: the change set does not hold the template this build verified "
+            f"({args.template}); nothing is deployed."
+        )
+        return 1
+    else:
+        summary = summarize_change_set(description)
+        exports.update(
+            CHANGE_SET_NAME=str(description.get("ChangeSetName", "")),
+            CHANGE_SET_SUMMARY=summary["summary"],
+            CHANGE_SET_LINK=_change_set_link(description),
+            PERMISSIONS_BROADENED="true" if summary["broadening"] else "false",
+        )
+    _emit("\n".join(f"export {name}={shlex.quote(value)}" for name, value in sorted(exports.items())))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 accepted/intact, 1 rejected/changed, 2 usage error)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    command = {"manifest": _main_manifest, "verify": _main_verify}.get(args[0] if args else "", _main_check)
+    command = {"manifest": _main_manifest, "verify": _main_verify, "change-set": _main_change_set}.get(
+        args[0] if args else "", _main_check
+    )
     try:
         return command(args[1:] if command is not _main_check else args)
     except _UsageError as exc:

@@ -21,6 +21,16 @@ class Problem:
         return f"{self.argument}: got {self.value!r}. {self.fix}"
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A value shown in a problem as written (the ``repr`` of an options object holding Durations is unreadable)."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 class InputError(ValueError):
     """Raised while a construct is built when its input cannot give a working, secure pipeline.
 

@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from aws_cdk import Aspects, CfnOutput, CfnResource, RemovalPolicy, Stack
+from aws_cdk import Aspects, CfnOutput, CfnResource, RemovalPolicy
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -27,8 +27,7 @@ from ._names import SOURCE, VALIDATE
 from ._pipeline_arguments import (
     DEFAULT_OPERATIONS,
     NoUploaderCheck,
-    foundation_problems,
-    input_problems,
+    checked_name,
     warn_about_execution_mode,
     warn_about_object_key,
 )
@@ -140,39 +139,23 @@ class ValidatedS3Pipeline(Construct):
         super().__init__(scope, id)
         self.foundation: PipelineFoundation | None = foundation if isinstance(foundation, PipelineFoundation) else None
         """The foundation the pipeline is built on, if any."""
-        stack = Stack.of(self)
-        pipeline_name, on_foundation = foundation_problems(
+        pipeline_name = checked_name(
             self,
-            foundation,
-            pipeline_name=pipeline_name,
+            foundation=foundation,
+            validation=validation,
+            object_key=object_key,
             source_bucket=source_bucket,
             source_bucket_options=source_bucket_options,
+            execution_mode=execution_mode,
+            pipeline_name=pipeline_name,
+            log_retention_days=log_retention_days,
             artifact_retention_days=artifact_retention_days,
-            operations=operations,
             trigger_mode=trigger_mode,
-        )
-        raise_if_any(
-            [
-                *on_foundation,
-                *input_problems(
-                    validation=validation,
-                    object_key=object_key,
-                    source_bucket=source_bucket,
-                    source_bucket_options=source_bucket_options,
-                    execution_mode=execution_mode,
-                    pipeline_name=pipeline_name,
-                    log_retention_days=log_retention_days,
-                    artifact_retention_days=artifact_retention_days,
-                    trigger_mode=trigger_mode,
-                    trigger_reserved_concurrency=trigger_reserved_concurrency,
-                    test=test,
-                    deploy=deploy,
-                    operations=operations,
-                    outputs=outputs,
-                    pipeline_region=stack.region,
-                    pipeline_account=stack.account,
-                ),
-            ]
+            trigger_reserved_concurrency=trigger_reserved_concurrency,
+            test=test,
+            deploy=deploy,
+            operations=operations,
+            outputs=outputs,
         )
         self._physical_name = pipeline_name
         check_scale_limits(self)
@@ -316,6 +299,7 @@ class ValidatedS3Pipeline(Construct):
             log_key=self.operations_key,
             log_retention_days=log_retention_days,
             artifact_buckets=[self._artifact_objects],
+            source_version=self.source_action.variables.version_id,
         )
         tested = add_test_stage(self._context, test, DEFAULT_ENVIRONMENT) if test is not None else None
         self.test_report_group = tested.report_group if tested is not None else None

@@ -31,6 +31,7 @@ from s3_validated_pipeline import (
     ValidatedS3Pipeline,
     ValidationOptions,
 )
+from s3_validated_pipeline.stages._change_set import CHANGE_SET_SCRIPT, EXPORTED_VARIABLES
 from tests.conftest import VALID, Synthesized, assert_fails, new_pipeline, synthesize, synthesized_example
 
 PIPELINE_ACCOUNT = "111111111111"
@@ -293,8 +294,12 @@ def test_test_stage_is_retried_only_when_asked(seed_view: View, variety_view: Vi
 
 
 def test_stages_run_in_order_with_the_approval_in_front_of_production(seed_view: View, cross: View) -> None:
-    for view in (seed_view, cross):
-        assert list(view.stages)[-3:] == ["DeployStaging", "ApproveProduction", "DeployProduction"]
+    assert list(cross.stages)[-4:] == [
+        "DeployStaging",
+        "DeployProductionChangeSet",
+        "ApproveProduction",
+        "DeployProduction",
+    ]
     assert list(seed_view.stages) == [
         "Source",
         "Validate",
@@ -329,7 +334,10 @@ def test_approval_announces_to_an_encrypted_topic_with_the_comment(seed_view: Vi
     assert approve["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
     [(topic_id, topic)] = seed_view.of_type("AWS::SNS::Topic", "ApprovalTopic").items()
     assert approve["Configuration"]["NotificationArn"] == {"Ref": topic_id}
-    assert approve["Configuration"]["CustomData"] == "Check the staging environment before production."
+    assert approve["Configuration"]["CustomData"] == (
+        "Check the staging environment before production. Package version #{SourceVariables.VersionId}."
+    )
+    assert "BeforeEntry" not in seed_view.stages["ApproveProduction"]  # a commands target's approval always stops
     assert "ExternalEntityLink" not in approve["Configuration"]
     operations_key = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     assert seed_view.resources[operations_key]["Type"] == "AWS::KMS::Key"
@@ -340,7 +348,8 @@ def test_approval_links_the_review_url_and_subscribes_the_emails(variety_view: V
     [approve] = variety_view.stages["ApproveIntegration"]["Actions"]
     assert approve["Configuration"]["ExternalEntityLink"] == "https://review.example.com/"
     assert approve["Configuration"]["CustomData"] == (
-        "Review the validated package before it is deployed to Integration."
+        "Review the validated package before it is deployed to Integration. Package version "
+        "#{SourceVariables.VersionId}."
     )
     [(topic_id, topic)] = variety_view.of_type("AWS::SNS::Topic", "ApprovalTopic").items()
     assert "KmsMasterKeyId" in topic["Properties"]
@@ -420,60 +429,143 @@ def test_only_the_pipeline_role_may_describe_the_watched_alarm(seed_view: View, 
 TARGETS = {"Staging": "222222222222", "Production": "333333333333"}
 
 
+def change_set_settings(action: dict[str, Any]) -> dict[str, str]:
+    """A change-set action's environment variables, by name."""
+    variables = json.loads(action["Configuration"]["EnvironmentVariables"])
+    return {v["name"]: v["value"] for v in variables if v["type"] == "PLAINTEXT"}
+
+
 @pytest.mark.parametrize(("name", "account"), TARGETS.items())
-def test_change_sets_run_in_the_target_account_with_its_bootstrap_roles(cross: View, name: str, account: str) -> None:
-    verify, create, execute = cross.stages[f"Deploy{name}"]["Actions"]
-    assert (verify["Name"], verify["RunOrder"]) == ("Verify", 1)
-    assert (create["Name"], create["RunOrder"]) == ("CreateChangeSet", 2)
-    assert (execute["Name"], execute["RunOrder"]) == ("ExecuteChangeSet", 3)
-    for action in (create, execute):
-        assert action["ActionTypeId"]["Provider"] == "CloudFormation"
-        assert action["RoleArn"] == bootstrap_role("deploy", account)
-        assert action["Configuration"]["StackName"] == "App"
-        assert action["Configuration"]["ChangeSetName"] == "App-validated"
-    assert create["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
-    assert create["Configuration"]["RoleArn"] == bootstrap_role("cfn-exec", account)
-    assert create["Configuration"]["TemplatePath"] == "Validated::cdk.out/App.template.json"
-    assert create["Configuration"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
-    assert create["InputArtifacts"] == [{"Name": "Validated"}]
-    assert execute["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE"
+def test_change_sets_are_made_and_run_as_the_target_accounts_bootstrap_roles(
+    cross: View, name: str, account: str
+) -> None:
+    [deploy] = cross.stages[f"Deploy{name}"]["Actions"]
+    assert (deploy["Name"], deploy["ActionTypeId"]["Provider"]) == ("Deploy", "CodeBuild")
+    assert deploy["InputArtifacts"] == [{"Name": "Validated"}]
+    assert change_set_settings(deploy) == {
+        "S3VP_STACK": "App",
+        "S3VP_TEMPLATE": "cdk.out/App.template.json",
+        "S3VP_DEPLOY_ROLE_ARN": bootstrap_role("deploy", account),
+        "S3VP_EXECUTION_ROLE_ARN": bootstrap_role("cfn-exec", account),
+        "S3VP_FILE_ROLE_ARN": bootstrap_role("file-publishing", account),
+        "S3VP_STAGING_BUCKET": f"cdk-hnb659fds-assets-{account}-{REGION}",
+        "S3VP_PARAMETERS": "[]",
+        "S3VP_CAPABILITIES": "CAPABILITY_NAMED_IAM",
+        "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
+        "S3VP_MODE": "deploy",
+    }
+    # The project that verifies the artifact is the one that makes the change set from it, and may assume exactly
+    # the target's deploy role (and, for a template too large to send inline, its file-publishing role).
+    project = deploy["Configuration"]["ProjectName"]["Ref"]
+    spec = cross.buildspec(project)
+    assert spec["phases"]["pre_build"]["commands"][-1] == VERIFY
+    assert spec["phases"]["build"]["commands"] == [CHANGE_SET_SCRIPT]
+    assert spec["env"]["exported-variables"] == list(EXPORTED_VARIABLES)
+    assert assumable(cross, cross.project_role(project)) == {
+        bootstrap_role("deploy", account),
+        bootstrap_role("file-publishing", account),
+    }
 
 
-def test_the_pipeline_role_assumes_exactly_the_target_deploy_roles(cross: View) -> None:
-    foreign = {arn for arn in assumable(cross, cross.pipeline_role) if not arn.startswith("<")}
-    assert foreign == {bootstrap_role("deploy", account) for account in TARGETS.values()}
+def test_production_is_approved_on_its_change_set_made_before_the_approval(cross: View) -> None:
+    # GIVEN the cross-account example, whose Production target has an approval
+    [plan] = cross.stages["DeployProductionChangeSet"]["Actions"]
+    [approve] = cross.stages["ApproveProduction"]["Actions"]
+    [deploy] = cross.stages["DeployProduction"]["Actions"]
+    # THEN the change set is made first, by the same project that later executes it
+    assert (plan["Name"], plan["Namespace"]) == ("ChangeSet", "DeployProductionChangeSet")
+    assert change_set_settings(plan)["S3VP_MODE"] == "plan"
+    assert change_set_settings(deploy)["S3VP_MODE"] == "deploy"
+    assert plan["Configuration"]["ProjectName"] == deploy["Configuration"]["ProjectName"]
+    # AND the approval's message names the package's version and digest, and the change set and its summary
+    configuration = approve["Configuration"]
+    assert configuration["CustomData"] == (
+        "Check the App stack in the staging account before production. Package version "
+        "#{SourceVariables.VersionId}. SHA-256 #{DeployProductionChangeSet.PACKAGE_SHA256}. Change set "
+        "#{DeployProductionChangeSet.CHANGE_SET_NAME} of stack App: #{DeployProductionChangeSet.CHANGE_SET_SUMMARY}"
+    )
+    assert configuration["ExternalEntityLink"] == "#{DeployProductionChangeSet.CHANGE_SET_LINK}"
+    # AND the approval stops only when the change set broadens permissions (confirm_permissions_broadening)
+    assert cross.stages["ApproveProduction"]["BeforeEntry"] == {
+        "Conditions": [
+            {
+                "Result": "SKIP",
+                "Rules": [
+                    {
+                        "Name": "ProductionPermissionsBroadened",
+                        "RuleTypeId": {"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck", "Version": "1"},
+                        "Configuration": {
+                            "Variable": "#{DeployProductionChangeSet.PERMISSIONS_BROADENED}",
+                            "Value": "true",
+                            "Operator": "EQ",
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+    # AND a target without an approval deploys in one stage
+    assert "DeployStagingChangeSet" not in cross.stages
 
 
-def test_artifact_bucket_and_key_are_shared_with_exactly_the_target_deploy_roles(cross: View) -> None:
-    deploy_roles = {bootstrap_role("deploy", account) for account in TARGETS.values()}
-    assert allowed_principals(cross.bucket_policy(cross.artifact_bucket)) == deploy_roles
-    pipeline_account = f"arn:${{AWS::Partition}}:iam::{PIPELINE_ACCOUNT}:root"
-    key_policy = cross.key_policy(cross.artifact_key)
-    assert allowed_principals(key_policy) == deploy_roles | {pipeline_account}
-    shared = [s for s in key_policy if render(s["Principal"]["AWS"]) in deploy_roles]
-    assert {tuple(s["Action"]) for s in shared} == {("kms:Decrypt", "kms:DescribeKey")}
+def test_an_approval_that_always_stops_has_no_entry_condition() -> None:
+    stack = cdk.Stack(cdk.App(), "Always", env=ENV)
+    target = DeployTarget(
+        name="Prod",
+        cloudformation=CloudFormationDeployment(template_path="t.json", stack_name="App"),
+        approval=ApprovalOptions(),
+        confirm_permissions_broadening=False,
+    )
+    pipeline = ValidatedS3Pipeline(stack, "Pipeline", validation=ValidationOptions(commands=["x"]), deploy=[target])
+    view = View(synthesize(stack).json)
+    assert [s for s in view.stages if "Prod" in s] == ["DeployProdChangeSet", "ApproveProd", "DeployProd"]
+    assert "BeforeEntry" not in view.stages["ApproveProd"]
+    assert pipeline.deploy_stages["Prod"].approval is not None
+
+
+def test_the_pipeline_role_assumes_no_role_of_another_account(cross: View) -> None:
+    assert {arn for arn in assumable(cross, cross.pipeline_role) if not arn.startswith("<")} == set()
+
+
+def test_artifacts_are_shared_with_no_other_account(cross: View) -> None:
+    # The deployment reads the artifact in the pipeline's account and sends the template itself.
+    for account in TARGETS.values():
+        assert account not in json.dumps(cross.bucket_policy(cross.artifact_bucket))
+        assert account not in json.dumps(cross.key_policy(cross.artifact_key))
 
 
 def test_no_account_but_the_pipeline_and_the_targets_appears(cross: View) -> None:
     assert set(ACCOUNT_ID.findall(json.dumps(cross.json))) == {PIPELINE_ACCOUNT, *TARGETS.values()}
-    # Only the pipeline itself, its role, the artifact bucket and the artifact key name the targets' accounts.
+    # Only the pipeline (its actions' settings) and the deploy projects' roles name the targets' accounts.
     naming_targets = {
         resource_id
         for resource_id, resource in cross.resources.items()
         if set(ACCOUNT_ID.findall(json.dumps(resource))) - {PIPELINE_ACCOUNT}
     }
-    [artifact_bucket_policy] = [
-        k
-        for k, v in cross.of_type("AWS::S3::BucketPolicy").items()
-        if v["Properties"]["Bucket"] == {"Ref": cross.artifact_bucket}
-    ]
     [pipeline_id] = cross.of_type("AWS::CodePipeline::Pipeline")
-    [pipeline_policy] = [
+    deploy_policies = {
         k
         for k, v in cross.of_type("AWS::IAM::Policy").items()
-        if {"Ref": cross.pipeline_role} in v["Properties"]["Roles"]
-    ]
-    assert naming_targets == {pipeline_id, pipeline_policy, artifact_bucket_policy, cross.artifact_key}
+        if any(
+            isinstance(r, dict) and "StageProjectRole" in r["Ref"] and "Deploy" in r["Ref"]
+            for r in v["Properties"]["Roles"]
+        )
+    }
+    assert len(deploy_policies) == 2
+    assert naming_targets == {pipeline_id, *deploy_policies}
+
+
+def test_seed_deployments_may_assume_their_own_accounts_bootstrap_roles(seed_view: View) -> None:
+    # A same-account `cdk deploy` works as a cross-account one does: through the account's bootstrap roles.
+    def own(kind: str) -> str:
+        name = f"cdk-hnb659fds-{kind}-role-${{AWS::AccountId}}-${{AWS::Region}}"
+        return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}"
+
+    for stage in ("DeployStaging", "DeployProduction"):
+        project = seed_view.action(stage, "Deploy")["Configuration"]["ProjectName"]["Ref"]
+        assert assumable(seed_view, seed_view.project_role(project)) == {
+            own(kind) for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
+        }, stage
 
 
 def test_cross_account_example_synthesizes_one_stack_without_support_stacks() -> None:
@@ -483,14 +575,16 @@ def test_cross_account_example_synthesizes_one_stack_without_support_stacks() ->
     assert [s.stack_name for s in app.synth().stacks_recursively] == [stack.stack_name]
 
 
-def test_commands_in_another_account_may_assume_its_four_bootstrap_roles_only(variety_view: View) -> None:
+def test_commands_may_assume_their_target_accounts_four_bootstrap_roles_only(variety_view: View) -> None:
     account = "444444444444"
     production = variety_view.action("DeployProduction", "Deploy")["Configuration"]["ProjectName"]["Ref"]
     assert assumable(variety_view, variety_view.project_role(production)) == {
         bootstrap_role(kind, account) for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
     }
     integration = variety_view.action("DeployIntegration", "Deploy")["Configuration"]["ProjectName"]["Ref"]
-    assert assumable(variety_view, variety_view.project_role(integration)) == set()
+    assert assumable(variety_view, variety_view.project_role(integration)) == {
+        bootstrap_role(kind, PIPELINE_ACCOUNT) for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
+    }
     # A deployment by commands reads the artifact in the pipeline's account: nothing is shared.
     assert account not in json.dumps(variety_view.bucket_policy(variety_view.artifact_bucket))
     assert account not in json.dumps(variety_view.key_policy(variety_view.artifact_key))

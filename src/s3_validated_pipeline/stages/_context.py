@@ -26,6 +26,8 @@ class StageContext:
     log_retention_days: int
     artifact_buckets: Sequence[CfnResource | str]
     """The artifact bucket's resource, for the acknowledgement of CDK's grants on its objects."""
+    source_version: str
+    """The uploaded object version an execution runs on, as a CodePipeline variable (``#{SourceVariables...}``)."""
 
 
 def retry_failed_actions() -> codepipeline.FailureConditions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -16,6 +17,8 @@ from .._resources import encrypted_topic
 from ..errors import Problem, unresolved, wrong_type
 from ._context import StageContext
 
+MAX_COMMENT = 150
+"""The longest comment an approval takes: CodePipeline's message holds 500 characters, and the facts follow it."""
 APPROVAL_TOPIC_ID = "ApprovalTopic"
 """The id of the pipeline's one approval topic, below the pipeline construct."""
 
@@ -50,6 +53,19 @@ class ApprovalOptions:
                     "or leave topic out.",
                 )
             )
+        comment: object = self.comment
+        if comment is not None and not unresolved(comment):
+            if not isinstance(comment, str):
+                found.append(wrong_type(f"{argument}.comment", comment, "a str or None", "'Check staging first.'"))
+            elif len(comment) > MAX_COMMENT:
+                found.append(
+                    Problem(
+                        f"{argument}.comment",
+                        f"{comment[:40]}... ({len(comment)} characters)",
+                        f"Keep it to {MAX_COMMENT} characters: an approval's message holds 500, and the package's "
+                        "version, SHA-256 and change set follow the comment. Put details behind review_url.",
+                    )
+                )
         url: object = self.review_url
         if url is not None and not unresolved(url) and not (isinstance(url, str) and url.startswith("https://")):
             found.append(Problem(f"{argument}.review_url", url, "Give an https:// URL, or None."))
@@ -70,13 +86,39 @@ def approval_topic(scope: Construct, key: kms.IKey, emails: Sequence[str]) -> sn
     return topic
 
 
-def add_approval_stage(context: StageContext, target: str, options: ApprovalOptions) -> actions.ManualApprovalAction:
-    """Add the stage ``Approve<target>`` with one manual approval."""
+def add_approval_stage(
+    context: StageContext,
+    target: str,
+    options: ApprovalOptions,
+    facts: str,
+    *,
+    link: str | None = None,
+    only_when: str | None = None,
+) -> actions.ManualApprovalAction:
+    """Add the stage ``Approve<target>`` with one manual approval.
+
+    ``facts`` (what is to be deployed, in CodePipeline variables) follow the reviewer's comment in the message;
+    ``link`` is the review link when the options give none; with ``only_when`` (a variable), the stage is skipped
+    unless that variable is ``true``.
+    """
+    comment = options.comment or f"Review the validated package before it is deployed to {target}."
     approval = actions.ManualApprovalAction(
         action_name="Approve",
         notification_topic=options.topic or approval_topic(context.scope, context.log_key, options.notify_emails),
-        external_entity_link=options.review_url,
-        additional_information=options.comment or f"Review the validated package before it is deployed to {target}.",
+        external_entity_link=options.review_url or link,
+        additional_information=f"{comment} {facts}",
     )
-    context.pipeline.add_stage(stage_name=f"Approve{target}", actions=[approval])
+    skip = None
+    if only_when is not None:
+        # VariableCheck is one of the two rules an entry condition may skip a stage with.
+        check = codepipeline.Rule(
+            name=f"{target}PermissionsBroadened",
+            provider="VariableCheck",
+            version="1",
+            configuration={"Variable": only_when, "Value": "true", "Operator": "EQ"},
+        )
+        skip = codepipeline.Conditions(
+            conditions=[codepipeline.Condition(result=codepipeline.Result.SKIP, rules=[check])]
+        )
+    context.pipeline.add_stage(stage_name=f"Approve{target}", actions=[approval], before_entry=skip)
     return approval

@@ -57,6 +57,7 @@ class VerifiedProject(StageConstruct):
         log_retention_days: how long the build logs are kept. Default: 365.
         reports: the buildspec's ``reports`` section, for test stages. Default: none.
         artifact_files: files the stage keeps as its output artifact. Default: none.
+        exported_variables: environment variables its actions export to the pipeline. Default: none.
         artifact_buckets: the pipeline's artifact bucket(s), whose objects CDK grants the project access to; the
             grant's wildcard is acknowledged for cdk-nag. A bucket of another stack is given as its ARN's text in
             cdk-nag's findings (see ``acknowledge_cdk_grants``). Default: none.
@@ -75,6 +76,7 @@ class VerifiedProject(StageConstruct):
         reports: Mapping[str, Any] | None = None,
         artifact_files: Sequence[str] = (),
         artifact_buckets: Sequence[CfnResource | str] = (),
+        exported_variables: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(options, StageOptions):
@@ -92,6 +94,7 @@ class VerifiedProject(StageConstruct):
             reports=reports,
             artifact_files=artifact_files,
             artifact_buckets=artifact_buckets,
+            exported_variables=exported_variables,
         )
 
 
@@ -108,6 +111,7 @@ def _verified_project(
     reports: Mapping[str, Any] | None = None,
     artifact_files: Sequence[str] = (),
     artifact_buckets: Sequence[CfnResource | str] = (),
+    exported_variables: Sequence[str] = (),
 ) -> StageResources:
     what = f"then runs the {stage} stage" if commands else f"for the {stage} stage"
     return new_build_project(
@@ -119,6 +123,7 @@ def _verified_project(
             runtime_versions=environment.runtime_versions,
             reports=reports,
             artifact_files=artifact_files,
+            exported_variables=exported_variables,
         ),
         environment=environment,
         timeout=timeout,
@@ -127,33 +132,3 @@ def _verified_project(
         log_retention_days=log_retention_days,
         artifact_buckets=artifact_buckets,
     )
-
-
-class VerifyOnlyProject(StageConstruct):
-    """A project that only verifies the validated artifact's manifest: the first action of a deployment made by
-    other actions (a CloudFormation change set), so nothing is deployed from an artifact that was changed."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stage: str,
-        environment: BuildEnvironment,
-        artifact_key: kms.IKey,
-        log_key: kms.IKey,
-        log_retention_days: int,
-        artifact_buckets: Sequence[CfnResource | str] = (),
-    ) -> None:
-        super().__init__(scope, id)
-        self.resources = _verified_project(
-            self,
-            stage=stage,
-            commands=(),
-            environment=environment,
-            timeout=Duration.minutes(60),
-            artifact_key=artifact_key,
-            log_key=log_key,
-            log_retention_days=log_retention_days,
-            artifact_buckets=artifact_buckets,
-        )

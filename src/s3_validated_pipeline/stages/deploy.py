@@ -4,12 +4,14 @@ may watch alarms after deploying."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aws_cdk import Aws, CfnCapabilities, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
@@ -17,12 +19,21 @@ from aws_cdk.region_info import RegionInfo
 
 from .._build_project import StageResources
 from .._inputs import commands_problems, environment_problems
+from .._warnings import BOOTSTRAP_EXECUTION_ROLE
 from ..build_environment import BuildEnvironment
-from ..errors import Problem, unresolved, wrong_type
+from ..errors import Problem, Shown, unresolved, wrong_type
+from ._change_set import CHANGE_SET_SCRIPT, EXPORTED_VARIABLES
 from ._context import StageContext, retry_failed_actions
 from .approval import ApprovalOptions, add_approval_stage
-from .build import StageOptions, VerifiedProject, VerifyOnlyProject
+from .build import StageOptions, VerifiedProject
 
+_CAPABILITIES = {
+    CfnCapabilities.NONE: "",
+    CfnCapabilities.ANONYMOUS_IAM: "CAPABILITY_IAM",
+    CfnCapabilities.NAMED_IAM: "CAPABILITY_NAMED_IAM",
+    CfnCapabilities.AUTO_EXPAND: "CAPABILITY_AUTO_EXPAND",
+}
+"""What CloudFormation calls each capability."""
 MAX_ALARMS = 5
 """The most rules one CodePipeline stage condition holds: one per watched alarm."""
 
@@ -94,10 +105,17 @@ class DeployTarget:
         alarms: CloudWatch alarms (in the pipeline's account and region) watched for ``bake_time`` after the
             deployment; one in ALARM rolls the stage back. Default: none.
         bake_time: how long ``alarms`` are watched. Default: 30 minutes.
-        action_role_arn: cross-account: the role CodePipeline assumes in the target account. Default: the CDK
-            bootstrap deploy role there.
-        deployment_role_arn: cross-account, CloudFormation: the role CloudFormation uses there. Default: the CDK
-            bootstrap CloudFormation execution role.
+        action_role_arn: CloudFormation: the role the deployment assumes in the target account to create and execute
+            the change set (it must trust the pipeline's account and may pass ``deployment_role_arn``). Default: the
+            CDK bootstrap deploy role there.
+        deployment_role_arn: CloudFormation: the role CloudFormation runs the change set as. Default: the CDK
+            bootstrap CloudFormation execution role, which ``cdk bootstrap`` gives AdministratorAccess unless
+            bootstrapped with ``--cloudformation-execution-policies``: leaving it out adds the warning
+            ``s3-validated-pipeline:bootstrapExecutionRole``.
+        confirm_permissions_broadening: CloudFormation with an approval: stop for the approval only when the change
+            set adds or changes IAM resources, resource policies or security-group rules; pass straight through
+            otherwise. Default: True for a CloudFormation target with an approval (a commands target's approval
+            always stops: there is no change set to read before it).
         bootstrap_qualifier: the qualifier of the target's CDK bootstrap. Default: ``"hnb659fds"``.
     """
 
@@ -115,6 +133,37 @@ class DeployTarget:
     action_role_arn: str | None = None
     deployment_role_arn: str | None = None
     bootstrap_qualifier: str = "hnb659fds"
+    confirm_permissions_broadening: bool | None = None
+
+    @property
+    def confirms_permissions_broadening(self) -> bool:
+        """Whether the approval stops only for a change set that broadens permissions."""
+        return (
+            self.cloudformation is not None
+            and self.approval is not None
+            and (self.confirm_permissions_broadening is not False)
+        )
+
+    def _approval_problems(self, argument: str) -> list[Problem]:
+        found: list[Problem] = []
+        if self.approval is not None:
+            if isinstance(self.approval, ApprovalOptions):
+                found.extend(self.approval.problems(f"{argument}.approval"))
+            else:
+                found.append(wrong_type(f"{argument}.approval", self.approval, "ApprovalOptions", "ApprovalOptions()"))
+        broadening: object = self.confirm_permissions_broadening
+        if broadening is not None and not isinstance(broadening, bool):
+            found.append(wrong_type(f"{argument}.confirm_permissions_broadening", broadening, "a bool or None", "True"))
+        elif broadening and (self.cloudformation is None or self.approval is None):
+            found.append(
+                Problem(
+                    f"{argument}.confirm_permissions_broadening",
+                    True,
+                    "It skips an approval when a CloudFormation change set broadens no permissions: give the target "
+                    "cloudformation=... and approval=ApprovalOptions(...), or leave it out.",
+                )
+            )
+        return found
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with this target, naming it as ``argument``."""
@@ -138,7 +187,7 @@ class DeployTarget:
             found.append(
                 Problem(
                     f"{argument}.cloudformation",
-                    _Shown(f"{type(self.cloudformation).__name__}(...) together with commands"),
+                    Shown(f"{type(self.cloudformation).__name__}(...) together with commands"),
                     f"Target {self.name!r} deploys one way: keep either commands or cloudformation, not both.",
                 )
             )
@@ -151,11 +200,7 @@ class DeployTarget:
         if self.commands:
             found.extend(commands_problems(f"{argument}.commands", self.commands))
         found.extend(environment_problems(f"{argument}.build_environment", self.build_environment, optional=True))
-        if self.approval is not None:
-            if isinstance(self.approval, ApprovalOptions):
-                found.extend(self.approval.problems(f"{argument}.approval"))
-            else:
-                found.append(wrong_type(f"{argument}.approval", self.approval, "ApprovalOptions", "ApprovalOptions()"))
+        found.extend(self._approval_problems(argument))
         if self.rollback_on_failure and self.retry_failed_actions:
             found.append(
                 Problem(
@@ -194,22 +239,8 @@ class DeployTarget:
         return found
 
 
-@dataclass(frozen=True)
-class _Shown:
-    """A value shown in a problem as written (``repr`` of a dataclass holding Durations is unreadable)."""
-
-    text: str
-
-    def __repr__(self) -> str:
-        return self.text
-
-
 def _duration_shown(value: object) -> object:
-    return _Shown(value.to_human_string()) if isinstance(value, Duration) else value
-
-
-def _target_shown(target: DeployTarget) -> _Shown:
-    return _Shown(f"DeployTarget(name={target.name!r}, ...)")
+    return Shown(value.to_human_string()) if isinstance(value, Duration) else value
 
 
 @dataclass(frozen=True)
@@ -227,107 +258,151 @@ class DeployStage:
 
 
 def add_deploy_stage(context: StageContext, target: DeployTarget, default_environment: BuildEnvironment) -> DeployStage:
-    """Add ``Approve<name>`` (when asked) and ``Deploy<name>``: verify the manifest, then deploy."""
-    approval = add_approval_stage(context, target.name, target.approval) if target.approval is not None else None
-    stack = Stack.of(context.scope)
-    cross_account = target.account is not None and target.account != stack.account
+    """Add a target's stages: for commands, ``Approve<name>`` (when asked) then ``Deploy<name>``; for a
+    CloudFormation template, ``Deploy<name>ChangeSet``, ``Approve<name>`` and ``Deploy<name>`` when it has an
+    approval (the approver reviews the change set), else ``Deploy<name>`` alone."""
     environment = target.build_environment or default_environment
-    project: VerifiedProject | VerifyOnlyProject
-    if target.commands:
-        project = VerifiedProject(
-            context.scope,
-            f"Deploy{target.name}Stage",
-            stage=f"Deploy{target.name}",
-            options=StageOptions(commands=list(target.commands), build_environment=environment),
-            artifact_key=context.artifact_key,
-            log_key=context.log_key,
-            log_retention_days=context.log_retention_days,
-            artifact_buckets=context.artifact_buckets,
-        )
-        if cross_account:
-            # `cdk deploy` assumes the target's bootstrap roles, which trust this account after `cdk bootstrap --trust`.
-            kinds = ("deploy", "file-publishing", "image-publishing", "lookup")
-            project.project.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["sts:AssumeRole"], resources=[_bootstrap_role_arn(context, target, k) for k in kinds]
-                )
-            )
-    else:
-        project = VerifyOnlyProject(
-            context.scope,
-            f"Deploy{target.name}Stage",
-            stage=f"Deploy{target.name}",
-            environment=environment,
-            artifact_key=context.artifact_key,
-            log_key=context.log_key,
-            log_retention_days=context.log_retention_days,
-            artifact_buckets=context.artifact_buckets,
-        )
-    # Verification runs first in every deployment; for commands it is the same project that deploys.
-    stage_actions: list[codepipeline.IAction] = [
-        actions.CodeBuildAction(
-            action_name="Deploy" if target.commands else "Verify",
+    _warn_about_execution_role(context, target)
+    if target.cloudformation is not None:
+        return _add_change_set_deployment(context, target, target.cloudformation, environment)
+    approval = (
+        add_approval_stage(context, target.name, target.approval, _package_named(context))
+        if target.approval is not None
+        else None
+    )
+    project = _deploy_project(context, target, list(target.commands), environment)
+    # `cdk deploy` assumes the target's bootstrap roles, in this account as in another (`cdk bootstrap --trust`).
+    _may_assume(project, context, target, ("deploy", "file-publishing", "image-publishing", "lookup"))
+    deploy = actions.CodeBuildAction(
+        action_name="Deploy", project=project.project, input=context.validated_artifact, run_order=1
+    )
+    _add_stage(context, target, f"Deploy{target.name}", [deploy])
+    return DeployStage(name=target.name, approval=approval, resources=project.resources, actions=(deploy,))
+
+
+def _add_change_set_deployment(
+    context: StageContext, target: DeployTarget, deployment: CloudFormationDeployment, environment: BuildEnvironment
+) -> DeployStage:
+    """One project verifies the artifact and, from its own copy, plans and executes a change set (see
+    ``_change_set``); with an approval, the change set exists before it, and the approver reads its summary."""
+    project = _deploy_project(context, target, [CHANGE_SET_SCRIPT], environment, EXPORTED_VARIABLES)
+    _may_assume(project, context, target, ("deploy", "file-publishing"), deploy_role=target.action_role_arn)
+    stack = Stack.of(context.scope)
+    account, region = target.account or stack.account, target.region or stack.region
+    settings = {
+        "S3VP_STACK": deployment.stack_name,
+        "S3VP_TEMPLATE": deployment.template_path,
+        "S3VP_DEPLOY_ROLE_ARN": target.action_role_arn or _bootstrap_role_arn(context, target, "deploy"),
+        "S3VP_EXECUTION_ROLE_ARN": target.deployment_role_arn or _bootstrap_role_arn(context, target, "cfn-exec"),
+        "S3VP_FILE_ROLE_ARN": _bootstrap_role_arn(context, target, "file-publishing"),
+        "S3VP_STAGING_BUCKET": f"cdk-{target.bootstrap_qualifier}-assets-{account}-{region}",
+        "S3VP_PARAMETERS": json.dumps(
+            [{"ParameterKey": k, "ParameterValue": v} for k, v in deployment.parameters.items()]
+        ),
+        "S3VP_CAPABILITIES": " ".join(_CAPABILITIES[c] for c in deployment.capabilities if _CAPABILITIES[c]),
+        "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
+    }
+
+    def change_set_action(name: str, mode: str, namespace: str | None = None) -> actions.CodeBuildAction:
+        variables = {**settings, "S3VP_MODE": mode}
+        return actions.CodeBuildAction(
+            action_name=name,
             project=project.project,
             input=context.validated_artifact,
-            run_order=1,
+            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
+            variables_namespace=namespace,
         )
+
+    approval = None
+    stage_actions: list[codepipeline.IAction] = []
+    if target.approval is not None:
+        namespace = f"Deploy{target.name}ChangeSet"
+        plan = change_set_action("ChangeSet", "plan", namespace)
+        context.pipeline.add_stage(stage_name=namespace, actions=[plan])
+        stage_actions.append(plan)
+        approval = add_approval_stage(
+            context,
+            target.name,
+            target.approval,
+            f"{_package_named(context)} SHA-256 {plan.variable('PACKAGE_SHA256')}. Change set "
+            f"{plan.variable('CHANGE_SET_NAME')} of stack {deployment.stack_name}: "
+            f"{plan.variable('CHANGE_SET_SUMMARY')}",
+            link=plan.variable("CHANGE_SET_LINK"),
+            only_when=plan.variable("PERMISSIONS_BROADENED") if target.confirms_permissions_broadening else None,
+        )
+    deploy = change_set_action("Deploy", "deploy")
+    stage_actions.append(deploy)
+    _add_stage(context, target, f"Deploy{target.name}", [deploy])
+    return DeployStage(name=target.name, approval=approval, resources=project.resources, actions=tuple(stage_actions))
+
+
+def _deploy_project(
+    context: StageContext,
+    target: DeployTarget,
+    commands: Sequence[str],
+    environment: BuildEnvironment,
+    exported_variables: Sequence[str] = (),
+) -> VerifiedProject:
+    return VerifiedProject(
+        context.scope,
+        f"Deploy{target.name}Stage",
+        stage=f"Deploy{target.name}",
+        options=StageOptions(commands=commands, build_environment=environment),
+        artifact_key=context.artifact_key,
+        log_key=context.log_key,
+        log_retention_days=context.log_retention_days,
+        artifact_buckets=context.artifact_buckets,
+        exported_variables=exported_variables,
+    )
+
+
+def _may_assume(
+    project: VerifiedProject,
+    context: StageContext,
+    target: DeployTarget,
+    kinds: Sequence[str],
+    *,
+    deploy_role: str | None = None,
+) -> None:
+    """Let the project assume the target's bootstrap roles of ``kinds`` (the deploy role may be the target's own)."""
+    arns = [
+        deploy_role if kind == "deploy" and deploy_role else _bootstrap_role_arn(context, target, kind)
+        for kind in kinds
     ]
-    if target.cloudformation is not None:
-        stage_actions += _change_set_actions(context, target, target.cloudformation, cross_account)
+    project.project.add_to_role_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=arns))
+
+
+def _add_stage(
+    context: StageContext, target: DeployTarget, name: str, stage_actions: Sequence[codepipeline.IAction]
+) -> None:
     context.pipeline.add_stage(
-        stage_name=f"Deploy{target.name}",
-        actions=stage_actions,
+        stage_name=name,
+        actions=list(stage_actions),
         on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK)
         if target.rollback_on_failure
         else (retry_failed_actions() if target.retry_failed_actions else None),
         on_success=_watch_alarms(context, target),
     )
-    return DeployStage(name=target.name, approval=approval, resources=project.resources, actions=tuple(stage_actions))
 
 
-def _change_set_actions(
-    context: StageContext, target: DeployTarget, deployment: CloudFormationDeployment, cross_account: bool
-) -> list[codepipeline.IAction]:
-    """Create, then execute, a change set of the template in the validated artifact."""
-    action_role = deployment_role = None
-    if cross_account:
-        action_role = iam.Role.from_role_arn(
-            context.scope,
-            f"Deploy{target.name}ActionRole",
-            target.action_role_arn or _bootstrap_role_arn(context, target, "deploy"),
-            mutable=False,
-        )
-        deployment_role = iam.Role.from_role_arn(
-            context.scope,
-            f"Deploy{target.name}DeploymentRole",
-            target.deployment_role_arn or _bootstrap_role_arn(context, target, "cfn-exec"),
-            mutable=False,
-        )
-        _share_artifacts_with(context, action_role.role_arn)
-    change_set = f"{deployment.stack_name}-validated"
-    return [
-        actions.CloudFormationCreateReplaceChangeSetAction(
-            action_name="CreateChangeSet",
-            stack_name=deployment.stack_name,
-            change_set_name=change_set,
-            template_path=context.validated_artifact.at_path(deployment.template_path),
-            parameter_overrides=dict(deployment.parameters),
-            cfn_capabilities=list(deployment.capabilities),
-            admin_permissions=False,
-            account=target.account,
-            role=action_role,
-            deployment_role=deployment_role,
-            run_order=2,
-        ),
-        actions.CloudFormationExecuteChangeSetAction(
-            action_name="ExecuteChangeSet",
-            stack_name=deployment.stack_name,
-            change_set_name=change_set,
-            account=target.account,
-            role=action_role,
-            run_order=3,
-        ),
-    ]
+def _warn_about_execution_role(context: StageContext, target: DeployTarget) -> None:
+    if target.cloudformation is not None and target.deployment_role_arn is not None:
+        return
+    role = f"cdk-{target.bootstrap_qualifier}-cfn-exec-role-<account>-<region>"
+    how = "cdk deploy runs the change set" if target.commands else "the change set runs"
+    BOOTSTRAP_EXECUTION_ROLE.add(
+        context.scope,
+        f"Deploy target {target.name!r}: {how} as {role}, which `cdk bootstrap` gives AdministratorAccess unless "
+        "bootstrapped with --cloudformation-execution-policies <policy ARN>. Bootstrap the target with a policy "
+        "scoped to what the package deploys (docs/stages.md shows one)"
+        + ("" if target.commands else ", or pass deployment_role_arn=")
+        + ", then acknowledge this warning.",
+    )
+
+
+def _package_named(context: StageContext) -> str:
+    """The approval's words for the package: its object version, resolved by CodePipeline."""
+    return f"Package version {context.source_version}."
 
 
 def _watch_alarms(context: StageContext, target: DeployTarget) -> codepipeline.Conditions | None:
@@ -352,22 +427,6 @@ def _watch_alarms(context: StageContext, target: DeployTarget) -> codepipeline.C
     )
 
 
-def _share_artifacts_with(context: StageContext, role_arn: str) -> None:
-    """Let a role in a target account read artifacts: the artifact bucket's and key's policies name it."""
-    principal = iam.ArnPrincipal(role_arn)
-    bucket = context.artifact_bucket
-    bucket.add_to_resource_policy(
-        iam.PolicyStatement(
-            principals=[principal],
-            actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:ListBucket"],
-            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
-        )
-    )
-    context.artifact_key.add_to_resource_policy(
-        iam.PolicyStatement(principals=[principal], actions=["kms:Decrypt", "kms:DescribeKey"], resources=["*"])
-    )
-
-
 def _bootstrap_role_arn(context: StageContext, target: DeployTarget, kind: str) -> str:
     """The ARN of a role `cdk bootstrap` creates in the target account.
 
@@ -380,82 +439,3 @@ def _bootstrap_role_arn(context: StageContext, target: DeployTarget, kind: str) 
     name = f"cdk-{target.bootstrap_qualifier}-{kind}-role-{account}-{region}"
     partition = None if Token.is_unresolved(region) else RegionInfo.get(region).partition
     return f"arn:{partition or Aws.PARTITION}:iam::{account}:role/{name}"
-
-
-def deploy_targets_problems(
-    deploy: Sequence[DeployTarget],
-    execution_mode: codepipeline.ExecutionMode,
-    pipeline_region: str,
-    pipeline_account: str | None = None,
-) -> list[Problem]:
-    """Problems with the list of targets as a whole, and with each target in this pipeline."""
-    if isinstance(deploy, DeployTarget):
-        return [
-            Problem(
-                "deploy",
-                _target_shown(deploy),
-                f"Pass a list of targets, even for one: deploy=[DeployTarget(name={deploy.name!r}, ...)].",
-            )
-        ]
-    if isinstance(deploy, str) or not isinstance(deploy, Sequence):
-        return [
-            wrong_type("deploy", deploy, "a list of DeployTarget", "[DeployTarget(name='Staging', commands=[...])]")
-        ]
-    found: list[Problem] = []
-    names: set[str] = set()
-    for index, target in enumerate(deploy):
-        argument = f"deploy[{index}]"
-        if not isinstance(target, DeployTarget):
-            found.append(wrong_type(argument, target, "a DeployTarget", "DeployTarget(name='Staging', commands=[...])"))
-            continue
-        found.extend(target.problems(argument))
-        if target.name in names:
-            found.append(Problem(f"{argument}.name", target.name, "Each target needs its own name."))
-        names.add(target.name)
-        if target.rollback_on_failure and execution_mode == codepipeline.ExecutionMode.PARALLEL:
-            found.append(
-                Problem(
-                    f"{argument}.rollback_on_failure",
-                    True,
-                    "CodePipeline cannot roll back stages in PARALLEL execution mode: use QUEUED (the default) or "
-                    "set rollback_on_failure=False.",
-                )
-            )
-        watched = target.alarms if isinstance(target.alarms, Sequence) else ()
-        if watched and execution_mode == codepipeline.ExecutionMode.PARALLEL:
-            found.append(
-                Problem(
-                    f"{argument}.alarms",
-                    f"{len(watched)} alarm(s)",
-                    "An alarm in ALARM rolls the stage back, which CodePipeline cannot do in PARALLEL execution mode: "
-                    "use QUEUED (the default) or leave alarms out.",
-                )
-            )
-        found.extend(_account_problems(argument, target, pipeline_account))
-        if target.region is not None and not unresolved(target.region) and target.region != pipeline_region:
-            found.append(
-                Problem(
-                    f"{argument}.region",
-                    target.region,
-                    "Deploying to another Region than the pipeline's is not supported yet: deploy from a pipeline "
-                    "in that Region, or leave region out. (An environment-agnostic stack has no Region to compare.)",
-                )
-            )
-    return found
-
-
-def _account_problems(argument: str, target: DeployTarget, pipeline_account: str | None) -> list[Problem]:
-    """A target given an account needs the pipeline's own account to be known, to tell whether it is another one."""
-    account: object = target.account
-    if account is None or unresolved(account) or pipeline_account is None or not unresolved(pipeline_account):
-        return []
-    return [
-        Problem(
-            f"{argument}.account",
-            account,
-            "The pipeline's stack has no explicit account, so a target in another account cannot be reached "
-            "(its bootstrap roles and the artifact store's policies name both accounts): give the stack "
-            "env=cdk.Environment(account='111111111111', region='eu-west-1'), or leave account out to deploy to "
-            "the pipeline's own account.",
-        )
-    ]
