@@ -4,7 +4,7 @@ managed environment, its own role, and the acknowledgements CDK's defaults make 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -169,8 +169,10 @@ def new_build_project(
     log_key: kms.IKey,
     log_retention_days: int,
     artifact_buckets: Sequence[CfnResource | str] = (),
+    variables: Mapping[str, str] | None = None,
 ) -> StageResources:
-    """Define the project ``Project`` and its log group ``Logs`` in ``scope``, with the checker it may run.
+    """Define the project ``Project`` and its log group ``Logs`` in ``scope``, with the checker it may run (and
+    ``variables`` in its environment).
 
     CDK's grants to the project on the pipeline's artifacts (``artifact_buckets``) are acknowledged here, so a
     project made on its own is as clean under cdk-nag as one made by the pipeline.
@@ -190,9 +192,10 @@ def new_build_project(
         ),
         environment_variables={
             name: codebuild.BuildEnvironmentVariable(value=value)
-            for name, value in checker_variables(
-                checker.s3_bucket_name, checker.s3_object_key, checker_sha256()
-            ).items()
+            for name, value in {
+                **checker_variables(checker.s3_bucket_name, checker.s3_object_key, checker_sha256()),
+                **(variables or {}),
+            }.items()
         },
         encryption_key=artifact_key,
         logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),

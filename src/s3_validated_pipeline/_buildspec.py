@@ -51,6 +51,13 @@ def fetch_checker() -> str:
     )
 
 
+_S3_CHECKSUM = (
+    's3_checksum=$(python3 -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
+    f"< {WORK_DIR}/source-object.json)"
+)
+"""S3's own SHA-256 of the downloaded version, when the uploader set one: the check compares it."""
+
+
 def fetch_source() -> str:
     """Download exactly the uploaded object version, with S3's own SHA-256 checksum when the uploader set one."""
     return (
@@ -70,8 +77,7 @@ def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
     arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(options)
     return "\n".join(
         [
-            's3_checksum=$(python3 -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
-            f"< {WORK_DIR}/source-object.json)",
+            _S3_CHECKSUM,
             "find . -mindepth 1 -delete",
             f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip --extract . {' '.join(arguments)}".rstrip()
             + f' ${{s3_checksum:+--s3-checksum-sha256 "$s3_checksum"}} --report {WORK_DIR}/package-check.json',
@@ -100,6 +106,79 @@ def write_manifest() -> str:
 def verify_manifest() -> str:
     """Fail, naming every changed, added or missing file, unless the artifact is what the validate stage wrote."""
     return f"python3 {WORK_DIR}/check.py verify ."
+
+
+PROVENANCE_VARIABLES = ("S3VP_EXECUTION_ID", "S3VP_SIGNING_KEY_ARN")
+"""Set by every action after Validate: its execution (``#{codepipeline.PipelineExecutionId}``) and the pipeline's
+signing key, so it refuses an artifact whose provenance is another execution's or is not signed by that key."""
+_PIPELINE = '"${CODEBUILD_INITIATOR#codepipeline/}"'  # CodeBuild names the pipeline that started the build
+
+
+def verify_provenance() -> str:
+    """Refuse the artifact unless its signed provenance is this execution's, of this pipeline, naming exactly the
+    files received; then ask KMS whether the pipeline's key signed it."""
+    return "\n".join(
+        [
+            f'python3 {WORK_DIR}/check.py provenance . --pipeline {_PIPELINE} --invocation-id "$S3VP_EXECUTION_ID" '
+            f"--digest-out {WORK_DIR}/provenance.sha256 --signature-out {WORK_DIR}/provenance.sig",
+            'if [ "$(aws kms verify --key-id "$S3VP_SIGNING_KEY_ARN" --message-type DIGEST '
+            f"--signing-algorithm ECDSA_SHA_256 --message fileb://{WORK_DIR}/provenance.sha256 "
+            f'--signature fileb://{WORK_DIR}/provenance.sig --query SignatureValid --output text)" != True ]; then',
+            '  echo "The provenance is not signed by this pipeline\'s key ($S3VP_SIGNING_KEY_ARN); nothing runs." >&2',
+            "  exit 1",
+            "fi",
+        ]
+    )
+
+
+def attest_buildspec(*, required_files: Sequence[str], check_options: Sequence[str]) -> dict[str, Any]:
+    """Return the Attest action's buildspec: the pinned checker alone, never the package's code.
+
+    It downloads the exact source object version again and checks it itself (its verdict is the one recorded),
+    hashes every file of the validated artifact as received, and has KMS sign the statement; the envelope joins the
+    files it names as ``.validated/provenance.dsse.json``.
+    """
+    arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(check_options)
+    check = (
+        f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip {' '.join(arguments)}".rstrip()
+        + f' ${{s3_checksum:+--s3-checksum-sha256 "$s3_checksum"}} --report {WORK_DIR}/attest-check.json'
+    )
+    builder = '"$(b="${CODEBUILD_BUILD_ARN%:*}"; echo "${b/:build\\//:project/}")"'
+    return {
+        "version": "0.2",
+        "env": {"shell": "bash"},
+        "phases": {
+            "pre_build": {
+                "on-failure": "ABORT",
+                "commands": [
+                    fetch_checker(),
+                    fetch_source(),
+                    f"{_S3_CHECKSUM}\n{check}",
+                ],
+            },
+            "build": {
+                "on-failure": "ABORT",
+                "commands": [
+                    'python3 -c \'import json, os; print(json.dumps({k: os.environ[v] for k, v in (("bucket", '
+                    '"SOURCE_BUCKET"), ("key", "SOURCE_OBJECT_KEY"), ("versionId", "SOURCE_OBJECT_VERSION_ID"))}))\' '
+                    f"> {WORK_DIR}/attest-source.json",
+                    f"python3 {WORK_DIR}/check.py attest . --report {WORK_DIR}/attest-check.json "
+                    f'--source-json {WORK_DIR}/attest-source.json --parameters-json "$S3VP_VALIDATION" '
+                    '--checker-uri "s3://$CHECKER_BUCKET/$CHECKER_KEY" --checker-sha256 "$CHECKER_SHA256" '
+                    f'--pipeline {_PIPELINE} --builder-id {builder} --build-type "$S3VP_BUILD_TYPE" '
+                    '--invocation-id "$S3VP_EXECUTION_ID" --started-on "${CODEBUILD_START_TIME:-0}" '
+                    f"--payload-out {WORK_DIR}/provenance.json --digest-out {WORK_DIR}/provenance.sha256",
+                    'aws kms sign --key-id "$S3VP_SIGNING_KEY_ARN" --message-type DIGEST '
+                    f"--signing-algorithm ECDSA_SHA_256 --message fileb://{WORK_DIR}/provenance.sha256 "
+                    f"--query Signature --output text > {WORK_DIR}/provenance.sig.b64",
+                    f"python3 {WORK_DIR}/check.py envelope . --payload {WORK_DIR}/provenance.json "
+                    f'--signature-b64 {WORK_DIR}/provenance.sig.b64 --key-id "$S3VP_SIGNING_KEY_ARN"',
+                ],
+            },
+            "post_build": {"commands": [diagnostics()]},
+        },
+        "artifacts": {"files": ["**/*"]},
+    }
 
 
 def diagnostics() -> str:
@@ -169,7 +248,10 @@ def verified_buildspec(
         "env": env,
         "phases": {
             **_install(runtime_versions),
-            "pre_build": {"on-failure": "ABORT", "commands": [fetch_checker(), verify_manifest()]},
+            "pre_build": {
+                "on-failure": "ABORT",
+                "commands": [fetch_checker(), verify_manifest(), verify_provenance()],
+            },
             # A stage that only verifies (before a CloudFormation deployment) has no build phase.
             **({"build": {"on-failure": "ABORT", "commands": list(commands)}} if commands else {}),
             "post_build": {"commands": [diagnostics()]},

@@ -69,3 +69,46 @@ def new_log_key(scope: Construct, id: str, *, description: str) -> kms.Key:
         )
     )
     return key
+
+
+SIGNING_ALGORITHM = "ECDSA_SHA_256"
+"""How the provenance is signed: ECDSA on NIST P-256 over a SHA-256 digest (the DSSE encoding's)."""
+
+
+def new_signing_key(scope: Construct, id: str, *, signer: iam.IRole, description: str) -> kms.Key:
+    """Define an asymmetric key that ``signer`` alone may sign with.
+
+    The account keeps administering the key and may let its principals verify and read the public key through IAM
+    policies, but ``kms:Sign`` is granted to ``signer`` in the key policy only: no IAM policy in the account, however
+    broad, can sign. Asymmetric keys cannot rotate; the key is kept when the stack is deleted, so old provenance
+    stays verifiable.
+    """
+    account = iam.AccountRootPrincipal()
+    return kms.Key(
+        scope,
+        id,
+        description=description,
+        key_spec=kms.KeySpec.ECC_NIST_P256,
+        key_usage=kms.KeyUsage.SIGN_VERIFY,
+        removal_policy=RemovalPolicy.RETAIN,
+        policy=iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(sid="Administer", principals=[account], actions=_ADMIN_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(
+                    sid="VerifyByIamPolicy",
+                    principals=[account],
+                    actions=["kms:DescribeKey", "kms:GetPublicKey", "kms:Verify"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="SignByAttestOnly",
+                    principals=[iam.ArnPrincipal(signer.role_arn)],
+                    actions=["kms:Sign"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {"kms:SigningAlgorithm": SIGNING_ALGORITHM, "kms:MessageType": "DIGEST"}
+                    },
+                ),
+            ]
+        ),
+    )

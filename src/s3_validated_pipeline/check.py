@@ -42,6 +42,7 @@ import stat
 import struct
 import sys
 import threading
+import time
 import unicodedata
 import urllib.parse
 import zlib
@@ -2445,12 +2446,261 @@ def _main_change_set(argv: Sequence[str]) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Provenance: an in-toto Statement v1 with a SLSA Provenance v1 predicate, in a DSSE envelope signed by KMS
+
+
+PROVENANCE_PATH = RECORDS_DIR + "/provenance.dsse.json"
+"""Where the Attest action puts the signed provenance in the artifact it passes on."""
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding, the bytes a signature covers: ``DSSEv1 SP len SP type SP len SP body``."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def provenance_statement(
+    directory: str,
+    *,
+    source: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    checker_sha256: str,
+    checker_uri: str,
+    pipeline: str,
+    builder_id: str,
+    build_type: str,
+    invocation_id: str,
+    started_on: str,
+    finished_on: str,
+) -> dict[str, Any]:
+    """The statement the Attest action signs: every file under ``directory`` (the artifact as it was received) is
+    a subject; the source object version and the pinned checker are what it was made from."""
+    files = _files_under(directory, (PROVENANCE_PATH,))
+    subjects = [{"name": name, "digest": {"sha256": _sha256_file(full)}} for name, full in sorted(files.items())]
+    source_uri = "s3://{}/{}?versionId={}".format(source["bucket"], source["key"], source["versionId"])
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": subjects,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": build_type,
+                "externalParameters": {
+                    "bucket": source["bucket"],
+                    "key": source["key"],
+                    "versionId": source["versionId"],
+                    "sha256": source["sha256"],
+                    **dict(parameters),
+                },
+                "internalParameters": {"pipeline": pipeline},
+                "resolvedDependencies": [
+                    {"uri": source_uri, "digest": {"sha256": source["sha256"]}},
+                    {"uri": checker_uri, "digest": {"sha256": checker_sha256}},
+                ],
+            },
+            "runDetails": {
+                "builder": {"id": builder_id},
+                "metadata": {"invocationId": invocation_id, "startedOn": started_on, "finishedOn": finished_on},
+            },
+        },
+    }
+
+
+def dsse_envelope(payload: bytes, signature: bytes, key_id: str) -> dict[str, Any]:
+    """A DSSE envelope of ``payload`` with one signature (both base64 encoded, as DSSE's JSON form has them)."""
+    return {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [{"keyid": key_id, "sig": base64.b64encode(signature).decode("ascii")}],
+    }
+
+
+def provenance_findings(
+    directory: str, envelope: Any, *, pipeline: str, invocation_id: str
+) -> tuple[list[Finding], dict[str, Any] | None]:
+    """What keeps ``directory`` from being the artifact the envelope's statement vouches for in this execution of
+    this pipeline (an empty list: nothing), and the statement. The signature itself is checked apart, by KMS or
+    with the public key, over ``pae(PAYLOAD_TYPE, payload)``."""
+    findings: list[Finding] = []
+
+    def refuse(message: str) -> tuple[list[Finding], None]:
+        return [Finding("provenance", PROVENANCE_PATH, message)], None
+
+    if not isinstance(envelope, dict) or envelope.get("payloadType") != PAYLOAD_TYPE:
+        return refuse(f"{PROVENANCE_PATH} is not a DSSE envelope of an in-toto statement")
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list) or len(signatures) != 1 or not isinstance(signatures[0], dict):
+        return refuse("the envelope must hold exactly one signature")
+    try:
+        statement = json.loads(base64.b64decode(str(envelope.get("payload", "")), validate=True))
+        base64.b64decode(str(signatures[0].get("sig", "")), validate=True)
+    except (ValueError, binascii.Error):
+        return refuse("the envelope's payload or signature is not valid base64 JSON")
+    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
+        return refuse(f"the statement's _type is not {STATEMENT_TYPE}")
+    if statement.get("predicateType") != PREDICATE_TYPE:
+        return refuse(f"the statement's predicateType is not {PREDICATE_TYPE}")
+    predicate = statement.get("predicate") or {}
+    run = predicate.get("runDetails") or {}
+    signed_invocation = (run.get("metadata") or {}).get("invocationId")
+    if signed_invocation != invocation_id:
+        findings.append(
+            Finding(
+                "provenance",
+                PROVENANCE_PATH,
+                f"the provenance is of execution {signed_invocation!r}, not of this one ({invocation_id!r}): the "
+                "artifact was replaced by another execution's",
+            )
+        )
+    signed_pipeline = ((predicate.get("buildDefinition") or {}).get("internalParameters") or {}).get("pipeline")
+    if signed_pipeline != pipeline:
+        findings.append(
+            Finding(
+                "provenance", PROVENANCE_PATH, f"the provenance is of pipeline {signed_pipeline!r}, not of {pipeline!r}"
+            )
+        )
+    subjects = {}
+    for subject in statement.get("subject") or []:
+        if isinstance(subject, dict) and isinstance(subject.get("digest"), dict):
+            subjects[str(subject.get("name"))] = str(subject["digest"].get("sha256"))
+    present = _files_under(directory, (PROVENANCE_PATH,))
+    for name in sorted(set(subjects) - set(present)):
+        findings.append(Finding("provenance", name, f"{_show(name)} is in the provenance but missing"))
+    for name in sorted(set(present) - set(subjects)):
+        findings.append(Finding("provenance", name, f"{_show(name)} was added: the provenance does not name it"))
+    for name in sorted(set(subjects) & set(present)):
+        if _sha256_file(present[name]) != subjects[name]:
+            findings.append(Finding("provenance", name, f"{_show(name)} was changed since it was attested"))
+    return findings, statement
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+def _main_attest(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{_program()} attest",
+        description="Write the provenance statement of DIR and the SHA-256 of its DSSE encoding, to be signed.",
+    )
+    parser.add_argument("directory", metavar="DIR")
+    parser.add_argument("--report", required=True, help="this action's own package check report (JSON)")
+    parser.add_argument("--source-json", required=True, help="bucket, key and versionId of the source object")
+    parser.add_argument("--parameters-json", default="{}", help="the validation's commands and build image")
+    parser.add_argument("--checker-uri", required=True)
+    parser.add_argument("--checker-sha256", required=True)
+    parser.add_argument("--pipeline", required=True)
+    parser.add_argument("--builder-id", required=True)
+    parser.add_argument("--build-type", required=True)
+    parser.add_argument("--invocation-id", required=True)
+    parser.add_argument("--started-on", required=True, help="RFC 3339, or milliseconds since the epoch")
+    parser.add_argument("--payload-out", required=True, help="the statement, as signed")
+    parser.add_argument("--digest-out", required=True, help="SHA-256 of the DSSE encoding, for kms sign")
+    args = parser.parse_args(argv)
+    report = _load_json(args.report)
+    if not report.get("accepted"):
+        raise _UsageError("the package check rejected the source object: nothing is attested")
+    source = dict(_load_json(args.source_json), sha256=report.get("sha256"))
+    statement = provenance_statement(
+        args.directory,
+        source=source,
+        parameters=_load_json(args.parameters_json),
+        checker_sha256=args.checker_sha256,
+        checker_uri=args.checker_uri,
+        pipeline=args.pipeline,
+        builder_id=args.builder_id,
+        build_type=args.build_type,
+        invocation_id=args.invocation_id,
+        started_on=_timestamp(args.started_on),
+        finished_on=_now(),
+    )
+    payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    _write_bytes(args.payload_out, payload)
+    _write_bytes(args.digest_out, hashlib.sha256(pae(PAYLOAD_TYPE, payload)).digest())
+    _emit(f"Provenance: {len(statement['subject'])} file(s) of execution {args.invocation_id} to be signed")
+    return 0
+
+
+def _main_envelope(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"{_program()} envelope", description="Write the signed DSSE envelope.")
+    parser.add_argument("directory", metavar="DIR")
+    parser.add_argument("--payload", required=True)
+    parser.add_argument("--signature-b64", required=True, help="a file holding the base64 signature kms sign gave")
+    parser.add_argument("--key-id", required=True)
+    args = parser.parse_args(argv)
+    with open(args.payload, "rb") as fh:
+        payload = fh.read()
+    with open(args.signature_b64, encoding="ascii") as fh:
+        signature = base64.b64decode(fh.read().strip(), validate=True)
+    output = os.path.join(args.directory, PROVENANCE_PATH)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with open(output, "w", encoding="utf-8") as fh:
+        json.dump(dsse_envelope(payload, signature, args.key_id), fh, indent=2)
+        fh.write("\n")
+    _emit(f"Provenance signed by {args.key_id}: {output}")
+    return 0
+
+
+def _main_provenance(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{_program()} provenance",
+        description="Check DIR against its signed provenance; write what kms verify checks the signature over.",
+    )
+    parser.add_argument("directory", metavar="DIR")
+    parser.add_argument("--pipeline", required=True)
+    parser.add_argument("--invocation-id", required=True)
+    parser.add_argument("--digest-out", required=True, help="SHA-256 of the DSSE encoding, for kms verify")
+    parser.add_argument("--signature-out", required=True, help="the raw signature, for kms verify")
+    args = parser.parse_args(argv)
+    path = os.path.join(args.directory, PROVENANCE_PATH)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            envelope = json.load(fh)
+    except (OSError, ValueError) as exc:
+        _emit(f"Provenance check FAILED: cannot read {PROVENANCE_PATH}: {exc}")
+        return 1
+    findings, _ = provenance_findings(
+        args.directory, envelope, pipeline=args.pipeline, invocation_id=args.invocation_id
+    )
+    if findings:
+        lines = [f"Provenance check FAILED: {len(findings)} problem(s); nothing here runs"]
+        lines.extend(f"  [{finding.rule}] {finding.message}" for finding in findings)
+        _emit("\n".join(lines))
+        return 1
+    payload = base64.b64decode(envelope["payload"])
+    _write_bytes(args.digest_out, hashlib.sha256(pae(PAYLOAD_TYPE, payload)).digest())
+    _write_bytes(args.signature_out, base64.b64decode(envelope["signatures"][0]["sig"]))
+    _emit(f"Provenance matches: execution {args.invocation_id}; the signature is checked next")
+    return 0
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _timestamp(value: str) -> str:
+    """RFC 3339 from CodeBuild's CODEBUILD_START_TIME (milliseconds since the epoch); other text as it is."""
+    if value.isdigit():
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(value) / 1000))
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 accepted/intact, 1 rejected/changed, 2 usage error)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    command = {"manifest": _main_manifest, "verify": _main_verify, "change-set": _main_change_set}.get(
-        args[0] if args else "", _main_check
-    )
+    command = {
+        "manifest": _main_manifest,
+        "verify": _main_verify,
+        "change-set": _main_change_set,
+        "attest": _main_attest,
+        "envelope": _main_envelope,
+        "provenance": _main_provenance,
+    }.get(args[0] if args else "", _main_check)
     try:
         return command(args[1:] if command is not _main_check else args)
     except _UsageError as exc:

@@ -49,7 +49,8 @@ from .stages.build import VerifiedProject
 from .stages.deploy import add_deploy_stage
 from .stages.test import add_test_stage
 from .validate import ValidationOptions
-from .validate.project import ValidationProject
+from .validate.attest import AttestProject
+from .validate.project import ValidationProject, grant_source_read
 
 
 class ValidatedS3Pipeline(Construct):
@@ -293,13 +294,14 @@ class ValidatedS3Pipeline(Construct):
         self._context = StageContext(
             scope=self,
             pipeline=self.pipeline,
-            validated_artifact=self.validated_artifact,
+            validated_artifact=self.attested_artifact,
             artifact_bucket=self._artifact_store,
             artifact_key=self.artifact_key,
             log_key=self.operations_key,
             log_retention_days=log_retention_days,
             artifact_buckets=[self._artifact_objects],
             source_version=self.source_action.variables.version_id,
+            attest=self.attest,
         )
         tested = add_test_stage(self._context, test, DEFAULT_ENVIRONMENT) if test is not None else None
         self.test_report_group = tested.report_group if tested is not None else None
@@ -390,6 +392,36 @@ class ValidatedS3Pipeline(Construct):
             },
         )
         """The validate stage's action."""
+        self.attest = AttestProject(
+            self,
+            "Attest",
+            options=validation,
+            artifact_key=self.artifact_key,
+            log_key=self.operations_key,
+            log_retention_days=log_retention_days,
+            artifact_buckets=[self._artifact_objects],
+        )
+        """The Attest action's project, apart from the package's code, and the key only its role may sign with."""
+        grant_source_read(self.attest.role, self.source_bucket, self.object_key)
+        self.attested_artifact = codepipeline.Artifact("Attested")
+        """What every later stage receives: the validated files and their signed provenance."""
+        attest_action = actions.CodeBuildAction(
+            action_name="Attest",
+            project=self.attest.project,
+            input=self.validated_artifact,
+            outputs=[self.attested_artifact],
+            run_order=2,
+            environment_variables={
+                name: codebuild.BuildEnvironmentVariable(value=value)
+                for name, value in {
+                    **_buildspec.source_variables(
+                        self.source_bucket.bucket_name, self.object_key, self.source_action.variables.version_id
+                    ),
+                    "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
+                    "S3VP_SIGNING_KEY_ARN": self.attest.signing_key.key_arn,
+                }.items()
+            },
+        )
 
         self.pipeline: codepipeline.Pipeline = codepipeline.Pipeline(
             self,
@@ -402,7 +434,7 @@ class ValidatedS3Pipeline(Construct):
             restart_execution_on_update=False,
             stages=[
                 codepipeline.StageProps(stage_name=SOURCE, actions=[self.source_action]),
-                codepipeline.StageProps(stage_name=VALIDATE, actions=[self.validate_action]),
+                codepipeline.StageProps(stage_name=VALIDATE, actions=[self.validate_action, attest_action]),
             ],
         )
         """The CodePipeline (V2)."""
@@ -455,9 +487,7 @@ class ValidatedS3Pipeline(Construct):
         )
         self.pipeline.add_stage(
             stage_name=stage_name,
-            actions=[
-                actions.CodeBuildAction(action_name=stage_name, project=stage.project, input=self.validated_artifact)
-            ],
+            actions=[context.verified_action(stage_name, stage.resources)],
             placement=codepipeline.StagePlacement(just_after=self.pipeline.stage(after)) if after else None,
         )
         self.stages[stage_name] = stage.resources

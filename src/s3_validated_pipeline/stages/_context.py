@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import CfnResource
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from .._build_project import StageResources
+from ..validate.attest import AttestProject
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,36 @@ class StageContext:
     """The artifact bucket's resource, for the acknowledgement of CDK's grants on its objects."""
     source_version: str
     """The uploaded object version an execution runs on, as a CodePipeline variable (``#{SourceVariables...}``)."""
+    attest: AttestProject
+    """Signs the validated artifact's provenance; every later stage verifies it."""
+
+    def verified_action(
+        self,
+        action_name: str,
+        project: StageResources,
+        *,
+        outputs: Sequence[codepipeline.Artifact] = (),
+        variables: Mapping[str, str] | None = None,
+        namespace: str | None = None,
+        run_order: int = 1,
+    ) -> actions.CodeBuildAction:
+        """A CodeBuild action on the attested artifact; its project (whose buildspec verifies the provenance, see
+        ``_buildspec.verify_provenance``) may verify signatures with the pipeline's key and learns its execution."""
+        self.attest.grant_verify(project.role)
+        settings = {
+            "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
+            "S3VP_SIGNING_KEY_ARN": self.attest.signing_key.key_arn,
+            **(variables or {}),
+        }
+        return actions.CodeBuildAction(
+            action_name=action_name,
+            project=project.project,
+            input=self.validated_artifact,
+            outputs=list(outputs),
+            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in settings.items()},
+            variables_namespace=namespace,
+            run_order=run_order,
+        )
 
 
 def retry_failed_actions() -> codepipeline.FailureConditions:

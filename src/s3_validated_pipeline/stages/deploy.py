@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from aws_cdk import Aws, CfnCapabilities, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
@@ -273,9 +272,7 @@ def add_deploy_stage(context: StageContext, target: DeployTarget, default_enviro
     project = _deploy_project(context, target, list(target.commands), environment)
     # `cdk deploy` assumes the target's bootstrap roles, in this account as in another (`cdk bootstrap --trust`).
     _may_assume(project, context, target, ("deploy", "file-publishing", "image-publishing", "lookup"))
-    deploy = actions.CodeBuildAction(
-        action_name="Deploy", project=project.project, input=context.validated_artifact, run_order=1
-    )
+    deploy = context.verified_action("Deploy", project.resources)
     _add_stage(context, target, f"Deploy{target.name}", [deploy])
     return DeployStage(name=target.name, approval=approval, resources=project.resources, actions=(deploy,))
 
@@ -300,17 +297,11 @@ def _add_change_set_deployment(
             [{"ParameterKey": k, "ParameterValue": v} for k, v in deployment.parameters.items()]
         ),
         "S3VP_CAPABILITIES": " ".join(_CAPABILITIES[c] for c in deployment.capabilities if _CAPABILITIES[c]),
-        "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
     }
 
     def change_set_action(name: str, mode: str, namespace: str | None = None) -> actions.CodeBuildAction:
-        variables = {**settings, "S3VP_MODE": mode}
-        return actions.CodeBuildAction(
-            action_name=name,
-            project=project.project,
-            input=context.validated_artifact,
-            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
-            variables_namespace=namespace,
+        return context.verified_action(
+            name, project.resources, variables={**settings, "S3VP_MODE": mode}, namespace=namespace
         )
 
     approval = None

@@ -9,7 +9,6 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
-from aws_cdk import aws_codepipeline_actions as actions
 
 from .._inputs import (
     artifact_paths_problems,
@@ -119,11 +118,7 @@ def add_test_stage(context: StageContext, test: TestStageOptions, default_enviro
         outputs.append(codepipeline.Artifact("TestReports"))
     context.pipeline.add_stage(
         stage_name="Test",
-        actions=[
-            actions.CodeBuildAction(
-                action_name="Test", project=project.project, input=context.validated_artifact, outputs=outputs
-            )
-        ],
+        actions=[context.verified_action("Test", project.resources, outputs=outputs)],
         on_failure=retry_failed_actions() if test.retry_failed_actions else None,
     )
     return TestStage(project, report_group)

@@ -77,11 +77,16 @@ class ValidationProject(StageConstruct):
 
     def grant_source_read(self, bucket: s3.IBucket, object_key: str) -> iam.Grant:
         """Let the project download any version of ``object_key`` (decrypting it with the bucket's key)."""
-        grant = iam.Grant.add_to_principal(
-            grantee=self.role,
-            actions=["s3:GetObject", "s3:GetObjectVersion"],
-            resource_arns=[bucket.arn_for_objects(object_key)],
-        )
-        if bucket.encryption_key is not None:
-            bucket.encryption_key.grant(self.role, "kms:Decrypt")
-        return grant
+        return grant_source_read(self.role, bucket, object_key)
+
+
+def grant_source_read(role: iam.IRole, bucket: s3.IBucket, object_key: str) -> iam.Grant:
+    """Let ``role`` download any version of ``object_key`` (decrypting it with the bucket's key)."""
+    grant = iam.Grant.add_to_principal(
+        grantee=role,
+        actions=["s3:GetObject", "s3:GetObjectVersion"],
+        resource_arns=[bucket.arn_for_objects(object_key)],
+    )
+    if bucket.encryption_key is not None:
+        bucket.encryption_key.grant(role, "kms:Decrypt")
+    return grant
