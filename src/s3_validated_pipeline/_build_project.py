@@ -152,6 +152,11 @@ class EnvironmentWarnings:
             self._given.clear()
 
 
+def action_variables(values: Mapping[str, str]) -> dict[str, codebuild.BuildEnvironmentVariable]:
+    """A CodeBuild action's environment variables (plain text: never a secret) from their values."""
+    return {name: codebuild.BuildEnvironmentVariable(value=value) for name, value in values.items()}
+
+
 def checker_sha256() -> str:
     """The digest the template pins; builds refuse a checker that does not match it."""
     return hashlib.sha256(CHECKER_FILE.read_bytes()).hexdigest()

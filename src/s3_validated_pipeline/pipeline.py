@@ -19,7 +19,7 @@ from constructs import Construct
 
 from . import _buildspec
 from ._buckets import new_access_log_bucket, new_artifact_bucket
-from ._build_project import EnvironmentWarnings, StageResources
+from ._build_project import EnvironmentWarnings, StageResources, action_variables
 from ._compliance import acknowledge_cdk_grants
 from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
@@ -205,6 +205,12 @@ class ValidatedS3Pipeline(Construct):
         CfnOutput(self, "PipelineName", value=self.pipeline.pipeline_name, description="The validating pipeline.")
         CfnOutput(
             self,
+            "SigningKeyArn",
+            value=self.attest.signing_key.key_arn,
+            description="The key the provenance is signed with; s3vp verify --stack reads its public key.",
+        )
+        CfnOutput(
+            self,
             "DeadLetterQueueUrl",
             value=self.trigger.dead_letter_queue.queue_url,
             description="Where an upload that could not start the pipeline waits; s3vp redrive starts it again.",
@@ -379,17 +385,15 @@ class ValidatedS3Pipeline(Construct):
         """The validate stage's CodeBuild project (also ``stages["Validate"].project``)."""
         self.validation_log_group: logs.LogGroup = validation_project.log_group
         """The validate stage's encrypted log group."""
+        source = _buildspec.source_variables(
+            self.source_bucket.bucket_name, self.object_key, self.source_action.variables.version_id
+        )
         self.validate_action = actions.CodeBuildAction(
             action_name=VALIDATE,
             project=self.validation_project,
             input=source_output,
             outputs=[self.validated_artifact],
-            environment_variables={
-                name: codebuild.BuildEnvironmentVariable(value=value)
-                for name, value in _buildspec.source_variables(
-                    self.source_bucket.bucket_name, self.object_key, self.source_action.variables.version_id
-                ).items()
-            },
+            environment_variables=action_variables(source),
         )
         """The validate stage's action."""
         self.attest = AttestProject(
@@ -405,23 +409,7 @@ class ValidatedS3Pipeline(Construct):
         grant_source_read(self.attest.role, self.source_bucket, self.object_key)
         self.attested_artifact = codepipeline.Artifact("Attested")
         """What every later stage receives: the validated files and their signed provenance."""
-        attest_action = actions.CodeBuildAction(
-            action_name="Attest",
-            project=self.attest.project,
-            input=self.validated_artifact,
-            outputs=[self.attested_artifact],
-            run_order=2,
-            environment_variables={
-                name: codebuild.BuildEnvironmentVariable(value=value)
-                for name, value in {
-                    **_buildspec.source_variables(
-                        self.source_bucket.bucket_name, self.object_key, self.source_action.variables.version_id
-                    ),
-                    "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
-                    "S3VP_SIGNING_KEY_ARN": self.attest.signing_key.key_arn,
-                }.items()
-            },
-        )
+        attest_action = self.attest.action(self.validated_artifact, self.attested_artifact, source)
 
         self.pipeline: codepipeline.Pipeline = codepipeline.Pipeline(
             self,

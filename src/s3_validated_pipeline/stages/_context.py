@@ -6,14 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import CfnResource
-from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from .._build_project import StageResources
+from .._build_project import StageResources, action_variables
 from ..validate.attest import AttestProject
 
 
@@ -59,7 +58,7 @@ class StageContext:
             project=project.project,
             input=self.validated_artifact,
             outputs=list(outputs),
-            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in settings.items()},
+            environment_variables=action_variables(settings),
             variables_namespace=namespace,
             run_order=run_order,
         )

@@ -11,15 +11,17 @@ pipeline's signing key; every later stage verifies the signature, the execution 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import CfnResource, Duration
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .. import _buildspec
-from .._build_project import StageConstruct, new_build_project
+from .._build_project import StageConstruct, action_variables, new_build_project
 from .._compliance import acknowledge, acknowledge_in_packs, skip_checkov
 from .._keys import new_signing_key
 from ..build_environment import DEFAULT_ENVIRONMENT
@@ -89,6 +91,26 @@ class AttestProject(StageConstruct):
         acknowledge(self.signing_key, "AwsSolutions-KMS5", _ROTATION_REASON)
         acknowledge_in_packs(self.signing_key, "KMSBackingKeyRotationEnabled", _ROTATION_REASON)
         skip_checkov(self.signing_key, "CKV_AWS_7", _ROTATION_REASON)
+
+    def action(
+        self, validated: codepipeline.Artifact, attested: codepipeline.Artifact, source: Mapping[str, str]
+    ) -> actions.CodeBuildAction:
+        """The Attest action: second in the validate stage, on ``validated``, giving ``attested``. ``source`` are
+        the source object's variables, as the validate action has them."""
+        return actions.CodeBuildAction(
+            action_name="Attest",
+            project=self.project,
+            input=validated,
+            outputs=[attested],
+            run_order=2,
+            environment_variables=action_variables(
+                {
+                    **source,
+                    "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
+                    "S3VP_SIGNING_KEY_ARN": self.signing_key.key_arn,
+                }
+            ),
+        )
 
     def grant_verify(self, grantee: iam.IGrantable) -> None:
         """Let ``grantee`` (a later stage's role) verify signatures and read the public key."""
