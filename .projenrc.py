@@ -59,10 +59,19 @@ pyproject.add_override(
 )
 # The developer command line `s3vp`: its dependencies are an extra, so the construct library's stay aws-cdk-lib
 # and constructs. click parses arguments and writes help, rich draws the upload progress bar (on a terminal only),
-# pathspec reads `.s3vpignore` in .gitignore syntax, boto3 talks to AWS.
+# pathspec reads `.s3vpignore` in .gitignore syntax, boto3 talks to AWS, cryptography checks the ECDSA signature of
+# the provenance in `s3vp verify` (the standard library has no ECDSA).
 pyproject.add_override(
     "project.optional-dependencies",
-    {"cli": ["boto3>=1.40,<2.0.0", "click>=8.5,<9.0.0", "pathspec>=1.1,<2.0.0", "rich>=15.0,<16.0.0"]},
+    {
+        "cli": [
+            "boto3>=1.40,<2.0.0",
+            "click>=8.5,<9.0.0",
+            "cryptography>=50.0,<51.0.0",
+            "pathspec>=1.1,<2.0.0",
+            "rich>=15.0,<16.0.0",
+        ]
+    },
 )
 pyproject.add_override("project.scripts", {"s3vp": "s3_validated_pipeline.cli:main"})
 # PEP 639: the SPDX expression and the licence file it ships (no deprecated licence classifier).

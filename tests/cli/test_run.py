@@ -7,6 +7,8 @@ reuses the session's synthesis of it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -16,20 +18,23 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from s3_validated_pipeline.check import MANIFEST_PATH, PROVENANCE_PATH, write_manifest
 from s3_validated_pipeline.cli import _app
 from s3_validated_pipeline.cli._local import aws as stand_in
-from s3_validated_pipeline.cli._local.assembly import choose, find_pipelines
+from s3_validated_pipeline.cli._local.assembly import Action, choose, find_pipelines
 from s3_validated_pipeline.cli._local.codebuild import Build
-from s3_validated_pipeline.cli._local.runner import LocalRun, RunOptions
+from s3_validated_pipeline.cli._local.runner import ActionOutcome, LocalRun, RunOptions
 from tests.check.package_corpus import FAKE_ACCESS_KEY_ID
+from tests.cli.conftest import run as run_cli
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "sha256sum", "python3")),
@@ -112,10 +117,64 @@ def test_good_package_passes_validate_and_test(workspace: Workspace) -> None:
     run = workspace.root / "first"
     assert (run / "artifacts" / "Validated" / ".validated" / "manifest.json").is_file()
     assert (run / "artifacts" / "Validated" / "out" / "result.txt").read_text() == "built\n"
-    # AND the Test stage verified the manifest, and its report was collected
-    test_log = next((run / "logs").glob("*-Test-*.log")).read_text()
+    # AND the validate stage's two actions ran in order, Attest on Validate's output, then Test
+    logs = sorted(path.name for path in (run / "logs").glob("0*.log"))
+    assert logs == ["01-Validate-Validate.log", "02-Validate-Attest.log", "03-Test-Test.log"]
+    attested = run / "artifacts" / "Attested"
+    assert (attested / "out" / "result.txt").read_text() == "built\n"
+    assert (attested / PROVENANCE_PATH).is_file()
+    # AND the Test stage verified the manifest and the signed provenance, and its report was collected
+    test_log = (run / "logs" / "03-Test-Test.log").read_text()
     assert "Manifest verified" in test_log
+    assert "Provenance matches: execution local-" in test_log
+    assert "aws kms verify" in test_log
+    assert "Phase complete: PRE_BUILD State: SUCCEEDED" in test_log
+    assert "Running command sh test.sh" in test_log
     assert list((run / "reports").rglob("junit.xml"))
+    # AND the summary says how to check the provenance, with the run's public key
+    verify = f"s3vp verify {attested} --public-key {run / 'signing-key.pub.pem'}"
+    assert f"Check its signed provenance: {verify}\n" in result.output
+
+
+def test_attest_records_the_runs_execution_pipeline_builder_and_files(workspace: Workspace) -> None:
+    # GIVEN a good run, as --json reports it
+    started = time.time()
+    result, keep = workspace.run_package("provenance", {"build.sh": BUILD_OK, "test.sh": TEST_OK}, "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    attested = keep / "artifacts" / "Attested"
+    assert document["provenance"] == str(attested)
+    assert document["public_key"] == str(keep / "signing-key.pub.pem")
+    # WHEN its envelope is read
+    envelope = json.loads((attested / PROVENANCE_PATH).read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    predicate = statement["predicate"]
+    # THEN the statement is the run's: its made-up execution id (#{codepipeline.PipelineExecutionId}), the pipeline
+    # CODEBUILD_INITIATOR names, the package's made-up version, and the Attest project as builder (CODEBUILD_BUILD_ARN)
+    assert document["execution_id"].startswith("local-")
+    assert predicate["runDetails"]["metadata"]["invocationId"] == document["execution_id"]
+    assert predicate["buildDefinition"]["internalParameters"]["pipeline"] == document["pipeline_name"]
+    assert document["pipeline_name"].startswith("local-pipeline")
+    assert predicate["buildDefinition"]["externalParameters"]["versionId"] == document["version_id"]
+    attest = _action(workspace.cdk_out, "Validate", "Attest")
+    builder = f"arn:aws:codebuild:local:000000000000:project/local-{str(attest.project).lower()}"
+    assert predicate["runDetails"]["builder"]["id"] == builder
+    # AND it started during this run (CODEBUILD_START_TIME, in milliseconds), as RFC 3339
+    started_on = predicate["runDetails"]["metadata"]["startedOn"]
+    moment = datetime.strptime(started_on, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    assert started - 1 <= moment <= time.time()
+    # AND its subjects are exactly the artifact's files, with their SHA-256
+    subjects = {subject["name"]: subject["digest"]["sha256"] for subject in statement["subject"]}
+    files = {
+        path.relative_to(attested).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in attested.rglob("*")
+        if path.is_file() and path.relative_to(attested).as_posix() != PROVENANCE_PATH
+    }
+    assert subjects == files
+    assert "out/result.txt" in subjects
+    # AND the run's public key verifies it
+    code, out, _ = run_cli("verify", str(attested), "--public-key", document["public_key"])
+    assert code == 0, out
 
 
 def test_json_output_names_every_stage(workspace: Workspace) -> None:
@@ -147,9 +206,16 @@ def test_env_file_with_a_key_id_is_rejected_naming_the_rule(workspace: Workspace
     assert f"Failed: Validate. The command {shown} exited with code 1.\n" in result.output
 
 
+def _action(cdk_out: Path, stage: str, name: str) -> Action:
+    """The action ``name`` of ``stage``, as synthesized."""
+    actions = next(s for s in choose(find_pipelines(cdk_out), None).stages if s.name == stage).actions
+    (action,) = [action for action in actions if action.name == name]
+    return action
+
+
 def _command(cdk_out: Path, stage: str, phase: str, part: str) -> str:
-    """The command of ``stage``'s ``phase`` holding ``part``, as synthesized."""
-    (action,) = next(s for s in choose(find_pipelines(cdk_out), None).stages if s.name == stage).actions
+    """The command of ``stage``'s action of the same name, in ``phase``, holding ``part``, as synthesized."""
+    action = _action(cdk_out, stage, stage)
     assert action.buildspec is not None
     (command,) = [c for c in action.buildspec["phases"][phase]["commands"] if part in c]
     return str(command)
@@ -211,11 +277,11 @@ def test_stand_in_serves_only_its_objects(tmp_path: Path, call: list[str], capsy
 
 
 def test_file_changed_between_stages_is_caught_naming_the_file(workspace: Workspace, tmp_path: Path) -> None:
-    # GIVEN the validated artifact changed in the artifact store after Validate, as someone with write access to
-    # the artifact bucket could: no command of the pipeline can do it, so the run's Python hook stands in for them
+    # GIVEN the attested artifact changed in the artifact store after the validate stage, as someone with write
+    # access to the artifact bucket could: no command of the pipeline can do it, so the run's Python hook stands in
     def tamper(stage: str, artifacts: Mapping[str, Path]) -> None:
         if stage == "Validate":
-            (artifacts["Validated"] / "out" / "result.txt").write_text("tampered\n")
+            (artifacts["Attested"] / "out" / "result.txt").write_text("tampered\n")
 
     good = package(tmp_path, "good", {"build.sh": BUILD_OK, "test.sh": TEST_OK})
     pipeline = choose(find_pipelines(workspace.cdk_out), None)
@@ -228,7 +294,61 @@ def test_file_changed_between_stages_is_caught_naming_the_file(workspace: Worksp
     assert test.detail == "the pre_build phase failed (exit code 1)"
     assert test.failed_command == _command(workspace.cdk_out, "Test", "pre_build", "check.py verify")
     assert any(line.startswith("[file-changed] 'out/result.txt'") for line in test.findings), test.findings
-    assert not (tmp_path / "run" / "builds" / "02-Test-Test" / "src" / "reports").exists()
+    assert not (tmp_path / "run" / "builds" / "03-Test-Test" / "src" / "reports").exists()
+
+
+def _run_tampered(workspace: Workspace, folder: Path, tamper: Callable[[Path], None]) -> ActionOutcome:
+    """A good run whose attested artifact ``tamper`` changes after the validate stage: how its Test action went."""
+    good = package(folder, "good", {"build.sh": BUILD_OK, "test.sh": TEST_OK})
+    pipeline = choose(find_pipelines(workspace.cdk_out), None)
+
+    def after(stage: str, artifacts: Mapping[str, Path]) -> None:
+        if stage == "Validate":
+            tamper(artifacts["Attested"])
+
+    outcomes = {
+        outcome.name: outcome
+        for outcome in LocalRun(pipeline, good, folder / "run", RunOptions(), after_stage=after).run()
+    }
+    assert outcomes["Validate"].state == "Succeeded"
+    (test,) = outcomes["Test"].actions
+    return test
+
+
+def test_files_and_manifest_rewritten_are_refused_by_the_provenance(workspace: Workspace, tmp_path: Path) -> None:
+    # GIVEN a file of the attested artifact changed and its manifest rewritten to agree, the envelope kept
+    def rewrite(artifact: Path) -> None:
+        (artifact / "out" / "result.txt").write_text("tampered\n")
+        manifest = json.loads((artifact / MANIFEST_PATH).read_text())
+        rewritten = write_manifest(artifact, source=manifest["source"], exclude=(MANIFEST_PATH, PROVENANCE_PATH))
+        (artifact / MANIFEST_PATH).write_text(json.dumps(rewritten))
+
+    test = _run_tampered(workspace, tmp_path, rewrite)
+    # THEN the manifest passes, and Test fails at the provenance, naming both files, before asking KMS or testing
+    assert test.state == "Failed"
+    assert test.failed_command == _command(workspace.cdk_out, "Test", "pre_build", "check.py provenance")
+    assert "[provenance] 'out/result.txt' was changed since it was attested" in test.findings
+    assert "[provenance] '.validated/manifest.json' was changed since it was attested" in test.findings
+    log = Path(str(test.log)).read_text()
+    assert "Manifest verified" in log
+    assert "Running command sh test.sh" not in log
+
+
+def test_another_runs_artifact_is_refused_by_the_provenance(workspace: Workspace, tmp_path: Path) -> None:
+    # GIVEN the attested artifact replaced by the module's first run's, signed in that run (another execution)
+    first = workspace.root / "first" / "artifacts" / "Attested"
+
+    def replace(artifact: Path) -> None:
+        shutil.rmtree(artifact)
+        shutil.copytree(first, artifact)
+
+    test = _run_tampered(workspace, tmp_path, replace)
+    # THEN Test refuses it: the provenance is of another execution
+    assert test.state == "Failed"
+    assert any(
+        finding.startswith("[provenance] the provenance is of execution 'local-") and "not of this one" in finding
+        for finding in test.findings
+    ), test.findings
 
 
 def test_a_run_leaves_nothing_outside_its_folder(workspace: Workspace, tmp_path: Path) -> None:
@@ -284,7 +404,13 @@ def test_seed_example_runs_its_good_and_rejected_samples(seed_assembly: Path, tm
         catch_exceptions=False,
     )
     assert good.exit_code == 0, good.output
-    for line in ("✓ Validate", "✓ Test", "- DeployStaging", "would run: npx cdk deploy", "■ ApproveProduction"):
+    for line in (
+        "✓ Validate",
+        "✓ Test",
+        "- DeployStaging",
+        "would run: npx --no-install cdk deploy",
+        "■ ApproveProduction",
+    ):
         assert line in good.output
     assert "nodejs 16 asked" in good.output
     assert list((tmp_path / "good" / "reports").rglob("junit.xml"))

@@ -11,6 +11,7 @@ Docker, the script and the images are on this machine.
 
 from __future__ import annotations
 
+import base64
 import getopt
 import json
 import os
@@ -26,6 +27,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from s3_validated_pipeline.check import PROVENANCE_PATH
 from s3_validated_pipeline.cli import _app
 from s3_validated_pipeline.cli._local import agent as local_agent
 from s3_validated_pipeline.cli._local.assembly import Action, choose, find_pipelines
@@ -193,9 +195,16 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return Workspace(root, root / "first" / "cdk.out", fakes, first, fakes.calls("agent"))
 
 
-def _builds(cdk_out: Path) -> dict[str, Action]:
+def _builds(cdk_out: Path) -> dict[tuple[str, str], Action]:
+    """Each CodeBuild action, by stage and action name."""
     pipeline = choose(find_pipelines(cdk_out), None)
-    return {stage.name: action for stage in pipeline.stages for action in stage.actions if action.buildspec}
+    return {(s.name, a.name): a for s in pipeline.stages for a in s.actions if a.buildspec}
+
+
+def _statement(artifact: Path) -> dict[str, Any]:
+    envelope = json.loads((artifact / PROVENANCE_PATH).read_text())
+    statement: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))
+    return statement
 
 
 def _env_file(text: str) -> dict[str, str]:
@@ -205,12 +214,12 @@ def _env_file(text: str) -> dict[str, str]:
 def test_good_package_runs_every_build_through_the_agent(workspace: Workspace) -> None:
     # GIVEN the shell-only app  WHEN a good zip runs with --docker
     result = workspace.first
-    # THEN it exits 0 with Validate and Test run by the agent, one call each
+    # THEN it exits 0 with Validate, Attest and Test run by the agent, one call each
     assert result.exit_code == 0, result.output
     assert "in its CodeBuild images through the local agent" in result.output
     assert "✓ Validate" in result.output
     assert "✓ Test" in result.output
-    assert len(workspace.first_calls) == 2
+    assert len(workspace.first_calls) == 3
     # AND the artifacts and reports are collected from the mounted source folder, as the local emulation does
     run = workspace.root / "first"
     assert (run / "artifacts" / "Validated" / ".validated" / "manifest.json").is_file()
@@ -220,6 +229,7 @@ def test_good_package_runs_every_build_through_the_agent(workspace: Workspace) -
     test_log = next((run / "logs").glob("*-Test-*.log")).read_text()
     assert "[Local] Running the CodeBuild local agent: " in test_log
     assert "Manifest verified" in test_log
+    assert "Provenance matches" in test_log
     assert "agent-1  |" not in test_log
     assert "\r" not in test_log
     assert "\x1b[" not in test_log
@@ -233,10 +243,16 @@ def test_agent_gets_the_image_the_buildspec_the_variables_and_the_folders(worksp
         for item in json.loads((run / "docker" / "s3vp_local" / "aws-config.json").read_text())["objects"]
         if item.get("version_id")
     )
-    for call, (label, stage) in zip(
-        workspace.first_calls, (("01-Validate-Validate", "Validate"), ("02-Test-Test", "Test")), strict=True
-    ):
-        action, root = builds[stage], run / "builds" / label
+    execution_id = _statement(run / "artifacts" / "Attested")["predicate"]["runDetails"]["metadata"]["invocationId"]
+    assert execution_id.startswith("local-")
+    pipeline = choose(find_pipelines(workspace.cdk_out), None)
+    labels = (
+        ("01-Validate-Validate", ("Validate", "Validate")),
+        ("02-Validate-Attest", ("Validate", "Attest")),
+        ("03-Test-Test", ("Test", "Test")),
+    )
+    for call, (label, (stage, name)) in zip(workspace.first_calls, labels, strict=True):
+        action, root = builds[stage, name], run / "builds" / label
         options, rest = getopt.getopt(call["argv"], GETOPT)
         flags = [flag for flag, _ in options]
         values = {flag: value for flag, value in options if flag != "-s"}
@@ -255,17 +271,29 @@ def test_agent_gets_the_image_the_buildspec_the_variables_and_the_folders(worksp
         # AND never -c or -p: no AWS configuration or credentials, not even those in s3vp's environment
         assert not {"-c", "-p"} & set(flags)
         assert not [name for name in call["env"] if name.startswith("AWS_")]
-        # AND the environment file holds the action's variables as substituted, and what the agent does not set
+        # AND the environment file holds the action's variables as substituted (the source version, the execution),
+        # what CodeBuild would set that the agent may not (who started it, the build's ARN, when), and the rest
         expected = {
-            name: value.replace("#{SourceVariables.VersionId}", version_id) for name, value in action.variables.items()
+            name: value.replace("#{SourceVariables.VersionId}", version_id).replace(
+                "#{codepipeline.PipelineExecutionId}", execution_id
+            )
+            for name, value in action.variables.items()
         }
         expected |= {
+            "CODEBUILD_INITIATOR": f"codepipeline/{pipeline.name}",
             "CODEBUILD_BUILD_NUMBER": "1",
             "CODEBUILD_CI": "true",
             "BASH_ENV": "$CODEBUILD_SRC_DIR_s3vp_local/s3vp-env.sh",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
-        assert _env_file(call["env_file"]) == expected
+        env_file = _env_file(call["env_file"])
+        arn, started = env_file.pop("CODEBUILD_BUILD_ARN"), env_file.pop("CODEBUILD_START_TIME")
+        assert env_file == expected
+        project = re.escape(f"local-{str(action.project).lower()}")
+        assert re.fullmatch(rf"arn:aws:codebuild:local:000000000000:build/{project}:[0-9a-f-]{{36}}", arn), arn
+        assert started.isdigit()
+        if name != "Validate":
+            assert expected["S3VP_EXECUTION_ID"] == execution_id
         assert {"CHECKER_BUCKET", "CHECKER_KEY", "CHECKER_SHA256"} <= set(expected)
         if stage == "Validate":  # the source object's version, substituted from the source action's variables
             assert _env_file(call["env_file"])["SOURCE_OBJECT_VERSION_ID"] == version_id
@@ -280,9 +308,32 @@ def test_stand_in_in_the_container_serves_the_checker_and_the_package(workspace:
     assert config["real_aws"] is None
     assert all(not Path(item["path"]).is_absolute() and (serve / item["path"]).is_file() for item in config["objects"])
     # THEN the Validate build reached it through BASH_ENV: the checker ran on the package the stand-in served
-    validate_log = next((workspace.root / "first" / "logs").glob("*-Validate-*.log")).read_text()
+    validate_log = next((workspace.root / "first" / "logs").glob("*-Validate-Validate.log")).read_text()
     assert "a local run never calls AWS" not in validate_log
     assert "Phase complete: BUILD State: SUCCEEDED" in validate_log
+
+
+def test_stand_in_in_the_container_signs_and_verifies_with_the_runs_key(workspace: Workspace) -> None:
+    # GIVEN the container's stand-in: a copy of the run's key, for the key the pipeline names
+    run = workspace.root / "first"
+    serve = run / "docker" / "s3vp_local"
+    (key,) = json.loads((serve / "aws-config.json").read_text())["keys"]
+    assert not Path(key["private_key"]).is_absolute()
+    assert (serve / key["private_key"]).read_text() == (run / "signing-key.pem").read_text()
+    attest = _builds(workspace.cdk_out)["Validate", "Attest"]
+    assert key["key_id"] == attest.variables["S3VP_SIGNING_KEY_ARN"]
+    # THEN Attest signed in the container, and Test verified there, with no call refused
+    for label in ("02-Validate-Attest", "03-Test-Test"):
+        log = (run / "logs" / f"{label}.log").read_text()
+        assert "a local run never calls AWS" not in log, label
+        assert "Phase complete: PRE_BUILD State: SUCCEEDED" in log, label
+    # AND the provenance records what the agent told the build (here the fake agent's own initiator, as the real one
+    # may set from INITIATOR=$USER): Attest and Test saw the same, so it verified, and s3vp verify accepts it
+    assert _statement(run / "artifacts" / "Attested")["predicate"]["buildDefinition"]["internalParameters"] == {
+        "pipeline": "fake-user"
+    }
+    verify = ["verify", str(run / "artifacts" / "Attested"), "--public-key", str(run / "signing-key.pub.pem")]
+    assert CliRunner().invoke(_app.cli, verify).exit_code == 0
 
 
 def test_stand_in_other_calls_are_refused_in_the_container(workspace: Workspace) -> None:
@@ -302,7 +353,7 @@ def test_failing_build_reported_by_the_agent_fails_the_stage(workspace: Workspac
     assert result.exit_code == 1, result.output
     assert "the build phase failed (exit code 3)\n      failed command: sh build.sh\n" in result.output
     assert "Failed: Validate. The command sh build.sh exited with code 3.\n" in result.output
-    # AND Test never ran
+    # AND neither Attest nor Test ran
     assert re.search(r"^ +Test +Didn't run$", result.output, re.MULTILINE), result.output
     assert len(workspace.fakes.calls("agent")) == 1
     assert not (keep / "artifacts" / "Validated").exists()

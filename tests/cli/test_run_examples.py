@@ -7,7 +7,8 @@ scripts are ``node -e`` one-liners, and each package's ``.npmrc`` says ``offline
 reaching a registry. For every example:
 
 - a good package passes every CodeBuild stage up to the first approval or deployment (exit 0), and each
-  deployment is shown as skipped with what it would run;
+  deployment is shown as skipped with what it would run; the Attest action leaves a signed in-toto statement naming
+  exactly the artifact's files, which ``s3vp verify`` accepts, and refuses once one byte of one file changes;
 - a package whose ``.env`` holds an AWS access key id exits 1 at Validate, naming the rules, before any command;
 - a failing build command after the check exits 1 at Validate: no manifest, and no later stage runs;
 - where the example has a Test stage, failing tests exit 1 there and no later (deploy) stage runs.
@@ -15,6 +16,8 @@ reaching a registry. For every example:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
@@ -29,7 +32,9 @@ import aws_cdk as cdk
 import pytest
 from click.testing import CliRunner, Result
 
+from s3_validated_pipeline.check import PROVENANCE_PATH
 from s3_validated_pipeline.cli import _app
+from s3_validated_pipeline.cli._local.assembly import choose, find_pipelines
 from tests.check.package_corpus import FAKE_ACCESS_KEY_ID
 from tests.conftest import synthesized_example_stacks
 
@@ -159,7 +164,7 @@ MINIMAL = Example(
     broken_says="1 test failed: greets by name",
     good_stages={"Source": SUCCEEDED, "Validate": SUCCEEDED},
     built="test-results.txt",
-    runtimes={"nodejs": "16"},
+    runtimes={"nodejs": "22"},
 )
 CROSS_ACCOUNT = Example(
     name="cross_account",
@@ -171,16 +176,12 @@ CROSS_ACCOUNT = Example(
         "Source": SUCCEEDED,
         "Validate": SUCCEEDED,
         "DeployStaging": SKIPPED,
+        "DeployProductionChangeSet": SKIPPED,
         "ApproveProduction": STOPPED,
         "DeployProduction": NOT_RUN,
     },
     built="cdk.out/App.template.json",
-    skipped_would_run=(
-        "Verify: deployment, would run: the manifest verification only",
-        "CreateChangeSet: deployment, would run CloudFormation",
-        '"TemplatePath": "Validated::cdk.out/App.template.json"',
-        "ExecuteChangeSet: deployment, would run CloudFormation",
-    ),
+    skipped_would_run=("deployment, would run: (\nset -euo pipefail\nassume() {", "create_change_set() {"),
     runtimes={"nodejs": "22"},
 )
 FLEET = Example(
@@ -250,6 +251,46 @@ def local_node_major() -> str:
     return version.lstrip("v").split(".")[0]
 
 
+def assert_signed_provenance(run: Run, example: Example) -> None:
+    """The attested artifact carries an in-toto v1 statement with a SLSA v1 predicate naming exactly its files, and
+    ``s3vp verify`` accepts it with the run's public key, until one byte of one file changes."""
+    attested = run.folder / "artifacts" / "Attested"
+    envelope = json.loads((attested / PROVENANCE_PATH).read_text())
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+    build = statement["predicate"]["buildDefinition"]
+    assert build["buildType"].startswith("https://pypi.org/project/s3-validated-pipeline/")
+    assert build["externalParameters"]["key"] == source_key(example)
+    assert statement["predicate"]["runDetails"]["builder"]["id"].startswith("arn:aws:codebuild:")
+    subjects = {subject["name"]: subject["digest"]["sha256"] for subject in statement["subject"]}
+    files = {
+        path.relative_to(attested).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in attested.rglob("*")
+        if path.is_file() and path.relative_to(attested).as_posix() != PROVENANCE_PATH
+    }
+    assert subjects == files
+    assert example.built in subjects
+    verify = ["verify", str(attested), "--public-key", str(run.folder / "signing-key.pub.pem")]
+    accepted = CliRunner().invoke(_app.cli, verify)
+    assert accepted.exit_code == 0, accepted.output
+    built = attested / example.built
+    data = bytearray(built.read_bytes())
+    data[-1] ^= 0x01
+    built.write_bytes(bytes(data))
+    refused = CliRunner().invoke(_app.cli, verify)
+    assert refused.exit_code == 1, refused.output
+    assert f"[provenance] '{example.built}' was changed since it was attested" in refused.output
+
+
+def source_key(example: Example) -> str:
+    """The object key the example's pipeline watches, as synthesized."""
+    pipeline = choose(find_pipelines(cdk_out(example.name)), example.pipeline)
+    (source,) = pipeline.stages[0].actions
+    return str(source.configuration["S3ObjectKey"])
+
+
 # --- every example -------------------------------------------------------------------------------------------------
 
 
@@ -268,11 +309,13 @@ def test_good_package_passes_every_stage_up_to_the_first_approval_or_deployment(
     assert (validated / example.built).is_file(), run.output
     manifest = json.loads((validated / ".validated" / "manifest.json").read_text())
     assert example.built in manifest["files"]
-    # AND each stage after Validate that ran verified the manifest before its commands
+    # AND each stage after Validate that ran verified the manifest and the signed provenance before its commands
     for stage, state in example.good_stages.items():
         if stage not in ("Source", "Validate") and state == SUCCEEDED:
             (log,) = run.logs(stage)
             assert "Manifest verified" in log.read_text(), stage
+            assert "Provenance matches" in log.read_text(), stage
+    assert_signed_provenance(run, example)
     # AND each deployment is skipped, saying what it would run; nothing of it ran
     for line in example.skipped_would_run:
         assert line in run.output, run.output
@@ -302,6 +345,7 @@ def test_env_file_with_an_access_key_id_is_rejected_at_validate_naming_the_rules
     (log,) = run.logs("Validate")
     assert "Running command npm ci" not in log.read_text()
     assert not (run.folder / "artifacts" / "Validated").exists()
+    assert not (run.folder / "artifacts" / "Attested").exists()
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=str)
@@ -319,6 +363,7 @@ def test_failing_build_command_fails_validate_and_no_later_stage_runs(example: E
     assert "ENOTCACHED" not in text
     assert example.broken_says in text, text
     assert not (run.folder / "artifacts" / "Validated").exists()
+    assert not (run.folder / "artifacts" / "Attested").exists()
 
 
 @pytest.mark.parametrize("example", [e for e in EXAMPLES if e.failing_tests is not None], ids=str)

@@ -12,6 +12,8 @@ Libraries, and why:
   tested against git's own rules; a hand-written matcher would differ in the corners users know from ``.gitignore``.
 - **boto3** for AWS, imported only by the commands that call AWS, so ``s3vp package`` and ``s3vp check`` start
   quickly. aws-cdk-lib is never imported: the package checker (``s3_validated_pipeline.check``) is standard library.
+- **cryptography** for ``s3vp verify``'s ECDSA check of the signed provenance (the standard library has none),
+  imported only by that command: the pyca project's maintained bindings to OpenSSL, not a hand-written verifier.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ._package import PackageError, build_package
 from ._pipeline_commands import history_command, redrive_command, run_watch, watch_command
 from ._rules import CheckRules
 from ._run import run_command
+from ._verify import verify_command
 
 if TYPE_CHECKING:
     from ._push import Upload
@@ -96,6 +97,7 @@ def cli() -> None:
       s3vp history --stack MyPipelineStack -n 10
       s3vp redrive --stack MyPipelineStack --dry-run
       s3vp run package.zip --app cdk.out                   # run the synthesized pipeline locally
+      s3vp verify artifact.zip --stack MyPipelineStack     # check an artifact's signed provenance
 
     Credentials come from the standard AWS chain (--profile, --region, AWS_ENDPOINT_URL are honoured); nothing is
     stored. Exit codes: 0 success, 1 the package is rejected (or the execution failed), 2 a usage, credentials or
@@ -467,5 +469,5 @@ def _progress(total: int, *, enabled: bool) -> _NoProgress | _RichProgress:
     return _NoProgress()
 
 
-for _command in (history_command, watch_command, redrive_command, run_command):
+for _command in (history_command, watch_command, redrive_command, run_command, verify_command):
     cli.add_command(_command)

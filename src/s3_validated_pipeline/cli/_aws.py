@@ -29,6 +29,7 @@ OUTPUT_SUFFIXES = {
     "kms_key": "SourceKeyArn",
     "pipeline": "PipelineName",
     "dead_letter_queue": "DeadLetterQueueUrl",
+    "signing_key": "SigningKeyArn",
 }
 """How ``ValidatedS3Pipeline``'s CfnOutputs' logical ids end; CDK may append an 8-character hash to each."""
 
@@ -56,6 +57,8 @@ class PipelineOutputs:
     dead_letter_queue: str | None = None
     """The URL of the queue its trigger dead-letters into (a foundation's, for a pipeline on one); absent from
     stacks deployed before the construct emitted it."""
+    signing_key: str | None = None
+    """The ARN of the key its provenance is signed with; absent from stacks deployed before the construct signed it."""
 
 
 def make_session(profile: str | None, region: str | None) -> Any:
@@ -125,6 +128,7 @@ def find_pipeline_outputs(stack: str, outputs: Mapping[str, str], *, pipeline: s
         values.get("pipeline"),
         construct=prefix,
         dead_letter_queue=values.get("dead_letter_queue"),
+        signing_key=values.get("signing_key"),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from typing import Any
 
 import click
 
+from .. import check as checker
 from ._common import EXIT_ACCEPTED, EXIT_REJECTED, CliError, echo_json, json_option
 from ._local.agent import Agent, AgentError, preflight
 from ._local.assembly import AssemblyError, Pipeline, choose, find_pipelines, synthesize
@@ -129,12 +131,22 @@ def _document(pipeline: Pipeline, package: Path, run: LocalRun, outcomes: list[S
         "stack": pipeline.stack,
         "package": str(package),
         "version_id": run.version_id,
+        "execution_id": run.execution_id,
+        "pipeline_name": pipeline.name,
         "folder": str(run.folder),
+        "public_key": str(run.public_key),
+        "provenance": _provenance(run),
         "result": "failed" if failed else "stopped" if stopped else "succeeded",
         "failed_stage": failed,
         "stopped_at": stopped,
         "stages": [outcome.to_dict() for outcome in outcomes],
     }
+
+
+def _provenance(run: LocalRun) -> str | None:
+    """The last artifact of the run holding signed provenance (what the last stages received), if any."""
+    signed = [path for path in run.artifacts.values() if (path / checker.PROVENANCE_PATH).is_file()]
+    return str(signed[-1]) if signed else None
 
 
 def _summary(document: dict[str, Any], seconds: float) -> None:
@@ -150,6 +162,9 @@ def _summary(document: dict[str, Any], seconds: float) -> None:
     elif document["stopped_at"]:
         click.secho(f"Stopped at {document['stopped_at']} (pass --approve to go on).", fg="yellow")
     click.echo(f"Logs, artifacts and reports: {document['folder']}")
+    if document["provenance"]:
+        verify = shlex.join(["s3vp", "verify", document["provenance"], "--public-key", document["public_key"]])
+        click.echo(f"Check its signed provenance: {verify}")
 
 
 def _prepare(
@@ -205,14 +220,15 @@ def run_command(
     """Run the CodeBuild stages of a synthesized ValidatedS3Pipeline on this machine, on PACKAGE (a zip, or a
     folder zipped as `s3vp package` does), with the buildspecs exactly as synthesized.
 
-    The pipeline comes from --app: a command run as `cdk synth` does (--app 'python3 app.py'), or the folder a
-    `cdk synth` wrote (--app cdk.out); default: the app of ./cdk.json. Stages run in pipeline order with the
-    variables CodePipeline and CodeBuild set; the checker is the cloud assembly's asset, verified against the pinned
-    SHA-256 by the buildspec itself. A stand-in `aws` first on PATH serves only the checker and the package; any
-    other AWS call fails unless --allow-aws. Deployments are skipped (shown with what they would run) unless
-    --allow-aws and --until; manual approvals stop the run unless --approve. The buildspecs' /tmp/s3vp is replaced
-    by a folder of the run, and HOME and TMPDIR point into it, so a run writes nothing outside its folder (--keep
-    DIR, or a temporary folder printed at the end).
+    The pipeline comes from --app: a command run as `cdk synth` does (--app 'python3 app.py'), or the folder a `cdk
+    synth` wrote (--app cdk.out); default: the app of ./cdk.json. Stages run in pipeline order with the variables
+    CodePipeline and CodeBuild set; the checker is the cloud assembly's asset, verified against the pinned SHA-256 by
+    the buildspec itself. A stand-in `aws` first on PATH serves only the checker and the package, and kms sign, verify
+    and get-public-key with a signing key made for the run (kept in the run folder as signing-key.pem, with
+    signing-key.pub.pem for `s3vp verify`); any other AWS call fails unless --allow-aws. Deployments are skipped (shown
+    with what they would run) unless --allow-aws and --until; manual approvals stop the run unless --approve. The
+    buildspecs' /tmp/s3vp is replaced by a folder of the run, and HOME and TMPDIR point into it, so a run writes nothing
+    outside its folder (--keep DIR, or a temporary folder printed at the end).
 
     With --docker, each build runs in the image its CodeBuild project names, through AWS's CodeBuild local agent:
     codebuild_build.sh (github.com/aws/aws-codebuild-docker-images, local_builds/) on PATH, each image built from that

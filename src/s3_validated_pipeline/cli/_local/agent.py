@@ -5,14 +5,16 @@ github.com/aws/aws-codebuild-docker-images (``local_builds/``), which must be on
 
 - the buildspec is the synthesized one, written as JSON (which is YAML) to ``builds/NN/agent/buildspec.yml`` (``-b``);
 - the environment file (``-e``) holds the action's variables as the local emulation substitutes them (``SOURCE_*``,
-  ``CHECKER_*``, ...), the ``CODEBUILD_*`` values the agent does not set itself, ``BASH_ENV`` (below) and
-  ``AWS_EC2_METADATA_DISABLED=true``;
+  ``CHECKER_*``, ``S3VP_EXECUTION_ID``, ...), the ``CODEBUILD_*`` values CodeBuild would set that the agent does not
+  set itself or may not (``CODEBUILD_INITIATOR``, ``CODEBUILD_BUILD_ARN``, ``CODEBUILD_START_TIME``: the agent may set
+  its own, e.g. the initiator from the script's ``INITIATOR=$USER``; Attest and every later build of one run then
+  see the same, so the provenance still verifies), ``BASH_ENV`` (below) and ``AWS_EC2_METADATA_DISABLED=true``;
 - the source (``-s``, mounted with ``-m``) is the run's ``src`` folder, so the build's outputs land in it and are
   collected exactly as the local emulation collects them; other input artifacts are secondary sources;
 - the stand-in ``aws`` is the secondary source ``s3vp_local`` (``docker/s3vp_local`` in the run folder): the stand-in
-  script (run by the image's ``python3``), its configuration with paths relative to it, and copies of the checker and
-  the package. The buildspecs run in bash (``env.shell: bash``), and bash sources ``$BASH_ENV`` (after expanding it)
-  before any command: ``s3vp-env.sh`` puts that folder's ``bin`` first on PATH;
+  script (run by the image's ``python3``), its configuration with paths relative to it, and copies of the checker,
+  the package and the run's signing key. The buildspecs run in bash (``env.shell: bash``), and bash sources
+  ``$BASH_ENV`` (after expanding it) before any command: ``s3vp-env.sh`` puts that folder's ``bin`` first on PATH;
 - ``-c`` is never passed, so no AWS configuration or credentials reach the container.
 
 The script always runs ``docker run -it``, which needs a terminal on stdin: it gets a pseudo-terminal of its own.
@@ -145,8 +147,9 @@ def preflight(images: Iterable[str]) -> Agent:
     return Agent(script, agent_image)
 
 
-def write_serve_folder(objects: Sequence[Mapping[str, Any]], target: Path) -> Path:
-    """The stand-in ``aws`` for the container: its script, its configuration and copies of the objects it serves."""
+def write_serve_folder(objects: Sequence[Mapping[str, Any]], keys: Sequence[Mapping[str, str]], target: Path) -> Path:
+    """The stand-in ``aws`` for the container: its script, its configuration and copies of the objects it serves and
+    of the keys it signs with (``keys``: as in its configuration)."""
     (target / "bin").mkdir(parents=True)
     (target / "objects").mkdir()
     served: list[dict[str, Any]] = []
@@ -156,7 +159,17 @@ def write_serve_folder(objects: Sequence[Mapping[str, Any]], target: Path) -> Pa
         relative = f"objects/{len(served) + 1}-{Path(item['path']).name}"
         shutil.copyfile(item["path"], target / relative)
         served.append({**item, "path": relative})
-    config = {"objects": served, "real_aws": None, "hint": "with s3vp run --docker, no call reaches AWS."}
+    copies: dict[str, str] = {}
+    for item in keys:  # one key file, named by each key id of the pipeline
+        if item["private_key"] not in copies:
+            copies[item["private_key"]] = f"objects/key-{len(copies) + 1}.pem"
+            shutil.copyfile(item["private_key"], target / copies[item["private_key"]])
+    config = {
+        "objects": served,
+        "keys": [{**item, "private_key": copies[item["private_key"]]} for item in keys],
+        "real_aws": None,
+        "hint": "with s3vp run --docker, no call reaches AWS.",
+    }
     (target / "aws-config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     shutil.copyfile(Path(stand_in.__file__).resolve(), target / "aws.py")
     (target / "bin" / "aws").write_text(_WRAPPER, encoding="utf-8")

@@ -73,6 +73,8 @@ class Pipeline:
     stack: str
     stages: tuple[Stage, ...]
     assembly_dir: Path
+    name: str = ""
+    """The pipeline's name, as ``Ref`` of it resolves: its ``Name`` property, else ``local-<logical id>``."""
 
 
 class Resolver:
@@ -271,7 +273,8 @@ def find_pipelines(directory: Path) -> list[Pipeline]:
             )
             if _validated(stages):
                 raw_path = resource.get("Metadata", {}).get("aws:cdk:path") or paths.get(logical_id, logical_id)
-                pipelines.append(Pipeline(_construct_path(raw_path), logical_id, stack, stages, folder))
+                name = resolve(resource["Properties"].get("Name")) or resolver.reference(stack, logical_id)
+                pipelines.append(Pipeline(_construct_path(raw_path), logical_id, stack, stages, folder, str(name)))
     return pipelines
 
 

@@ -2,9 +2,11 @@
 
 The run folder holds everything a run writes: ``bin/aws`` (the stand-in), ``home/`` and ``tmp/`` (the builds'
 ``HOME`` and ``TMPDIR``), ``builds/NN-Stage-Action/`` (each build's ``src`` and its ``scratch`` folder standing in
-for ``/tmp/s3vp``), ``artifacts/NAME/`` (each output artifact), ``logs/`` and ``reports/``. With the CodeBuild local
-agent (``RunOptions.agent``, ``s3vp run --docker``), each build runs in its project's image instead (see ``agent``):
-``docker/s3vp_local/`` holds the container's stand-in and ``builds/NN-Stage-Action/agent/`` what the agent was given.
+for ``/tmp/s3vp``), ``artifacts/NAME/`` (each output artifact), ``logs/`` and ``reports/``, and the run's signing key
+(``signing-key.pem``, made for this run only: the stand-in ``aws`` signs the provenance with it) and its public key
+(``signing-key.pub.pem``, for ``s3vp verify``). With the CodeBuild local agent (``RunOptions.agent``, ``s3vp run
+--docker``), each build runs in its project's image instead (see ``agent``): ``docker/s3vp_local/`` holds the
+container's stand-in and ``builds/NN-Stage-Action/agent/`` what the agent was given.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from ... import check as checker
+from ..._buildspec import PROVENANCE_VARIABLES
 from . import aws as stand_in
 from .agent import SERVE_ID, Agent, AgentBuild, agent_variables, write_serve_folder
-from .assembly import Action, AssemblyError, Pipeline, Stage, find_asset
+from .assembly import PSEUDO, Action, AssemblyError, Pipeline, Stage, find_asset
 from .codebuild import Build, output_files, report_files, runtime_warnings
 
 SUCCEEDED, FAILED, SKIPPED, STOPPED, APPROVED, NOT_RUN = (
@@ -40,6 +43,7 @@ _COMMAND_FAILED = (
     "Error while executing command: {}. Reason: exit status ",
 )
 """How a build log reports a failed command: the agent's (and the emulation's) line, then its phase context line."""
+_, _SIGNING_KEY_VARIABLE = PROVENANCE_VARIABLES
 
 
 @dataclass
@@ -143,6 +147,12 @@ class LocalRun:
     """How far to go, and what to allow."""
     version_id: str
     """The made-up S3 version id of the package in this run."""
+    execution_id: str
+    """The made-up execution id of this run (``#{codepipeline.PipelineExecutionId}``)."""
+    signing_key: Path
+    """The run's own signing key (PEM), which the stand-in ``aws`` signs with for every key the pipeline names."""
+    public_key: Path
+    """Its public key (PEM), to check the provenance with ``s3vp verify --public-key``."""
     artifacts: dict[str, Path]
     """Each artifact produced so far, by name: the package zip for the source, a folder for a build's output."""
 
@@ -159,14 +169,20 @@ class LocalRun:
         self.pipeline, self.package, self.folder, self.options = pipeline, package, folder, options
         self._on_stage, self._after_stage = on_stage, after_stage
         self.version_id = "local." + secrets.token_hex(12)
+        self.execution_id = f"local-{uuid.uuid4()}"
         self.artifacts: dict[str, Path] = {}
-        self._namespaces: dict[str, dict[str, str]] = {}
+        self._namespaces: dict[str, dict[str, str]] = {"codepipeline": {"PipelineExecutionId": self.execution_id}}
         self._count = 0
         for name in ("bin", "home", "tmp", "builds", "artifacts", "logs", "reports"):
             (folder / name).mkdir(parents=True, exist_ok=True)
+        self.signing_key, self.public_key = folder / "signing-key.pem", folder / "signing-key.pub.pem"
+        private, public = stand_in.new_key_pair()
+        self.signing_key.touch(mode=0o600)
+        self.signing_key.write_text(private, encoding="ascii")
+        self.public_key.write_text(public, encoding="ascii")
         self._write_stand_in()
         if options.agent is not None:
-            write_serve_folder(self._objects(), folder / "docker" / SERVE_ID)
+            write_serve_folder(self._objects(), self._keys(), folder / "docker" / SERVE_ID)
 
     # --- the stand-in aws -----------------------------------------------------------------------------------------
 
@@ -187,6 +203,12 @@ class LocalRun:
                     )
         return objects
 
+    def _keys(self) -> list[dict[str, str]]:
+        """The run's key, served as each signing key the pipeline's actions name (the one key of the pipeline)."""
+        actions = [action for stage in self.pipeline.stages for action in stage.actions]
+        named = sorted({a.variables[_SIGNING_KEY_VARIABLE] for a in actions if _SIGNING_KEY_VARIABLE in a.variables})
+        return [{"key_id": key_id, "private_key": str(self.signing_key)} for key_id in named]
+
     def _write_stand_in(self) -> None:
         real = None
         if self.options.allow_aws:
@@ -194,7 +216,8 @@ class LocalRun:
             path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != ours)
             real = shutil.which("aws", path=path)
         config = self.folder / "bin" / "aws-config.json"
-        config.write_text(json.dumps({"objects": self._objects(), "real_aws": real}, indent=2), encoding="utf-8")
+        settings = {"objects": self._objects(), "keys": self._keys(), "real_aws": real}
+        config.write_text(json.dumps(settings, indent=2), encoding="utf-8")
         wrapper = self.folder / "bin" / "aws"
         command = shlex.join([sys.executable, "-I", str(Path(stand_in.__file__).resolve()), str(config)])
         wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n', encoding="utf-8")
@@ -226,17 +249,26 @@ class LocalRun:
 
         return _VARIABLE.sub(replace, value)
 
+    def _build_identity(self, action: Action) -> dict[str, str]:
+        """What CodeBuild tells a build about itself and who started it: the provenance records it."""
+        build_id = f"local-{(action.project or action.name).lower()}:{uuid.uuid4()}"
+        region, account = PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
+        return {
+            "CODEBUILD_BUILD_ID": build_id,
+            "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{region}:{account}:build/{build_id}",
+            "CODEBUILD_START_TIME": str(int(time.time() * 1000)),
+            "CODEBUILD_INITIATOR": f"codepipeline/{self.pipeline.name}",
+        }
+
     def _build_env(self, action: Action, src: Path, warnings: list[str]) -> dict[str, str]:
         env = self._base_env()
         env.update({name: self._substitute(value, warnings) for name, value in action.variables.items()})
-        project = f"local-{(action.project or action.name).lower()}"
         env.update(
             {
+                **self._build_identity(action),
                 "CODEBUILD_SRC_DIR": str(src),
-                "CODEBUILD_BUILD_ID": f"{project}:{uuid.uuid4()}",
                 "CODEBUILD_BUILD_NUMBER": "1",
                 "CODEBUILD_BUILD_IMAGE": f"this machine (the template asks for {action.image})",
-                "CODEBUILD_INITIATOR": f"codepipeline/{self.pipeline.logical_id}",
                 "CODEBUILD_CI": "true",
                 "CODEBUILD_BUILD_SUCCEEDING": "1",
             }
@@ -281,7 +313,10 @@ class LocalRun:
             env = self._build_env(action, src, outcome.warnings)
             outcome.warnings.extend(runtime_warnings(action.buildspec, env["PATH"]))
         else:
-            env = agent_variables({k: self._substitute(v, outcome.warnings) for k, v in action.variables.items()})
+            variables = {k: self._substitute(v, outcome.warnings) for k, v in action.variables.items()}
+            identity = self._build_identity(action)
+            del identity["CODEBUILD_BUILD_ID"]  # the agent sets its own
+            env = agent_variables({**variables, **identity})
         secondary = {SERVE_ID: self.folder / "docker" / SERVE_ID}
         with log_path.open("w", encoding="utf-8") as log:
             primary = action.configuration.get("PrimarySource") or (action.inputs[0] if action.inputs else None)
