@@ -152,6 +152,7 @@ def test_what_the_stand_in_signs_cryptography_verifies_and_back(key_pair: tuple[
         b"\x30\x06\x02\x01\x01\x02\x01\x01\x00",  # a byte after the sequence
         b"\x31\x06\x02\x01\x01\x02\x01\x01",  # a SET, not a SEQUENCE
     ],
+    ids=["empty", "cut-short", "non-minimal-integer", "trailing-byte", "a-set"],
 )
 def test_signatures_that_are_not_der_are_not_read(der: bytes) -> None:
     assert stand_in.read_signature_der(der) is None
@@ -245,6 +246,7 @@ def test_fails_when_the_signature_is_of_another_digest(
         stand_in.signature_der(1, 1),
         stand_in.signature_der(*RFC6979_SIGNATURES[b"sample"]),  # valid, but another key's
     ],
+    ids=["not-der", "r-and-s-one", "another-keys"],
 )
 def test_fails_when_the_signature_is_not_the_keys(
     config: Path, tmp_path: Path, signature: bytes, capsys: pytest.CaptureFixture[str]
