@@ -426,3 +426,17 @@ def policies_for_role_name(resolver: Resolver, stack: str, role_name: str) -> tu
         ].get("Roles", []):
             found.extend(statements_of(resolver.resolve(stack, resource["Properties"]["PolicyDocument"])))
     return tuple(found)
+
+
+def principals_allowed(
+    statements: Sequence[Statement], *, action: str, resource: str, context: Context | None = None
+) -> set[tuple[str, str]]:
+    """Every principal (kind, value) that a resource policy's statements allow the request, among those it names:
+    ``("*", "*")`` or ``("AWS", "*")`` when it allows everyone. An IAM policy can add to these only where a principal
+    is an account (``arn:...:root``), which delegates to that account's IAM policies."""
+    named = {principal for statement in statements for principal in statement.principals or ()}
+    return {
+        principal
+        for principal in named
+        if decide(statements, action=action, resource=resource, principal=principal, context=context).allowed
+    }

@@ -52,10 +52,12 @@ def fetch_checker() -> str:
 
 
 _S3_CHECKSUM = (
-    's3_checksum=$(python3 -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
+    's3_checksum=$(python3 -I -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
     f"< {WORK_DIR}/source-object.json)"
 )
-"""S3's own SHA-256 of the downloaded version, when the uploader set one: the check compares it."""
+"""S3's own SHA-256 of the downloaded version, when the uploader set one: the check compares it. ``-I``: these lines
+run in the source folder, and without it Python imports from there first (a package's ``json.py`` would run before
+its check, or in Attest, with Attest's right to sign)."""
 
 
 def fetch_source() -> str:
@@ -119,8 +121,9 @@ def verify_provenance() -> str:
     files received; then ask KMS whether the pipeline's key signed it."""
     return "\n".join(
         [
+            # One shell runs these lines: without `|| exit`, a refused provenance would leave the verdict to KMS.
             f'python3 {WORK_DIR}/check.py provenance . --pipeline {_PIPELINE} --invocation-id "$S3VP_EXECUTION_ID" '
-            f"--digest-out {WORK_DIR}/provenance.sha256 --signature-out {WORK_DIR}/provenance.sig",
+            f"--digest-out {WORK_DIR}/provenance.sha256 --signature-out {WORK_DIR}/provenance.sig || exit",
             'if [ "$(aws kms verify --key-id "$S3VP_SIGNING_KEY_ARN" --message-type DIGEST '
             f"--signing-algorithm ECDSA_SHA_256 --message fileb://{WORK_DIR}/provenance.sha256 "
             f'--signature fileb://{WORK_DIR}/provenance.sig --query SignatureValid --output text)" != True ]; then',
@@ -159,7 +162,7 @@ def attest_buildspec(*, required_files: Sequence[str], check_options: Sequence[s
             "build": {
                 "on-failure": "ABORT",
                 "commands": [
-                    'python3 -c \'import json, os; print(json.dumps({k: os.environ[v] for k, v in (("bucket", '
+                    'python3 -I -c \'import json, os; print(json.dumps({k: os.environ[v] for k, v in (("bucket", '
                     '"SOURCE_BUCKET"), ("key", "SOURCE_OBJECT_KEY"), ("versionId", "SOURCE_OBJECT_VERSION_ID"))}))\' '
                     f"> {WORK_DIR}/attest-source.json",
                     f"python3 {WORK_DIR}/check.py attest . --report {WORK_DIR}/attest-check.json "

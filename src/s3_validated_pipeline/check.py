@@ -2305,7 +2305,9 @@ def _main_verify(argv: Sequence[str]) -> int:
     if not isinstance(manifest, dict):
         raise _UsageError(f"{path} is not a manifest")
     try:
-        findings = verify_manifest(args.directory, manifest, exclude=_relative_inside(path, args.directory))
+        # The signed provenance joins the files after the manifest was written; its own signature covers it.
+        exclude = [*_relative_inside(path, args.directory), PROVENANCE_PATH]
+        findings = verify_manifest(args.directory, manifest, exclude=exclude)
     except ValueError as exc:
         raise _UsageError(f"{path} is {exc}") from None
     except OSError as exc:
@@ -2535,18 +2537,20 @@ def provenance_findings(
     signatures = envelope.get("signatures")
     if not isinstance(signatures, list) or len(signatures) != 1 or not isinstance(signatures[0], dict):
         return refuse("the envelope must hold exactly one signature")
+    payload, signature = envelope.get("payload"), signatures[0].get("sig")
     try:
-        statement = json.loads(base64.b64decode(str(envelope.get("payload", "")), validate=True))
-        base64.b64decode(str(signatures[0].get("sig", "")), validate=True)
+        if not isinstance(payload, str) or not isinstance(signature, str):
+            raise ValueError("not text")
+        statement = json.loads(base64.b64decode(payload, validate=True))
+        base64.b64decode(signature, validate=True)
     except (ValueError, binascii.Error):
         return refuse("the envelope's payload or signature is not valid base64 JSON")
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
         return refuse(f"the statement's _type is not {STATEMENT_TYPE}")
     if statement.get("predicateType") != PREDICATE_TYPE:
         return refuse(f"the statement's predicateType is not {PREDICATE_TYPE}")
-    predicate = statement.get("predicate") or {}
-    run = predicate.get("runDetails") or {}
-    signed_invocation = (run.get("metadata") or {}).get("invocationId")
+    predicate = _object(statement, "predicate")
+    signed_invocation = _object(_object(predicate, "runDetails"), "metadata").get("invocationId")
     if signed_invocation != invocation_id:
         findings.append(
             Finding(
@@ -2556,7 +2560,7 @@ def provenance_findings(
                 "artifact was replaced by another execution's",
             )
         )
-    signed_pipeline = ((predicate.get("buildDefinition") or {}).get("internalParameters") or {}).get("pipeline")
+    signed_pipeline = _object(_object(predicate, "buildDefinition"), "internalParameters").get("pipeline")
     if signed_pipeline != pipeline:
         findings.append(
             Finding(
@@ -2564,7 +2568,8 @@ def provenance_findings(
             )
         )
     subjects = {}
-    for subject in statement.get("subject") or []:
+    listed = statement.get("subject")
+    for subject in listed if isinstance(listed, list) else []:
         if isinstance(subject, dict) and isinstance(subject.get("digest"), dict):
             subjects[str(subject.get("name"))] = str(subject["digest"].get("sha256"))
     present = _files_under(directory, (PROVENANCE_PATH,))
@@ -2576,6 +2581,12 @@ def provenance_findings(
         if _sha256_file(present[name]) != subjects[name]:
             findings.append(Finding("provenance", name, f"{_show(name)} was changed since it was attested"))
     return findings, statement
+
+
+def _object(value: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """``value[name]`` when it is a JSON object, else an empty one: a statement of another shape matches nothing."""
+    found = value.get(name)
+    return found if isinstance(found, dict) else {}
 
 
 def _write_bytes(path: str, data: bytes) -> None:
