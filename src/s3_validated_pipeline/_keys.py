@@ -80,10 +80,12 @@ def new_signing_key(scope: Construct, id: str, *, signer: iam.IRole, description
 
     The account keeps administering the key and may let its principals verify and read the public key through IAM
     policies, but ``kms:Sign`` is granted to ``signer`` in the key policy only: no IAM policy in the account, however
-    broad, can sign. Asymmetric keys cannot rotate; the key is kept when the stack is deleted, so old provenance
-    stays verifiable.
+    broad, can sign. Nor can it create a grant (``kms:CreateGrant``), which would let any principal sign without a
+    change to the key policy; changing the key policy remains administration, and is seen. Asymmetric keys cannot
+    rotate; the key is kept when the stack is deleted, so old provenance stays verifiable.
     """
     account = iam.AccountRootPrincipal()
+    administer = [action if action != "kms:Create*" else "kms:CreateAlias" for action in _ADMIN_ACTIONS]
     return kms.Key(
         scope,
         id,
@@ -93,7 +95,7 @@ def new_signing_key(scope: Construct, id: str, *, signer: iam.IRole, description
         removal_policy=RemovalPolicy.RETAIN,
         policy=iam.PolicyDocument(
             statements=[
-                iam.PolicyStatement(sid="Administer", principals=[account], actions=_ADMIN_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(sid="Administer", principals=[account], actions=administer, resources=["*"]),
                 iam.PolicyStatement(
                     sid="VerifyByIamPolicy",
                     principals=[account],

@@ -3,8 +3,8 @@
 For every example, every pipeline's signing key is evaluated with the IAM evaluator (``tests/iam_eval.py``): its key
 policy and every role's identity policies (and boundary). What must hold:
 
-- the Attest role is the only principal the key policy lets sign, and the account root's statements do not include
-  ``kms:Sign``, so no IAM policy in the account, however broad, can sign;
+- the Attest role is the only principal the key policy lets sign, and the account root's statements include neither
+  ``kms:Sign`` nor ``kms:CreateGrant``, so no IAM policy in the account, however broad, can sign;
 - no role that runs the package's code (the Validate, Test, deploy and user stages' projects) may sign, change who
   may sign (``kms:CreateGrant``, ``kms:PutKeyPolicy``), start or change the Attest project (a buildspec override would
   run its code with Attest's role), pass or assume the Attest role (or the action role that starts Attest), change
@@ -172,6 +172,8 @@ def test_the_account_roots_statements_do_not_include_sign(synthesized: Example) 
             if ("AWS", key.root) in (statement.principals or ()) and statement.effect == "Allow":
                 covers = any(action_matches(pattern, "kms:Sign") for pattern in statement.actions)
                 assert covers == statement.not_action, f"{key.logical_id}: {statement.sid} lets IAM policies sign"
+        # AND nobody may create a grant, which would let a principal sign without a change to the key policy
+        assert principals_allowed(key.policy, action="kms:CreateGrant", resource=key.arn) == set(), key.logical_id
         # AND the account may still administer the key, and verify through IAM policies
         assert ("AWS", key.root) in principals_allowed(key.policy, action="kms:ScheduleKeyDeletion", resource=key.arn)
         assert ("AWS", key.root) in principals_allowed(key.policy, action="kms:Verify", resource=key.arn)
