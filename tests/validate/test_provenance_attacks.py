@@ -3,10 +3,11 @@ Validate, Attest and every later stage, with the variables its pipeline passes e
 emulator of ``s3vp run`` (``cli/_local/codebuild.py``) as ``test_buildspec_commands.py`` runs them.
 
 Each execution goes Validate -> Attest -> a later stage, the artifact passing between them as ``s3vp run`` passes it
-(the buildspec's ``artifacts`` section). ``aws`` is ``s3vp run``'s stand-in for S3 and a test-local stand-in for
-``aws kms sign``/``verify`` (``kms_stand_in.py``): the pipeline's signing key is a P-256 key of this test session, and
-only the Attest build may sign with it, as the key policy says (``test_attest_permissions.py`` proves that over the
-template). ``npm`` and ``npx`` stand in for the package's code: they log each call, write what ``npm ci`` and
+(the buildspec's ``artifacts`` section). ``aws`` is ``s3vp run``'s stand-in (``cli/_local/aws.py``): it serves the
+source object and the checker from disk, and ``kms sign``/``verify`` with the pipeline's signing key, a P-256 key of
+this test session (that only the Attest role may sign with it is the key policy's part, evaluated over the template by
+``test_attest_permissions.py``). An attacker's signatures are made here with ``cryptography``. ``npm`` and ``npx``
+stand in for the package's code: they log each call, write what ``npm ci`` and
 ``npm run build`` would, and run ``$PACKAGE_CODE`` when a test gives the package something to do.
 
 Every attack is made as the attacker could make it (the Validate role may write any artifact of the pipeline, but may
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from s3_validated_pipeline.check import (
     provenance_statement,
     write_manifest,
 )
+from s3_validated_pipeline.cli._local import aws as stand_in
 from s3_validated_pipeline.cli._local.codebuild import output_files
 from s3_validated_pipeline.validate.attest import build_type
 from tests.conftest import Synthesized
@@ -59,8 +61,6 @@ from tests.validate.test_buildspec_commands import (
     pytestmark,  # noqa: F401  # the same tools are needed: bash, sha256sum, python3
     sha256_hex,
 )
-
-KMS_STAND_IN = Path(__file__).resolve().parent / "kms_stand_in.py"
 
 EXECUTION_N = "0a6d1c3e-5b7f-4e21-9d48-1f2e3a4b5c6d"
 EXECUTION_N1 = "7c9e2f41-3d5a-4b86-a0c7-8e9f1a2b3c4d"
@@ -174,10 +174,20 @@ class Keys:
 
 
 def _write_key(path: Path) -> Path:
-    key = ec.generate_private_key(ec.SECP256R1())
-    encoding = serialization.Encoding.PEM
-    path.write_bytes(key.private_bytes(encoding, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    """A new P-256 key, as ``s3vp run`` makes one for a run (the stand-in reads only its own PEM)."""
+    private, _ = stand_in.new_key_pair()
+    path.write_text(private)
     return path
+
+
+@dataclass
+class Container(Sandbox):
+    """A build container whose stand-in ``aws`` also serves ``kms`` with ``keys`` (its configuration's)."""
+
+    keys: list[dict[str, str]] = field(default_factory=list)
+
+    def _save_objects(self) -> None:
+        self._config.write_text(json.dumps({"objects": self.objects, "keys": self.keys, "real_aws": None}))
 
 
 # --- Builds -------------------------------------------------------------------------------------------------------
@@ -208,7 +218,7 @@ class Pipeline:
     def _container(self, root: Path, action: str, execution: str, version: str, pipeline: str) -> Sandbox:
         """A container of ``action``'s project as CodePipeline starts it for ``execution`` of ``pipeline``."""
         chosen = self.actions[action]
-        box = Sandbox(root)
+        box = Container(root, keys=[{"key_id": self.keys.arn, "private_key": str(self.keys.pem)}])
         passed = {
             name: value.replace("#{codepipeline.PipelineExecutionId}", execution).replace(
                 "#{SourceVariables.VersionId}", version
@@ -226,19 +236,12 @@ class Pipeline:
                 "CODEBUILD_START_TIME": "1767225600000",
             }
         )
-        # Only the Attest build may sign: in AWS the key policy says so (test_attest_permissions.py).
-        kms = root / "kms.json"
-        may_sign = [self.keys.arn] if action == "Validate/Attest" else []
-        kms.write_text(json.dumps({"keys": {self.keys.arn: str(self.keys.pem)}, "may_sign": may_sign}))
         stub_bin = root / "bin"
         aws = stub_bin / "aws"
-        route = f'if [ "$1" = kms ]; then exec "{sys.executable}" -I "{KMS_STAND_IN}" "{kms}" "$@"; fi\n'
         # The call logger runs in the source folder too: isolated, so that a package's json.py is not imported there.
         logger = f"{sys.executable} -c "
         assert aws.read_text().count(logger) == 1
-        aws.write_text(
-            aws.read_text().replace(logger, f"{sys.executable} -I -c ").replace("\nexec ", f"\n{route}exec ", 1)
-        )
+        aws.write_text(aws.read_text().replace(logger, f"{sys.executable} -I -c "))
         for tool in ("npm", "npx"):
             (stub_bin / tool).write_text(PACKAGE_CODE_STUB)
             (stub_bin / tool).chmod(0o755)
