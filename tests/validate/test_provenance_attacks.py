@@ -52,6 +52,7 @@ from tests.conftest import Synthesized
 from tests.iam_eval import ACCOUNT, PARTITION, REGION, Resolver
 from tests.validate.test_buildspec_commands import (
     GOOD_PACKAGE,
+    GOOD_ZIP,
     SEED_COMMANDS,
     V1,
     V2,
@@ -298,7 +299,6 @@ class Pipeline:
         return self.run(root, action, artifact=artifact, package=GOOD_ZIP, version=V1, execution=execution)
 
 
-GOOD_ZIP = make_zip(GOOD_PACKAGE)
 NEXT_ZIP = make_zip({**GOOD_PACKAGE, "lib/stack.ts": "export class InfraStack { readonly next = true; }\n"})
 """Execution N+1's package: as good, and different."""
 
