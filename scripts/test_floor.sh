@@ -2,8 +2,8 @@
 # `make test-floor`: prove the declared floor. Builds .venv-floor/ with the library's run-time dependencies
 # (aws-cdk-lib, constructs) at the oldest versions pyproject.toml allows, by uv's lowest-direct resolution, and the
 # test tools at their locked versions (uv.lock's dev group, less whatever the floor already pinned), then synthesizes
-# every example and runs the snapshot and compliance tests there, and the README's apps (tests/examples/test_docs_apps.py:
-# each README example that builds a ValidatedS3Pipeline, run in a stack and synthesized). Rebuilt from scratch on
+# every example and runs the snapshot and compliance tests there, and the docs' apps (tests/examples/test_docs_apps.py:
+# each README and docs example that builds a ValidatedS3Pipeline, run in a stack and synthesized). Rebuilt from scratch on
 # every run, so it is idempotent and never reuses a stale environment. Takes about 1 minute with a warm uv cache (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,5 +58,5 @@ for example in examples/*/app.py; do
   echo "   $folder: synthesized"
 done
 
-echo "== test-floor 4/4: snapshot, compliance (cdk-nag, checkov, cfn-lint) and README-app tests on the floor (about 1 minute)"
+echo "== test-floor 4/4: snapshot, compliance (cdk-nag, checkov, cfn-lint) and docs-app tests on the floor (about 1 minute)"
 "$venv/bin/pytest" -q -p no:cacheprovider tests/examples

@@ -87,7 +87,7 @@ class DeployTarget:
 
     Give exactly one of ``cloudformation`` or ``commands``. Every deployment first verifies the artifact's
     manifest. A target in another account is reached through roles in that account: by default those of
-    ``cdk bootstrap --trust <pipeline account>`` (see the README).
+    ``cdk bootstrap --trust <pipeline account>`` (see docs/stages.md).
 
     Args:
         name: the environment's name; the stage is ``Deploy<name>``.
