@@ -117,7 +117,8 @@ def _executions_query(
     one per start naming the object version.
 
     Action events name their stage, action and type (``detail.type.category`` is ``Source`` for the S3 source), not
-    the object version: with no trigger log, ``aws codepipeline list-action-executions`` gives the version (docs/operations.md).
+    the object version: with no trigger log, ``aws codepipeline list-action-executions`` gives the version
+    (docs/operations.md).
     The trigger's JSON line holds ``"pipelineExecutionId": ..., "objectVersionId": ...`` in that order.
     """
     versions = trigger_log_group is not None
