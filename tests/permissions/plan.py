@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from tests.iam_eval import (
@@ -1026,6 +1026,17 @@ def _alarms_watched(site: Site, pipeline: Pipeline) -> list[str]:
     return [f"arn:{PARTITION}:cloudwatch:{pipeline.region}:{pipeline.account}:alarm:{name}" for name in names]
 
 
+def _nearby_roles(site: Site, instance: Instance) -> list[str]:
+    """The roles of the instance's pipeline and every pipeline's role (in a fleet: the other teams'), but its own."""
+    return sorted(
+        {
+            *(x.caller.arn for who in ROLES for x in instances(site, who) if x.pipeline == instance.pipeline),
+            *(p.role for p in site.pipelines),
+        }
+        - {instance.caller.arn}
+    )
+
+
 def _approval_topics(instance: Instance) -> list[str]:
     return [
         a.configuration["NotificationArn"] for a in _pipeline(instance).of("Manual") if a.role == instance.caller.arn
@@ -1520,13 +1531,7 @@ ENTRIES: tuple[Entry, ...] = (
         ROLE,
         "iam:PassRole",
         "the roles of its pipeline, every pipeline's role, and any other",
-        lambda site, i: sorted(
-            {
-                *(x.caller.arn for who in ROLES for x in instances(site, who) if x.pipeline == i.pipeline),
-                *(p.role for p in site.pipelines),
-                f"arn:{PARTITION}:iam::{i.caller.account}:role/another-role",
-            }
-        ),
+        lambda site, i: [*_nearby_roles(site, i), f"arn:{PARTITION}:iam::{i.caller.account}:role/another-role"],
         "Passing a role hands its permissions to a service; none of these principals configures one.",
         CODEPIPELINE_ROLE,
     ),
@@ -1537,6 +1542,21 @@ ENTRIES: tuple[Entry, ...] = (
         _approvals,
         "Approvals are people's: neither the roles that run the package nor the uploaders may vouch for it.",
         APPROVALS,
+    ),
+    must_not(
+        ROLE,
+        "sts:AssumeRole",
+        "the roles its templates define for its pipeline, and every pipeline's role (the pipeline role: but its "
+        "actions')",
+        lambda site, i: [
+            arn
+            for arn in _nearby_roles(site, i)
+            if any(policy.kind == "trust" for policy in site.policies_for(arn))  # imported roles trust whom they trust
+            and (i.caller.arn != _pipeline(i).role or arn not in {a.role for a in _pipeline(i).actions})
+        ],
+        "A role never becomes another, which would add up their permissions: only the pipeline's role takes on "
+        "each action's.",
+        CODEPIPELINE_ROLE,
     ),
     must_not(
         ROLE,
@@ -1936,3 +1956,24 @@ def applicable(example: str) -> list[tuple[Entry, str]]:
 def findings(site: Site) -> list[Finding]:
     """Every finding of the plan in an example (what the mutation checks look at)."""
     return [finding for entry, action in applicable(site.example) for finding in check(site, entry, action)[1]]
+
+
+@cache
+def example_site(example: str) -> Site:
+    """The plan's view of ``examples/<example>``, from the session's synthesis (``conftest``): each stack in its own
+    account and Region when it names them, ``ACCOUNT``/``REGION`` when it leaves them to the deployment."""
+    # Imported here: the table (scripts/permission_table.py) reads the plan without starting aws-cdk-lib's runtime.
+    import aws_cdk as cdk
+
+    from tests.conftest import synthesized_example_stacks
+    from tests.iam_eval import ACCOUNT, REGION
+
+    stacks = synthesized_example_stacks(example)
+    environments = {
+        s.stack.stack_name: (
+            ACCOUNT if cdk.Token.is_unresolved(s.stack.account) else s.stack.account,
+            REGION if cdk.Token.is_unresolved(s.stack.region) else s.stack.region,
+        )
+        for s in stacks
+    }
+    return Site(example, {s.stack.stack_name: s.json for s in stacks}, environments)

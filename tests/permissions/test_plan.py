@@ -10,29 +10,12 @@ fails the suite until the mark is removed.
 
 from __future__ import annotations
 
-from functools import cache
-
-import aws_cdk as cdk
 import pytest
 
-from tests.conftest import EXAMPLE_NAMES, synthesized_example_stacks
-from tests.iam_eval import ACCOUNT, REGION
+from tests.conftest import EXAMPLE_NAMES
 from tests.permissions import plan
 
-
-@cache
-def site(example: str) -> plan.Site:
-    """The example's session synthesis, read by the plan: each stack in its own account and Region when it names
-    them (``ACCOUNT``/``REGION`` when it leaves them to the deployment)."""
-    stacks = synthesized_example_stacks(example)
-    environments = {
-        s.stack.stack_name: (
-            ACCOUNT if cdk.Token.is_unresolved(s.stack.account) else s.stack.account,
-            REGION if cdk.Token.is_unresolved(s.stack.region) else s.stack.region,
-        )
-        for s in stacks
-    }
-    return plan.Site(example, {s.stack.stack_name: s.json for s in stacks}, environments)
+site = plan.example_site
 
 
 def _case(example: str, entry: plan.Entry, action: str) -> object:
