@@ -37,6 +37,7 @@ project = PythonProject(
         "pdoc@^16.0",  # `make docs`: the API reference, from the docstrings
         "projen@^0.104.17",
         "pytest@^9.0",
+        "pytest-xdist@^3.8",  # `make test` runs the suite on every core (-n auto), each synthesis on one worker
         "ruff@^0.17",
         "syrupy@^5.0",
         "vermin@^1.6",  # the package checker runs on CodeBuild's Python 3.8: checked statically
@@ -91,7 +92,8 @@ pyproject.add_override(
 )
 pyproject.add_override(
     "tool.pytest.ini_options",
-    {"testpaths": ["tests"], "addopts": "-ra --strict-markers", "xfail_strict": True},
+    # --dist loadgroup: with -n (make test), the tests of one synthesis share a worker (tests/conftest.py groups them)
+    {"testpaths": ["tests"], "addopts": "-ra --strict-markers --dist loadgroup", "xfail_strict": True},
 )
 
 # The two commands at the top of the README. `make` bootstraps its own uv into .tools/
@@ -137,8 +139,8 @@ Makefile(
                 '@echo "== make test 2/3: types (mypy --strict on src/; a first run can take 2 minutes, later runs'
                 ' reuse .mypy_cache)"',
                 ".venv/bin/mypy",
-                '@echo "== make test 3/3: tests (pytest, about 1-2 minutes; one dot per test)"',
-                f"{env} .venv/bin/pytest",
+                '@echo "== make test 3/3: tests (pytest -n auto: on every core, each synthesis on one worker)"',
+                f"{env} .venv/bin/pytest -n auto",
             ],
             phony=True,
         ),

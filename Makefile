@@ -20,8 +20,8 @@ test: .venv/.synced
 	.venv/bin/ruff format --check src tests examples scripts
 	@echo "== make test 2/3: types (mypy --strict on src/; a first run can take 2 minutes, later runs reuse .mypy_cache)"
 	.venv/bin/mypy
-	@echo "== make test 3/3: tests (pytest, about 1-2 minutes; one dot per test)"
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/pytest
+	@echo "== make test 3/3: tests (pytest -n auto: on every core, each synthesis on one worker)"
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/pytest -n auto
 
 .PHONY: projen
 projen: .venv/.synced
