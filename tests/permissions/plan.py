@@ -3,11 +3,12 @@ time (each with the AWS documentation page it comes from) and the calls it must 
 
 The plan is data: ``PRINCIPALS`` (who, and how to find them in a synthesized template) and ``ENTRIES`` (what each
 needs and must not do, on which resource, and why). ``Site`` reads an example's synthesized templates, resolved by
-``tests/iam_eval.py``; ``requests`` turns an entry into the concrete requests of that example (the artifact bucket's
-ARN, the uploaded object's, the key's...), and ``findings`` evaluates them with ``iam_eval.authorize`` against every
+``tests/iam_eval.py``; each entry's ``requests`` are the concrete requests of that example (the artifact bucket's
+ARN, the uploaded object's, the key's...), and ``check`` evaluates them with ``iam_eval.authorize`` against every
 policy that applies: identity policies, permissions boundaries, bucket, key, queue, topic, CloudWatch Logs and trust
-policies. A needed call that is not allowed, or a forbidden call that is, is a finding naming the principal, the action
-and the resource. ``scripts/permission_table.py`` renders the plan as the table of ``docs/permissions.md``.
+policies. A needed call that is not allowed, or a forbidden call that is, is a ``Finding`` naming the principal, the
+action and the resource (``findings``: all of an example's). ``scripts/permission_table.py`` renders the plan as the
+table of ``docs/permissions.md``.
 
 Two things come from outside the templates, each said where it is used: what each example's own code asks for
 (``EXAMPLES``: who uploads, where each target is), and what ``cdk bootstrap`` gives a target account (its roles' trust
