@@ -508,6 +508,23 @@ def test_a_retried_plan_makes_its_change_set_again_from_its_own_copy(production:
     assert change_set_of(production)["template"] == text_of(APP)
 
 
+@pytest.mark.parametrize("mode", ["plan", "deploy"])
+def test_fails_when_cloudformation_refuses_the_change_set(
+    tmp_path: Path, plan: Action, deploy: Action, mode: str
+) -> None:
+    # GIVEN a template with a parameter the action gives no value for
+    template = {**APP, "Parameters": {"Stage": {"Type": "String"}}}
+    target = Target(tmp_path, plan if mode == "plan" else deploy, text_of(template))
+    # WHEN the action runs  THEN it stops at CloudFormation's refusal, which the log shows, exporting nothing
+    run = target.run()
+    assert run.returncode == fake.SERVICE_ERROR, run.output
+    assert "An error occurred (ValidationError) when calling the CreateChangeSet operation: Parameters: [Stage]" in (
+        run.output
+    )
+    assert run.cloudformation()[-1] == "create-change-set"
+    assert run.exported == dict.fromkeys(EXPORTED_VARIABLES)
+
+
 def test_fails_when_the_stack_update_rolls_back(tmp_path: Path, staging: Action) -> None:
     # GIVEN a deployment that CloudFormation will roll back
     target = Target(tmp_path, staging, text_of(app_with(Bucket=None)))
