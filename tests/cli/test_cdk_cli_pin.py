@@ -32,9 +32,10 @@ UNPINNED = {"name": "app", "scripts": {"build": "tsc"}}
 
 
 class DeployedAws(StubbedAws):
-    """The Stubbers of test_rules.py, answering for the validate project and deploy projects together."""
+    """The Stubbers of test_rules.py, answering for several projects at once."""
 
     def projects(self, *projects: dict[str, Any]) -> DeployedAws:
+        """One ``BatchGetProjects`` asking for ``projects`` (in this order), and its answer."""
         names = [project["name"] for project in projects]
         self.stubs["codebuild"].add_response("batch_get_projects", {"projects": list(projects)}, {"names": names})
         return self
@@ -84,9 +85,8 @@ def one_pipeline(aws: DeployedAws, deploy_commands: list[str]) -> DeployedAws:
             project_resource("PipelineDeployStagingStageProjectFFC44A1C", "deploy-staging"),
         ]
     )
-    return aws.projects(
-        project("validate", VALIDATE), deploy_project("deploy-staging", "DeployStaging", deploy_commands)
-    )
+    aws.projects(project("validate", VALIDATE))
+    return aws.projects(deploy_project("deploy-staging", "DeployStaging", deploy_commands))
 
 
 def seed_pipeline(aws: DeployedAws) -> DeployedAws:
@@ -95,17 +95,10 @@ def seed_pipeline(aws: DeployedAws) -> DeployedAws:
     resources = json.loads(SEED_SNAPSHOT.read_text(encoding="utf-8"))["Resources"]
     projects = {logical: r["Properties"] for logical, r in resources.items() if r["Type"] == "AWS::CodeBuild::Project"}
     aws.resources([project_resource(logical, logical.lower()) for logical in projects])
-    # The validate project first, then the deploy projects in the stack's order: the names s3vp asks for.
-    read = sorted(
-        (logical for logical in projects if "Validation" in logical or "Deploy" in logical),
-        key=lambda logical: "Validation" not in logical,
-    )
-    return aws.projects(
-        *(
-            project(logical.lower(), projects[logical]["Source"]["BuildSpec"], projects[logical]["Description"])
-            for logical in read
-        )
-    )
+    found = {name: project(name.lower(), p["Source"]["BuildSpec"], p["Description"]) for name, p in projects.items()}
+    # The validate project, then the deploy projects in the stack's order: what s3vp asks for.
+    aws.projects(*(found[logical] for logical in projects if "ValidationProject" in logical))
+    return aws.projects(*(found[logical] for logical in projects if "Deploy" in logical))
 
 
 def app(tmp_path: Path, manifest: dict[str, Any] | None) -> Path:
@@ -241,6 +234,28 @@ def test_check_with_stack_reads_the_deployed_rules_and_warns_as_package_does(aws
     assert err.count("Warning: DeployStaging") == 2
 
 
+def test_deploy_stages_that_cannot_be_read_are_a_warning_not_a_failure(aws: DeployedAws, tmp_path: Path) -> None:
+    # GIVEN an identity that may read the validate project but not the deploy projects
+    aws.resources(
+        [
+            project_resource("PipelineValidationProjectF2917D83", "validate"),
+            project_resource("PipelineDeployStagingStageProjectFFC44A1C", "deploy-staging"),
+        ]
+    )
+    aws.projects(project("validate", VALIDATE))
+    aws.error("codebuild", "batch_get_projects", "AccessDeniedException", "not allowed")
+    # WHEN a package is packaged with the stack
+    code, out, err = package(app(tmp_path, PINNED), tmp_path, "--stack", STACK, "--json")
+    # THEN the check's verdict is the exit code, and the warning names the permission and the projects
+    assert code == 0, out + err
+    (warning,) = json.loads(out)["warnings"]
+    assert (warning["code"], warning["stage"]) == ("deploy-stages-unread", None)
+    assert (
+        "access denied to the CodeBuild project 'deploy-staging': your identity needs codebuild:BatchGetProjects"
+        in (warning["message"])
+    )
+
+
 def test_without_stack_nothing_is_read_and_nothing_is_warned(
     aws_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -268,7 +283,8 @@ def test_with_several_pipelines_only_the_chosen_pipelines_deploy_stages_are_read
     )
     aws.pipeline("backend", ["backend-validate", "backend-deploy"])
     # THEN only the backend's projects are asked for (the Stubber checks the names)
-    aws.projects(project("backend-validate", VALIDATE), deploy_project("backend-deploy", "DeployApi", ["./deploy.sh"]))
+    aws.projects(project("backend-validate", VALIDATE))
+    aws.projects(deploy_project("backend-deploy", "DeployApi", ["./deploy.sh"]))
     # WHEN a package without aws-cdk is packaged for the backend  THEN nothing is warned
     code, out, err = package(app(tmp_path, UNPINNED), tmp_path, "--stack", STACK, "--pipeline", "backend", "--json")
     assert code == 0, out + err

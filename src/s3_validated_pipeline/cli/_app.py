@@ -163,7 +163,7 @@ def package_command(
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     report = _check(output, deployed.rules)
-    warnings = echo_cdk_cli_warnings(output, deployed.deploy_stages)
+    warnings = echo_cdk_cli_warnings(output, deployed)
     if as_json:
         echo_json(
             {
@@ -234,7 +234,7 @@ def check_command(
     """
     deployed = read_for_check(required, ignored, **where)
     report = _check(package, deployed.rules)
-    warnings = echo_cdk_cli_warnings(package, deployed.deploy_stages)
+    warnings = echo_cdk_cli_warnings(package, deployed)
     if as_json:
         echo_json({**report.to_dict(), "warnings": warnings})
     else:

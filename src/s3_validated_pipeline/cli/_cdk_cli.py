@@ -61,9 +61,9 @@ class CliWarning:
     """Something about the deployed pipeline that does not change the check's verdict, but that the user should fix."""
 
     code: str
-    """Stable: ``cdk-cli-not-pinned`` or ``npx-may-download-cdk``."""
-    stage: str
-    """The deploy stage it is about."""
+    """Stable: ``cdk-cli-not-pinned``, ``npx-may-download-cdk`` or ``deploy-stages-unread``."""
+    stage: str | None
+    """The deploy stage it is about; None when it is about them all."""
     message: str
     """One line naming the stage, what will happen, and the fix."""
 

@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from ._aws import AwsError
-from ._cdk_cli import cdk_cli_warnings, read_package_json
+from ._cdk_cli import CliWarning, cdk_cli_warnings, read_package_json
 from ._common import CliError
-from ._rules import CheckRules, DeployedPipeline, DeployStage, read_deployed_pipeline
+from ._rules import CheckRules, DeployedPipeline, read_deployed_pipeline
 
 __all__ = ["CHECK_REMEDY", "PIPELINE_NEEDS_STACK", "echo_cdk_cli_warnings", "read_for_check", "stack_options"]
 
@@ -63,10 +63,14 @@ def read_for_check(
     return deployed
 
 
-def echo_cdk_cli_warnings(package: Path, stages: Sequence[DeployStage]) -> list[dict[str, str]]:
-    """Print the warnings about the CDK CLI the deploy ``stages`` run, for the zip ``package``, on standard error;
-    return them for ``--json``. Without stages (no ``--stack``), the zip is not read."""
+def echo_cdk_cli_warnings(package: Path, deployed: DeployedPipeline) -> list[dict[str, str | None]]:
+    """Print the warnings about the CDK CLI the deployed pipeline's deploy stages run, for the zip ``package``, on
+    standard error; return them for ``--json``. Without deploy stages (or ``--stack``), the zip is not read."""
+    stages = deployed.deploy_stages
     warnings = cdk_cli_warnings(stages, read_package_json(package)) if stages else []
+    if deployed.unread:
+        message = f"the deploy stages cannot be read, so the CDK CLI they run is not checked: {deployed.unread}"
+        warnings.append(CliWarning(code="deploy-stages-unread", stage=None, message=message))
     for warning in warnings:
         click.secho(f"Warning: {warning.message}", fg="yellow", err=True)
     return [dataclasses.asdict(warning) for warning in warnings]

@@ -5,7 +5,7 @@ validate project's buildspec (``--require``, ``--ignore``, ``--forbid``, ``--max
 ``read_pipeline_rules`` finds that project among the stack's resources (``cloudformation:ListStackResources``),
 reads its buildspec (``codebuild:BatchGetProjects``) and parses that line into the same ``Limits`` and required
 files the local check takes, so ``s3vp package`` and ``s3vp push`` give the verdict the pipeline will give.
-``read_deployed_pipeline`` reads the pipeline's deploy projects in the same two calls, for what they run.
+``read_deployed_pipeline`` also reads what the pipeline's deploy projects run, for ``s3vp package`` and ``check``.
 """
 
 from __future__ import annotations
@@ -215,6 +215,8 @@ class DeployedPipeline:
 
     rules: CheckRules
     deploy_stages: tuple[DeployStage, ...] = ()
+    unread: str = ""
+    """Why the deploy stages could not be read (an AWS error), or empty."""
 
     def extended(self, required: Sequence[str], ignored: Sequence[str]) -> DeployedPipeline:
         """This pipeline with more required files and ignored paths in its rules (see ``CheckRules.extended``)."""
@@ -284,35 +286,58 @@ def _build_commands(buildspec: object) -> tuple[str, ...]:
     return tuple(str(command) for command in (commands if isinstance(commands, list) else [commands]))
 
 
+def _batch_get_projects(session: Any, names: Sequence[str], remedy: str) -> dict[str, Any]:
+    """The CodeBuild projects ``names`` that exist, by name."""
+    listed = ", ".join(map(repr, names))
+    resource = f"the CodeBuild project{'s' if len(names) > 1 else ''} {listed}"
+    with aws_errors(action="codebuild:BatchGetProjects", resource=resource, remedy=remedy):
+        response = session.client("codebuild").batch_get_projects(names=list(names))
+    return {project.get("name"): project for project in response.get("projects", [])}
+
+
+def _read_rules(session: Any, stack: str, name: str, remedy: str) -> CheckRules:
+    """The check rules in the buildspec of the validate project ``name``."""
+    source = f"the deployed pipeline (stack {stack}, CodeBuild project {name})"
+    resource = f"the CodeBuild project {name!r}"
+    project = _batch_get_projects(session, [name], remedy).get(name)
+    if project is None:
+        raise RulesError(f"the stack {stack!r} lists {resource}, but CodeBuild does not know it (check --region)")
+    buildspec = project.get("source", {}).get("buildspec")
+    if not buildspec:
+        raise RulesError(f"{resource} has no buildspec of its own: is it the validate project of a pipeline?")
+    return rules_from_buildspec(str(buildspec), source=source)
+
+
+def _read_deploy_stages(session: Any, deploys: Sequence[tuple[str, str]]) -> tuple[DeployStage, ...]:
+    """What the deploy projects ``deploys`` (logical id, name) run; a project listed but gone is left out."""
+    found = _batch_get_projects(session, [physical for _, physical in deploys], "")
+    stages = []
+    for logical, physical in deploys:
+        if physical in found:
+            named = _STAGE_OF_DESCRIPTION.search(str(found[physical].get("description", "")))
+            commands = _build_commands(found[physical].get("source", {}).get("buildspec", ""))
+            stages.append(DeployStage(name=named.group(1) if named else logical, commands=commands))
+    return tuple(stages)
+
+
 def read_deployed_pipeline(
     session: Any, stack: str, *, pipeline: str | None = None, remedy: str = ""
 ) -> DeployedPipeline:
-    """The check rules of the stack's deployed validate stage and what its deploy stages run, from one listing of the
-    stack's resources and one ``codebuild:BatchGetProjects``; ``remedy`` ends the access-denied messages."""
+    """The check rules of the stack's deployed validate stage, and what its deploy stages run (a second
+    ``codebuild:BatchGetProjects``); ``remedy`` ends the access-denied messages about the rules.
+
+    Deploy stages that cannot be read do not stop the check: ``DeployedPipeline.unread`` says why.
+    """
     name, deploys = _choose_projects(session, stack, pipeline, remedy)
-    source = f"the deployed pipeline (stack {stack}, CodeBuild project {name})"
-    resource = f"the CodeBuild project {name!r}"
-    names = [name, *(physical for _, physical in deploys)]
-    projects = resource if len(names) == 1 else f"the CodeBuild projects {', '.join(map(repr, names))}"
-    with aws_errors(action="codebuild:BatchGetProjects", resource=projects, remedy=remedy):
-        response = session.client("codebuild").batch_get_projects(names=names)
-    found = {project.get("name"): project for project in response.get("projects", [])}
-    if name not in found:
-        raise RulesError(f"the stack {stack!r} lists {resource}, but CodeBuild does not know it (check --region)")
-    buildspec = found[name].get("source", {}).get("buildspec")
-    if not buildspec:
-        raise RulesError(f"{resource} has no buildspec of its own: is it the validate project of a pipeline?")
-    stages = []
-    for logical, physical in deploys:
-        project = found.get(physical)
-        if project is None:  # listed but gone (a stack being updated): nothing it runs to read
-            continue
-        named = _STAGE_OF_DESCRIPTION.search(str(project.get("description", "")))
-        commands = _build_commands(project.get("source", {}).get("buildspec", ""))
-        stages.append(DeployStage(name=named.group(1) if named else logical, commands=commands))
-    return DeployedPipeline(rules=rules_from_buildspec(str(buildspec), source=source), deploy_stages=tuple(stages))
+    rules = _read_rules(session, stack, name, remedy)
+    try:
+        return DeployedPipeline(rules, _read_deploy_stages(session, deploys) if deploys else ())
+    except AwsError as exc:
+        return DeployedPipeline(rules, unread=str(exc))
 
 
 def read_pipeline_rules(session: Any, stack: str, *, pipeline: str | None = None, remedy: str = "") -> CheckRules:
     """The check rules of the stack's deployed validate stage; ``remedy`` ends the access-denied messages."""
-    return read_deployed_pipeline(session, stack, pipeline=pipeline, remedy=remedy).rules
+    return _read_rules(
+        session, stack, find_validation_project(session, stack, pipeline=pipeline, remedy=remedy), remedy
+    )
