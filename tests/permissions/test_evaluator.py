@@ -277,6 +277,11 @@ def test_across_accounts_both_the_identity_and_the_resource_policy_must_allow() 
     # THEN our role may assume it only if its own policy allows that too
     assert authorize(role(allow("sts:AssumeRole", target)), "sts:AssumeRole", target, [trust]).allowed
     assert not authorize(role(), "sts:AssumeRole", target, [trust]).allowed
+    # AND only if the other side trusts ours: one trusting its own account only refuses us
+    own_only = attached(
+        "trust", target, {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": OTHER}}, account=OTHER
+    )
+    assert not authorize(role(allow("sts:AssumeRole", target)), "sts:AssumeRole", target, [own_only]).allowed
     # AND an identity policy alone never reaches another account: without the trust it cannot be shown to
     with pytest.raises(Undecidable):
         authorize(role(allow("sts:AssumeRole", "*")), "sts:AssumeRole", target, [])
