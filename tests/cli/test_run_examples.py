@@ -159,7 +159,7 @@ MINIMAL = Example(
     broken_says="1 test failed: greets by name",
     good_stages={"Source": SUCCEEDED, "Validate": SUCCEEDED},
     built="test-results.txt",
-    runtimes={"nodejs": "16"},
+    runtimes={"nodejs": "22"},
 )
 CROSS_ACCOUNT = Example(
     name="cross_account",
@@ -171,16 +171,13 @@ CROSS_ACCOUNT = Example(
         "Source": SUCCEEDED,
         "Validate": SUCCEEDED,
         "DeployStaging": SKIPPED,
+        "DeployProductionChangeSet": SKIPPED,
         "ApproveProduction": STOPPED,
         "DeployProduction": NOT_RUN,
     },
     built="cdk.out/App.template.json",
-    skipped_would_run=(
-        "Verify: deployment, would run: the manifest verification only",
-        "CreateChangeSet: deployment, would run CloudFormation",
-        '"TemplatePath": "Validated::cdk.out/App.template.json"',
-        "ExecuteChangeSet: deployment, would run CloudFormation",
-    ),
+    # The change-set step is one multi-line command, shown by its first line
+    skipped_would_run=("deployment, would run: # The change set of $S3VP_STACK ($S3VP_MODE): made from the verified",),
     runtimes={"nodejs": "22"},
 )
 FLEET = Example(

@@ -66,7 +66,8 @@ _CREATE = f"""create_change_set() {{
   aws cloudformation wait change-set-create-complete --stack-name "$S3VP_STACK" --change-set-name "$name" || true
 }}"""  # noqa: S608  # shell, not SQL
 
-CHANGE_SET_SCRIPT = f"""(
+CHANGE_SET_SCRIPT = f"""# The change set of $S3VP_STACK ($S3VP_MODE): made from the verified template, proven, run
+(
 set -euo pipefail
 {_ASSUME}
 {_CREATE}
