@@ -284,7 +284,13 @@ def test_seed_example_runs_its_good_and_rejected_samples(seed_assembly: Path, tm
         catch_exceptions=False,
     )
     assert good.exit_code == 0, good.output
-    for line in ("✓ Validate", "✓ Test", "- DeployStaging", "would run: npx --no-install cdk deploy", "■ ApproveProduction"):
+    for line in (
+        "✓ Validate",
+        "✓ Test",
+        "- DeployStaging",
+        "would run: npx --no-install cdk deploy",
+        "■ ApproveProduction",
+    ):
         assert line in good.output
     assert "nodejs 16 asked" in good.output  # the seed asks for Ubuntu 20.04 with Node.js 16
     assert list((tmp_path / "good" / "reports").rglob("junit.xml"))
