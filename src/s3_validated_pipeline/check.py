@@ -2344,11 +2344,11 @@ def _load_json(value: str) -> Any:
 
 
 # What can widen who may do what: IAM resources, resource policies (a type or property naming a policy), permissions,
-# security groups and their rules, and nested stacks (whose own changes the change set does not list). A removal
-# counts too: removing a policy can remove a Deny.
+# security groups and their rules (SecurityGroupIngress/Egress are properties of these types only), and nested stacks
+# (whose own changes the change set does not list). A removal counts too: removing a policy can remove a Deny.
 _PERMISSION_TYPES = ("AWS::IAM::", "AWS::EC2::SecurityGroup", "AWS::CloudFormation::Stack")
 _PERMISSION_TYPE_ENDINGS = ("Policy", "Permission")
-_PERMISSION_PROPERTIES = ("Polic", "SecurityGroupIngress", "SecurityGroupEgress")
+_POLICY_PROPERTY = "Polic"  # Policy, Policies, PolicyDocument, KeyPolicy, RepositoryPolicyText, ManagedPolicyArns...
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 _SUMMARY_CHARS = 150  # an approval's message holds 500 characters, with the comment, version and digest
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -2377,7 +2377,7 @@ def summarize_change_set(description: dict[str, Any], resources: Mapping[str, An
         if (
             kind.startswith(_PERMISSION_TYPES)
             or kind.endswith(_PERMISSION_TYPE_ENDINGS)
-            or any(part in name for name in properties for part in _PERMISSION_PROPERTIES)
+            or any(_POLICY_PROPERTY in name for name in properties)
         ):
             broadening.append("{} {} ({})".format(action, resource.get("LogicalResourceId", "?"), kind))
     text = "{} to add, {} to modify ({} replaced), {} to remove".format(
