@@ -22,6 +22,7 @@ Command line (exit 0: accepted or intact; 1: rejected or changed; 2: usage error
     check.py PACKAGE.zip [--extract DIR] [--require GLOB]... [--forbid GLOB]... [--ignore GLOB]... [--json] ...
     check.py manifest DIR --source-json FILE_OR_JSON [--output FILE]
     check.py verify DIR [--manifest FILE]
+    check.py change-set DESCRIBE_JSON --template FILE --change-set-template FILE --report FILE
 
 A package whose path is literally ``manifest`` or ``verify`` must be given as ``./manifest``.
 """
@@ -2187,7 +2188,8 @@ def _package_parser() -> argparse.ArgumentParser:
         prog=_program(),
         description="Check a zip package before it is extracted and built; with --extract, extract exactly what was "
         "checked. Exit 0: accepted; 1: rejected; 2: usage error or unreadable input.",
-        epilog="Other commands: 'manifest DIR --source-json ...' and 'verify DIR' (each has --help).",
+        epilog="Other commands: 'manifest DIR --source-json ...', 'verify DIR' and 'change-set DESCRIBE_JSON ...' "
+        "(each has --help).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     limit = DEFAULT_LIMITS
