@@ -70,7 +70,7 @@ def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
     arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(options)
     return "\n".join(
         [
-            's3_checksum=$(python3 -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
+            's3_checksum=$(python3 -I -c \'import json, sys; print(json.load(sys.stdin).get("ChecksumSHA256", ""))\' '
             f"< {WORK_DIR}/source-object.json)",
             "find . -mindepth 1 -delete",
             f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip --extract . {' '.join(arguments)}".rstrip()
@@ -87,7 +87,7 @@ def write_manifest() -> str:
             *_checker_pinned(),
             f"mkdir -p {RECORDS_DIR}",
             f"cp {WORK_DIR}/package-check.json {REPORT_PATH}",
-            "python3 -c 'import json, os, sys; report = json.load(sys.stdin); print(json.dumps({"
+            "python3 -I -c 'import json, os, sys; report = json.load(sys.stdin); print(json.dumps({"
             '"bucket": os.environ["SOURCE_BUCKET"], "key": os.environ["SOURCE_OBJECT_KEY"], '
             '"versionId": os.environ["SOURCE_OBJECT_VERSION_ID"], "sha256": report["sha256"]}))\' '
             f"< {WORK_DIR}/package-check.json > {WORK_DIR}/source.json",

@@ -40,7 +40,7 @@ _ASSUME = f"""assume() {{
       "'--trust <pipeline account>' when it is another account) using the qualifier the target names." >&2
     exit 1
   fi
-  eval "$(python3 -c 'import json, shlex, sys; c = json.load(sys.stdin); print("export " + " ".join(k + "=" + \\
+  eval "$(python3 -I -c 'import json, shlex, sys; c = json.load(sys.stdin); print("export " + " ".join(k + "=" + \\
 shlex.quote(c[v]) for k, v in (("AWS_ACCESS_KEY_ID", "AccessKeyId"), ("AWS_SECRET_ACCESS_KEY", "SecretAccessKey"), \\
 ("AWS_SESSION_TOKEN", "SessionToken"))))' <<< "$creds")"
 }}"""
