@@ -57,14 +57,7 @@ class DeployedAws(StubbedAws):
 
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[DeployedAws]:
-    session = DeployedAws()
-    use_session(monkeypatch, FakeSession(session.clients))
-    for stub in session.stubs.values():
-        stub.activate()
-    yield session
-    for stub in session.stubs.values():
-        stub.assert_no_pending_responses()
-        stub.deactivate()
+    yield from DeployedAws().serve(monkeypatch)
 
 
 def project(name: str, spec: str, description: str = "") -> dict[str, Any]:
