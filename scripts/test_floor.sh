@@ -7,7 +7,8 @@
 # every run, so it is idempotent and never reuses a stale environment. Takes about 1 minute with a warm uv cache (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 UV_PYTHON_DOWNLOADS=never
+# UV_COMPILE_BYTECODE: .pyc files at install, as tool.uv.compile-bytecode gives `uv sync` (why: .projenrc.py)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
 uv=.tools/bin/uv
 venv=.venv-floor
 python="$venv/bin/python"
