@@ -2,12 +2,13 @@
 # `make test-floor`: prove the declared floor. Builds .venv-floor/ with the library's run-time dependencies
 # (aws-cdk-lib, constructs) at the oldest versions pyproject.toml allows, by uv's lowest-direct resolution, and the
 # test tools at their locked versions (uv.lock's dev group, less whatever the floor already pinned), then synthesizes
-# every example and runs the snapshot and compliance tests there, and the README's apps (tests/examples/test_docs_apps.py:
-# each README example that builds a ValidatedS3Pipeline, run in a stack and synthesized). Rebuilt from scratch on
+# every example and runs the snapshot and compliance tests there, and the docs' apps (tests/examples/test_docs_apps.py:
+# each README and docs example that builds a ValidatedS3Pipeline, run in a stack and synthesized). Rebuilt from scratch on
 # every run, so it is idempotent and never reuses a stale environment. Takes about 1 minute with a warm uv cache (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 UV_PYTHON_DOWNLOADS=never
+# UV_COMPILE_BYTECODE: .pyc files at install, as tool.uv.compile-bytecode gives `uv sync` (why: .projenrc.py)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
 uv=.tools/bin/uv
 venv=.venv-floor
 python="$venv/bin/python"
@@ -58,5 +59,5 @@ for example in examples/*/app.py; do
   echo "   $folder: synthesized"
 done
 
-echo "== test-floor 4/4: snapshot, compliance (cdk-nag, checkov, cfn-lint) and README-app tests on the floor (about 1 minute)"
+echo "== test-floor 4/4: snapshot, compliance (cdk-nag, checkov, cfn-lint) and docs-app tests on the floor (about 1 minute)"
 "$venv/bin/pytest" -q -p no:cacheprovider tests/examples

@@ -33,5 +33,5 @@ fi
 venv=".venv-py$version"
 echo "== test-pythons: Python $version ($python) into $venv/, locked dependencies (uv sync --frozen)"
 UV_PROJECT_ENVIRONMENT="$venv" .tools/bin/uv sync --quiet --frozen --extra cli --python "$python"
-echo "== test-pythons: the whole test suite on $("$venv/bin/python" --version) (about 1-2 minutes)"
-"$venv/bin/pytest" -q -p no:cacheprovider
+echo "== test-pythons: the whole test suite on $("$venv/bin/python" --version), on every core (a few minutes)"
+"$venv/bin/pytest" -q -p no:cacheprovider -n auto

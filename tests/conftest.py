@@ -121,6 +121,28 @@ def synthesized_example(name: str) -> Synthesized:
     return stacks[0]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers the mark only when it is loaded (not with -p no:xdist); --strict-markers needs it known
+    config.addinivalue_line("markers", "xdist_group(name): run with the other tests of the group on one worker")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for ``--dist loadgroup`` (``make test``), so that each synthesis is made on one worker.
+
+    A test parametrized by an example (``example`` or ``name``) runs with that example's other tests; any other test
+    runs with its file, which builds its module-scoped apps once. A file reading an example's session synthesis
+    joins its group with ``pytestmark = pytest.mark.xdist_group("example-<name>")``.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        params = item.callspec.params if isinstance(item, pytest.Function) and hasattr(item, "callspec") else {}
+        examples = [getattr(params[key], "name", params[key]) for key in ("example", "name") if key in params]
+        [example] = [name for name in examples if name in EXAMPLE_NAMES] or [None]
+        item.add_marker(pytest.mark.xdist_group(f"example-{example}" if example else item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def seed() -> Synthesized:
     """The seed example (test, staging, approval, production), synthesized once."""
@@ -182,7 +204,8 @@ def warned() -> Synthesized:
         test=TestStageOptions(commands=["true"], build_environment=BuildEnvironment(image="ubuntu:22.04")),
     )
     ValidatedS3Pipeline(stack, "NotZip", validation=VALID, object_key="uploads/package.tar.gz")
-    ValidatedS3Pipeline(stack, "Zip", validation=VALID, object_key="uploads/PACKAGE.ZIP", outputs=False)
+    zip_key = ValidatedS3Pipeline(stack, "Zip", validation=VALID, object_key="uploads/PACKAGE.ZIP", outputs=False)
+    cdk.Annotations.of(zip_key).acknowledge_warning("s3-validated-pipeline:noUploader", "granted elsewhere")
     granted_later = ValidatedS3Pipeline(stack, "GrantedLater", validation=VALID)
     granted_later.grant_upload(iam.User(stack, "Developer"))
     ValidatedS3Pipeline(
@@ -194,6 +217,4 @@ def warned() -> Synthesized:
     ValidatedS3Pipeline(
         stack, "Existing", validation=VALID, source_bucket=s3.Bucket.from_bucket_name(stack, "B", "uploads-b")
     )
-    acknowledged = ValidatedS3Pipeline(stack, "Acknowledged", validation=VALID)
-    cdk.Annotations.of(acknowledged).acknowledge_warning("s3-validated-pipeline:noUploader", "granted elsewhere")
     return synthesize(stack)

@@ -296,7 +296,7 @@ def test_no_uploader_warns_at_synthesis(warned: Synthesized) -> None:
     assert "SourceBucketOptions(uploaders=[role])" in message
 
 
-@pytest.mark.parametrize("pipeline", ["AllRetired", "GrantedLater", "Uploaders", "Existing", "Acknowledged"])
+@pytest.mark.parametrize("pipeline", ["AllRetired", "GrantedLater", "Uploaders", "Existing", "Zip"])
 def test_no_uploader_is_quiet_once_someone_may_upload(warned: Synthesized, pipeline: str) -> None:
     # grant_upload after the constructor counts: the check runs at synthesis
     assert warnings_of(warned, pipeline, "noUploader") == []

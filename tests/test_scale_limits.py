@@ -94,6 +94,24 @@ def test_passes_with_exactly_500_resources(tmp_path: Path) -> None:
     assert len(template["Resources"]) == MAX_RESOURCES
 
 
+@pytest.mark.parametrize("count", [500, 501])
+def test_the_resource_limit_is_cloudformations_500(tmp_path: Path, count: int) -> None:
+    # GIVEN a construct of this library in a stack of `count` resources, written out rather than read from
+    # MAX_RESOURCES, so that the limit itself is pinned: CloudFormation's quota is 500 resources per stack
+    app = new_app(tmp_path)
+    stack = cdk.Stack(app, "Edge")
+    Holder(stack, "Pipeline")
+    add_resources(stack, count)
+    # WHEN the app is synthesized  THEN 500 pass, and 501 fail saying so
+    if count == 500:
+        assert len(app.synth().get_stack_by_name("Edge").template["Resources"]) == 500
+    else:
+        message = synth_error(app)
+        assert f"[Edge] [{TOO_MANY_RESOURCES}] Stack 'Edge' has 501 resources; CloudFormation accepts at most 500 " in (
+            message
+        )
+
+
 @pytest.mark.parametrize(("own", "fails"), [(MAX_RESOURCES - 1, False), (MAX_RESOURCES, True)])
 def test_counts_a_nested_stack_as_one_resource_of_its_parent(tmp_path: Path, own: int, fails: bool) -> None:
     # GIVEN a checked parent with `own` resources and a nested stack of 50 (its AWS::CloudFormation::Stack is one more)

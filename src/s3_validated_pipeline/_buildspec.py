@@ -95,7 +95,7 @@ def write_manifest() -> str:
             *_checker_pinned(),
             f"mkdir -p {RECORDS_DIR}",
             f"cp {WORK_DIR}/package-check.json {REPORT_PATH}",
-            "python3 -c 'import json, os, sys; report = json.load(sys.stdin); print(json.dumps({"
+            "python3 -I -c 'import json, os, sys; report = json.load(sys.stdin); print(json.dumps({"
             '"bucket": os.environ["SOURCE_BUCKET"], "key": os.environ["SOURCE_OBJECT_KEY"], '
             '"versionId": os.environ["SOURCE_OBJECT_VERSION_ID"], "sha256": report["sha256"]}))\' '
             f"< {WORK_DIR}/package-check.json > {WORK_DIR}/source.json",

@@ -91,8 +91,8 @@ def checked_name(
     operations: OperationsOptions | None,
     outputs: bool,
 ) -> str | None:
-    """Raise ``InputError`` naming every problem of ``ValidatedS3Pipeline``'s arguments; return the pipeline's name
-    (on a foundation, the one it gets there)."""
+    """Raise ``InputError`` naming every problem of ``ValidatedS3Pipeline``'s arguments, found before anything is
+    built; return the pipeline's name (on a foundation, the one it gets there)."""
     stack = Stack.of(pipeline)
     name, on_foundation = foundation_problems(
         pipeline,
@@ -104,54 +104,13 @@ def checked_name(
         operations=operations,
         trigger_mode=trigger_mode,
     )
-    found = input_problems(
-        validation=validation,
-        object_key=object_key,
-        source_bucket=source_bucket,
-        source_bucket_options=source_bucket_options,
-        execution_mode=execution_mode,
-        pipeline_name=name,
-        log_retention_days=log_retention_days,
-        artifact_retention_days=artifact_retention_days,
-        trigger_mode=trigger_mode,
-        trigger_reserved_concurrency=trigger_reserved_concurrency,
-        test=test,
-        deploy=deploy,
-        operations=operations,
-        outputs=outputs,
-        pipeline_region=stack.region,
-        pipeline_account=stack.account,
-    )
-    raise_if_any([*on_foundation, *found])
-    return name
-
-
-def input_problems(
-    *,
-    validation: ValidationOptions,
-    object_key: str,
-    source_bucket: s3.IBucket | None,
-    source_bucket_options: SourceBucketOptions | None,
-    execution_mode: codepipeline.ExecutionMode,
-    pipeline_name: str | None,
-    log_retention_days: int,
-    artifact_retention_days: int | None,
-    trigger_mode: TriggerMode,
-    trigger_reserved_concurrency: int | None,
-    test: TestStageOptions | None,
-    deploy: Sequence[DeployTarget],
-    operations: OperationsOptions | None,
-    outputs: bool,
-    pipeline_region: str,
-    pipeline_account: str,
-) -> list[Problem]:
-    """Every problem with the arguments of ``ValidatedS3Pipeline``, found before anything is built."""
     found = [
+        *on_foundation,
         *options_problems("validation", validation, ValidationOptions, "ValidationOptions(commands=['npm ci'])"),
         *object_key_problems("object_key", object_key),
         *_source_problems(source_bucket, source_bucket_options),
         *_execution_mode_problems(execution_mode),
-        *_pipeline_name_problems(pipeline_name),
+        *_pipeline_name_problems(name),
         *retention_problems("log_retention_days", log_retention_days),
         *positive_days_problems("artifact_retention_days", artifact_retention_days, optional=True),
         *trigger_mode_problems(
@@ -160,9 +119,10 @@ def input_problems(
         *options_problems("test", test, TestStageOptions, "TestStageOptions(commands=['npm test'])", optional=True),
         *options_problems("operations", operations, OperationsOptions, "OperationsOptions()", optional=True),
         *bool_problems("outputs", outputs),
+        *deploy_targets_problems(deploy, execution_mode, stack.region, stack.account),
     ]
-    found.extend(deploy_targets_problems(deploy, execution_mode, pipeline_region, pipeline_account))
-    return found
+    raise_if_any(found)
+    return name
 
 
 def _execution_mode_problems(mode: object) -> list[Problem]:

@@ -1,6 +1,6 @@
 """Every warning the library gives, in one registry: a weakened secure default, or input that is legal but likely
 wrong. Each has a stable id a user can acknowledge (``Annotations.of(scope).acknowledge_warning(id, reason)``); the
-README's table is checked against this registry by a test.
+table in docs/warnings-and-errors.md is checked against this registry by a test.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class LibraryWarning:
     id: str
     """The id to acknowledge, e.g. ``s3-validated-pipeline:retiredBuildEnvironment``."""
     when: str
-    """What input causes it, as the README's table says."""
+    """What input causes it, as the table in docs/warnings-and-errors.md says."""
 
     def add(self, scope: IConstruct, message: str) -> None:
         """Give this warning on ``scope``: ``message`` says what it means and what to do."""
@@ -88,4 +88,4 @@ WARNINGS: tuple[LibraryWarning, ...] = (
     OPERATIONS_KEY_POLICY_UNCHANGED,
     BOOTSTRAP_EXECUTION_ROLE,
 )
-"""Every warning, in the order of the README's table."""
+"""Every warning, in the order of the table in docs/warnings-and-errors.md."""

@@ -22,6 +22,7 @@ Command line (exit 0: accepted or intact; 1: rejected or changed; 2: usage error
     check.py PACKAGE.zip [--extract DIR] [--require GLOB]... [--forbid GLOB]... [--ignore GLOB]... [--json] ...
     check.py manifest DIR --source-json FILE_OR_JSON [--output FILE]
     check.py verify DIR [--manifest FILE]
+    check.py change-set DESCRIBE_JSON --template FILE --change-set-template FILE --report FILE
 
 A package whose path is literally ``manifest`` or ``verify`` must be given as ``./manifest``.
 """
@@ -2188,7 +2189,8 @@ def _package_parser() -> argparse.ArgumentParser:
         prog=_program(),
         description="Check a zip package before it is extracted and built; with --extract, extract exactly what was "
         "checked. Exit 0: accepted; 1: rejected; 2: usage error or unreadable input.",
-        epilog="Other commands: 'manifest DIR --source-json ...' and 'verify DIR' (each has --help).",
+        epilog="Other commands: 'manifest DIR --source-json ...', 'verify DIR' and 'change-set DESCRIBE_JSON ...' "
+        "(each has --help).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     limit = DEFAULT_LIMITS
@@ -2346,16 +2348,24 @@ def _load_json(value: str) -> Any:
 # A CloudFormation change set, for the deployment that made it from the template it verified
 
 
-# Resource types and properties whose change can widen who may do what: IAM, resource policies, security groups.
-_PERMISSION_TYPES = ("AWS::IAM::", "AWS::EC2::SecurityGroup", "AWS::Lambda::Permission")
-_PERMISSION_PROPERTIES = ("Policy", "Policies", "SecurityGroupIngress", "SecurityGroupEgress", "ManagedPolicyArns")
+# What can widen who may do what: IAM resources, resource policies (a type or property naming a policy), permissions,
+# security groups and their rules (SecurityGroupIngress/Egress are properties of these types only), and nested stacks
+# (whose own changes the change set does not list). A removal counts too: removing a policy can remove a Deny.
+_PERMISSION_TYPES = ("AWS::IAM::", "AWS::EC2::SecurityGroup", "AWS::CloudFormation::Stack")
+_PERMISSION_TYPE_ENDINGS = ("Policy", "Permission")
+_POLICY_PROPERTY = "Polic"  # Policy, Policies, PolicyDocument, KeyPolicy, RepositoryPolicyText, ManagedPolicyArns...
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 _SUMMARY_CHARS = 150  # an approval's message holds 500 characters, with the comment, version and digest
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-def summarize_change_set(description: dict[str, Any]) -> dict[str, Any]:
+def summarize_change_set(description: dict[str, Any], resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What a change set does, from ``aws cloudformation describe-change-set``: counts by action, replacements, and
-    the changes that can broaden permissions (IAM resources, resource policies, security-group rules)."""
+    the changes that can broaden permissions (IAM resources, resource policies, security-group rules).
+
+    ``resources``: the ``Resources`` of the template the change set holds, when it is JSON. An added resource's
+    properties are read there, since the change set lists only a modified one's.
+    """
     counts = {"Add": 0, "Modify": 0, "Remove": 0}
     replaced = 0
     broadening: list[str] = []
@@ -2365,13 +2375,15 @@ def summarize_change_set(description: dict[str, Any]) -> dict[str, Any]:
         counts[action] = counts.get(action, 0) + 1
         replaced += resource.get("Replacement") in ("True", "Conditional")
         kind = resource.get("ResourceType", "")
-        properties = [str((detail.get("Target") or {}).get("Name", "")) for detail in resource.get("Details", [])]
-        touches = (
+        properties = [str((detail.get("Target") or {}).get("Name") or "") for detail in resource.get("Details", [])]
+        added = (resources or {}).get(str(resource.get("LogicalResourceId"))) if action == "Add" else None
+        if isinstance(added, dict) and isinstance(added.get("Properties"), dict):
+            properties.extend(str(name) for name in added["Properties"])
+        if (
             kind.startswith(_PERMISSION_TYPES)
-            or kind.endswith("Policy")
-            or any(name.endswith(_PERMISSION_PROPERTIES) for name in properties)
-        )
-        if touches and action in ("Add", "Modify", "Import", "Dynamic"):
+            or kind.endswith(_PERMISSION_TYPE_ENDINGS)
+            or any(_POLICY_PROPERTY in name for name in properties)
+        ):
             broadening.append("{} {} ({})".format(action, resource.get("LogicalResourceId", "?"), kind))
     text = "{} to add, {} to modify ({} replaced), {} to remove".format(
         counts["Add"], counts["Modify"], replaced, counts["Remove"]
@@ -2395,33 +2407,46 @@ def _change_set_link(description: dict[str, Any]) -> str:
     )
 
 
-def _same_template(verified_path: str, held: Any) -> bool:
-    """Whether the change set holds the verified template: ``held`` is get-template's answer."""
-    body = held.get("TemplateBody") if isinstance(held, dict) else None
-    with open(verified_path, encoding="utf-8") as fh:
-        text = fh.read()
-    if isinstance(body, str):
-        return body == text
+def _read_template(path: str) -> tuple[str, Any]:
+    """A template's text, as sent (carriage returns included), and its JSON document (None when it is YAML)."""
     try:
-        return body is not None and body == json.loads(text)
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _UsageError(f"cannot read the template {path}: {exc}") from None
+    try:
+        return text, json.loads(text)
     except ValueError:
-        return False
+        return text, None
+
+
+def _same_template(text: str, document: Any, body: Any) -> bool:
+    """Whether ``body``, get-template's ``TemplateBody``, is the template ``text`` (``document``, parsed): the AWS CLI
+    gives a JSON template parsed, any other as its text."""
+    return body == text if isinstance(body, str) else document is not None and body == document
 
 
 def _main_change_set(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog=f"{_program()} change-set",
-        description="Check that a change set holds the verified template, and print its summary as shell exports.",
+        description="Check that a change set holds the verified template, and print its summary as shell exports "
+        "(exit 0); exit 1 when it holds another template.",
     )
     parser.add_argument("description", metavar="DESCRIBE_JSON", help="aws cloudformation describe-change-set output")
     parser.add_argument("--template", required=True, help="the verified template the change set was made from")
     parser.add_argument("--change-set-template", required=True, help="aws cloudformation get-template output")
-    parser.add_argument("--source", required=True, help="the validated artifact's source record (.validated)")
+    parser.add_argument(
+        "--report", required=True, help=f"the package check's report in the validated artifact ({REPORT_PATH})"
+    )
     args = parser.parse_args(argv)
-    description = _load_json(args.description)
-    source = _load_json(args.source)
+    description, report = _load_json(args.description), _load_json(args.report)
+    if not isinstance(description, dict):
+        raise _UsageError(f"{args.description} is not describe-change-set's answer (a JSON object)")
+    sha256 = report.get("sha256") if isinstance(report, dict) else None
+    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+        raise _UsageError(f"{args.report} holds no package SHA-256 ('sha256'), got {sha256!r}")
     status, reason = description.get("Status"), str(description.get("StatusReason") or "")
-    exports = {"PACKAGE_SHA256": str(source.get("sha256", "")), "CHANGE_SET_LINK": ""}
+    exports = {"PACKAGE_SHA256": sha256, "CHANGE_SET_LINK": ""}
     if status == "FAILED" and any(words in reason for words in _NO_CHANGES):
         exports.update(
             CHANGE_SET_NAME="none",
@@ -2430,14 +2455,25 @@ def _main_change_set(argv: Sequence[str]) -> int:
         )
     elif status != "CREATE_COMPLETE":
         raise _UsageError(f"the change set is {status}: {reason or 'no reason given'}")
-    elif not _same_template(args.template, _load_json(args.change_set_template)):
-        _emit(
-            "Change set check FAILED: the change set does not hold the template this build verified "
-            f"({args.template}); nothing is deployed."
-        )
-        return 1
     else:
-        summary = summarize_change_set(description)
+        held = _load_json(args.change_set_template)
+        body = held.get("TemplateBody") if isinstance(held, dict) else None
+        if body is None:
+            raise _UsageError(
+                f"{args.change_set_template} holds no TemplateBody: get-template could not read the change set's "
+                "template (its error is above)"
+            )
+        text, document = _read_template(args.template)
+        if not _same_template(text, document, body):
+            # stdout is the exports' file: the reason goes to the log.
+            print(
+                "Change set check FAILED: the change set does not hold the template this build verified "
+                f"({args.template}); nothing is deployed.",
+                file=sys.stderr,
+            )
+            return 1
+        resources = document.get("Resources") if isinstance(document, dict) else None
+        summary = summarize_change_set(description, resources if isinstance(resources, dict) else None)
         exports.update(
             CHANGE_SET_NAME=str(description.get("ChangeSetName", "")),
             CHANGE_SET_SUMMARY=summary["summary"],

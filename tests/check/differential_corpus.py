@@ -23,6 +23,9 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from s3_validated_pipeline.check import DEFAULT_LIMITS, Limits
 from tests.check.package_corpus import (
@@ -60,6 +63,18 @@ Folders are left out: readers differ in whether they create implied ones, which 
 
 def reader_available(reader: str) -> bool:
     return reader == "zipfile" or shutil.which(TOOL_COMMANDS[reader]) is not None
+
+
+def needs_reader(reader: str) -> pytest.MarkDecorator:
+    """Skip a test of ``reader`` where it is not installed, saying how to install it (CI installs them all)."""
+    return pytest.mark.skipif(
+        not reader_available(reader), reason=f"{reader} is not installed (apt-get install {APT_PACKAGES[reader]})"
+    )
+
+
+def every_reader() -> list[Any]:
+    """``READERS`` as test parameters, each skipped where it is not installed."""
+    return [pytest.param(reader, marks=needs_reader(reader)) for reader in READERS]
 
 
 def extract_with(reader: str, package: Path, target: Path) -> dict[str, tuple[str, bytes | str]]:

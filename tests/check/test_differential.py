@@ -13,14 +13,13 @@ import pytest
 
 from s3_validated_pipeline.check import check_package
 from tests.check.differential_corpus import (
-    APT_PACKAGES,
     BASE,
     DIFFERENTIAL,
-    READERS,
     DiffCase,
     base_entries,
+    every_reader,
     extract_with,
-    reader_available,
+    needs_reader,
     snapshot,
 )
 from tests.check.package_corpus import MALICIOUS, Case, build_zip
@@ -100,9 +99,7 @@ DIFFERING = [
         case,
         reader,
         id=f"{case.id}-{reader}",
-        marks=pytest.mark.skipif(
-            not reader_available(reader), reason=f"{reader} is not installed (apt-get install {APT_PACKAGES[reader]})"
-        ),
+        marks=needs_reader(reader),
     )
     for case in DIFFERENTIAL
     for reader in case.differs
@@ -119,19 +116,7 @@ def test_a_real_extractor_reads_the_attack_differently(case: DiffCase, reader: s
     assert extracted != case.judged, case.why
 
 
-@pytest.mark.parametrize(
-    "reader",
-    [
-        pytest.param(
-            reader,
-            marks=pytest.mark.skipif(
-                not reader_available(reader),
-                reason=f"{reader} is not installed (apt-get install {APT_PACKAGES[reader]})",
-            ),
-        )
-        for reader in READERS
-    ],
-)
+@pytest.mark.parametrize("reader", every_reader())
 def test_every_extractor_reads_the_plain_project_as_judged(reader: str, tmp_path: Path) -> None:
     # GIVEN the plain project the attacks start from
     package = write(tmp_path, "base", build_zip(base_entries()))

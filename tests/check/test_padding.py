@@ -14,16 +14,14 @@ import pytest
 from s3_validated_pipeline.check import check_package
 from tests.check.differential_corpus import (
     APP_JS,
-    APT_PACKAGES,
     BASE,
     BSDTAR_BLOCK,
     PACKAGE_JSON,
-    READERS,
     README,
     base_entries,
     bsdtar_padded,
+    every_reader,
     extract_with,
-    reader_available,
     snapshot,
 )
 from tests.check.package_corpus import build_zip
@@ -112,19 +110,7 @@ PADDED = {
 
 
 @pytest.mark.parametrize("name", PADDED)
-@pytest.mark.parametrize(
-    "reader",
-    [
-        pytest.param(
-            reader,
-            marks=pytest.mark.skipif(
-                not reader_available(reader),
-                reason=f"{reader} is not installed (apt-get install {APT_PACKAGES[reader]})",
-            ),
-        )
-        for reader in READERS
-    ],
-)
+@pytest.mark.parametrize("reader", every_reader())
 def test_every_reader_extracts_a_zero_padded_zip_as_the_checker_does(
     name: str, reader: str, bsdtar_stdout_zip: bytes, tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -55,6 +55,9 @@ ROLE = {**project_resource("PipelineValidationProjectRoleF7466B1D", "role"), "Re
 ONE_PIPELINE = [ROLE, project_resource("PipelineValidationProjectF2917D83", PROJECT)]
 
 
+Served = TypeVar("Served", bound="StubbedAws")
+
+
 class StubbedAws:
     """CloudFormation, CodeBuild and CodePipeline clients answering from Stubbers, and what they answer."""
 
@@ -81,17 +84,20 @@ class StubbedAws:
         )
         return self
 
+    def serve(self: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+        """Be the CLI's session until the generator is closed; then every answer must have been asked for."""
+        use_session(monkeypatch, FakeSession(self.clients))
+        for stub in self.stubs.values():
+            stub.activate()
+        yield self
+        for stub in self.stubs.values():
+            stub.assert_no_pending_responses()
+            stub.deactivate()
+
 
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedAws]:
-    session = StubbedAws()
-    use_session(monkeypatch, FakeSession(session.clients))
-    for stub in session.stubs.values():
-        stub.activate()
-    yield session
-    for stub in session.stubs.values():
-        stub.assert_no_pending_responses()
-        stub.deactivate()
+    yield from StubbedAws().serve(monkeypatch)
 
 
 def make_tree(root: Path, files: dict[str, str]) -> Path:

@@ -412,7 +412,7 @@ def test_seed_example_runs_its_good_and_rejected_samples(seed_assembly: Path, tm
         "■ ApproveProduction",
     ):
         assert line in good.output
-    assert "nodejs 16 asked" in good.output
+    assert "nodejs 16 asked" in good.output  # the seed asks for Ubuntu 20.04 with Node.js 16
     assert list((tmp_path / "good" / "reports").rglob("junit.xml"))
     rejected = tmp_path / "rejected.zip"
     make = [sys.executable, str(SEED_SAMPLE / "rejected" / "make_zip.py"), str(rejected)]

@@ -1,9 +1,10 @@
 """The compliance gate: every example app passes cdk-nag (five packs), checkov and cfn-lint, and every acknowledgement
 is specific, explained, and made where it cannot hide a user's own findings.
 
-Each example is synthesized once per module into a cloud assembly of its own (``examples/<name>`` → ``build(app)``,
-which returns one stack or several). cdk-nag runs on that app's whole construct tree, every stack in it, after
-``app.synth()``; checkov and cfn-lint run on every template file the synthesis wrote. A failure lists each finding as
+Each example is the session's synthesis (``conftest.synthesized_example_stacks``: ``examples/<name>`` →
+``build(app)``, which returns one stack or several). cdk-nag runs on that app's whole construct tree, every stack in
+it, after ``app.synth()``; checkov and cfn-lint run on the template file of one stack of each kind (class) the
+synthesis wrote (``ExampleAssembly.checked_stacks``). A failure lists each finding as
 ``<rule> at <where>: <what>``, where names the resource's construct path (which starts with its stack), so it can be
 acted on directly.
 
@@ -40,7 +41,7 @@ from cdk_nag import (
 from constructs import IConstruct
 
 from s3_validated_pipeline import ValidatedS3Pipeline, ValidationOptions
-from tests.conftest import EXAMPLE_NAMES, PACKS, build_example
+from tests.conftest import EXAMPLE_NAMES, PACKS, synthesized_example_stacks
 
 ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 # aws-cdk-lib < 2.262.1 wrote "annotation::", later versions "Annotation::"; cdk-nag strips either.
@@ -162,6 +163,7 @@ class StackTemplate:
     file: Path
     template: dict[str, Any] = field(repr=False)
     paths: dict[str, str] = field(repr=False)  # logical id (of a resource, output, ...) -> construct path
+    kind: str = ""  # the class of the stack's construct
 
     def where(self, logical_id: str) -> str:
         return f"{logical_id} ({self.paths.get(logical_id, f'no construct, in {self.file.name}')})"
@@ -169,7 +171,7 @@ class StackTemplate:
 
 @dataclass(frozen=True)
 class ExampleAssembly:
-    """One example app, synthesized into its own cloud assembly directory."""
+    """One example app, as the session synthesized it."""
 
     name: str
     app: cdk.App = field(repr=False)
@@ -180,17 +182,28 @@ class ExampleAssembly:
         """Whether ``path`` is strictly inside one of the library's constructs in the example."""
         return any(path.startswith(root + "/") for root in self.library_roots)
 
+    @property
+    def checked_stacks(self) -> tuple[StackTemplate, ...]:
+        """The stacks checkov and cfn-lint read: the first of each kind. Stacks of one class differ only in the
+        names their code was given (the fleet's three TeamsStacks), and each tool takes seconds per stack; cdk-nag
+        reads every stack."""
+        kinds: dict[str, StackTemplate] = {}
+        for stack in self.stacks:
+            kinds.setdefault(stack.kind, stack)
+        return tuple(kinds.values())
+
     def stack_of(self, template_file: str) -> StackTemplate:
         [stack] = [s for s in self.stacks if s.file == Path(template_file).resolve()]
         return stack
 
 
 @pytest.fixture(scope="module", params=EXAMPLE_NAMES)
-def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ExampleAssembly:
+def example(request: pytest.FixtureRequest) -> ExampleAssembly:
     name: str = request.param
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp(f"cdk.out-{name}")))
-    built = build_example(name, app)
-    assembly = app.synth()
+    built = [synthesized.stack for synthesized in synthesized_example_stacks(name)]
+    app = built[0].node.root
+    assert isinstance(app, cdk.App)
+    assembly = app.synth()  # the session's assembly of the example (the snapshot tests read it too), not a second one
     constructs = app.node.find_all()
     nested = [c.node.path for c in constructs if cdk.NestedStack.is_nested_stack(c)]
     assert not nested, f"examples/{name} has nested stacks {nested}; extend the compliance gate to their templates"
@@ -202,7 +215,8 @@ def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         paths = {
             stack.resolve(c.logical_id): c.node.path for c in stack.node.find_all() if cdk.CfnElement.is_cfn_element(c)
         }
-        stacks.append(StackTemplate(artifact.stack_name, template_file, json.loads(template_file.read_text()), paths))
+        template = json.loads(template_file.read_text())
+        stacks.append(StackTemplate(artifact.stack_name, template_file, template, paths, type(stack).__name__))
     assert sorted(s.stack_name for s in built) == [s.name for s in stacks], (
         f"examples/{name}: build() returns {[s.stack_name for s in built]}, the app has {[s.name for s in stacks]}"
     )
@@ -511,7 +525,7 @@ def checkov_results(example: ExampleAssembly) -> CheckovResults:
     # sys.executable is the interpreter running the tests, so this is the checkov of the same environment,
     # wherever its scripts are installed. No --quiet: it drops the skipped checks, which are asserted on below.
     command = [sys.executable, "-m", "checkov.main"]
-    for stack in example.stacks:
+    for stack in example.checked_stacks:
         command += ["--file", str(stack.file)]
     command += ["--framework", "cloudformation", "--skip-download", "--compact", "--output", "json"]
     done = subprocess.run(  # noqa: S603
@@ -538,7 +552,7 @@ def checkov_results(example: ExampleAssembly) -> CheckovResults:
         ]
 
     passed, failed, skipped = checks("passed_checks"), checks("failed_checks"), checks("skipped_checks")
-    unscanned = {s.file.name for s in example.stacks} - {c.stack.file.name for c in passed + failed + skipped}
+    unscanned = {s.file.name for s in example.checked_stacks} - {c.stack.file.name for c in passed + failed + skipped}
     assert not unscanned, f"checkov reported no check on {sorted(unscanned)}: {cloudformation['summary']}"
     return CheckovResults(failed=failed, skipped=skipped)
 
@@ -564,7 +578,7 @@ def test_checkov_skips_are_explained(example: ExampleAssembly, checkov_results: 
     for c in checkov_results.skipped:
         if (problem := reason_problem(c.comment)) is not None:
             problems.append(f"{c.id} skipped on {c.where}: {problem}")
-    for stack in example.stacks:
+    for stack in example.checked_stacks:
         for resource_id, resource in sorted(stack.template.get("Resources", {}).items()):
             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
                 check = skip.get("id")
@@ -596,7 +610,7 @@ def cfn_lint_matches(example: ExampleAssembly) -> list[tuple[StackTemplate, Any]
     """cfn-lint's matches on every template of the example, each with the stack it is in."""
     from cfnlint.api import lint_file  # imported here: loading cfn-lint's schemas takes seconds
 
-    return [(stack, match) for stack in example.stacks for match in lint_file(stack.file)]
+    return [(stack, match) for stack in example.checked_stacks for match in lint_file(stack.file)]
 
 
 def allowed_warning(example: ExampleAssembly, stack: StackTemplate, rule_id: str, path: list[Any]) -> bool:

@@ -46,6 +46,7 @@ def test_example_template_matches_its_snapshot(name: str, snapshot_json: Snapsho
         assert normalised(synthesized.json) == snapshot_json(name=synthesized.stack.stack_name)
 
 
+@pytest.mark.xdist_group("example-fleet")  # with the session's synthesis of examples/fleet
 def test_fleet_example_stacks_are_found() -> None:
     """The foundation and the three team stacks: each has a snapshot of its own."""
     names = [s.stack.stack_name for s in synthesized_example_stacks("fleet")]

@@ -52,6 +52,8 @@ from tests.iam_eval import (
     statements_of,
 )
 
+pytestmark = pytest.mark.xdist_group("example-fleet")  # reads the session's synthesis of examples/fleet
+
 FOUNDATION = "FleetFoundation"
 PREFIX = "fleet"
 TEAMS = [f"team{number:02d}" for number in range(1, 25)]
@@ -699,10 +701,50 @@ def test_fails_when_name_prefix_is_not_a_name(prefix: str) -> None:
     )
 
 
-def test_the_longest_name_prefix_leaves_room_for_pipelines_to_differ() -> None:
-    foundation = PipelineFoundation(cdk.Stack(cdk.App(), "Shared"), "Foundation", name_prefix="a" * 15)
-    add_pipeline(foundation, "One", pipeline_name="a" * 15 + "-one")
-    add_pipeline(foundation, "Two", pipeline_name="a" * 15 + "-two")
+@dataclass(frozen=True)
+class Edge:
+    """One synthesis at the edges the fleet does not reach: the longest name prefix, a foundation keeping artifacts
+    30 days, and pipelines in another stack of the foundation's account and region."""
+
+    shared: dict[str, Any]
+    teams: dict[str, Any]
+    environments: dict[str, str]
+    resolver: Resolver
+
+    def of_type(self, template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+LONGEST_PREFIX = "a" * 15
+
+
+@pytest.fixture(scope="module")
+def edge() -> Edge:
+    app = cdk.App()
+    environment = cdk.Environment(account="111111111111", region="eu-west-1")
+    shared = cdk.Stack(app, "Shared", env=environment)
+    foundation = PipelineFoundation(shared, "Foundation", name_prefix=LONGEST_PREFIX, artifact_retention_days=30)
+    teams = cdk.Stack(app, "Teams", env=environment)
+    for id in ("One", "Two"):
+        ValidatedS3Pipeline(
+            teams,
+            id,
+            foundation=foundation,
+            validation=GOOD,
+            object_key=f"teams/{id}/source.zip",
+            pipeline_name=f"{LONGEST_PREFIX}-{id.lower()}",
+        )
+    assembly = app.synth()
+    templates = {name: assembly.get_stack_by_name(name).template for name in ("Shared", "Teams")}
+    environments = {name: assembly.get_stack_by_name(name).environment.name for name in templates}
+    return Edge(templates["Shared"], templates["Teams"], environments, Resolver(templates))
+
+
+def test_the_longest_name_prefix_leaves_room_for_pipelines_to_differ(edge: Edge) -> None:
+    # GIVEN a foundation with the longest prefix, and two pipelines whose names differ right after it
+    # THEN both are built, under their own names
+    names = sorted(p["Properties"]["Name"] for p in edge.of_type(edge.teams, "AWS::CodePipeline::Pipeline").values())
+    assert names == [f"{LONGEST_PREFIX}-one", f"{LONGEST_PREFIX}-two"]
 
 
 def test_fails_when_two_pipeline_names_share_their_first_20_characters() -> None:
@@ -804,10 +846,26 @@ def test_fails_when_a_pipeline_repeats_the_foundations_artifact_retention() -> N
     )
 
 
-def test_a_pipeline_leaving_artifact_retention_out_takes_the_foundations() -> None:
-    # Leaving the argument out is what the error for a different value asks for: it must build.
-    foundation = new_foundation(artifact_retention_days=30)
-    add_pipeline(foundation)
+def test_a_pipeline_leaving_artifact_retention_out_takes_the_foundations(edge: Edge) -> None:
+    # GIVEN a foundation keeping artifacts 30 days, and pipelines leaving artifact_retention_days out (what the error
+    # for a different value asks for)
+    # THEN the pipelines keep their artifacts in the foundation's bucket, which expires them after 30 days
+    assert edge.of_type(edge.teams, "AWS::S3::Bucket") == {}
+    locations = {
+        edge.resolver.resolve("Teams", p["Properties"]["ArtifactStore"]["Location"])
+        for p in edge.of_type(edge.teams, "AWS::CodePipeline::Pipeline").values()
+    }
+    [artifact_bucket] = [
+        bucket
+        for logical_id, bucket in edge.of_type(edge.shared, "AWS::S3::Bucket").items()
+        if edge.resolver.resolve("Shared", {"Ref": logical_id}) in locations
+    ]
+    expirations = {
+        rule.get("ExpirationInDays")
+        for rule in artifact_bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        if "ExpirationInDays" in rule
+    }
+    assert expirations == {30}
 
 
 def test_fails_when_foundation_is_not_a_foundation() -> None:
@@ -872,11 +930,14 @@ def test_fails_when_the_foundation_is_in_another_account_or_region(environment: 
     )
 
 
-def test_a_pipeline_in_the_foundations_account_and_region_builds() -> None:
-    app = cdk.App()
-    environment = cdk.Environment(account="111111111111", region="eu-west-1")
-    foundation = new_foundation(cdk.Stack(app, "Shared", env=environment))
-    ValidatedS3Pipeline(cdk.Stack(app, "Teams", env=environment), "payments", foundation=foundation, validation=GOOD)
+def test_a_pipeline_in_the_foundations_account_and_region_builds(edge: Edge) -> None:
+    # GIVEN pipelines in a stack of their own, in the foundation's account and region
+    # THEN both stacks synthesize there, and the pipelines use the foundation's bucket and key through its exports
+    assert edge.environments == {"Shared": "aws://111111111111/eu-west-1", "Teams": "aws://111111111111/eu-west-1"}
+    for pipeline in edge.of_type(edge.teams, "AWS::CodePipeline::Pipeline").values():
+        store = pipeline["Properties"]["ArtifactStore"]
+        assert "Fn::ImportValue" in json.dumps(store["Location"])
+        assert "Fn::ImportValue" in json.dumps(store["EncryptionKey"]["Id"])
 
 
 def test_fails_at_synthesis_when_no_pipeline_is_built_on_the_foundation() -> None:

@@ -49,7 +49,7 @@ def test_each_stage_works_on_the_validated_artifact(staged: tuple[Synthesized, l
     for stage in stages(synthesized)[2:]:
         [action] = stage["Actions"]
         assert action["ActionTypeId"]["Provider"] == "CodeBuild"
-        assert action["InputArtifacts"] == [{"Name": "Validated"}]
+        assert action["InputArtifacts"] == [{"Name": "Attested"}]
 
 
 def test_each_stage_verifies_the_manifest_before_its_commands(staged: tuple[Synthesized, list[str]]) -> None:

@@ -31,8 +31,10 @@ from s3_validated_pipeline import (
     ValidatedS3Pipeline,
     ValidationOptions,
 )
+from s3_validated_pipeline._buildspec import PROVENANCE_VARIABLES
+from s3_validated_pipeline.cli._local.assembly import Resolver
 from s3_validated_pipeline.stages._change_set import CHANGE_SET_SCRIPT, EXPORTED_VARIABLES
-from tests.conftest import VALID, Synthesized, assert_fails, new_pipeline, synthesize, synthesized_example
+from tests.conftest import Synthesized, assert_fails, new_pipeline, synthesize, synthesized_example
 
 PIPELINE_ACCOUNT = "111111111111"
 REGION = "eu-west-1"
@@ -257,7 +259,7 @@ def test_test_buildspec_verifies_the_manifest_then_reports_to_the_group(
 def test_test_stage_keeps_its_reports_as_the_test_reports_artifact(seed_view: View) -> None:
     test = seed_view.action("Test", "Test")
     assert test["ActionTypeId"]["Provider"] == "CodeBuild"
-    assert test["InputArtifacts"] == [{"Name": "Validated"}]
+    assert test["InputArtifacts"] == [{"Name": "Attested"}]
     assert test["OutputArtifacts"] == [{"Name": "TestReports"}]
 
 
@@ -270,18 +272,19 @@ def test_test_project_may_write_to_its_report_group(seed_view: View) -> None:
     assert render(statement["Resource"]) == f"<{group}.Arn>"
 
 
-def test_test_stage_without_report_files_has_no_group_and_no_output() -> None:
-    stack = cdk.Stack(cdk.App(), "Stack")
-    pipeline = ValidatedS3Pipeline(
-        stack,
-        "Pipeline",
-        validation=ValidationOptions(commands=["npm ci"]),
-        test=TestStageOptions(commands=["npm test"]),
-    )
-    assert pipeline.test_report_group is None
-    assert "Test" in pipeline.stages
-    [action] = pipeline.pipeline.stage("Test").actions
-    assert action.action_properties.outputs in (None, [])
+def test_test_stage_without_report_files_has_no_group_and_no_output(warned: Synthesized) -> None:
+    # GIVEN the session's pipelines whose test stages name no report files (AllRetired, RetiredLater, Custom)
+    view = View(warned.json)
+    tests = [
+        stage
+        for pipeline in view.of_type("AWS::CodePipeline::Pipeline").values()
+        for stage in pipeline["Properties"]["Stages"]
+        if stage["Name"] == "Test"
+    ]
+    assert len(tests) == 3
+    # THEN no report group is made, and no Test action has an output artifact
+    assert view.of_type("AWS::CodeBuild::ReportGroup") == {}
+    assert [action.get("OutputArtifacts", []) for stage in tests for action in stage["Actions"]] == [[], [], []]
 
 
 def test_test_stage_is_retried_only_when_asked(seed_view: View, variety_view: View) -> None:
@@ -361,20 +364,10 @@ def test_approval_links_the_review_url_and_subscribes_the_emails(variety_view: V
     assert all(s["Properties"]["TopicArn"] == {"Ref": topic_id} for s in subscriptions)
 
 
-def test_an_address_given_for_two_approvals_is_subscribed_once() -> None:
-    stack = cdk.Stack(cdk.App(), "Stack")
-    approval = ApprovalOptions(notify_emails=["ops@example.com"])
-    pipeline = ValidatedS3Pipeline(
-        stack,
-        "Pipeline",
-        validation=ValidationOptions(commands=["npm ci"]),
-        deploy=[
-            DeployTarget(name="Staging", commands=["./deploy.sh"], approval=approval),
-            DeployTarget(name="Production", commands=["./deploy.sh"], approval=approval),
-        ],
-    )
-    assert pipeline.approval_topic is not None
-    assert [type(c) for c in pipeline.approval_topic.node.children].count(sns.Subscription) == 1
+def test_an_address_given_for_two_approvals_is_subscribed_once(neighbours: View) -> None:
+    # GIVEN ops@example.com given for the approvals of Staging and Production  THEN it is subscribed once
+    subscriptions = [s["Properties"] for s in neighbours.of_type("AWS::SNS::Subscription").values()]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.com")]
 
 
 def test_alarm_rolls_back_production_after_the_bake_time(seed_view: View) -> None:
@@ -430,9 +423,12 @@ TARGETS = {"Staging": "222222222222", "Production": "333333333333"}
 
 
 def change_set_settings(action: dict[str, Any]) -> dict[str, str]:
-    """A change-set action's environment variables, by name."""
-    variables = json.loads(action["Configuration"]["EnvironmentVariables"])
-    return {v["name"]: v["value"] for v in variables if v["type"] == "PLAINTEXT"}
+    """A change-set action's settings: its environment variables by name, less the provenance variables every action
+    after Validate has (tests/validate/test_attest.py)."""
+    variables = json.loads(Resolver({}).resolve("", action["Configuration"]["EnvironmentVariables"]))
+    return {
+        v["name"]: v["value"] for v in variables if v["type"] == "PLAINTEXT" and v["name"] not in PROVENANCE_VARIABLES
+    }
 
 
 @pytest.mark.parametrize(("name", "account"), TARGETS.items())
@@ -441,7 +437,7 @@ def test_change_sets_are_made_and_run_as_the_target_accounts_bootstrap_roles(
 ) -> None:
     [deploy] = cross.stages[f"Deploy{name}"]["Actions"]
     assert (deploy["Name"], deploy["ActionTypeId"]["Provider"]) == ("Deploy", "CodeBuild")
-    assert deploy["InputArtifacts"] == [{"Name": "Validated"}]
+    assert deploy["InputArtifacts"] == [{"Name": "Attested"}]
     assert change_set_settings(deploy) == {
         "S3VP_STACK": "App",
         "S3VP_TEMPLATE": "cdk.out/App.template.json",
@@ -607,7 +603,7 @@ def test_every_stage_after_validate_verifies_the_manifest_first(request: pytest.
         first, *rest = stage["Actions"]
         assert first["RunOrder"] == 1, stage["Name"]
         assert first["ActionTypeId"]["Provider"] == "CodeBuild", stage["Name"]
-        assert first["InputArtifacts"] == [{"Name": "Validated"}], stage["Name"]
+        assert first["InputArtifacts"] == [{"Name": "Attested"}], stage["Name"]
         spec = view.buildspec(first["Configuration"]["ProjectName"]["Ref"])
         assert spec["phases"]["pre_build"]["commands"][-1] == VERIFY, stage["Name"]
         assert all(action["RunOrder"] > 1 for action in rest), stage["Name"]
@@ -742,7 +738,10 @@ def test_invalid_combinations_raise_naming_the_argument(arguments: Any, argument
     assert f"  - {argument}: got " in str(raised.value)
 
 
-def test_the_valid_neighbours_of_the_invalid_combinations_are_accepted() -> None:
+@pytest.fixture(scope="module")
+def neighbours() -> View:
+    """One pipeline holding the valid neighbour of each invalid combination; Staging and Production both ask
+    ops@example.com for approval."""
     stack = cdk.Stack(cdk.App(), "Stack", env=ENV)
     ValidatedS3Pipeline(
         stack,
@@ -751,7 +750,13 @@ def test_the_valid_neighbours_of_the_invalid_combinations_are_accepted() -> None
         execution_mode=codepipeline.ExecutionMode.PARALLEL,
         test=TestStageOptions(commands=["npm test"], report_files=["r.xml"], report_format="NUNIT3XML"),
         deploy=[
-            _target(name="Staging", account=PIPELINE_ACCOUNT, region=REGION, rollback_on_failure=False),
+            _target(
+                name="Staging",
+                account=PIPELINE_ACCOUNT,
+                region=REGION,
+                rollback_on_failure=False,
+                approval=ApprovalOptions(notify_emails=["ops@example.com"]),
+            ),
             _target(
                 rollback_on_failure=False,
                 retry_failed_actions=True,
@@ -762,6 +767,19 @@ def test_the_valid_neighbours_of_the_invalid_combinations_are_accepted() -> None
             ),
         ],
     )
+    return View(synthesize(stack).json)
+
+
+def test_the_valid_neighbours_of_the_invalid_combinations_are_accepted(neighbours: View) -> None:
+    # GIVEN rollback off in PARALLEL mode, retry without rollback, a bake time of a day, a known report format, a
+    # CloudFormation target and a target in the pipeline's own account and region  THEN the pipeline holds them
+    assert neighbours.pipeline["ExecutionMode"] == "PARALLEL"
+    assert {"DeployStaging", "DeployProduction"} <= set(neighbours.stages)
+    assert "OnFailure" not in neighbours.stages["DeployStaging"]
+    assert neighbours.stages["DeployProduction"]["OnFailure"] == RETRY
+    [group] = neighbours.of_type("AWS::CodeBuild::ReportGroup").values()
+    assert group["Properties"]["Type"] == "TEST"
+    assert "cdk.out/App.template.json" in json.dumps(neighbours.json)
 
 
 def test_fails_when_approval_emails_come_with_an_existing_topic() -> None:
@@ -826,9 +844,11 @@ def test_fails_when_a_cross_account_target_is_in_a_stack_without_an_account() ->
     assert "env=cdk.Environment(account=" in str(raised.value)
 
 
-def test_a_target_account_in_a_stack_with_an_account_is_accepted() -> None:
-    stack = cdk.Stack(cdk.App(), "Stack", env=cdk.Environment(account="111111111111", region="eu-west-1"))
-    pipeline = ValidatedS3Pipeline(
-        stack, "Pipeline", validation=VALID, deploy=[DeployTarget(name="Prod", account="222222222222", commands=["x"])]
-    )
-    assert "Prod" in pipeline.deploy_stages
+def test_a_target_account_in_a_stack_with_an_account_is_accepted(variety_view: View) -> None:
+    # GIVEN variety's Production target, with commands in account 444444444444, in a stack with an account
+    # THEN it is built: its stage runs a CodeBuild project whose role may assume that account's deploy role
+    [action] = variety_view.stages["DeployProduction"]["Actions"]
+    assert action["ActionTypeId"]["Provider"] == "CodeBuild"
+    project = action["Configuration"]["ProjectName"]["Ref"]
+    assumable_roles = json.dumps(list(variety_view.statements(variety_view.project_role(project))))
+    assert bootstrap_role("deploy", "444444444444") in assumable_roles

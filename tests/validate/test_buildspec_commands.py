@@ -175,7 +175,7 @@ class Sandbox:
             folder.mkdir(parents=True)
         self._config, self._calls = self.root / "aws-config.json", self.root / "aws-calls.jsonl"
         self._save_objects()
-        log_call = f"{sys.executable} -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\" >> {self._calls}"
+        log_call = f"{sys.executable} -I -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\" >> {self._calls}"
         serve = f'exec "{sys.executable}" -I "{STAND_IN}" "{self._config}" "$@"'
         (stub_bin / "aws").write_text(f"#!/bin/sh\n{log_call}\n{serve}\n")
         (stub_bin / "npm").write_text(NPM_STUB)
@@ -563,6 +563,21 @@ def test_commands_run_on_the_checkers_extraction_never_on_codebuilds(
         assert files[name].stat().st_mode & 0o7777 == 0o644
     folders = [path for path in sandbox.src.rglob("*") if path.is_dir()]
     assert all(path.stat().st_mode & 0o7777 == 0o755 for path in folders)
+
+
+def test_no_code_of_a_package_runs_before_its_check(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN a rejected package holding a json.py, unpacked by CodeBuild where the buildspec's commands run: a Python
+    # started there with `-c` would import it instead of the standard library's
+    marker = sandbox.root / "package-code-ran"
+    trojan = f"open({str(marker)!r}, 'w').write('ran')\n"
+    package = make_zip({**GOOD_PACKAGE, "json.py": trojan, ".env": f"AWS_ACCESS_KEY_ID={FAKE_ACCESS_KEY_ID}\n"})
+    sandbox.upload(package, V1)
+    sandbox.unpack(package)
+    # WHEN pre_build runs (the S3 checksum line uses Python before the check)
+    run = sandbox.run_build(buildspec)
+    # THEN the package is rejected and none of its code ran (Python runs isolated: -I)
+    assert run["pre_build"].returncode == 1, run["pre_build"].output
+    assert not marker.exists()
 
 
 def test_rejected_package_leaves_the_working_folder_empty(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:

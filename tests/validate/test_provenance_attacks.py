@@ -238,11 +238,6 @@ class Pipeline:
             }
         )
         stub_bin = root / "bin"
-        aws = stub_bin / "aws"
-        # The call logger runs in the source folder too: isolated, so that a package's json.py is not imported there.
-        logger = f"{sys.executable} -c "
-        assert aws.read_text().count(logger) == 1
-        aws.write_text(aws.read_text().replace(logger, f"{sys.executable} -I -c "))
         for tool in ("npm", "npx"):
             (stub_bin / tool).write_text(PACKAGE_CODE_STUB)
             (stub_bin / tool).chmod(0o755)

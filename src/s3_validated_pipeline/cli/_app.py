@@ -23,6 +23,7 @@ from ._common import (
     require_option,
     watch_options,
 )
+from ._deployed import PIPELINE_NEEDS_STACK, echo_cdk_cli_warnings, read_for_check, stack_options
 from ._package import PackageError, build_package
 from ._pipeline_commands import history_command, redrive_command, run_watch, watch_command
 from ._rules import CheckRules
@@ -35,9 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["cli"]
 
 
-PACKAGE_REMEDY = "to check without reading the pipeline, leave out --stack and pass --require and --ignore yourself"
 PUSH_REMEDY = "or pass --skip-check to upload without the local check"
-PIPELINE_NEEDS_STACK = "--pipeline chooses among the pipelines of --stack: pass --stack NAME too"
 
 
 def _rules(
@@ -117,12 +116,7 @@ def cli() -> None:
 )
 @require_option
 @ignore_option
-@click.option(
-    "--stack",
-    metavar="NAME",
-    help="Check with the rules of this stack's deployed pipeline (its required files, ignored paths and limits).",
-)
-@click.option("--pipeline", metavar="NAME", help="With --stack holding several pipelines: the one to read.")
+@stack_options
 @click.option("-v", "--verbose", is_flag=True, help="List every path left out, not only a count per pattern.")
 @aws_options
 @json_option
@@ -146,7 +140,11 @@ def package_command(
     (gitignore syntax; '!node_modules/' puts a folder back). Symbolic links are refused: the pipeline rejects them.
 
     With --stack, the check runs with the deployed validate stage's rules, read from its buildspec
-    (cloudformation:ListStackResources, codebuild:BatchGetProjects); --require and --ignore add to them.
+    (cloudformation:ListStackResources, codebuild:BatchGetProjects on the validate and deploy projects); --require
+    and --ignore add to them. A deploy stage running cdk (cdk, npx cdk; not npm run cdk) is warned about when the
+    zip's package.json has no aws-cdk (fix: npm install --save-dev aws-cdk, deploy with npx --no-install cdk), and
+    when it runs npx cdk without --no-install. Warnings (stderr, and --json's "warnings") never change the exit
+    code. Without --stack, nothing is read from AWS and nothing is warned.
 
     Exit 0 when the zip passes the check, 1 when the pipeline would reject it (the zip is still written), 2 for a
     usage error, a folder that cannot be packaged, or a pipeline whose rules cannot be read.
@@ -159,22 +157,15 @@ def package_command(
       s3vp package app -o dist/app.zip --require package.json --require 'bin/*.ts' --verbose
       SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) s3vp package . -o package.zip
     """
-    if pipeline is not None and stack is None:
-        raise click.UsageError(PIPELINE_NEEDS_STACK)
-    from ._aws import make_session
-
-    try:
-        session = None if stack is None else make_session(profile, region)
-    except AwsError as exc:
-        raise CliError(str(exc)) from None
-    rules = _rules(required, ignored, session=session, stack=stack, pipeline=pipeline, remedy=PACKAGE_REMEDY)
+    deployed = read_for_check(required, ignored, stack=stack, pipeline=pipeline, profile=profile, region=region)
     try:
         result = build_package(directory, output)
     except PackageError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
-    report = _check(output, rules)
+    report = _check(output, deployed.rules)
+    warnings = echo_cdk_cli_warnings(output, deployed)
     if as_json:
         echo_json(
             {
@@ -183,6 +174,7 @@ def package_command(
                 "bytes": result.bytes_in,
                 "excluded": {pattern: list(paths) for pattern, paths in result.excluded.items()},
                 "check": report.to_dict(),
+                "warnings": warnings,
             }
         )
     else:
@@ -220,22 +212,33 @@ def _echo_report(report: checker.Report) -> None:
 @click.argument("package", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
 @require_option
 @ignore_option
+@stack_options
+@aws_options
 @json_option
-def check_command(package: Path, required: tuple[str, ...], ignored: tuple[str, ...], as_json: bool) -> None:
+def check_command(
+    package: Path, required: tuple[str, ...], ignored: tuple[str, ...], as_json: bool, **where: str | None
+) -> None:
     """Run the pipeline's package check on a zip, as the validate stage will.
 
     The same check as `python -m s3_validated_pipeline.check`, with the pipeline's default limits and forbidden
     files. Exit 0 accepted, 1 rejected (one line per finding), 2 usage error or unreadable file.
 
+    With --stack, it checks with the deployed pipeline's rules and warns about the CDK CLI its deploy stages run,
+    as `s3vp package --stack` does (same permissions; warnings never change the exit code). Without --stack,
+    nothing is read from AWS and nothing is warned.
+
     \b
     Examples:
       s3vp check package.zip
       s3vp check package.zip --require package.json --require 'src/**/*.ts' --ignore node_modules
+      s3vp check package.zip --stack MyPipelineStack           # the deployed pipeline's rules and deploy commands
       s3vp check package.zip --json | jq '.findings[].rule'
     """
-    report = _check(package, _rules(required, ignored))
+    deployed = read_for_check(required, ignored, **where)
+    report = _check(package, deployed.rules)
+    warnings = echo_cdk_cli_warnings(package, deployed)
     if as_json:
-        echo_json(report.to_dict())
+        echo_json({**report.to_dict(), "warnings": warnings})
     else:
         _echo_report(report)
     sys.exit(EXIT_ACCEPTED if report.accepted else EXIT_REJECTED)

@@ -5,12 +5,14 @@ validate project's buildspec (``--require``, ``--ignore``, ``--forbid``, ``--max
 ``read_pipeline_rules`` finds that project among the stack's resources (``cloudformation:ListStackResources``),
 reads its buildspec (``codebuild:BatchGetProjects``) and parses that line into the same ``Limits`` and required
 files the local check takes, so ``s3vp package`` and ``s3vp push`` give the verdict the pipeline will give.
+``read_deployed_pipeline`` also reads what the pipeline's deploy projects run, for ``s3vp package`` and ``check``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +24,11 @@ from ._aws import AwsError, aws_errors, stack_resources
 __all__ = [
     "PROJECT_MARKER",
     "CheckRules",
+    "DeployStage",
+    "DeployedPipeline",
     "RulesError",
     "find_validation_project",
+    "read_deployed_pipeline",
     "read_pipeline_rules",
     "rules_from_buildspec",
     "rules_from_check_arguments",
@@ -31,6 +36,10 @@ __all__ = [
 
 PROJECT_MARKER = "ValidationProject"
 """What the logical id of a ``ValidatedS3Pipeline``'s validate project holds (``<path>ValidationProject<hash>``)."""
+_DEPLOY_PROJECT = re.compile(r"Deploy\w*StageProject")
+"""What the logical id of a deploy target's project holds (``<path>Deploy<name>StageProject<hash>``)."""
+_STAGE_OF_DESCRIPTION = re.compile(r"the (\S+) stage")
+"""The stage a verified project's description names (``Verifies the validated artifact, then runs the X stage``)."""
 
 _IGNORED_WITH_VALUE = frozenset({"--extract", "--report", "--expected-sha256", "--s3-checksum-sha256"})
 """Options of the check's command line that say nothing about what a package may hold."""
@@ -191,9 +200,32 @@ def rules_from_buildspec(buildspec: str, *, source: str) -> CheckRules:
     return rules_from_check_arguments(arguments, source=source)
 
 
+@dataclass(frozen=True)
+class DeployStage:
+    """A deploy stage of a deployed pipeline and the commands of its buildspec's build phase."""
+
+    name: str
+    """The stage's name, e.g. ``DeployStaging`` (from the project's description; its logical id if that has none)."""
+    commands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeployedPipeline:
+    """What ``s3vp`` reads of a deployed pipeline: its check rules and what its deploy stages run."""
+
+    rules: CheckRules
+    deploy_stages: tuple[DeployStage, ...] = ()
+    unread: str = ""
+    """Why the deploy stages could not be read (an AWS error), or empty."""
+
+    def extended(self, required: Sequence[str], ignored: Sequence[str]) -> DeployedPipeline:
+        """This pipeline with more required files and ignored paths in its rules (see ``CheckRules.extended``)."""
+        return dataclasses.replace(self, rules=self.rules.extended(required, ignored))
+
+
 def _stack_projects(session: Any, stack: str, remedy: str) -> list[tuple[str, str]]:
-    """The stack's validate projects, as (logical id, project name), in the stack's order."""
-    found = stack_resources(session, stack, "AWS::CodeBuild::Project", PROJECT_MARKER, remedy=remedy)
+    """The stack's CodeBuild projects, as (logical id, project name), in the stack's order."""
+    found = stack_resources(session, stack, "AWS::CodeBuild::Project", "", remedy=remedy)
     return [(item.get("LogicalResourceId", ""), item.get("PhysicalResourceId", "")) for item in found]
 
 
@@ -209,43 +241,103 @@ def _pipeline_projects(session: Any, pipeline: str, remedy: str) -> set[str]:
     }
 
 
+def _choose_projects(session: Any, stack: str, pipeline: str | None, remedy: str) -> tuple[str, list[tuple[str, str]]]:
+    """The name of the validate project of the stack's ``ValidatedS3Pipeline``, and its deploy projects."""
+    projects = _stack_projects(session, stack, remedy)
+    validation = [item for item in projects if PROJECT_MARKER in item[0]]
+    deploys = [item for item in projects if _DEPLOY_PROJECT.search(item[0])]
+    if not validation:
+        raise RulesError(
+            f"the stack {stack!r} has no validate project of a ValidatedS3Pipeline (no AWS::CodeBuild::Project "
+            f"whose logical id holds {PROJECT_MARKER!r}): is it the stack that holds the pipeline?"
+        )
+    if len(validation) > 1 and pipeline:
+        run_by_pipeline = _pipeline_projects(session, pipeline, remedy)
+        validation = [item for item in validation if item[1] in run_by_pipeline]
+        deploys = [item for item in deploys if item[1] in run_by_pipeline]
+        if not validation:
+            raise RulesError(f"none of the stack {stack!r}'s validate projects is run by the pipeline {pipeline!r}")
+    if len(validation) > 1:
+        names = ", ".join(logical for logical, _ in validation)
+        raise RulesError(
+            f"the stack {stack!r} holds more than one ValidatedS3Pipeline (validate projects {names}): pass "
+            "--pipeline NAME to choose one"
+        )
+    return validation[0][1], deploys
+
+
 def find_validation_project(session: Any, stack: str, *, pipeline: str | None = None, remedy: str = "") -> str:
     """The name of the validate project of the stack's ``ValidatedS3Pipeline``.
 
     With several pipelines in the stack, ``pipeline`` (a pipeline's name) chooses the one whose actions run it.
     Raises ``AwsError`` when the stack has none, or several and no way to choose.
     """
-    projects = _stack_projects(session, stack, remedy)
-    if not projects:
-        raise RulesError(
-            f"the stack {stack!r} has no validate project of a ValidatedS3Pipeline (no AWS::CodeBuild::Project "
-            f"whose logical id holds {PROJECT_MARKER!r}): is it the stack that holds the pipeline?"
-        )
-    if len(projects) > 1 and pipeline:
-        run_by_pipeline = _pipeline_projects(session, pipeline, remedy)
-        projects = [item for item in projects if item[1] in run_by_pipeline]
-        if not projects:
-            raise RulesError(f"none of the stack {stack!r}'s validate projects is run by the pipeline {pipeline!r}")
-    if len(projects) > 1:
-        names = ", ".join(logical for logical, _ in projects)
-        raise RulesError(
-            f"the stack {stack!r} holds more than one ValidatedS3Pipeline (validate projects {names}): pass "
-            "--pipeline NAME to choose one"
-        )
-    return projects[0][1]
+    return _choose_projects(session, stack, pipeline, remedy)[0]
+
+
+def _build_commands(buildspec: object) -> tuple[str, ...]:
+    """The commands of a buildspec's build phase; none when it is not JSON (the rules' reading says so)."""
+    try:
+        spec = json.loads(str(buildspec))
+    except ValueError:
+        return ()
+    build = spec.get("phases", {}).get("build", {}) if isinstance(spec, dict) else {}
+    commands = build.get("commands", []) if isinstance(build, dict) else []
+    return tuple(str(command) for command in (commands if isinstance(commands, list) else [commands]))
+
+
+def _batch_get_projects(session: Any, names: Sequence[str], remedy: str) -> dict[str, Any]:
+    """The CodeBuild projects ``names`` that exist, by name."""
+    listed = ", ".join(map(repr, names))
+    resource = f"the CodeBuild project{'s' if len(names) > 1 else ''} {listed}"
+    with aws_errors(action="codebuild:BatchGetProjects", resource=resource, remedy=remedy):
+        response = session.client("codebuild").batch_get_projects(names=list(names))
+    return {project.get("name"): project for project in response.get("projects", [])}
+
+
+def _read_rules(session: Any, stack: str, name: str, remedy: str) -> CheckRules:
+    """The check rules in the buildspec of the validate project ``name``."""
+    source = f"the deployed pipeline (stack {stack}, CodeBuild project {name})"
+    resource = f"the CodeBuild project {name!r}"
+    project = _batch_get_projects(session, [name], remedy).get(name)
+    if project is None:
+        raise RulesError(f"the stack {stack!r} lists {resource}, but CodeBuild does not know it (check --region)")
+    buildspec = project.get("source", {}).get("buildspec")
+    if not buildspec:
+        raise RulesError(f"{resource} has no buildspec of its own: is it the validate project of a pipeline?")
+    return rules_from_buildspec(str(buildspec), source=source)
+
+
+def _read_deploy_stages(session: Any, deploys: Sequence[tuple[str, str]]) -> tuple[DeployStage, ...]:
+    """What the deploy projects ``deploys`` (logical id, name) run; a project listed but gone is left out."""
+    found = _batch_get_projects(session, [physical for _, physical in deploys], "")
+    stages = []
+    for logical, physical in deploys:
+        if physical in found:
+            named = _STAGE_OF_DESCRIPTION.search(str(found[physical].get("description", "")))
+            commands = _build_commands(found[physical].get("source", {}).get("buildspec", ""))
+            stages.append(DeployStage(name=named.group(1) if named else logical, commands=commands))
+    return tuple(stages)
+
+
+def read_deployed_pipeline(
+    session: Any, stack: str, *, pipeline: str | None = None, remedy: str = ""
+) -> DeployedPipeline:
+    """The check rules of the stack's deployed validate stage, and what its deploy stages run (a second
+    ``codebuild:BatchGetProjects``); ``remedy`` ends the access-denied messages about the rules.
+
+    Deploy stages that cannot be read do not stop the check: ``DeployedPipeline.unread`` says why.
+    """
+    name, deploys = _choose_projects(session, stack, pipeline, remedy)
+    rules = _read_rules(session, stack, name, remedy)
+    try:
+        return DeployedPipeline(rules, _read_deploy_stages(session, deploys) if deploys else ())
+    except AwsError as exc:
+        return DeployedPipeline(rules, unread=str(exc))
 
 
 def read_pipeline_rules(session: Any, stack: str, *, pipeline: str | None = None, remedy: str = "") -> CheckRules:
     """The check rules of the stack's deployed validate stage; ``remedy`` ends the access-denied messages."""
-    name = find_validation_project(session, stack, pipeline=pipeline, remedy=remedy)
-    source = f"the deployed pipeline (stack {stack}, CodeBuild project {name})"
-    resource = f"the CodeBuild project {name!r}"
-    with aws_errors(action="codebuild:BatchGetProjects", resource=resource, remedy=remedy):
-        response = session.client("codebuild").batch_get_projects(names=[name])
-    projects = response.get("projects", [])
-    if not projects:
-        raise RulesError(f"the stack {stack!r} lists {resource}, but CodeBuild does not know it (check --region)")
-    buildspec = projects[0].get("source", {}).get("buildspec")
-    if not buildspec:
-        raise RulesError(f"{resource} has no buildspec of its own: is it the validate project of a pipeline?")
-    return rules_from_buildspec(str(buildspec), source=source)
+    return _read_rules(
+        session, stack, find_validation_project(session, stack, pipeline=pipeline, remedy=remedy), remedy
+    )

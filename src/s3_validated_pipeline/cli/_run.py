@@ -29,6 +29,7 @@ from ._local.runner import (
     RunOptions,
     StageOutcome,
     builds_to_run,
+    short_command,
 )
 from ._package import PackageError, build_package
 
@@ -36,7 +37,6 @@ __all__ = ["run_command"]
 
 _FOLDER_LIKE = re.compile(r"\S*(?:\.out/*|/|(?:^|/)cdk\.out/\S*)")
 """An --app value that names a folder (``cdk.out``, ``build/``, ``x.out``) rather than a command: no spaces."""
-_COMMAND_WIDTH = 100
 _MARKS = {SUCCEEDED: ("✓", "green"), FAILED: ("✗", "red"), STOPPED: ("■", "yellow"), SKIPPED: ("-", None)}
 
 
@@ -107,20 +107,11 @@ def _echo_stage(outcome: StageOutcome, width: int) -> None:
         if action.detail and action.state != SUCCEEDED:
             click.echo(f"{prefix}{action.detail}")
         if action.failed_command is not None:
-            click.echo(f"{prefix}failed command: {_short_command(action.failed_command)}")
+            click.echo(f"{prefix}failed command: {short_command(action.failed_command)}")
         for finding in action.findings:
             click.secho(f"{prefix}{finding}", fg="red")
         if action.state == FAILED and action.log:
             click.echo(f"{prefix}log: {action.log}")
-
-
-def _short_command(command: str) -> str:
-    """A buildspec command on one line: its first line, cut to ``_COMMAND_WIDTH``, and how many lines follow."""
-    first, *rest = command.strip().splitlines() or [""]
-    more = f" (+{len(rest)} more lines)" if rest else ""
-    if len(first) + len(more) > _COMMAND_WIDTH:
-        first = first[: _COMMAND_WIDTH - len(more) - 1] + "…"
-    return first + more
 
 
 def _document(pipeline: Pipeline, package: Path, run: LocalRun, outcomes: list[StageOutcome]) -> dict[str, Any]:
@@ -157,7 +148,7 @@ def _summary(document: dict[str, Any], seconds: float) -> None:
         failed = next((a for a in stage["actions"] if a["failed_command"] is not None), None)
         command = ""
         if failed is not None:
-            command = f" The command {_short_command(failed['failed_command'])} exited with code {failed['exit_code']}."
+            command = f" The command {short_command(failed['failed_command'])} exited with code {failed['exit_code']}."
         click.secho(f"Failed: {document['failed_stage']}.{command}", fg="red", bold=True)
     elif document["stopped_at"]:
         click.secho(f"Stopped at {document['stopped_at']} (pass --approve to go on).", fg="yellow")

@@ -69,8 +69,8 @@ def record_history(
         dead_letter_queue: where events the rule cannot deliver go.
         trigger_log_group: the upload trigger function's log group; the saved query reads it too, to pair each
             execution with the uploaded object version. None (``TriggerMode.DIRECT``): the query shows each
-            execution's Source action events instead, and the README's ``list-action-executions`` recipe gives the
-            version.
+            execution's Source action events instead, and the ``list-action-executions`` recipe of docs/operations.md
+            gives the version.
     """
     group = encrypted_log_group(scope, "History", key=key, retention_days=retention_days)
     # EventBridge writes to CloudWatch Logs under the log group's resource policy (never a role). It delivers
@@ -117,7 +117,8 @@ def _executions_query(
     one per start naming the object version.
 
     Action events name their stage, action and type (``detail.type.category`` is ``Source`` for the S3 source), not
-    the object version: with no trigger log, ``aws codepipeline list-action-executions`` gives the version (README).
+    the object version: with no trigger log, ``aws codepipeline list-action-executions`` gives the version
+    (docs/operations.md).
     The trigger's JSON line holds ``"pipelineExecutionId": ..., "objectVersionId": ...`` in that order.
     """
     versions = trigger_log_group is not None

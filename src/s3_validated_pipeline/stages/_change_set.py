@@ -17,6 +17,7 @@ deploy role (the CDK bootstrap's, or ``DeployTarget.action_role_arn``).
 from __future__ import annotations
 
 from .._buildspec import WORK_DIR
+from ..check import REPORT_PATH
 
 EXPORTED_VARIABLES = (
     "CHANGE_SET_NAME",
@@ -27,16 +28,19 @@ EXPORTED_VARIABLES = (
 )
 """What the plan action exports (``#{<namespace>.<name>}``) for the approval's message and the stage condition."""
 
+# Always as the build's own role (its container credentials, not a role assumed before): CDK's deploy role may not
+# assume the file-publishing role, the build's role may assume both.
 _ASSUME = f"""assume() {{
   local creds
-  if ! creds=$(aws sts assume-role --role-arn "$1" --role-session-name "s3vp-${{CODEBUILD_BUILD_NUMBER:-local}}" \\
-      --query Credentials --output json 2> {WORK_DIR}/assume.err); then
+  if ! creds=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN aws sts assume-role \\
+      --role-arn "$1" --role-session-name "s3vp-${{CODEBUILD_BUILD_NUMBER:-local}}" --query Credentials --output json \\
+      2> {WORK_DIR}/assume.err); then
     cat {WORK_DIR}/assume.err >&2
     echo "Cannot assume $1. Bootstrap the target once with 'cdk bootstrap aws://<account>/<region>' (add" \\
       "'--trust <pipeline account>' when it is another account) using the qualifier the target names." >&2
     exit 1
   fi
-  eval "$(python3 -c 'import json, shlex, sys; c = json.load(sys.stdin); print("export " + " ".join(k + "=" + \\
+  eval "$(python3 -I -c 'import json, shlex, sys; c = json.load(sys.stdin); print("export " + " ".join(k + "=" + \\
 shlex.quote(c[v]) for k, v in (("AWS_ACCESS_KEY_ID", "AccessKeyId"), ("AWS_SECRET_ACCESS_KEY", "SecretAccessKey"), \\
 ("AWS_SESSION_TOKEN", "SessionToken"))))' <<< "$creds")"
 }}"""
@@ -50,7 +54,7 @@ _CREATE = f"""create_change_set() {{
   if [ "$(wc -c < "$S3VP_TEMPLATE")" -gt 51200 ]; then
     # Too large to send inline: staged in the bootstrap's bucket by its file-publishing role, then compared below.
     local key="s3vp/$(sha256sum "$S3VP_TEMPLATE" | cut -d' ' -f1).json"
-    ( assume "$S3VP_FILE_ROLE_ARN" && aws s3 cp --quiet "$S3VP_TEMPLATE" "s3://$S3VP_STAGING_BUCKET/$key" )
+    ( assume "$S3VP_FILE_ROLE_ARN"; aws s3 cp --quiet "$S3VP_TEMPLATE" "s3://$S3VP_STAGING_BUCKET/$key" )
     body=(--template-url "https://$S3VP_STAGING_BUCKET.s3.$AWS_REGION.amazonaws.com/$key")
   fi
   printf '%s' "$S3VP_PARAMETERS" > {WORK_DIR}/parameters.json
@@ -62,7 +66,8 @@ _CREATE = f"""create_change_set() {{
   aws cloudformation wait change-set-create-complete --stack-name "$S3VP_STACK" --change-set-name "$name" || true
 }}"""  # noqa: S608  # shell, not SQL
 
-CHANGE_SET_SCRIPT = f"""(
+CHANGE_SET_SCRIPT = f"""# The change set of $S3VP_STACK ($S3VP_MODE): made from the verified template, proven, run
+(
 set -euo pipefail
 {_ASSUME}
 {_CREATE}
@@ -82,11 +87,11 @@ fi
 [ "$status" = NONE ] && create_change_set
 aws cloudformation describe-change-set --stack-name "$S3VP_STACK" --change-set-name "$name" --output json \\
   > {WORK_DIR}/change-set.json
+# Without a template, the checker accepts only a change set without changes (nothing to compare, nothing to run).
 aws cloudformation get-template --stack-name "$S3VP_STACK" --change-set-name "$name" --template-stage Original \\
-  --output json > {WORK_DIR}/change-set-template.json 2> /dev/null || echo '{{}}' > {WORK_DIR}/change-set-template.json
+  --output json > {WORK_DIR}/change-set-template.json || echo '{{}}' > {WORK_DIR}/change-set-template.json
 python3 {WORK_DIR}/check.py change-set {WORK_DIR}/change-set.json --template "$S3VP_TEMPLATE" \\
-  --change-set-template {WORK_DIR}/change-set-template.json --source .validated/source.json \\
-  > {WORK_DIR}/change-set.env
+  --change-set-template {WORK_DIR}/change-set-template.json --report {REPORT_PATH} > {WORK_DIR}/change-set.env
 . {WORK_DIR}/change-set.env
 cat {WORK_DIR}/change-set.env
 if [ "$S3VP_MODE" = deploy ] && [ "$CHANGE_SET_NAME" != none ]; then
@@ -98,6 +103,10 @@ if [ "$S3VP_MODE" = deploy ] && [ "$CHANGE_SET_NAME" != none ]; then
     aws cloudformation wait stack-update-complete --stack-name "$S3VP_STACK"
   fi
 fi
-) && . {WORK_DIR}/change-set.env"""
-"""One buildspec command: the whole change-set step, in a subshell that stops at the first failure; its exports are
-read again outside it, so that CodeBuild exports them as variables."""
+)
+code=$?
+if [ "$code" -eq 0 ]; then . {WORK_DIR}/change-set.env; fi
+(exit "$code")"""
+"""One buildspec command: the whole change-set step, in a subshell that stops at the first failure; when it succeeded
+its exports are read again outside it, so that CodeBuild exports them as variables. The subshell's status is read on
+the next line, not with ``( ... ) && ...``: bash ignores ``set -e`` inside a command whose status is tested."""

@@ -41,8 +41,8 @@ MAX_ALARMS = 5
 class CloudFormationDeployment:
     """Deploy a CloudFormation template from the validated artifact through a change set (create, then execute).
 
-    For a CDK app with assets (Lambda code, images), deploy with ``DeployTarget(commands=["npx cdk deploy ..."])``
-    instead: a change set does not publish assets.
+    For a CDK app with assets (Lambda code, images), deploy with
+    ``DeployTarget(commands=["npx --no-install cdk deploy ..."])`` instead: a change set does not publish assets.
 
     Args:
         template_path: the template's path inside the validated artifact, e.g. ``"cdk.out/App.template.json"``.
@@ -86,14 +86,14 @@ class DeployTarget:
 
     Give exactly one of ``cloudformation`` or ``commands``. Every deployment first verifies the artifact's
     manifest. A target in another account is reached through roles in that account: by default those of
-    ``cdk bootstrap --trust <pipeline account>`` (see the README).
+    ``cdk bootstrap --trust <pipeline account>`` (see docs/stages.md).
 
     Args:
         name: the environment's name; the stage is ``Deploy<name>``.
         account: the target account. Default: the pipeline's.
         region: the target region. Default: the pipeline's; other regions are not supported yet.
         cloudformation: deploy a template from the artifact through a change set.
-        commands: deploy with shell commands in CodeBuild, e.g. ``["npx cdk deploy --all --require-approval never"]``.
+        commands: deploy with shell commands in CodeBuild, e.g. ``["npx --no-install cdk deploy --all"]``.
         build_environment: for ``commands``. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``, whatever the
             validate stage runs on.
         approval: require a manual approval before this environment. Never guessed from the name. Default: none.
@@ -178,8 +178,9 @@ class DeployTarget:
                     f"{argument}.commands",
                     self.commands,
                     f"Target {self.name!r} has neither commands nor cloudformation, so it would deploy nothing (an "
-                    "approval alone is not a deployment): give commands=['npx cdk deploy --all --require-approval "
-                    "never'] or cloudformation=CloudFormationDeployment(template_path=..., stack_name=...).",
+                    "approval alone is not a deployment): give commands=['npx --no-install cdk deploy --all "
+                    "--require-approval never'] or cloudformation=CloudFormationDeployment(template_path=..., "
+                    "stack_name=...).",
                 )
             )
         elif self.cloudformation is not None and self.commands:

@@ -26,7 +26,7 @@ class PackageCheckOptions:
     """Limits and rules of the package check, which reads the uploaded zip itself before anything runs.
 
     Every rule is always on; these settings tune the ones with a threshold, and say which paths the forbidden-file
-    and credentials rules skip. See the README's "Package check".
+    and credentials rules skip. See docs/package-check.md.
 
     Args:
         max_entries: the most entries (files and folders) a package may hold. Default: 10,000.

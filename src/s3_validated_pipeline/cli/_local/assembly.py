@@ -91,6 +91,7 @@ class Resolver:
 
     def __init__(self, templates: Mapping[str, Mapping[str, Any]]) -> None:
         self.templates = templates
+        """Each stack's template, by stack name."""
         self._exports: dict[str, tuple[str, Any]] = {}
         for stack, template in templates.items():
             for output in template.get("Outputs", {}).values():

@@ -98,11 +98,24 @@ def is_deploy(stage: Stage, action: Action) -> bool:
     return action.category == "Deploy" or stage.name.startswith("Deploy")
 
 
+_COMMAND_WIDTH = 100
+
+
+def short_command(command: str) -> str:
+    """A buildspec command on one line: its first line, cut to ``_COMMAND_WIDTH``, and how many lines follow."""
+    first, *rest = command.strip().splitlines() or [""]
+    more = f" (+{len(rest)} more lines)" if rest else ""
+    if len(first) + len(more) > _COMMAND_WIDTH:
+        first = first[: _COMMAND_WIDTH - len(more) - 1] + "…"
+    return first + more
+
+
 def would_run(action: Action) -> str:
-    """What a skipped action would do, in one line."""
+    """What a skipped action would do, in one line (each command by its first line)."""
     if action.buildspec is not None:
         commands = action.buildspec.get("phases", {}).get("build", {}).get("commands", [])
-        return "would run: " + ("; ".join(commands) if commands else "the manifest verification only")
+        shown = "; ".join(short_command(command) for command in commands)
+        return "would run: " + (shown or "the manifest verification only")
     configuration = {k: v for k, v in action.configuration.items() if isinstance(v, str | int | bool)}
     return f"would run {action.provider} {json.dumps(configuration, sort_keys=True)}"
 

@@ -1,0 +1,213 @@
+"""The permission plan catches what it claims to: each test changes one thing in a copy of an example's synthesized
+templates (no synthesis: the session's JSON, deep-copied) and the plan then fails, naming exactly that call.
+
+Removing a needed statement (from an identity policy, a key policy or a trust policy) fails the call it allowed;
+widening one (a boundary's folder to everything, ``sts:AssumeRole`` on ``*``, a key policy granting ``kms:*``) fails
+the must-not checks that guard it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.permissions import plan
+
+Templates = dict[str, dict[str, Any]]
+
+
+def mutated(example: str, change: Callable[[plan.Site, Templates], None]) -> plan.Site:
+    """The example as the plan reads it, after ``change`` (given the unchanged site, to find things) edits a copy."""
+    original = plan.example_site(example)
+    templates: Templates = copy.deepcopy({stack: dict(template) for stack, template in original.templates.items()})
+    change(original, templates)
+    return plan.Site(example, templates, original.resolver.environments)
+
+
+def role_policies(site: plan.Site, templates: Templates, arn: str) -> Iterator[dict[str, Any]]:
+    """The policy documents a template attaches to the role ``arn`` (one it defines)."""
+    for stack, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::IAM::Role" and site.arn(stack, logical_id) == arn:
+                for policy in template["Resources"].values():
+                    if policy["Type"] == "AWS::IAM::Policy" and {"Ref": logical_id} in policy["Properties"]["Roles"]:
+                        yield policy["Properties"]["PolicyDocument"]
+
+
+def resource_of(site: plan.Site, templates: Templates, type_: str, logical_id_part: str) -> dict[str, Any]:
+    [found] = [
+        resource["Properties"]
+        for template in templates.values()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == type_ and logical_id_part in logical_id
+    ]
+    return found
+
+
+def calls(site: plan.Site, *entries: plan.Entry) -> set[tuple[str, str, str]]:
+    """(principal, action, resource) of every finding: of the whole plan, or of ``entries`` only."""
+    found = (
+        [f for entry in entries for action in entry.actions for f in plan.check(site, entry, action)[1]]
+        if entries
+        else plan.findings(site)
+    )
+    return {(f.principal, f.action, f.resource) for f in found}
+
+
+def entry(principal: plan.Principal, resource: str) -> plan.Entry:
+    [found] = [e for e in plan.ENTRIES if e.principal is principal and e.resource == resource]
+    return found
+
+
+def the(site: plan.Site, principal: plan.Principal) -> plan.Instance:
+    [found] = plan.instances(site, principal)
+    return found
+
+
+# --- Removing a needed statement --------------------------------------------------------------------------------
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_removing_the_validate_roles_read_of_the_upload_fails_that_call() -> None:
+    # GIVEN the seed example without the Validate role's statement reading the uploaded object
+    def change(site: plan.Site, templates: Templates) -> None:
+        [document] = role_policies(site, templates, the(site, plan.VALIDATE).caller.arn)
+        document["Statement"] = [s for s in document["Statement"] if "s3:GetObjectVersion" not in s["Action"]]
+
+    site = mutated("seed_pipeline", change)
+    # THEN the plan fails on exactly that call
+    upload = the(site, plan.VALIDATE).pipeline
+    assert upload is not None
+    assert calls(site) == {("validate", "s3:GetObjectVersion", upload.source_object)}
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_removing_a_key_policy_statement_fails_the_services_it_let_use_the_key() -> None:
+    # GIVEN the seed example whose operations key no longer names the services that publish to its encrypted topic
+    def change(site: plan.Site, templates: Templates) -> None:
+        key = resource_of(site, templates, "AWS::KMS::Key", "OperationsKey")
+        statements = key["KeyPolicy"]["Statement"]
+        key["KeyPolicy"]["Statement"] = [s for s in statements if s.get("Sid") != "PipelineOperationsServices"]
+
+    site = mutated("seed_pipeline", change)
+    found = calls(site)
+    # THEN CloudWatch's alarms and SNS's dead letters fail on that key (EventBridge keeps the dead-letter statement,
+    # which happens to cover what it does with the topic's key too)
+    [operations_key] = [
+        site.arn(stack, key) for stack, key, _ in site.resources("AWS::KMS::Key") if "OperationsKey" in key
+    ]
+    assert {principal for principal, _, _ in found} == {"cloudwatch", "sns"}
+    assert {action for _, action, _ in found} == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert {resource for _, _, resource in found} == {operations_key}
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_removing_an_action_roles_trust_fails_the_pipeline_assuming_it() -> None:
+    # GIVEN the seed example whose approval action's role trusts nobody, though the pipeline role may assume it
+    approval = the(plan.example_site("seed_pipeline"), plan.APPROVAL).caller.arn
+
+    def change(site: plan.Site, templates: Templates) -> None:
+        for stack, template in templates.items():
+            for logical_id, resource in template["Resources"].items():
+                if resource["Type"] == "AWS::IAM::Role" and site.arn(stack, logical_id) == approval:
+                    resource["Properties"]["AssumeRolePolicyDocument"]["Statement"] = []
+
+    # THEN the pipeline can no longer run the approval: the plan names that call
+    assert calls(mutated("seed_pipeline", change)) == {("pipeline", "sts:AssumeRole", approval)}
+
+
+@pytest.mark.xdist_group("example-cross_account")
+def test_across_accounts_the_pipelines_own_side_must_allow_too() -> None:
+    # GIVEN the production deployment's role without its statement assuming the target's bootstrap roles (which
+    # still trust the pipeline's account)
+    production = next(
+        i
+        for i in plan.instances(plan.example_site("cross_account"), plan.DEPLOY_CHANGE_SET)
+        if i.target and i.target[0] == "333333333333"
+    )
+
+    def change(site: plan.Site, templates: Templates) -> None:
+        [document] = role_policies(site, templates, production.caller.arn)
+        document["Statement"] = [s for s in document["Statement"] if s["Action"] != "sts:AssumeRole"]
+
+    # THEN both roles it deploys through are refused
+    assert calls(mutated("cross_account", change)) == {
+        ("deploy-cloudformation", "sts:AssumeRole", plan.bootstrap_role("deploy", "333333333333", "eu-west-1")),
+        (
+            "deploy-cloudformation",
+            "sts:AssumeRole",
+            plan.bootstrap_role("file-publishing", "333333333333", "eu-west-1"),
+        ),
+    }
+
+
+# --- Widening one -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xdist_group("example-fleet")
+def test_widening_a_teams_boundary_to_every_artifact_fails_naming_another_teams_folder() -> None:
+    # GIVEN the fleet, team01's boundary letting its roles reach every object instead of its own folder
+    def change(site: plan.Site, templates: Templates) -> None:
+        boundary = resource_of(site, templates, "AWS::IAM::ManagedPolicy", "team01Boundary")
+        [own] = [s for s in boundary["PolicyDocument"]["Statement"] if s.get("Sid") == "OwnObjects"]
+        own["Resource"] = "*"
+
+    site = mutated("fleet", change)
+    found = calls(site, entry(plan.ROLE, "another pipeline's artifacts"))
+    # THEN team01's roles reach other teams' artifacts, and the plan names those calls; no other team's role does
+    team02 = next(p for p in site.pipelines if p.name == "fleet-team02")
+    validate = next(i for i in plan.instances(site, plan.VALIDATE) if i.pipeline and i.pipeline.name == "fleet-team01")
+    assert ("role", "s3:GetObject", team02.artifact("Validated")) in found
+    labels = {
+        f.label
+        for action in ("s3:GetObject", "s3:PutObject")
+        for f in plan.check(site, entry(plan.ROLE, "another pipeline's artifacts"), action)[1]
+    }
+    assert validate.label in labels
+    assert all(label.startswith("fleet-team01:") for label in labels)
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_granting_assume_role_on_everything_fails_naming_the_roles_out_of_reach() -> None:
+    # GIVEN the seed example's Validate role allowed sts:AssumeRole on "*"
+    def change(site: plan.Site, templates: Templates) -> None:
+        [document] = role_policies(site, templates, the(site, plan.VALIDATE).caller.arn)
+        document["Statement"].append({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+
+    site = mutated("seed_pipeline", change)
+    found = calls(site)
+    pipeline = the(site, plan.VALIDATE).pipeline
+    assert pipeline is not None
+    # THEN every finding is that call, by the Validate role: the account's bootstrap deploy role (which trusts the
+    # account), the uploader's role (the same), and roles of other accounts (whose trust nobody here can vouch for)
+    assert {(principal, action) for principal, action, _ in found} == {
+        ("validate", "sts:AssumeRole"),
+        ("role", "sts:AssumeRole"),
+    }
+    resources = {resource for _, _, resource in found}
+    assert plan.bootstrap_role("deploy", pipeline.account, pipeline.region) in resources
+    assert plan.bootstrap_role("deploy", plan.OTHER_ACCOUNT, pipeline.region) in resources
+    assert the(site, plan.UPLOADER).caller.arn in resources
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_a_key_policy_granting_a_role_everything_fails_naming_kms_sign() -> None:
+    # GIVEN the seed example's artifact key granting the Validate role every KMS action, in the key policy itself
+    def change(site: plan.Site, templates: Templates) -> None:
+        key = resource_of(site, templates, "AWS::KMS::Key", "ArtifactKey")
+        grant = {
+            "Effect": "Allow",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Principal": {"AWS": the(site, plan.VALIDATE).caller.arn},
+        }
+        key["KeyPolicy"]["Statement"].append(grant)
+
+    site = mutated("seed_pipeline", change)
+    pipeline = the(site, plan.VALIDATE).pipeline
+    assert pipeline is not None
+    # THEN the plan fails on signing with that key, which no role may do
+    assert calls(site) == {("role", "kms:Sign", pipeline.artifact_key)}
