@@ -148,9 +148,13 @@ def test_every_bucket_denies_requests_without_tls(seed: Synthesized) -> None:
 
 def test_every_key_rotates_and_is_retained(seed: Synthesized) -> None:
     keys = resources(seed, "AWS::KMS::Key")
-    assert len(keys) == 4  # source uploads, pipeline artifacts, operations (logs, queues, topics), the audit trail
+    # source uploads, pipeline artifacts, operations (logs, queues, topics), the audit trail; and the signing key,
+    # which KMS cannot rotate (no automatic rotation for asymmetric keys): a verifier must keep knowing its public key
+    assert len(keys) == 5
+    [signing] = [key for key in keys.values() if key["Properties"].get("KeySpec") == "ECC_NIST_P256"]
+    assert "EnableKeyRotation" not in signing["Properties"]
     for key in keys.values():
-        assert key["Properties"]["EnableKeyRotation"] is True
+        assert key["Properties"].get("EnableKeyRotation", key is signing) is True
         assert key["DeletionPolicy"] == "Retain"
 
 
@@ -167,8 +171,8 @@ def test_artifact_bucket_and_pipeline_use_the_artifact_key(seed: Synthesized) ->
 
 def test_log_groups_are_kms_encrypted_with_a_retention(seed: Synthesized) -> None:
     groups = resources(seed, "AWS::Logs::LogGroup")
-    # The validate, test and two deploy stages' builds; the execution history; the trail (the trigger has none).
-    assert len(groups) == 6
+    # The validate, attest, test and two deploy stages' builds; the execution history; the trail (the trigger has none)
+    assert len(groups) == 7
     for group_id, group in groups.items():
         # Execution history is kept two years, longer than CodePipeline's own 12 months.
         assert group["Properties"]["RetentionInDays"] == (731 if "History" in group_id or "Trail" in group_id else 365)
@@ -310,7 +314,7 @@ def test_pipeline_sources_the_watched_key_without_polling_then_validates(seed: S
     stages = pipeline["Properties"]["Stages"]
     assert [(s["Name"], [a["Name"] for a in s["Actions"]]) for s in stages] == [
         ("Source", ["Source"]),
-        ("Validate", ["Validate"]),
+        ("Validate", ["Validate", "Attest"]),
         ("Test", ["Test"]),
         ("DeployStaging", ["Deploy"]),
         ("ApproveProduction", ["Approve"]),
@@ -456,15 +460,16 @@ def test_each_component_has_its_own_role(seed: Synthesized) -> None:
         json.dumps(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], sort_keys=True)
         for r in roles.values()
     )
-    # The pipeline; one per action (source, validate, test, approval, two deploys); one per CodeBuild project
-    # (validate, test, two deploys); EventBridge's to start the pipeline; CloudTrail's delivery to CloudWatch Logs.
-    assert len(roles) == 1 + 6 + 4 + 1 + 1
-    assert sum("codebuild" in p for p in principals) == 4
+    # The pipeline; one per action (source, validate, attest, test, approval, two deploys); one per CodeBuild project
+    # (validate, attest, test, two deploys); EventBridge's to start the pipeline; CloudTrail's delivery to CloudWatch
+    # Logs.
+    assert len(roles) == 1 + 7 + 5 + 1 + 1
+    assert sum("codebuild" in p for p in principals) == 5
     assert sum("events" in p for p in principals) == 1
     assert sum("lambda" in p for p in principals) == 0
     assert sum("codepipeline" in p for p in principals) == 1
     projects = resources(seed, "AWS::CodeBuild::Project").values()
-    assert len({json.dumps(p["Properties"]["ServiceRole"]) for p in projects}) == 4
+    assert len({json.dumps(p["Properties"]["ServiceRole"]) for p in projects}) == 5
 
 
 def test_grant_upload_allows_putting_only_the_watched_key(seed: Synthesized) -> None:
@@ -490,7 +495,15 @@ def kms_key_of_source(seed: Synthesized) -> str:
 
 # --- Outputs ------------------------------------------------------------------------------------------------------
 
-OUTPUT_IDS = ("SourceBucketName", "ObjectKey", "SourceKeyArn", "PipelineName", "DeadLetterQueueUrl", "UploadCommand")
+OUTPUT_IDS = (
+    "SourceBucketName",
+    "ObjectKey",
+    "SourceKeyArn",
+    "PipelineName",
+    "DeadLetterQueueUrl",
+    "SigningKeyArn",
+    "UploadCommand",
+)
 
 
 def outputs_of(synthesized: Synthesized, pipeline: str) -> dict[str, Any]:
@@ -535,6 +548,9 @@ def test_minimal_example_outputs_the_bucket_the_pipeline_and_the_upload_command(
         if k.startswith("PipelineTriggerDeadLetterQueue") and r["Type"] == "AWS::SQS::Queue"
     ]
     assert outputs["DeadLetterQueueUrl"] == {"Ref": queue}
+    resources = minimal.json["Resources"]
+    [signing_key] = [k for k, r in resources.items() if r.get("Properties", {}).get("KeySpec") == "ECC_NIST_P256"]
+    assert outputs["SigningKeyArn"] == {"Fn::GetAtt": [signing_key, "Arn"]}
     assert outputs["UploadCommand"] == {
         "Fn::Join": [
             "",

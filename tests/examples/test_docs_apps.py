@@ -33,6 +33,7 @@ import aws_cdk as cdk
 import pytest
 
 from tests.conftest import ROOT
+from tests.test_pipeline import OUTPUT_IDS
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -40,7 +41,6 @@ PAGES = [README, *sorted(DOCS.glob("*.md"))]
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#{1,4} (.+)$", re.MULTILINE)
 APP_MARKER = "ValidatedS3Pipeline("
-OUTPUT_IDS = ("SourceBucketName", "ObjectKey", "SourceKeyArn", "PipelineName", "DeadLetterQueueUrl", "UploadCommand")
 MAINTAINED_IMAGE = "aws/codebuild/standard:7.0"
 RETIRED = "retiredBuildEnvironment"
 

@@ -31,7 +31,7 @@ from s3_validated_pipeline import (
     ValidatedS3Pipeline,
     ValidationOptions,
 )
-from s3_validated_pipeline._buildspec import PROVENANCE_VARIABLES
+from s3_validated_pipeline._buildspec import verify_provenance
 from s3_validated_pipeline.cli._local.assembly import Resolver
 from s3_validated_pipeline.stages._change_set import CHANGE_SET_SCRIPT, EXPORTED_VARIABLES
 from tests.conftest import Synthesized, assert_fails, new_pipeline, synthesize, synthesized_example
@@ -39,7 +39,8 @@ from tests.conftest import Synthesized, assert_fails, new_pipeline, synthesize, 
 PIPELINE_ACCOUNT = "111111111111"
 REGION = "eu-west-1"
 ENV = cdk.Environment(account=PIPELINE_ACCOUNT, region=REGION)
-VERIFY = "python3 /tmp/s3vp/check.py verify ."
+VERIFY = ["python3 /tmp/s3vp/check.py verify .", verify_provenance()]
+"""The last lines of every pre_build after Validate: the manifest, then the signed provenance."""
 ROLLBACK = {"Result": "ROLLBACK"}
 RETRY = {"Result": "RETRY", "RetryConfiguration": {"RetryMode": "FAILED_ACTIONS"}}
 ACCOUNT_ID = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")
@@ -248,7 +249,7 @@ def test_test_buildspec_verifies_the_manifest_then_reports_to_the_group(
     [group] = view.of_type("AWS::CodeBuild::ReportGroup")
     test = view.action("Test", "Test")
     spec = view.buildspec(test["Configuration"]["ProjectName"]["Ref"])
-    fetch_checker, verify = spec["phases"]["pre_build"]["commands"]
+    fetch_checker, *verify = spec["phases"]["pre_build"]["commands"]
     assert "sha256sum --check --strict" in fetch_checker
     assert verify == VERIFY
     assert spec["phases"]["pre_build"]["on-failure"] == "ABORT"
@@ -423,12 +424,9 @@ TARGETS = {"Staging": "222222222222", "Production": "333333333333"}
 
 
 def change_set_settings(action: dict[str, Any]) -> dict[str, str]:
-    """A change-set action's settings: its environment variables by name, less the provenance variables every action
-    after Validate has (tests/validate/test_attest.py)."""
+    """A change-set action's environment variables, by name (a resource's ARN as the local resolver shows it)."""
     variables = json.loads(Resolver({}).resolve("", action["Configuration"]["EnvironmentVariables"]))
-    return {
-        v["name"]: v["value"] for v in variables if v["type"] == "PLAINTEXT" and v["name"] not in PROVENANCE_VARIABLES
-    }
+    return {v["name"]: v["value"] for v in variables if v["type"] == "PLAINTEXT"}
 
 
 @pytest.mark.parametrize(("name", "account"), TARGETS.items())
@@ -436,6 +434,7 @@ def test_change_sets_are_made_and_run_as_the_target_accounts_bootstrap_roles(
     cross: View, name: str, account: str
 ) -> None:
     [deploy] = cross.stages[f"Deploy{name}"]["Actions"]
+    [signing_key] = [k for k, key in cross.of_type("AWS::KMS::Key").items() if key["Properties"].get("KeySpec")]
     assert (deploy["Name"], deploy["ActionTypeId"]["Provider"]) == ("Deploy", "CodeBuild")
     assert deploy["InputArtifacts"] == [{"Name": "Attested"}]
     assert change_set_settings(deploy) == {
@@ -448,13 +447,14 @@ def test_change_sets_are_made_and_run_as_the_target_accounts_bootstrap_roles(
         "S3VP_PARAMETERS": "[]",
         "S3VP_CAPABILITIES": "CAPABILITY_NAMED_IAM",
         "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
+        "S3VP_SIGNING_KEY_ARN": f"arn:aws:local:::{signing_key}.Arn",
         "S3VP_MODE": "deploy",
     }
     # The project that verifies the artifact is the one that makes the change set from it, and may assume exactly
     # the target's deploy role (and, for a template too large to send inline, its file-publishing role).
     project = deploy["Configuration"]["ProjectName"]["Ref"]
     spec = cross.buildspec(project)
-    assert spec["phases"]["pre_build"]["commands"][-1] == VERIFY
+    assert spec["phases"]["pre_build"]["commands"][-2:] == VERIFY
     assert spec["phases"]["build"]["commands"] == [CHANGE_SET_SCRIPT]
     assert spec["env"]["exported-variables"] == list(EXPORTED_VARIABLES)
     assert assumable(cross, cross.project_role(project)) == {
@@ -605,7 +605,7 @@ def test_every_stage_after_validate_verifies_the_manifest_first(request: pytest.
         assert first["ActionTypeId"]["Provider"] == "CodeBuild", stage["Name"]
         assert first["InputArtifacts"] == [{"Name": "Attested"}], stage["Name"]
         spec = view.buildspec(first["Configuration"]["ProjectName"]["Ref"])
-        assert spec["phases"]["pre_build"]["commands"][-1] == VERIFY, stage["Name"]
+        assert spec["phases"]["pre_build"]["commands"][-2:] == VERIFY, stage["Name"]
         assert all(action["RunOrder"] > 1 for action in rest), stage["Name"]
 
 
