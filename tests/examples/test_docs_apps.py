@@ -229,7 +229,7 @@ def pipeline_of(app: SynthesizedApp) -> dict[str, Any]:
 def validate_project(app: SynthesizedApp) -> dict[str, Any]:
     """The CodeBuild project of the pipeline's Validate stage."""
     stages = {stage["Name"]: stage for stage in pipeline_of(app)["Properties"]["Stages"]}
-    [action] = stages["Validate"]["Actions"]
+    [action] = [action for action in stages["Validate"]["Actions"] if action["Name"] == "Validate"]
     project: dict[str, Any] = app.template["Resources"][action["Configuration"]["ProjectName"]["Ref"]]
     return project
 

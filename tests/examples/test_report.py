@@ -25,10 +25,12 @@ def test_outline_lists_every_stage_and_action_in_order(seed: Synthesized) -> Non
 
 def test_build_outline_names_every_project_with_its_image_and_runtimes(seed: Synthesized) -> None:
     lines = synth_report.build_outline(seed.json)
-    assert sum(line.startswith("CodeBuild") for line in lines) == 4
-    # Validate keeps the retired environment the seed asks for; Test and both deployments take the maintained one.
+    assert sum(line.startswith("CodeBuild") for line in lines) == 5
+    # Validate keeps the retired environment the seed asks for; Test and both deployments take the maintained one;
+    # Attest runs only the checker, on the maintained image's default Python.
     assert lines.count("  aws/codebuild/standard:5.0, runtimes nodejs 16") == 1
     assert lines.count("  aws/codebuild/standard:7.0, runtimes nodejs 22") == 3
+    assert lines.count("  aws/codebuild/standard:7.0, runtimes (image defaults)") == 1
 
 
 def test_counts_match_the_template(seed: Synthesized) -> None:

@@ -68,7 +68,8 @@ def test_synthesis_is_deterministic() -> None:
 
 
 def test_changing_the_validation_commands_leaves_the_pipeline_resource_untouched() -> None:
-    """Commands live in the CodeBuild project, so changing them never updates (and never disturbs) the pipeline."""
+    """Commands live in the CodeBuild projects (Validate's, which runs them, and Attest's, which records them in the
+    provenance), so changing them never updates (and never disturbs) the pipeline."""
 
     def template(commands: list[str]) -> dict[str, Any]:
         stack = cdk.Stack(cdk.App(), "Stack")
@@ -77,4 +78,5 @@ def test_changing_the_validation_commands_leaves_the_pipeline_resource_untouched
 
     before, after = template(["npm ci"]), template(["npm ci", "npm run lint"])
     changed = sorted(k for k in before if before[k] != after[k])
-    assert [before[k]["Type"] for k in changed] == ["AWS::CodeBuild::Project"]
+    assert [before[k]["Type"] for k in changed] == ["AWS::CodeBuild::Project", "AWS::CodeBuild::Project"]
+    assert [re.sub(r"[0-9A-F]{8}$", "", k) for k in changed] == ["PipelineAttestProject", "PipelineValidationProject"]
