@@ -107,6 +107,8 @@ TRAIL_KEY = Doc(
     "CloudTrail: the key policy",
     "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html",
 )
+KMS_SIGN = Doc("KMS: Sign", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html")
+KMS_VERIFY = Doc("KMS: Verify", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html")
 
 # ---------------------------------------------------------------------------------------------------------------
 # What each example's code asks for (the templates say how; these say who and where)
@@ -296,6 +298,18 @@ class Pipeline:
     def of(self, provider: str) -> list[Action]:
         return [action for action in self.actions if action.provider == provider]
 
+    @property
+    def attest_role(self) -> str:
+        """The role of the project its ``Attest`` action runs: the only one that may sign its provenance."""
+        [project] = [a.project for a in self.actions if a.name == "Attest" and a.project is not None]
+        return project.role
+
+    @property
+    def signing_key(self) -> str:
+        """Its signing key, as its ``Attest`` action names it (``S3VP_SIGNING_KEY_ARN``)."""
+        [key] = {a.variables["S3VP_SIGNING_KEY_ARN"] for a in self.actions if a.name == "Attest"}
+        return key
+
 
 @dataclass(frozen=True)
 class Instance:
@@ -313,6 +327,12 @@ class Instance:
 class Request:
     resource: str
     context: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+
+
+SIGNING = {"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"}
+"""The context of the buildspecs' ``aws kms sign`` and ``aws kms verify`` (``--signing-algorithm ECDSA_SHA_256
+--message-type DIGEST``): the signing key's policy allows ``kms:Sign`` under these conditions only, so a request
+without them would be denied whoever makes it, and a must-not on it would pass for nothing."""
 
 
 class Site:
@@ -765,9 +785,15 @@ BUILD_ACTION = Principal(
 )
 VALIDATE = Principal(
     "validate",
-    "The Validate stage's CodeBuild role",
+    "The Validate action's CodeBuild role",
     "the `ServiceRole` of the CodeBuild project the `Validate` action runs (logical id containing `ValidationProject`)",
-    lambda site: _role_instances(site, lambda p: _stage_projects(site, p, lambda a: a.stage == "Validate")),
+    lambda site: _role_instances(site, lambda p: _stage_projects(site, p, lambda a: a.name == "Validate")),
+)
+ATTEST = Principal(
+    "attest",
+    "The Attest action's CodeBuild role",
+    "the `ServiceRole` of the CodeBuild project the `Attest` action runs (logical id containing `AttestProject`)",
+    lambda site: _role_instances(site, lambda p: _stage_projects(site, p, lambda a: a.name == "Attest")),
 )
 TEST = Principal(
     "test",
@@ -808,9 +834,15 @@ TRAIL_LOGS = Principal(
 )
 BUILD = Principal(
     "build",
-    "Every CodeBuild role above (Validate, Test, deploy)",
+    "Every CodeBuild role above (Validate, Attest, Test, deploy)",
     "the `ServiceRole` of every CodeBuild project a pipeline action runs",
     lambda site: _role_instances(site, lambda p: _stage_projects(site, p, lambda a: True)),
+)
+VERIFIER = Principal(
+    "verifier",
+    "Every CodeBuild role after Attest (Test, build stages, deploy)",
+    "the `ServiceRole` of every CodeBuild project an action runs on the `Attested` artifact",
+    lambda site: _role_instances(site, lambda p: _stage_projects(site, p, lambda a: "Attested" in a.inputs)),
 )
 BOOTSTRAP_DEPLOY = Principal(
     "bootstrap-deploy",
@@ -864,6 +896,7 @@ ROLES: tuple[Principal, ...] = (
     SOURCE,
     BUILD_ACTION,
     VALIDATE,
+    ATTEST,
     TEST,
     DEPLOY_COMMANDS,
     DEPLOY_CHANGE_SET,
@@ -880,6 +913,7 @@ ROLE = Principal(
 PRINCIPALS: tuple[Principal, ...] = (
     *ROLES,
     BUILD,
+    VERIFIER,
     ROLE,
     BOOTSTRAP_DEPLOY,
     EVENTS,
@@ -893,21 +927,22 @@ PRINCIPALS: tuple[Principal, ...] = (
 
 PRESENT = {
     "seed_pipeline": {
-        "trigger", "pipeline", "source", "codebuild-action", "validate", "test", "deploy-commands", "approval",
-        "uploader", "trail-logs", "build", "role", "events", "cloudwatch", "sns", "logs", "cloudtrail", "codebuild",
-        "codepipeline",
+        "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "deploy-commands",
+        "approval", "uploader", "trail-logs", "build", "verifier", "role", "events", "cloudwatch", "sns", "logs",
+        "cloudtrail", "codebuild", "codepipeline",
     },
     "minimal": {
-        "trigger", "pipeline", "source", "codebuild-action", "validate", "uploader", "build", "role", "events",
-        "cloudwatch", "logs", "codebuild", "codepipeline",
+        "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "uploader", "build", "role",
+        "events", "cloudwatch", "logs", "codebuild", "codepipeline",
     },
     "cross_account": {
-        "trigger", "pipeline", "source", "codebuild-action", "validate", "deploy-cloudformation", "approval",
-        "uploader", "build", "role", "bootstrap-deploy", "events", "cloudwatch", "logs", "codebuild", "codepipeline",
+        "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "deploy-cloudformation",
+        "approval", "uploader", "build", "verifier", "role", "bootstrap-deploy", "events", "cloudwatch", "logs",
+        "codebuild", "codepipeline",
     },
     "fleet": {
-        "trigger", "pipeline", "source", "codebuild-action", "validate", "test", "uploader", "build", "role",
-        "events", "cloudwatch", "sns", "logs", "codebuild", "codepipeline",
+        "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "uploader", "build",
+        "verifier", "role", "events", "cloudwatch", "sns", "logs", "codebuild", "codepipeline",
     },
 }  # fmt: skip
 """The principals each example has: a principal missing from its templates (or one found where none is expected)
@@ -1050,14 +1085,17 @@ def _approvals(site: Site, instance: Instance) -> list[str]:
     return [*found, f"{_pipeline(instance).arn}/ApproveProduction/Approve"]
 
 
+def _signs_with(instance: Instance) -> list[str]:
+    """The signing key the instance may sign with: its pipeline's, when it is that pipeline's Attest role."""
+    pipeline = instance.pipeline
+    return [pipeline.signing_key] if pipeline and instance.caller.arn == pipeline.attest_role else []
+
+
 SOURCE_CONFIGURATION = (
     "s3:PutBucketPolicy s3:DeleteBucketPolicy s3:PutLifecycleConfiguration s3:PutBucketNotification "
     "s3:PutBucketVersioning s3:PutEncryptionConfiguration s3:PutBucketAcl"
 )
-NO_SIGNING = (
-    "No key of the library signs anything yet: a grant of kms:Sign would be a new power (an attestation stage, once it "
-    "exists, is to hold the only one), so every role is checked against every key."
-)
+
 
 ENTRIES: tuple[Entry, ...] = (
     # --- The trigger rule's role ---------------------------------------------------------------------------------
@@ -1225,7 +1263,8 @@ ENTRIES: tuple[Entry, ...] = (
         "s3:GetObject",
         "its input artifact",
         lambda site, i: [_pipeline(i).artifact(name) for a in _actions_of(i) for name in a.inputs],
-        "CodeBuild downloads the action's input artifact (Validate: `Source`; later stages: `Validated`).",
+        "CodeBuild downloads the action's input artifact (Validate: `Source`; Attest: `Validated`; later stages: "
+        "`Attested`).",
         CODEBUILD_ROLE,
     ),
     need(
@@ -1241,7 +1280,8 @@ ENTRIES: tuple[Entry, ...] = (
         "s3:PutObject",
         "its output artifact",
         lambda site, i: [_pipeline(i).artifact(name) for a in _actions_of(i) for name in a.outputs],
-        "CodeBuild uploads the stage's output artifact (Validate: `Validated`; Test: its reports).",
+        "CodeBuild uploads the action's output artifact (Validate: `Validated`; Attest: `Attested`, the same files "
+        "with the signed provenance; Test: its reports).",
         CODEBUILD_ROLE,
     ),
     need(
@@ -1262,10 +1302,11 @@ ENTRIES: tuple[Entry, ...] = (
     ),
     must_not(
         BUILD,
-        "codebuild:StartBuild codebuild:UpdateProject",
-        "every CodeBuild project",
+        "codebuild:StartBuild codebuild:StartBuildBatch codebuild:UpdateProject",
+        "every CodeBuild project (the Attest project included)",
         lambda site, i: site.projects,
-        "A build must not start or change a build, its own included: that would run commands no template pinned.",
+        "A build must not start or change a build, its own included: that would run commands no template pinned, and "
+        "on the Attest project (a buildspec override) with Attest's right to sign.",
         CODEBUILD_ROLE,
     ),
     # --- The Validate stage's role -------------------------------------------------------------------------------
@@ -1302,6 +1343,52 @@ ENTRIES: tuple[Entry, ...] = (
             bootstrap_role(k, _pipeline(i).account, _pipeline(i).region) for k in (*BOOTSTRAP_KINDS, "cfn-exec")
         ],
         "Validate runs the package's own commands: they get no way into a deployment.",
+        CDK_BOOTSTRAP,
+    ),
+    # --- The Attest action's role ---------------------------------------------------------------------------------
+    need(
+        ATTEST,
+        "s3:GetObjectVersion",
+        "the uploaded object (the version the trigger names)",
+        lambda site, i: [_pipeline(i).source_object],
+        "Attest downloads the same version again and checks it itself: the verdict it signs is its own, not a report "
+        "the package's code in Validate could have rewritten.",
+        CODEBUILD_ROLE,
+    ),
+    need(
+        ATTEST,
+        "kms:Decrypt",
+        "the source key",
+        lambda site, i: [_pipeline(i).source_key],
+        "The uploaded object is encrypted with the source key.",
+        S3_SSE_KMS,
+    ),
+    need(
+        ATTEST,
+        "kms:Sign",
+        "its pipeline's signing key",
+        lambda site, i: [Request(_pipeline(i).signing_key, SIGNING)],
+        "Attest signs the provenance statement's digest (`aws kms sign --message-type DIGEST --signing-algorithm "
+        "ECDSA_SHA_256`); the key's policy names its role alone, for that algorithm and message type. Its checker, "
+        "artifacts, artifact key and log group are every CodeBuild role's (below).",
+        KMS_SIGN,
+    ),
+    must_not(
+        ATTEST,
+        "kms:Decrypt",
+        "every key but the artifact and source keys",
+        lambda site, i: _keys_but(site, [_pipeline(i).artifact_key, _pipeline(i).source_key]),
+        "Attest reads the package and the validated artifact, and writes the attested one; nothing else.",
+        KMS_KEY_POLICIES,
+    ),
+    must_not(
+        ATTEST,
+        "sts:AssumeRole",
+        "the CDK bootstrap roles of its account",
+        lambda site, i: [
+            bootstrap_role(k, _pipeline(i).account, _pipeline(i).region) for k in (*BOOTSTRAP_KINDS, "cfn-exec")
+        ],
+        "The role that vouches for an artifact does not deploy it: signing and deploying stay apart.",
         CDK_BOOTSTRAP,
     ),
     # --- The Test stage's role -----------------------------------------------------------------------------------
@@ -1407,6 +1494,19 @@ ENTRIES: tuple[Entry, ...] = (
                 KMS_KEY_POLICIES,
             ),
         )
+    ),
+    # --- Every CodeBuild role after Attest ------------------------------------------------------------------------
+    need(
+        VERIFIER,
+        "kms:Verify kms:GetPublicKey",
+        "its pipeline's signing key",
+        lambda site, i: [Request(_pipeline(i).signing_key, SIGNING)],
+        "Before anything runs, the stage has KMS verify that its pipeline's key signed the provenance it received "
+        "(`aws kms verify`); the public key is granted beside it so that a stage's own commands can check an "
+        "envelope offline, as `s3vp verify` does. No must-not keeps either from another pipeline's key: verifying "
+        "signs nothing and a public key is public, and the key a stage trusts is the one its action names, not one "
+        "its role may reach.",
+        KMS_VERIFY,
     ),
     # --- The approval action's role ------------------------------------------------------------------------------
     need(
@@ -1527,7 +1627,16 @@ ENTRIES: tuple[Entry, ...] = (
         TRAIL_LOGS_ROLE,
     ),
     # --- Every role ----------------------------------------------------------------------------------------------
-    must_not(ROLE, "kms:Sign", "every KMS key of the example", lambda site, i: site.keys, NO_SIGNING, KMS_KEY_POLICIES),
+    must_not(
+        ROLE,
+        "kms:Sign",
+        "every KMS key of the example (for the Attest role: but its own pipeline's signing key)",
+        lambda site, i: [Request(key, SIGNING) for key in _keys_but(site, _signs_with(i))],
+        "Only Attest, which runs no package code, may vouch for an artifact: the signing key's policy names its role "
+        "alone and gives the account's IAM policies neither kms:Sign nor kms:CreateGrant. In a fleet, a team's Attest "
+        "role signs with its own pipeline's key only.",
+        KMS_KEY_POLICIES,
+    ),
     must_not(
         ROLE,
         "iam:PassRole",

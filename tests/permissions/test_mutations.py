@@ -2,8 +2,8 @@
 templates (no synthesis: the session's JSON, deep-copied) and the plan then fails, naming exactly that call.
 
 Removing a needed statement (from an identity policy, a key policy or a trust policy) fails the call it allowed;
-widening one (a boundary's folder to everything, ``sts:AssumeRole`` on ``*``, a key policy granting ``kms:*``) fails
-the must-not checks that guard it.
+widening one (a boundary's folder to everything, ``sts:AssumeRole`` on ``*``, a key policy granting ``kms:*``, a
+signing key letting another role sign) fails the must-not checks that guard it.
 """
 
 from __future__ import annotations
@@ -211,3 +211,108 @@ def test_a_key_policy_granting_a_role_everything_fails_naming_kms_sign() -> None
     assert pipeline is not None
     # THEN the plan fails on signing with that key, which no role may do
     assert calls(site) == {("role", "kms:Sign", pipeline.artifact_key)}
+
+
+# --- The signing key --------------------------------------------------------------------------------------------
+
+
+def forbidden_signing() -> plan.Entry:
+    """The plan's one entry forbidding kms:Sign (every role, every key but Attest's own)."""
+    [found] = [e for e in plan.ENTRIES if e.principal is plan.ROLE and "kms:Sign" in e.actions]
+    return found
+
+
+def signing_key_policy(site: plan.Site, templates: Templates, pipeline: plan.Pipeline) -> dict[str, Any]:
+    """The key policy of ``pipeline``'s signing key, in the copy ``templates``."""
+    [policy] = [
+        templates[stack]["Resources"][logical_id]["Properties"]["KeyPolicy"]
+        for stack, logical_id, _ in site.resources("AWS::KMS::Key")
+        if site.arn(stack, logical_id) == pipeline.signing_key
+    ]
+    return policy
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_removing_the_key_policys_sign_statement_fails_attests_signing() -> None:
+    # GIVEN the seed example whose signing key's policy no longer names the Attest role (its only grant of kms:Sign)
+    def change(site: plan.Site, templates: Templates) -> None:
+        policy = signing_key_policy(site, templates, site.pipelines[0])
+        policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "SignByAttestOnly"]
+
+    site = mutated("seed_pipeline", change)
+    # THEN the plan fails on exactly Attest's signing
+    assert calls(site) == {("attest", "kms:Sign", site.pipelines[0].signing_key)}
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_removing_a_later_stages_verify_fails_that_call() -> None:
+    # GIVEN the seed example whose Test role may no longer kms:Verify (its statement keeps kms:GetPublicKey)
+    def change(site: plan.Site, templates: Templates) -> None:
+        [document] = role_policies(site, templates, the(site, plan.TEST).caller.arn)
+        [statement] = [s for s in document["Statement"] if "kms:Verify" in s["Action"]]
+        statement["Action"] = [a for a in statement["Action"] if a != "kms:Verify"]
+
+    site = mutated("seed_pipeline", change)
+    # THEN the plan fails on exactly that call, by the Test role
+    key = site.pipelines[0].signing_key
+    assert calls(site) == {("verifier", "kms:Verify", key)}
+    [finding] = plan.check(site, entry(plan.VERIFIER, "its pipeline's signing key"), "kms:Verify")[1]
+    assert finding.label == the(site, plan.TEST).label
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_a_signing_key_policy_letting_validate_sign_fails_naming_that_call() -> None:
+    # GIVEN the seed example whose signing key's policy also lets the Validate role (which runs package code) sign,
+    # under the same conditions as Attest
+    def change(site: plan.Site, templates: Templates) -> None:
+        policy = signing_key_policy(site, templates, site.pipelines[0])
+        [attest] = [s for s in policy["Statement"] if s.get("Sid") == "SignByAttestOnly"]
+        policy["Statement"].append({**attest, "Sid": "SignByValidate", "Principal": {"AWS": validate}})
+
+    validate = the(plan.example_site("seed_pipeline"), plan.VALIDATE).caller.arn
+    site = mutated("seed_pipeline", change)
+    # THEN the plan fails on exactly that call, naming the Validate role
+    assert calls(site) == {("role", "kms:Sign", site.pipelines[0].signing_key)}
+    [finding] = plan.check(site, forbidden_signing(), "kms:Sign")[1]
+    assert finding.label == the(site, plan.VALIDATE).label
+
+
+@pytest.mark.xdist_group("example-fleet")
+def test_a_signing_key_policy_letting_another_teams_attest_sign_fails_naming_it() -> None:
+    # GIVEN the fleet, team02's signing key also letting team01's Attest role sign (team01's boundary allows it)
+    original = plan.example_site("fleet")
+    team01, team02 = (next(p for p in original.pipelines if p.name == f"fleet-{team}") for team in ("team01", "team02"))
+
+    def change(site: plan.Site, templates: Templates) -> None:
+        policy = signing_key_policy(site, templates, team02)
+        [attest] = [s for s in policy["Statement"] if s.get("Sid") == "SignByAttestOnly"]
+        policy["Statement"].append({**attest, "Sid": "SignByTeam01", "Principal": {"AWS": team01.attest_role}})
+
+    site = mutated("fleet", change)
+    # THEN the plan fails on exactly that call: team01's Attest role signing with team02's key
+    assert calls(site) == {("role", "kms:Sign", team02.signing_key)}
+    [finding] = plan.check(site, forbidden_signing(), "kms:Sign")[1]
+    [attest01] = [i for i in plan.instances(site, plan.ATTEST) if i.pipeline and i.pipeline.name == "fleet-team01"]
+    assert finding.label == attest01.label
+
+
+@pytest.mark.xdist_group("example-seed_pipeline")
+def test_letting_validate_start_attest_or_pass_its_role_fails_naming_both_calls() -> None:
+    # GIVEN the seed example whose Validate role (which runs package code) may start the Attest project (a buildspec
+    # override would run its commands with Attest's right to sign) and pass the Attest role
+    original = plan.example_site("seed_pipeline")
+    [attest] = [a for a in original.pipelines[0].actions if a.name == "Attest"]
+    assert attest.project is not None
+    project, role = attest.project.arn, original.pipelines[0].attest_role
+
+    def change(site: plan.Site, templates: Templates) -> None:
+        [document] = role_policies(site, templates, the(site, plan.VALIDATE).caller.arn)
+        document["Statement"].append(
+            {"Effect": "Allow", "Action": ["codebuild:StartBuild", "iam:PassRole"], "Resource": [project, role]}
+        )
+
+    # THEN the plan fails on exactly those two calls
+    assert calls(mutated("seed_pipeline", change)) == {
+        ("build", "codebuild:StartBuild", project),
+        ("role", "iam:PassRole", role),
+    }
