@@ -39,6 +39,7 @@ from .foundation import PipelineFoundation
 from .foundation.construct import artifact_store_for
 from .foundation.member import MemberOperations, bound_to_own_objects, name_project
 from .operations import OperationsOptions, PipelineOperations
+from .operations.notifications import notify_signing_key_changes
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
 from .source.bucket import grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
@@ -185,6 +186,15 @@ class ValidatedS3Pipeline(Construct):
         self.operations: PipelineOperations | MemberOperations | None = self._operations(operations, object_key)
         """Notifications, alarms, dashboard, history and trail; None when ``operations=None``. On a foundation, the
         pipeline's alarms and dashboard row (``MemberOperations``); the rest is the foundation's."""
+        if isinstance(self.operations, PipelineOperations) and self.operations.topic is not None:
+            assert self.operations.event_dead_letter_queue is not None  # made with the notifications
+            notify_signing_key_changes(
+                self.operations,
+                key=self.attest.signing_key,
+                topic=self.operations.topic,
+                chat_topic=self.operations.chat_topic,
+                dead_letter_queue=self.operations.event_dead_letter_queue,
+            )
         environment_warnings.release()
         if outputs:
             self._add_outputs()

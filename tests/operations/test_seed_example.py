@@ -136,3 +136,41 @@ def _function_mode_query() -> str:
     query = pipeline.operations.history_query.node.default_child
     text: str = stack.resolve(query.query_string)  # type: ignore[union-attr]
     return text
+
+
+def test_a_change_to_the_signing_keys_policy_grants_state_or_deletion_is_announced(seed: Synthesized) -> None:
+    # GIVEN the seed example, whose operations notify a topic
+    [(rule_id, rule)] = of_type(seed, "AWS::Events::Rule", "NotifySigningKeyChange").items()
+    [key] = [k for k, v in of_type(seed, "AWS::KMS::Key").items() if v["Properties"].get("KeyUsage") == "SIGN_VERIFY"]
+    # THEN a rule matches exactly those calls on exactly that key, from CloudTrail's management events
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.kms"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["kms.amazonaws.com"],
+            "eventName": ["PutKeyPolicy", "CreateGrant", "DisableKey", "ScheduleKeyDeletion"],
+            "resources": {"ARN": [{"Fn::GetAtt": [key, "Arn"]}]},
+        },
+    }
+    # AND it tells the topic, in words, which call was made on which key by whom
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": topic_id(seed)}
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {
+        "detail-eventName": "$.detail.eventName",
+        "detail-userIdentity-arn": "$.detail.userIdentity.arn",
+        "time": "$.time",
+        "detail-resources-0--ARN": "$.detail.resources[0].ARN",
+    }
+    assert (
+        "Signing key <detail-resources-0--ARN>: <detail-eventName> by <detail-userIdentity-arn>"
+        in (transformer["InputTemplate"])
+    )
+    # AND the topic's policy lets exactly this rule publish
+    admitted = [
+        statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        for policy in of_type(seed, "AWS::SNS::TopicPolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "ArnEquals" in statement.get("Condition", {})
+    ]
+    assert {"Fn::GetAtt": [rule_id, "Arn"]} in admitted

@@ -215,3 +215,48 @@ def _deliver(
         rule.add_target(
             to_topic(chat_topic, events.RuleTargetInput.from_object(chat), dead_letter_queue=dead_letter_queue)
         )
+
+
+SIGNING_KEY_EVENTS = ("PutKeyPolicy", "CreateGrant", "DisableKey", "ScheduleKeyDeletion")
+"""The calls that could let another principal sign provenance, or stop the pipeline's own signing: whoever makes one
+holds key administration, which the key policy leaves to the account."""
+
+
+def notify_signing_key_changes(
+    scope: Construct,
+    *,
+    key: kms.IKey,
+    topic: sns.ITopic,
+    chat_topic: sns.ITopic | None,
+    dead_letter_queue: sqs.IQueue,
+) -> events.Rule:
+    """Announce every ``SIGNING_KEY_EVENTS`` call on ``key``, from the account's CloudTrail management events (which
+    EventBridge receives only while a trail records them: most accounts have one; the pipeline's own trail records
+    data events only)."""
+    rule = events.Rule(
+        scope,
+        "NotifySigningKeyChange",
+        description="Announces each change to the policy, grants, state or deletion of the pipeline's signing key",
+        event_pattern=events.EventPattern(
+            source=["aws.kms"],
+            detail_type=["AWS API Call via CloudTrail"],
+            detail={
+                "eventSource": ["kms.amazonaws.com"],
+                "eventName": list(SIGNING_KEY_EVENTS),
+                "resources": {"ARN": [key.key_arn]},
+            },
+        ),
+    )
+    call = events.EventField.from_path("$.detail.eventName")
+    caller = events.EventField.from_path("$.detail.userIdentity.arn")
+    time = events.EventField.from_path("$.time")
+    key_arn = events.EventField.from_path("$.detail.resources[0].ARN")
+    why = "Later stages trust whatever this key signs: make sure the change was meant."
+    message = _Message(
+        text=f"Signing key {key_arn}: {call} by {caller}\nTime: {time}\n{why}",
+        title=f"Signing key changed: {call}",
+        markdown=f"`{call}` on `{key_arn}` by `{caller}` at {time}. {why}",
+        thread=key_arn,
+    )
+    _deliver(rule, message, topic=topic, chat_topic=chat_topic, dead_letter_queue=dead_letter_queue)
+    return rule
