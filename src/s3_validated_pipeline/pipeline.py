@@ -39,7 +39,6 @@ from .foundation import PipelineFoundation
 from .foundation.construct import artifact_store_for
 from .foundation.member import MemberOperations, bound_to_own_objects, name_project
 from .operations import OperationsOptions, PipelineOperations
-from .operations.notifications import notify_signing_key_changes
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
 from .source.bucket import grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
@@ -186,15 +185,8 @@ class ValidatedS3Pipeline(Construct):
         self.operations: PipelineOperations | MemberOperations | None = self._operations(operations, object_key)
         """Notifications, alarms, dashboard, history and trail; None when ``operations=None``. On a foundation, the
         pipeline's alarms and dashboard row (``MemberOperations``); the rest is the foundation's."""
-        if isinstance(self.operations, PipelineOperations) and self.operations.topic is not None:
-            assert self.operations.event_dead_letter_queue is not None  # made with the notifications
-            notify_signing_key_changes(
-                self.operations,
-                key=self.attest.signing_key,
-                topic=self.operations.topic,
-                chat_topic=self.operations.chat_topic,
-                dead_letter_queue=self.operations.event_dead_letter_queue,
-            )
+        if isinstance(self.operations, PipelineOperations):
+            self.operations.announce_signing_key_changes(self.attest.signing_key)
         environment_warnings.release()
         if outputs:
             self._add_outputs()
@@ -213,12 +205,8 @@ class ValidatedS3Pipeline(Construct):
             CfnOutput(self, "SourceKeyArn", value=self.source_key.key_arn, description="The key uploads must use.")
             command += f" --sse aws:kms --sse-kms-key-id {self.source_key.key_arn}"
         CfnOutput(self, "PipelineName", value=self.pipeline.pipeline_name, description="The validating pipeline.")
-        CfnOutput(
-            self,
-            "SigningKeyArn",
-            value=self.attest.signing_key.key_arn,
-            description="The key the provenance is signed with; s3vp verify --stack reads its public key.",
-        )
+        signing_key = self.attest.signing_key.key_arn
+        CfnOutput(self, "SigningKeyArn", value=signing_key, description="The key Attest signs provenance with.")
         CfnOutput(
             self,
             "DeadLetterQueueUrl",

@@ -30,7 +30,7 @@ from ._common import allow_services_to_use_key
 from .alarms import add_alarms, add_stage_alarms
 from .dashboard import PipelineDashboard, add_dashboard, add_stage_graphs
 from .history import record_history
-from .notifications import add_notifications
+from .notifications import add_notifications, notify_signing_key_changes
 from .options import AuditOptions, OperationsOptions
 from .trail import add_trail
 
@@ -129,6 +129,18 @@ class PipelineOperations(Construct):
         self._dashboard: PipelineDashboard | None = None
         self._projects: dict[str, codebuild.IProject] = dict(watched.projects)
         self._build(options, watched)
+
+    def announce_signing_key_changes(self, key: kms.IKey) -> None:
+        """Announce on the topic each call that could let another principal sign with ``key`` (its policy, a grant)
+        or stop its signing (disabling it, scheduling its deletion); nothing with notifications off."""
+        if self.topic is not None and self.event_dead_letter_queue is not None:
+            notify_signing_key_changes(
+                self,
+                key=key,
+                topic=self.topic,
+                chat_topic=self.chat_topic,
+                dead_letter_queue=self.event_dead_letter_queue,
+            )
 
     def _build(self, options: OperationsOptions, watched: Watched) -> None:
         """Build each part that ``options`` asks for, in an order that keeps the template as it always was."""
