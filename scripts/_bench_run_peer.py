@@ -80,19 +80,19 @@ def buildspec_commands(spec: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
-def reference_artifacts(pipeline: Pipeline, package: Path, folder: Path, caller: Mapping[str, str]) -> dict[str, Path]:
-    """The artifacts of one local run in this process (not timed): what each (c) build's folder is copied from."""
+def reference_run(pipeline: Pipeline, package: Path, folder: Path, caller: Mapping[str, str]) -> runner.LocalRun:
+    """One local run in this process (not timed): each (c) build's folder is copied from its artifacts."""
     with environ(caller):
         run = runner.LocalRun(pipeline, package, folder, runner.RunOptions())
         outcomes = run.run()
     failed = [outcome.name for outcome in outcomes if outcome.state == runner.FAILED]
     if failed:
         raise SystemExit(f"the reference run failed at {failed[0]}: see {folder / 'logs'}")
-    return dict(run.artifacts)
+    return run
 
 
 def prepare(
-    pipeline: Pipeline, package: Path, reference: Mapping[str, Path], folder: Path, caller: Mapping[str, str]
+    pipeline: Pipeline, package: Path, reference: runner.LocalRun, folder: Path, caller: Mapping[str, str]
 ) -> list[PeerBuild]:
     """Each (c) build's fresh folder, environment and commands, under ``folder``: what the clock does not count.
 
@@ -101,6 +101,12 @@ def prepare(
     """
     with environ(caller):
         local = runner.LocalRun(pipeline, package, folder, runner.RunOptions())
+        # The reference run's execution and signing key: a later build verifies that the provenance it copies is of
+        # its own execution and signed by the key its stand-in aws verifies with.
+        local.execution_id = reference.execution_id
+        local._namespaces["codepipeline"]["PipelineExecutionId"] = reference.execution_id
+        shutil.copyfile(reference.signing_key, local.signing_key)
+        shutil.copyfile(reference.public_key, local.public_key)
         for stage in pipeline.stages:
             for action in stage.actions:
                 if action.category == "Source":
@@ -111,7 +117,7 @@ def prepare(
             src, scratch = folder / "builds" / f"{index:02d}" / "src", folder / "builds" / f"{index:02d}" / "scratch"
             if not SAFE_PATH.fullmatch(str(scratch)) or len(action.inputs) > 1:
                 raise SystemExit(f"{stage.name}: (c) needs one input artifact and a plain scratch path ({scratch})")
-            artifact = reference.get(action.inputs[0]) if action.inputs else None
+            artifact = reference.artifacts.get(action.inputs[0]) if action.inputs else None
             if action.inputs and artifact is None:
                 raise SystemExit(f"{stage.name}: the reference run produced no {action.inputs[0]}")
             if artifact is not None and artifact.is_dir():

@@ -67,7 +67,7 @@ from s3_validated_pipeline.cli._local import runner
 from s3_validated_pipeline.cli._local.assembly import Pipeline, choose, find_pipelines
 from s3_validated_pipeline.cli._local.codebuild import Build
 from s3_validated_pipeline.cli._package import build_package
-from scripts._bench_run_peer import PeerBuild, builds_run, buildspec_commands, environ, prepare, reference_artifacts
+from scripts._bench_run_peer import PeerBuild, builds_run, buildspec_commands, environ, prepare, reference_run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "seed_pipeline"
@@ -79,6 +79,9 @@ USER = "user commands"
 LIBRARY_STEPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("checker: download from the asset (stand-in aws), SHA-256", lambda c: "aws s3 cp" in c and "check.py" in c),
     ("package: download (stand-in aws)", lambda c: "s3api get-object" in c),
+    ("attest: statement, envelope, signature (stand-in kms)", lambda c: "check.py attest" in c or "kms sign" in c),
+    ("attest: package re-check", lambda c: "attest-check.json" in c),
+    ("provenance verification (stand-in kms)", lambda c: "check.py provenance" in c),
     ("package check + extraction", lambda c: "--extract" in c),
     ("manifest (checker re-pinned first)", lambda c: "check.py manifest" in c),
     ("manifest verification", lambda c: "check.py verify" in c),
@@ -280,8 +283,8 @@ class Bench:
     pipeline: Pipeline
     stages: list[StageCommands]
     package: Path
-    reference: dict[str, Path]
-    """The artifacts of the untimed reference run, which (c) copies its builds' folders from."""
+    reference: runner.LocalRun
+    """The untimed reference run: (c) copies its builds' folders from its artifacts."""
     path: str
 
     def time(self, which: str, folder: Path) -> Timed:
@@ -317,7 +320,7 @@ def setup(args: argparse.Namespace, work: Path) -> Bench:
         f"{packaged.bytes_in} bytes, {package.stat().st_size} bytes zipped"
     )
     started = time.perf_counter()
-    reference = reference_artifacts(pipeline, package, work / "reference", build_env(path, work / "reference-caller"))
+    reference = reference_run(pipeline, package, work / "reference", build_env(path, work / "reference-caller"))
     print(f"reference run: s3vp run's runner in this process, {time.perf_counter() - started:.2f} s (not timed)")
     bench = Bench(s3vp, cdk_out, pipeline, stages_run(pipeline), package, reference, path)
     print(f"(a) {s3vp.name} run {package.name} --app {cdk_out.name} --keep DIR --json, a subprocess")
@@ -332,7 +335,7 @@ def setup(args: argparse.Namespace, work: Path) -> Bench:
     for stage, action in builds_run(pipeline):
         assert action.buildspec is not None
         labels = [label(command) for command in buildspec_commands(action.buildspec)]
-        copied = [name for name in action.inputs if reference[name].is_dir()]
+        copied = [name for name in action.inputs if reference.artifacts[name].is_dir()]
         start = f"a copy of the reference run's {', '.join(copied)}" if copied else "an empty folder"
         print(f"      {stage.name}: {len(labels)} commands, {labels.count(USER)} of them the user's; from {start}")
     first = path.split(os.pathsep)[0]
