@@ -5,3 +5,6 @@ SOURCE = "Source"
 """The pipeline's first stage and its S3 source action, whose revision is the uploaded object version."""
 VALIDATE = "Validate"
 """The validate stage and its CodeBuild action."""
+ATTESTED = "Attested"
+"""The Attest action's output artifact, which every later stage receives: the validated files and their signed
+provenance."""

@@ -23,7 +23,7 @@ from ._build_project import EnvironmentWarnings, StageResources, action_variable
 from ._compliance import acknowledge_cdk_grants
 from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
-from ._names import SOURCE, VALIDATE
+from ._names import ATTESTED, SOURCE, VALIDATE
 from ._pipeline_arguments import (
     DEFAULT_OPERATIONS,
     NoUploaderCheck,
@@ -408,7 +408,7 @@ class ValidatedS3Pipeline(Construct):
         )
         """The Attest action's project, apart from the package's code, and the key only its role may sign with."""
         grant_source_read(self.attest.role, self.source_bucket, self.object_key)
-        self.attested_artifact = codepipeline.Artifact("Attested")
+        self.attested_artifact = codepipeline.Artifact(ATTESTED)
         """What every later stage receives: the validated files and their signed provenance."""
         attest_action = self.attest.action(self.validated_artifact, self.attested_artifact, source)
 

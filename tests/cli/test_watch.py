@@ -452,3 +452,52 @@ def test_the_real_clock_is_the_default() -> None:
     clock = _watch.SystemClock()
     assert clock.monotonic() <= time.monotonic()
     clock.sleep(0)
+
+
+ARTIFACT_BUCKET = "app-artifacts"
+ATTESTED_KEY = "app-pipeline/Attested/AbCdEfG"
+ATTEST_STREAM = "attest-0001"
+
+
+def attested_execution(aws: Aws) -> None:
+    """exec-1 has succeeded: Source, then Validate and its second action Attest, which wrote the Attested artifact."""
+    aws.logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=ATTEST_STREAM)
+    validate = action("exec-1", "Validate", "Succeeded", offset=5, seconds=60, build=BUILD)
+    validate["output"]["executionResult"]["logStreamARN"] = (
+        f"arn:aws:logs:{REGION}:123456789012:log-group:{LOG_GROUP}:log-stream:{LOG_STREAM}"
+    )
+    attest = action("exec-1", "Validate", "Succeeded", offset=70, seconds=30, build="app-attest:0002")
+    attest["actionName"] = "Attest"
+    attest["output"]["executionResult"]["logStreamARN"] = (
+        f"arn:aws:logs:{REGION}:123456789012:log-group:{LOG_GROUP}:log-stream:{ATTEST_STREAM}"
+    )
+    attest["output"]["outputArtifacts"] = [
+        {"name": "Attested", "s3location": {"bucket": ARTIFACT_BUCKET, "key": ATTESTED_KEY}}
+    ]
+    p = aws.pipeline
+    expect_execution(p, "exec-1", "Succeeded")
+    expect_state(p, "exec-1", {"Source": "Succeeded", "Validate": "Succeeded"})
+    expect_actions(p, "exec-1", [source_done("exec-1"), validate, attest])
+
+
+def test_a_signed_provenance_is_shown_where_it_is_kept(aws: Aws) -> None:
+    # GIVEN an execution whose Attest action signed the provenance into the Attested artifact
+    attested_execution(aws)
+    # WHEN it is watched
+    code, out, err = run("watch", "--pipeline", PIPELINE, "--execution-id", "exec-1")
+    # THEN the Attest action's line is followed by where the artifact is and how to check it
+    assert code == 0, err
+    lines = out.splitlines()
+    attest = lines.index("  Validate/Attest: Succeeded after 30s")
+    assert lines[attest + 1] == (
+        f"    Signed provenance in s3://{ARTIFACT_BUCKET}/{ATTESTED_KEY} (a zip): copy it, then `s3vp verify` it"
+    )
+    assert sum("Signed provenance" in line for line in lines) == 1  # Validate's output is not the provenance
+
+
+def test_json_gives_the_provenance_of_the_attest_action_only(aws: Aws) -> None:
+    attested_execution(aws)
+    code, out, _ = run("watch", "--pipeline", PIPELINE, "--execution-id", "exec-1", "--json")
+    assert code == 0
+    provenance = {a["action"]: a["provenance"] for a in json.loads(out)["actions"]}
+    assert provenance == {"Source": None, "Validate": None, "Attest": f"s3://{ARTIFACT_BUCKET}/{ATTESTED_KEY}"}

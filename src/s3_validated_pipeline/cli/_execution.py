@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .._names import ATTESTED
+
 __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -86,6 +88,8 @@ class ActionView:
     error: str | None
     url: str | None
     log_stream_arn: str | None
+    provenance: str | None = None
+    """Where the artifact holding the signed provenance is (``s3://...``), once the Attest action has written it."""
 
     @property
     def name(self) -> str:
@@ -117,6 +121,7 @@ class ActionView:
             "summary": self.summary,
             "error": self.error,
             "url": self.url,
+            "provenance": self.provenance,
         }
 
 
@@ -137,6 +142,14 @@ def action_view(detail: dict[str, Any]) -> ActionView:
         error=error_text,
         url=result.get("externalExecutionUrl"),
         log_stream_arn=result.get("logStreamARN"),
+        provenance=next(
+            (
+                f"s3://{artifact['s3location']['bucket']}/{artifact['s3location']['key']}"
+                for artifact in detail.get("output", {}).get("outputArtifacts", [])
+                if artifact.get("name") == ATTESTED and artifact.get("s3location")
+            ),
+            None,
+        ),
     )
 
 

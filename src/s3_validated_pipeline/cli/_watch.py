@@ -330,6 +330,8 @@ class Watcher:
         if view.status == "InProgress" and view.is_build:
             parts.append(f"(build {view.external_id})")
         self.say(" ".join(parts), colour(view.status))
+        if view.provenance and view.status == "Succeeded":
+            self.say(f"    Signed provenance in {view.provenance} (a zip): copy it, then `s3vp verify` it", None)
 
     # ----------------------------------------------------------------------------------------------------------
     # Build logs
