@@ -414,6 +414,18 @@ def test_seed_example_runs_its_good_and_rejected_samples(seed_assembly: Path, tm
         assert line in good.output
     assert "nodejs 16 asked" in good.output  # the seed asks for Ubuntu 20.04 with Node.js 16
     assert list((tmp_path / "good" / "reports").rglob("junit.xml"))
+    # AND its Attested artifact's signed provenance is accepted by s3vp verify, until one byte of one file changes
+    attested = tmp_path / "good" / "artifacts" / "Attested"
+    verify = ["verify", str(attested), "--public-key", str(tmp_path / "good" / "signing-key.pub.pem")]
+    accepted = runner.invoke(_app.cli, verify)
+    assert accepted.exit_code == 0, accepted.output
+    changed = next(p for p in sorted(attested.rglob("*.js")) if p.is_file() and "node_modules" not in p.parts)
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    refused = runner.invoke(_app.cli, verify)
+    assert refused.exit_code == 1, refused.output
+    assert f"[provenance] '{changed.relative_to(attested).as_posix()}' was changed since it was attested" in (
+        refused.output
+    )
     rejected = tmp_path / "rejected.zip"
     make = [sys.executable, str(SEED_SAMPLE / "rejected" / "make_zip.py"), str(rejected)]
     assert subprocess.run(make, check=False).returncode == 0  # noqa: S603
