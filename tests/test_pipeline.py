@@ -158,6 +158,21 @@ def test_every_key_rotates_and_is_retained(seed: Synthesized) -> None:
         assert key["DeletionPolicy"] == "Retain"
 
 
+def test_every_queue_is_kept_when_the_stack_is_deleted(seed: Synthesized) -> None:
+    # The dead-letter queues hold uploads that never started the pipeline, and alerts nobody received
+    queues = resources(seed, "AWS::SQS::Queue")
+    assert len(queues) == 2
+    for queue in queues.values():
+        assert (queue["DeletionPolicy"], queue["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_artifact_bucket_keeps_replaced_versions_for_30_days(seed: Synthesized) -> None:
+    # Longer than an execution waits at an approval (7 days) and is rolled back: a replaced artifact stays evidence
+    [bucket] = [b for k, b in resources(seed, "AWS::S3::Bucket").items() if k.startswith("PipelineArtifacts")]
+    [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+
+
 def test_artifact_bucket_and_pipeline_use_the_artifact_key(seed: Synthesized) -> None:
     _, pipeline = only(seed, "AWS::CodePipeline::Pipeline")
     store = pipeline["Properties"]["ArtifactStore"]

@@ -59,6 +59,11 @@ def new_access_log_bucket(scope: Construct, id: str, *, removal_policy: RemovalP
     return bucket
 
 
+ARTIFACT_NONCURRENT_DAYS = 30
+"""How long a replaced artifact version is kept: longer than an execution can wait at an approval (7 days) and be
+rolled back, so that the evidence of a replacement outlives the execution it touched."""
+
+
 def new_artifact_bucket(
     scope: Construct, id: str, *, key: kms.IKey, access_log_bucket: s3.IBucket, retention_days: int
 ) -> s3.Bucket:
@@ -72,7 +77,7 @@ def new_artifact_bucket(
         lifecycle_rules=[
             s3.LifecycleRule(
                 expiration=Duration.days(retention_days),
-                noncurrent_version_expiration=Duration.days(1),
+                noncurrent_version_expiration=Duration.days(ARTIFACT_NONCURRENT_DAYS),
                 abort_incomplete_multipart_upload_after=Duration.days(7),
             )
         ],

@@ -7,7 +7,7 @@ people inspect and redrive. The upload trigger and the operations rules use the 
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -99,6 +99,8 @@ def encrypted_dead_letter_queue(
         encryption_master_key=key,
         enforce_ssl=True,
         retention_period=DEAD_LETTER_RETENTION,
+        # Kept when the stack is deleted: it may hold uploads that never started the pipeline, or undelivered alerts.
+        removal_policy=RemovalPolicy.RETAIN,
     )
     acknowledge(
         queue,

@@ -541,6 +541,17 @@ def test_fleet_has_24_pipelines_on_one_foundation(fleet: Fleet) -> None:
     assert len(fleet.team_stacks) == 3
 
 
+def test_every_queue_of_the_fleet_is_kept_when_its_stack_is_deleted(fleet: Fleet) -> None:
+    queues = {
+        (stack, queue_id): queue
+        for stack in fleet.templates
+        for queue_id, queue in fleet.templates[stack]["Resources"].items()
+        if queue["Type"] == "AWS::SQS::Queue"
+    }
+    assert queues
+    assert {(q["DeletionPolicy"], q["UpdateReplacePolicy"]) for q in queues.values()} == {("Retain", "Retain")}
+
+
 def test_fleet_shares_its_keys_but_the_signing_keys(fleet: Fleet) -> None:
     keys = [key for stack in fleet.templates for key in fleet.resources(stack, "AWS::KMS::Key").values()]
     signing = [key for key in keys if key["Properties"].get("KeyUsage") == "SIGN_VERIFY"]

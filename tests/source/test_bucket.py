@@ -14,7 +14,8 @@ from aws_cdk import aws_s3 as s3
 
 from s3_validated_pipeline import InputError, SourceBucketOptions, ValidatedS3Pipeline, ValidationOptions
 from s3_validated_pipeline.source import SourceBucket
-from s3_validated_pipeline.source.bucket import grant_object_upload
+from s3_validated_pipeline.source.bucket import GUARDED_CONFIGURATION, grant_object_upload
+from tests import iam_eval
 from tests.conftest import VALID, Synthesized, assert_fails, new_pipeline, synthesize
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/uploader"
@@ -113,6 +114,29 @@ def test_deleting_versions_or_changing_versioning_is_denied_to_all_but_root_and_
     }
 
 
+def test_changing_the_buckets_configuration_is_denied_to_all_but_root_and_cloudformation(seed: Synthesized) -> None:
+    # GIVEN the seed's source bucket  THEN its policy denies every setting that could silence, expire, expose or copy
+    # the uploads, or drop the policy itself, to every principal but the account root and CloudFormation
+    bucket_id, _, statements = source_policy(seed)
+    statement = statements["DenyConfigurationChanges"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == {"AWS": "*"}
+    assert sorted(statement["Action"]) == [
+        "s3:DeleteBucketPolicy",
+        "s3:PutBucketLogging",
+        "s3:PutBucketNotification",
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:PutBucketOwnershipControls",
+        "s3:PutBucketPolicy",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutReplicationConfiguration",
+    ]
+    assert statement["Resource"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+    assert statement["Condition"] == statements["DenyVersionTampering"]["Condition"]
+
+
 def test_uploader_may_put_only_the_watched_object_with_the_bucket_key(seed: Synthesized) -> None:
     bucket_id, key_id, _ = source_policy(seed)
     [uploader_policy] = [
@@ -160,13 +184,36 @@ def test_named_and_later_granted_uploaders_are_all_allowed(with_admin_and_named_
     assert statements["DenyUploadsToOtherKeys"]["NotResource"] == watched(bucket_id, "drop/package.zip")
 
 
-def test_admin_role_may_also_manage_versions(with_admin_and_named_uploaders: Synthesized) -> None:
+def test_admin_role_may_also_manage_versions_and_settings(with_admin_and_named_uploaders: Synthesized) -> None:
     _, _, statements = source_policy(with_admin_and_named_uploaders)
     admin = next(k for k in with_admin_and_named_uploaders.json["Resources"] if k.startswith("Admin"))
-    assert statements["DenyVersionTampering"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
-        ROOT,
-        {"Fn::GetAtt": [admin, "Arn"]},
-    ]
+    for sid in ("DenyVersionTampering", "DenyConfigurationChanges"):
+        assert statements[sid]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
+            ROOT,
+            {"Fn::GetAtt": [admin, "Arn"]},
+        ], sid
+
+
+@pytest.mark.parametrize("action", GUARDED_CONFIGURATION)
+def test_a_broad_s3_role_of_the_account_cannot_change_a_guarded_setting_and_the_admin_role_can(
+    with_admin_and_named_uploaders: Synthesized, action: str
+) -> None:
+    # GIVEN the bucket's policy as IAM reads it, and two roles of the account allowed s3:* on everything
+    template = with_admin_and_named_uploaders.json
+    resolver = iam_eval.Resolver({"Stack": template})
+    policies = iam_eval.resource_policies(resolver)
+    bucket_id, _, _ = source_policy(with_admin_and_named_uploaders)
+    bucket = resolver.attribute("Stack", bucket_id, "Arn")
+    admin = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Admin")), "Arn")
+    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+    def may(role_arn: str) -> bool:
+        caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=role_arn, identity=everything)
+        return iam_eval.authorize(caller, action, bucket, policies).allowed
+
+    # THEN the bucket's policy refuses the broad role, and lets the admin role through
+    assert not may(f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers")
+    assert may(admin)
 
 
 # --- the one object-upload grant, for an existing bucket ---------------------------------------------------

@@ -25,6 +25,22 @@ from .._keys import new_key
 from .._warnings import SOURCE_ACCESS_LOGS_DISABLED, SOURCE_BUCKET_NOT_RETAINED
 from ..errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 
+GUARDED_CONFIGURATION = (
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketNotification",
+    "s3:PutReplicationConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketLogging",
+)
+"""The bucket settings only the account root, the admin role and CloudFormation may change: each could expire every
+version, drop the policy's denies, silence the trigger, copy uploads elsewhere, change their encryption, re-enable
+ACLs or public access, or stop the access logs. Versioning and version deletion are guarded with the objects."""
+
 _REPLICATION_REASON = (
     "Cross-Region replication needs a second bucket in a Region the user chooses; uploads are versioned, kept "
     "when the stack is deleted and can be uploaded again, so the construct does not pick a Region for them."
@@ -390,6 +406,11 @@ class SourceBucket(Construct):
                 conditions=conditions,
             )
 
+        administrators_only = {
+            "ArnNotEquals": {"aws:PrincipalArn": [root, *([admin_role.role_arn] if admin_role else [])]},
+            # CloudFormation applies the bucket's own settings on stack updates.
+            "ForAllValues:StringNotEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]},
+        }
         sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
         statements = [
             iam.PolicyStatement(
@@ -411,11 +432,15 @@ class SourceBucket(Construct):
                 principals=anyone,
                 actions=["s3:DeleteObjectVersion", "s3:PutBucketVersioning"],
                 resources=[self.bucket.bucket_arn, self.bucket.arn_for_objects("*")],
-                conditions={
-                    "ArnNotEquals": {"aws:PrincipalArn": [root, *([admin_role.role_arn] if admin_role else [])]},
-                    # CloudFormation applies the bucket's own versioning setting on stack updates.
-                    "ForAllValues:StringNotEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]},
-                },
+                conditions=administrators_only,
+            ),
+            iam.PolicyStatement(
+                sid="DenyConfigurationChanges",
+                effect=iam.Effect.DENY,
+                principals=anyone,
+                actions=list(GUARDED_CONFIGURATION),
+                resources=[self.bucket.bucket_arn],
+                conditions=administrators_only,
             ),
         ]
         for statement in statements:
