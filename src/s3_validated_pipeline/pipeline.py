@@ -37,7 +37,7 @@ from .build_environment import DEFAULT_ENVIRONMENT
 from .errors import Problem, raise_if_any, unresolved, wrong_type
 from .foundation import PipelineFoundation
 from .foundation.construct import artifact_store_for
-from .foundation.member import MemberOperations, bound_to_own_objects, name_project
+from .foundation.member import MemberOperations, adopt_project, bound_to_own_objects
 from .operations import OperationsOptions, PipelineOperations
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
 from .source.bucket import grant_object_upload
@@ -267,7 +267,7 @@ class ValidatedS3Pipeline(Construct):
             )
             # Attest is Validate's second action: a failed attestation fails the execution, which the pipeline's
             # alarm reports; its project is named like the stages' so that an operator finds it.
-            name_project(self.attest.project, name, "Attest")
+            adopt_project(self.attest.project, self.foundation, name, "Attest")
             return MemberOperations(
                 self,
                 "Operations",

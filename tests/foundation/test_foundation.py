@@ -30,6 +30,7 @@ from s3_validated_pipeline import (
     OperationsOptions,
     PipelineFoundation,
     SourceBucketOptions,
+    StageOptions,
     TriggerMode,
     ValidatedS3Pipeline,
     ValidationOptions,
@@ -725,7 +726,8 @@ def test_fails_when_name_prefix_is_not_a_name(prefix: str) -> None:
 @dataclass(frozen=True)
 class Edge:
     """One synthesis at the edges the fleet does not reach: the longest name prefix, a foundation keeping artifacts
-    30 days, and pipelines in another stack of the foundation's account and region."""
+    30 days and limiting each project to 2 concurrent builds, and pipelines in another stack of the foundation's
+    account and region, one with a stage added after it was built."""
 
     shared: dict[str, Any]
     teams: dict[str, Any]
@@ -744,10 +746,12 @@ def edge() -> Edge:
     app = cdk.App()
     environment = cdk.Environment(account="111111111111", region="eu-west-1")
     shared = cdk.Stack(app, "Shared", env=environment)
-    foundation = PipelineFoundation(shared, "Foundation", name_prefix=LONGEST_PREFIX, artifact_retention_days=30)
+    foundation = PipelineFoundation(
+        shared, "Foundation", name_prefix=LONGEST_PREFIX, artifact_retention_days=30, concurrent_build_limit=2
+    )
     teams = cdk.Stack(app, "Teams", env=environment)
     for id in ("One", "Two"):
-        ValidatedS3Pipeline(
+        pipeline = ValidatedS3Pipeline(
             teams,
             id,
             foundation=foundation,
@@ -755,10 +759,37 @@ def edge() -> Edge:
             object_key=f"teams/{id}/source.zip",
             pipeline_name=f"{LONGEST_PREFIX}-{id.lower()}",
         )
+    pipeline.add_build_stage("Audit", options=StageOptions(commands=["npm audit"]))
     assembly = app.synth()
     templates = {name: assembly.get_stack_by_name(name).template for name in ("Shared", "Teams")}
     environments = {name: assembly.get_stack_by_name(name).environment.name for name in templates}
     return Edge(templates["Shared"], templates["Teams"], environments, Resolver(templates))
+
+
+def test_every_project_of_every_pipeline_gets_the_foundations_build_limit(edge: Edge) -> None:
+    # GIVEN a foundation limiting each project to 2 concurrent builds  THEN every project of its pipelines has the
+    # limit: Validate, Attest, and a stage added after the pipeline was built
+    projects = edge.of_type(edge.teams, "AWS::CodeBuild::Project").values()
+    stages = {"one": ("Validate", "Attest"), "two": ("Validate", "Attest", "Audit")}
+    expected = sorted(f"{LONGEST_PREFIX}-{team}-{stage}" for team, names in stages.items() for stage in names)
+    assert sorted(p["Properties"]["Name"] for p in projects) == expected
+    assert {p["Properties"]["ConcurrentBuildLimit"] for p in projects} == {2}
+
+
+def test_without_a_build_limit_no_project_has_one(fleet: Fleet) -> None:
+    projects = [p for stack in fleet.team_stacks for p in fleet.resources(stack, "AWS::CodeBuild::Project").values()]
+    assert projects
+    assert not [p for p in projects if "ConcurrentBuildLimit" in p["Properties"]]
+
+
+@pytest.mark.parametrize(("limit", "shown"), [(0, "0"), (-1, "-1"), (True, "True"), (2.5, "2.5")])
+def test_fails_when_concurrent_build_limit_is_not_a_positive_whole_number(limit: object, shown: str) -> None:
+    fails(
+        lambda: new_foundation(concurrent_build_limit=limit),
+        "concurrent_build_limit",
+        shown,
+        "Give the most builds each project may run at once, e.g. 2, or None for no limit of its own.",
+    )
 
 
 def test_the_longest_name_prefix_leaves_room_for_pipelines_to_differ(edge: Edge) -> None:

@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .._buckets import new_access_log_bucket, new_artifact_bucket
-from .._inputs import positive_days_problems
+from .._inputs import positive_days_problems, positive_whole_problems
 from .._keys import new_key, new_log_key
 from .._resources import encrypted_dead_letter_queue
 from .._scale_limits import check_scale_limits
@@ -76,6 +76,9 @@ class PipelineFoundation(Construct):
         artifact_retention_days: how long pipeline artifacts are kept. Default: 365.
         operations: what the pipelines share for operations (notifications, history, trail, dashboard) and the
             alarms each gets. Default: ``OperationsOptions()``; ``None`` for none.
+        concurrent_build_limit: the most builds each CodeBuild project of each pipeline may run at once (its
+            ``ConcurrentBuildLimit``), so that one team's uploads cannot take all of the account's CodeBuild
+            concurrency, which every pipeline on the foundation shares. Default: ``None``, the account's limit alone.
     """
 
     def __init__(
@@ -87,9 +90,12 @@ class PipelineFoundation(Construct):
         source_bucket_options: SourceBucketOptions | None = None,
         artifact_retention_days: int = 365,
         operations: OperationsOptions | None = OperationsOptions(),  # noqa: B008  # frozen, so safe to share
+        concurrent_build_limit: int | None = None,
     ) -> None:
         super().__init__(scope, id)
-        raise_if_any(_problems(name_prefix, source_bucket_options, artifact_retention_days, operations))
+        raise_if_any(
+            _problems(name_prefix, source_bucket_options, artifact_retention_days, operations, concurrent_build_limit)
+        )
         check_scale_limits(self)
         self.artifact_retention_days: int = artifact_retention_days
         """How long the pipelines' artifacts are kept."""
@@ -97,6 +103,8 @@ class PipelineFoundation(Construct):
         """Starts the name of every pipeline on the foundation."""
         self.pipeline_names: list[str] = []
         """The pipelines built on the foundation so far, by name."""
+        self.concurrent_build_limit: int | None = concurrent_build_limit
+        """The most builds each project of each pipeline may run at once; None for the account's limit alone."""
         self.operations_options: OperationsOptions | None = operations
         """What the foundation was asked to build for operations; its ``alarms`` are made for each pipeline."""
 
@@ -332,7 +340,9 @@ def environment_problems(foundation: PipelineFoundation, scope: Construct) -> li
     return []
 
 
-def _problems(name_prefix: object, options: object, retention_days: object, operations: object) -> list[Problem]:
+def _problems(
+    name_prefix: object, options: object, retention_days: object, operations: object, build_limit: object
+) -> list[Problem]:
     found: list[Problem] = []
     if not isinstance(name_prefix, str) or unresolved(name_prefix) or not _NAME_PREFIX.fullmatch(name_prefix):
         found.append(
@@ -359,6 +369,14 @@ def _problems(name_prefix: object, options: object, retention_days: object, oper
         else:
             found.extend(options.problems("source_bucket_options"))
     found.extend(positive_days_problems("artifact_retention_days", retention_days))
+    found.extend(
+        positive_whole_problems(
+            "concurrent_build_limit",
+            build_limit,
+            "Give the most builds each project may run at once, e.g. 2, or None for no limit of its own.",
+            optional=True,
+        )
+    )
     if operations is not None:
         if not isinstance(operations, OperationsOptions):
             found.append(wrong_type("operations", operations, "OperationsOptions or None", "OperationsOptions()"))

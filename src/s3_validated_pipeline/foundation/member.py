@@ -82,10 +82,13 @@ def project_name(pipeline_name: str, stage: str) -> str:
     return f"{pipeline_name}-{re.sub(r'[^A-Za-z0-9_-]', '-', stage)}"[:255]
 
 
-def name_project(project: codebuild.IProject, pipeline_name: str, stage: str) -> str:
-    """Give ``project`` (defined in this app) its physical name; return it."""
+def adopt_project(project: codebuild.IProject, foundation: PipelineFoundation, pipeline_name: str, stage: str) -> str:
+    """Give ``project`` (defined in this app) its physical name and the foundation's build limit; return the name."""
     name = project_name(pipeline_name, stage)
-    cast(codebuild.CfnProject, project.node.default_child).name = name
+    cfn = cast(codebuild.CfnProject, project.node.default_child)
+    cfn.name = name
+    if foundation.concurrent_build_limit is not None:
+        cfn.concurrent_build_limit = foundation.concurrent_build_limit
     return name
 
 
@@ -135,7 +138,7 @@ class MemberOperations(Construct):
     def monitor_stage(self, stage_name: str, project: codebuild.IProject) -> None:
         """Name ``project`` after the pipeline and stage, alarm on it and graph it in the pipeline's row."""
         raise_if_any(project_problems("project", project))
-        name = name_project(project, self._pipeline_name, stage_name)
+        name = adopt_project(project, self._foundation, self._pipeline_name, stage_name)
         options = self._foundation.alarm_options
         if options is not None:
             made = add_stage_alarms(
