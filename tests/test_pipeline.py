@@ -158,6 +158,19 @@ def test_every_key_rotates_and_is_retained(seed: Synthesized) -> None:
         assert key["DeletionPolicy"] == "Retain"
 
 
+def test_validate_stops_a_build_after_20_minutes_by_default_and_later_stages_after_60(seed: Synthesized) -> None:
+    # The package's code decides how long Validate runs, and every later upload waits behind it (QUEUED)
+    timeouts = {k: p["Properties"]["TimeoutInMinutes"] for k, p in resources(seed, "AWS::CodeBuild::Project").items()}
+    validate, _ = validation_project(seed)
+    assert timeouts.pop(validate) == 20
+    assert {re.sub(r"[0-9A-F]{8}$", "", k): minutes for k, minutes in timeouts.items()} == {
+        "PipelineAttestProject": 15,
+        "PipelineTestStageProject": 60,
+        "PipelineDeployStagingStageProject": 60,
+        "PipelineDeployProductionStageProject": 60,
+    }
+
+
 def test_every_queue_is_kept_when_the_stack_is_deleted(seed: Synthesized) -> None:
     # The dead-letter queues hold uploads that never started the pipeline, and alerts nobody received
     queues = resources(seed, "AWS::SQS::Queue")

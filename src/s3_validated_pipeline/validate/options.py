@@ -20,6 +20,12 @@ from ..build_environment import DEFAULT_ENVIRONMENT, BuildEnvironment
 from ..check import DEFAULT_LIMITS
 from ..errors import Problem, wrong_type
 
+VALIDATE_TIMEOUT_MINUTES = 20
+"""The validate stage's default timeout. A package's install scripts and build decide how long Validate runs, and in
+``QUEUED`` mode each later upload waits behind it: 20 minutes is several times what installing, linting and building
+a typical application takes, and a third of CodeBuild's own default (60), which let one hung package hold the queue
+for an hour."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class PackageCheckOptions:
@@ -103,14 +109,15 @@ class ValidationOptions:
         required_files: paths or globs (``**`` crosses folders) relative to the zip's root, each of which must
             match a file before the commands run. A failure lists every one missing. Default: none.
         build_environment: the managed image and runtimes. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``.
-        timeout: how long one build may run before CodeBuild stops it. Default: 60 minutes.
+        timeout: how long one build may run before CodeBuild stops it. Default: 20 minutes: the package's own
+            code decides how long Validate runs, and in ``QUEUED`` mode every later upload waits behind it.
         package_check: limits of the package check. Default: ``PackageCheckOptions()``.
     """
 
     commands: Sequence[str]
     required_files: Sequence[str] = ()
     build_environment: BuildEnvironment = DEFAULT_ENVIRONMENT
-    timeout: Duration = field(default_factory=lambda: Duration.minutes(60))
+    timeout: Duration = field(default_factory=lambda: Duration.minutes(VALIDATE_TIMEOUT_MINUTES))
     package_check: PackageCheckOptions = field(default_factory=PackageCheckOptions)
 
     def problems(self, argument: str) -> list[Problem]:
