@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -32,12 +33,16 @@ class ApprovalOptions:
         notify_emails: addresses subscribed to the created topic. Default: none.
         review_url: a link reviewers open, e.g. the staging environment. Default: none.
         comment: what reviewers should check. Default: a sentence naming the environment.
+        approvers: the roles or users who may approve or reject this approval, and see the pipeline's state to do
+            so: ``codepipeline:PutApprovalResult`` on this one action. Anyone else's own IAM policies still decide
+            for them: keep broad ``codepipeline:*`` policies away (docs/stages.md). Default: none.
     """
 
     topic: sns.ITopic | None = None
     notify_emails: Sequence[str] = ()
     review_url: str | None = None
     comment: str | None = None
+    approvers: Sequence[iam.IGrantable] = ()
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
@@ -66,6 +71,15 @@ class ApprovalOptions:
                         "version, SHA-256 and change set follow the comment. Put details behind review_url.",
                     )
                 )
+        approvers: object = self.approvers
+        if isinstance(approvers, (str, bytes)) or not isinstance(approvers, Sequence):
+            found.append(wrong_type(f"{argument}.approvers", approvers, "a list of roles or users", "[release_role]"))
+        else:
+            found += [
+                wrong_type(f"{argument}.approvers[{i}]", a, "an iam.IGrantable (a role or user)", "release_role")
+                for i, a in enumerate(approvers)
+                if not looks_like(a, "grant_principal")
+            ]
         url: object = self.review_url
         if url is not None and not unresolved(url) and not (isinstance(url, str) and url.startswith("https://")):
             found.append(Problem(f"{argument}.review_url", url, "Give an https:// URL, or None."))
@@ -121,4 +135,17 @@ def add_approval_stage(
             conditions=[codepipeline.Condition(result=codepipeline.Result.SKIP, rules=[check])]
         )
     context.pipeline.add_stage(stage_name=f"Approve{target}", actions=[approval], before_entry=skip)
+    pipeline = context.pipeline.pipeline_arn
+    for approver in options.approvers:
+        # Narrower than ManualApprovalAction.grant_manual_approval, which adds codepipeline:ListPipelines on "*".
+        iam.Grant.add_to_principal(
+            grantee=approver,
+            actions=["codepipeline:GetPipeline", "codepipeline:GetPipelineState", "codepipeline:GetPipelineExecution"],
+            resource_arns=[pipeline],
+        )
+        iam.Grant.add_to_principal(
+            grantee=approver,
+            actions=["codepipeline:PutApprovalResult"],
+            resource_arns=[f"{pipeline}/Approve{target}/Approve"],
+        )
     return approval
