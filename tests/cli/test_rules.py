@@ -33,6 +33,7 @@ def buildspec(required: list[str], options: PackageCheckOptions) -> str:
         commands=["npm ci", "npm test"],
         required_files=required,
         check_options=options.arguments(),
+        max_package_bytes=options.max_package_bytes,
         runtime_versions={"nodejs": "18"},
     )
     return json.dumps(spec, indent=2)
