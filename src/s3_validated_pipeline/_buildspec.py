@@ -60,12 +60,25 @@ run in the source folder, and without it Python imports from there first (a pack
 its check, or in Attest, with Attest's right to sign)."""
 
 
-def fetch_source() -> str:
-    """Download exactly the uploaded object version, with S3's own SHA-256 checksum when the uploader set one."""
-    return (
-        'aws s3api get-object --bucket "$SOURCE_BUCKET" --key "$SOURCE_OBJECT_KEY" '
-        '--version-id "$SOURCE_OBJECT_VERSION_ID" --checksum-mode ENABLED '
-        f"{WORK_DIR}/source.zip > {WORK_DIR}/source-object.json"
+def fetch_source(max_package_bytes: int) -> str:
+    """Download exactly the uploaded object version, with S3's own SHA-256 checksum when the uploader set one; first
+    ask S3 its size, and refuse a version larger than ``max_package_bytes`` without downloading it."""
+    version = '--bucket "$SOURCE_BUCKET" --key "$SOURCE_OBJECT_KEY" --version-id "$SOURCE_OBJECT_VERSION_ID"'
+    return "\n".join(
+        [
+            # One shell runs these lines: `|| exit` ends them with the CLI's own exit code when HeadObject fails (a
+            # version that is gone), rather than with a refusal of an empty size.
+            f"source_size=$(aws s3api head-object {version} --query ContentLength --output text) || exit",
+            # `!` and `-le`: a size that is not a number (or out of range) is refused, not let through.
+            f'if ! [ "$source_size" -le {max_package_bytes} ]; then',
+            f'  echo "REJECTED: the uploaded object is $source_size bytes, more than the limit of {max_package_bytes} '
+            "bytes (PackageCheckOptions.max_package_bytes); it was not downloaded. Leave build outputs and "
+            'dependencies out of the package, or raise the limit." >&2',
+            "  exit 1",
+            "fi",
+            f"aws s3api get-object {version} --checksum-mode ENABLED "
+            f"{WORK_DIR}/source.zip > {WORK_DIR}/source-object.json",
+        ]
     )
 
 
@@ -134,7 +147,9 @@ def verify_provenance() -> str:
     )
 
 
-def attest_buildspec(*, required_files: Sequence[str], check_options: Sequence[str]) -> dict[str, Any]:
+def attest_buildspec(
+    *, required_files: Sequence[str], check_options: Sequence[str], max_package_bytes: int
+) -> dict[str, Any]:
     """Return the Attest action's buildspec: the pinned checker alone, never the package's code.
 
     It downloads the exact source object version again and checks it itself (its verdict is the one recorded),
@@ -155,7 +170,7 @@ def attest_buildspec(*, required_files: Sequence[str], check_options: Sequence[s
                 "on-failure": "ABORT",
                 "commands": [
                     fetch_checker(),
-                    fetch_source(),
+                    fetch_source(max_package_bytes),
                     f"{_S3_CHECKSUM}\n{check}",
                 ],
             },
@@ -211,6 +226,7 @@ def validation_buildspec(
     commands: Sequence[str],
     required_files: Sequence[str],
     check_options: Sequence[str],
+    max_package_bytes: int,
     runtime_versions: Mapping[str, str],
 ) -> dict[str, Any]:
     """Return the validate stage's buildspec (version 0.2): check, validate, record, diagnose."""
@@ -221,7 +237,11 @@ def validation_buildspec(
             **_install(runtime_versions),
             "pre_build": {
                 "on-failure": "ABORT",
-                "commands": [fetch_checker(), fetch_source(), check_package(required_files, check_options)],
+                "commands": [
+                    fetch_checker(),
+                    fetch_source(max_package_bytes),
+                    check_package(required_files, check_options),
+                ],
             },
             "build": {"on-failure": "ABORT", "commands": [*commands, write_manifest()]},
             "post_build": {"commands": [diagnostics()]},

@@ -274,6 +274,9 @@ class _PathMatcher:
 class Limits:
     """What a package may hold. The defaults suit the source package of a typical application."""
 
+    max_package_bytes: int = GIB
+    """Largest zip file, in bytes: the validate stage heads the uploaded object and refuses a larger one before it
+    downloads it; the check refuses it too, before reading it."""
     max_entries: int = 10_000
     """Most entries (files and folders) the zip may list."""
     max_total_bytes: int = GIB
@@ -297,7 +300,14 @@ class Limits:
     """Most segments in a path."""
 
     def __post_init__(self) -> None:
-        for name in ("max_entries", "max_total_bytes", "scan_max_bytes", "max_name_bytes", "max_segment_bytes"):
+        for name in (
+            "max_package_bytes",
+            "max_entries",
+            "max_total_bytes",
+            "scan_max_bytes",
+            "max_name_bytes",
+            "max_segment_bytes",
+        ):
             _require_positive(name, getattr(self, name))
         _require_positive("max_depth", self.max_depth)
         if not self.max_compression_ratio > 0:
@@ -1069,6 +1079,19 @@ def check_entries(entries: Sequence[Entry], limits: Limits = DEFAULT_LIMITS) -> 
 # Rules on the package as a tree of paths
 
 
+def check_package_size(size: int, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+    if size <= limits.max_package_bytes:
+        return []
+    return [
+        Finding(
+            "package-size",
+            "",
+            f"The zip is {size} bytes, more than the limit of {limits.max_package_bytes} bytes (max_package_bytes), "
+            "so it is not read; leave build outputs and dependencies out of the package, or raise the limit.",
+        )
+    ]
+
+
 def check_entry_count(count: int, limits: Limits) -> list[Finding]:
     if count <= limits.max_entries:
         return []
@@ -1791,6 +1814,7 @@ def check_credentials(results: Sequence[EntryData]) -> list[Finding]:
 
 
 RULES: dict[str, str] = {
+    "package-size": "a zip file larger than `max_package_bytes`",
     "not-a-zip": "the file is no zip archive",
     "truncated": "the zip ends before its central directory (an upload cut short)",
     "corrupt-archive": "damaged records, malformed extra fields, several disks",
@@ -1972,6 +1996,10 @@ def _check_archive(
     extraction: _Extraction | None,
 ) -> tuple[int, int]:
     """Append every finding about the archive; return its entry count and the bytes read."""
+    too_large = check_package_size(size, limits)
+    if too_large:  # not read at all: its size alone is the verdict
+        findings.extend(too_large)
+        return 0, 0
     try:
         archive = read_archive(fh, size, limits=limits)
     except ArchiveError as exc:
@@ -2173,6 +2201,7 @@ def _program() -> str:
 
 
 _LIMIT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
+    ("--max-package-bytes", _positive_int, "largest zip file, in bytes"),
     ("--max-entries", _positive_int, "most entries (files and folders)"),
     ("--max-total-bytes", _positive_int, "most bytes uncompressed, counted from the data"),
     ("--max-compression-ratio", _positive_float, "highest uncompressed/compressed ratio, per entry and overall"),

@@ -406,7 +406,16 @@ _SYMLINK = (stat.S_IFLNK | 0o777) << 16
 _NFC = unicodedata.normalize("NFC", "café.txt")
 _NFD = unicodedata.normalize("NFD", "café.txt")
 
+SIZED_PACKAGE = write_zip(node_project(), compression=zipfile.ZIP_STORED)
+"""A package whose zip file's size is the size limit of the two cases below (stored: its size is the same each time)."""
+
 MALICIOUS: tuple[Case, ...] = (
+    Case(
+        "package-one-byte-over-the-size-limit",
+        lambda: SIZED_PACKAGE,
+        {"package-size": f"is {len(SIZED_PACKAGE)} bytes, more than the limit of {len(SIZED_PACKAGE) - 1} bytes"},
+        limits=Limits(max_package_bytes=len(SIZED_PACKAGE) - 1),
+    ),
     Case("not-a-zip", lambda: b"<html>403 Forbidden</html>\n", {"not-a-zip": "not a zip archive"}),
     Case("zero-bytes", lambda: b"", {"not-a-zip": "empty (0 bytes)"}),
     Case("several-disks", _several_disks, {"corrupt-archive": "spans several disks"}),
@@ -611,6 +620,12 @@ MALICIOUS: tuple[Case, ...] = (
 )
 
 VALID: tuple[Case, ...] = (
+    Case(
+        "package-at-the-size-limit",
+        lambda: SIZED_PACKAGE,
+        required=REQUIRED_NODE_FILES,
+        limits=Limits(max_package_bytes=len(SIZED_PACKAGE)),
+    ),
     Case("node-project", _zip(node_project()), required=REQUIRED_NODE_FILES),
     Case("node-project-stored", _zip(node_project(), compression=zipfile.ZIP_STORED), required=REQUIRED_NODE_FILES),
     Case("node-project-bzip2", _zip(node_project(), compression=zipfile.ZIP_BZIP2), required=REQUIRED_NODE_FILES),

@@ -464,6 +464,8 @@ def test_names_with_control_characters_are_escaped_in_the_log(tmp_path: Path) ->
 def test_limits_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="max_entries"):
         Limits(max_entries=0)
+    with pytest.raises(ValueError, match="max_package_bytes"):
+        Limits(max_package_bytes=0)
     with pytest.raises(ValueError, match="max_compression_ratio"):
         Limits(max_compression_ratio=0)
     with pytest.raises(ValueError, match="sequence of patterns"):
@@ -561,6 +563,20 @@ def test_cli_options_set_the_limits(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert allowed == 0
     assert denied == 1
     assert "[too-many-entries]" in out
+
+
+def test_cli_max_package_bytes_refuses_a_larger_zip_unread(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a good package's zip of N bytes
+    package = make_zip(tmp_path, {"package.json": "{}"})
+    size = package.stat().st_size
+    # WHEN it is checked with a limit of N bytes, then of N - 1
+    at_limit = main([str(package), "--max-package-bytes", str(size)])
+    over = main([str(package), "--max-package-bytes", str(size - 1)])
+    # THEN the first is accepted and the second rejected by its size alone, the message naming both sizes
+    out = capsys.readouterr().out
+    assert (at_limit, over) == (0, 1)
+    assert f"[package-size] The zip is {size} bytes, more than the limit of {size - 1} bytes" in out
+    assert "0 entries" in out.split("REJECTED", 1)[1], "a zip over the limit is not read"
 
 
 def test_cli_compares_s3_checksums(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

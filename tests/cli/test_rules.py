@@ -33,6 +33,7 @@ def buildspec(required: list[str], options: PackageCheckOptions) -> str:
         commands=["npm ci", "npm test"],
         required_files=required,
         check_options=options.arguments(),
+        max_package_bytes=options.max_package_bytes,
         runtime_versions={"nodejs": "18"},
     )
     return json.dumps(spec, indent=2)
@@ -258,6 +259,7 @@ def test_pipeline_without_stack_is_a_usage_error(app: Path, tmp_path: Path) -> N
 
 def test_every_option_of_the_check_is_read_into_the_same_limits() -> None:
     options = PackageCheckOptions(
+        max_package_bytes=4096,
         max_entries=50,
         max_total_bytes=2048,
         max_compression_ratio=7,
@@ -271,6 +273,7 @@ def test_every_option_of_the_check_is_read_into_the_same_limits() -> None:
     rules = rules_from_buildspec(buildspec(["package.json", "my file.txt"], options), source="test")
     assert rules.required == ("package.json", "my file.txt")
     assert rules.limits == Limits(
+        max_package_bytes=4096,
         max_entries=50,
         max_total_bytes=2048,
         max_compression_ratio=7.0,

@@ -261,6 +261,9 @@ def test_stand_in_refuses_any_other_aws_call(workspace: Workspace) -> None:
         ["s3", "cp", "s3://other-bucket/check.py", "x"],
         ["s3api", "get-object", "--bucket", "b", "--key", "source.zip", "--version-id", "other", "out.zip"],
         ["s3api", "put-object", "--bucket", "b", "--key", "source.zip"],
+        ["s3api", "head-object", "--bucket", "b", "--key", "source.zip", "--version-id", "other"],
+        ["s3api", "head-object", "--bucket", "b", "--key", "source.zip", "--version-id", "v1", "--output", "text"],
+        ["s3api", "head-object", "--bucket", "b", "--key", "source.zip", "--version-id", "v1", "--range", "bytes=0-1"],
     ],
 )
 def test_stand_in_serves_only_its_objects(tmp_path: Path, call: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -274,6 +277,13 @@ def test_stand_in_serves_only_its_objects(tmp_path: Path, call: list[str], capsy
     get = ["s3api", "get-object", "--bucket", "b", "--key", "source.zip", "--version-id", "v1", str(tmp_path / "o")]
     assert stand_in.main([str(config), *get]) == 0
     assert (tmp_path / "o").read_bytes() == b"PK"
+    head = ["s3api", "head-object", "--bucket", "b", "--key", "source.zip", "--version-id", "v1"]
+    capsys.readouterr()
+    assert stand_in.main([str(config), *head]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["ContentLength"], answer["VersionId"]) == (2, "v1")
+    assert stand_in.main([str(config), *head, "--query", "ContentLength", "--output", "text"]) == 0
+    assert capsys.readouterr().out == "2\n"
 
 
 def test_file_changed_between_stages_is_caught_naming_the_file(workspace: Workspace, tmp_path: Path) -> None:

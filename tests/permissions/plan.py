@@ -1315,8 +1315,9 @@ ENTRIES: tuple[Entry, ...] = (
         "s3:GetObjectVersion",
         "the uploaded object (the version the trigger names)",
         lambda site, i: [_pipeline(i).source_object],
-        "Validate checks the uploaded version's own bytes, downloaded by version id (with S3's SHA-256), not "
-        "CodeBuild's extraction of the source artifact.",
+        "Validate asks the uploaded version's size (HeadObject, which on a version needs this same action) and "
+        "refuses it above `max_package_bytes`; then it checks the version's own bytes, downloaded by version id (with "
+        "S3's SHA-256), not CodeBuild's extraction of the source artifact.",
         CODEBUILD_ROLE,
     ),
     need(
@@ -1351,8 +1352,8 @@ ENTRIES: tuple[Entry, ...] = (
         "s3:GetObjectVersion",
         "the uploaded object (the version the trigger names)",
         lambda site, i: [_pipeline(i).source_object],
-        "Attest downloads the same version again and checks it itself: the verdict it signs is its own, not a report "
-        "the package's code in Validate could have rewritten.",
+        "Attest asks the same version's size (HeadObject) and downloads it again and checks it itself: the verdict "
+        "it signs is its own, not a report the package's code in Validate could have rewritten.",
         CODEBUILD_ROLE,
     ),
     need(

@@ -110,7 +110,9 @@ def test_seed_attest_buildspec_runs_the_pinned_checker_and_none_of_the_users_com
     spec = buildspec_of(seed, attest)
     # THEN its buildspec is the library's Attest buildspec for the seed's check, nothing else
     assert spec == _buildspec.attest_buildspec(
-        required_files=SEED_REQUIRED_FILES, check_options=PackageCheckOptions().arguments()
+        required_files=SEED_REQUIRED_FILES,
+        check_options=PackageCheckOptions().arguments(),
+        max_package_bytes=PackageCheckOptions().max_package_bytes,
     )
     # AND no line of it is a validation command of the user's (those run in Validate), nor installs a runtime
     commands = [line for phase in spec["phases"].values() for line in phase.get("commands", [])]

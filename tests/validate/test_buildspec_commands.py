@@ -242,6 +242,10 @@ class Sandbox:
     def get_object_calls(self) -> list[list[str]]:
         return [call for call in self.aws_calls() if call[:2] == ["s3api", "get-object"]]
 
+    def source_calls(self) -> list[str]:
+        """The s3api operations called, in order: ``head-object``, ``get-object``."""
+        return [call[1] for call in self.aws_calls() if call[0] == "s3api"]
+
     def npm_calls(self) -> list[str]:
         log = Path(self.env["NPM_LOG"])
         return log.read_text().splitlines() if log.exists() else []
@@ -373,7 +377,7 @@ def test_template_buildspec_has_the_validate_stages_phases(buildspec: dict[str, 
         "on-failure": "ABORT",
         "commands": [
             _buildspec.fetch_checker(),
-            _buildspec.fetch_source(),
+            _buildspec.fetch_source(PackageCheckOptions().max_package_bytes),
             _buildspec.check_package(SEED_REQUIRED_FILES, check_options),
         ],
     }
@@ -433,10 +437,13 @@ def test_good_package_pre_build_verifies_the_checker_fetches_exactly_v1_and_acce
         f"s3://{box.env['CHECKER_BUCKET']}/{box.env['CHECKER_KEY']}",
         f"{box.work}/check.py",
     ]
+    assert box.source_calls() == ["head-object", "get-object"], "its size is asked for before the download"
+    (head_object,) = [call for call in calls if call[:2] == ["s3api", "head-object"]]
     (get_object,) = box.get_object_calls()
-    assert option(get_object, "--bucket") == SOURCE_BUCKET
-    assert option(get_object, "--key") == box.env["SOURCE_OBJECT_KEY"]
-    assert option(get_object, "--version-id") == V1
+    for call in (head_object, get_object):
+        assert option(call, "--bucket") == SOURCE_BUCKET
+        assert option(call, "--key") == box.env["SOURCE_OBJECT_KEY"]
+        assert option(call, "--version-id") == V1
     assert option(get_object, "--checksum-mode") == "ENABLED"
     assert (box.work / "source.zip").read_bytes() == GOOD_ZIP
 
@@ -600,13 +607,82 @@ def test_rejected_package_leaves_the_working_folder_empty(sandbox: Sandbox, buil
 def test_missing_source_version_fails_pre_build_before_the_check(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
     # GIVEN an execution started by a version that no longer exists (only V2 does)
     sandbox.upload(GOOD_ZIP, V2)
-    # WHEN pre_build runs  THEN the download of V1 fails, and neither another version nor the check runs
+    # WHEN pre_build runs  THEN asking V1's size fails with the CLI's exit code, and neither a download, another
+    # version nor the check runs
     pre_build = sandbox.run_build(buildspec)["pre_build"]
     assert pre_build.returncode == stand_in.REFUSED
     assert pre_build.runs == 2
-    assert f"--version-id {V1} --checksum-mode ENABLED" in pre_build.output
+    assert f"aws s3api head-object --bucket {SOURCE_BUCKET}" in pre_build.output
+    assert f"--version-id {V1} --query ContentLength --output text" in pre_build.output
+    assert sandbox.source_calls() == ["head-object"]
     assert not (sandbox.work / "source.zip").exists()
     assert not (sandbox.work / "package-check.json").exists()
+
+
+# --- 3b. The size limit, before the download -----------------------------------------------------------------------
+
+
+def with_package_limit(spec: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """``spec`` (the template's) with the limit ``limit`` instead of the default in its download line."""
+    commands = list(spec["phases"]["pre_build"]["commands"])
+    index = commands.index(_buildspec.fetch_source(PackageCheckOptions().max_package_bytes))
+    commands[index] = _buildspec.fetch_source(limit)
+    return {**spec, "phases": {**spec["phases"], "pre_build": {**spec["phases"]["pre_build"], "commands": commands}}}
+
+
+def test_fails_when_the_uploaded_object_is_over_the_size_limit_and_never_downloads_it(
+    sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN the good package as V1, and the validate buildspec with a limit one byte below its size
+    sandbox.upload(GOOD_ZIP, V1)
+    sandbox.unpack(GOOD_ZIP)
+    limit = len(GOOD_ZIP) - 1
+    # WHEN the build runs
+    run = sandbox.run_build(with_package_limit(buildspec, limit))
+    # THEN pre_build fails at the download line, naming the size, the limit and the option to change
+    pre_build = run["pre_build"]
+    assert (pre_build.returncode, pre_build.runs) == (1, 2), pre_build.output
+    assert (
+        f"REJECTED: the uploaded object is {len(GOOD_ZIP)} bytes, more than the limit of {limit} bytes "
+        "(PackageCheckOptions.max_package_bytes); it was not downloaded." in pre_build.output
+    )
+    # AND S3 was only asked the size of V1: no download, no check, no build
+    assert sandbox.source_calls() == ["head-object"]
+    assert not (sandbox.work / "source.zip").exists()
+    assert not (sandbox.work / "package-check.json").exists()
+    assert not {"build", "post_build"} & set(run.phases)
+    assert sandbox.npm_calls() == []
+
+
+def test_an_uploaded_object_exactly_at_the_size_limit_is_downloaded_and_checked(
+    sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN the good package as V1, and the validate buildspec with a limit of exactly its size
+    sandbox.upload(GOOD_ZIP, V1)
+    sandbox.unpack(GOOD_ZIP)
+    # WHEN pre_build runs  THEN the package is downloaded after its size was asked, checked and accepted
+    pre_build = sandbox.run_build(with_package_limit(buildspec, len(GOOD_ZIP)))["pre_build"]
+    assert (pre_build.returncode, pre_build.runs) == (0, 3), pre_build.output
+    assert sandbox.source_calls() == ["head-object", "get-object"]
+    assert "REJECTED" not in pre_build.output
+    assert f"ACCEPTED: '{sandbox.work}/source.zip': 0 finding(s)" in pre_build.output
+
+
+def test_fails_when_s3_reports_no_size_rather_than_downloading(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN an aws that answers HeadObject with something other than a number (as `--output text` prints None)
+    sandbox.upload(GOOD_ZIP, V1)
+    real_aws = sandbox.root / "bin" / "aws"
+    (sandbox.root / "bin" / "aws-real").write_bytes(real_aws.read_bytes())
+    (sandbox.root / "bin" / "aws-real").chmod(0o755)
+    real_aws.write_text(
+        '#!/bin/sh\nif [ "$2" = head-object ]; then echo None; exit 0; fi\nexec "$(dirname "$0")/aws-real" "$@"\n'
+    )
+    # WHEN pre_build runs  THEN the size is refused (fail closed) and nothing is downloaded
+    pre_build = sandbox.run_build(buildspec)["pre_build"]
+    assert (pre_build.returncode, pre_build.runs) == (1, 2), pre_build.output
+    assert "REJECTED: the uploaded object is None bytes" in pre_build.output
+    assert sandbox.get_object_calls() == []
+    assert not (sandbox.work / "source.zip").exists()
 
 
 # --- 4. A tampered checker -----------------------------------------------------------------------------------------

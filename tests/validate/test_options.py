@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration
 
-from s3_validated_pipeline import ValidationOptions
+from s3_validated_pipeline import PackageCheckOptions, ValidationOptions
 from tests.conftest import assert_fails
 
 
@@ -65,6 +65,22 @@ def validation(**fields: Any) -> ValidationOptions:
 )  # fmt: skip
 def test_fails_when_validation_options_are_bad(options: Any, argument: str, shown: str, advice: str) -> None:
     assert_fails(argument, shown, advice, validation=options)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown", "advice"),
+    [(0, "0", "positive whole number"), (-1, "-1", "positive whole number"), ("1GB", "'1GB'", "Expected an int")],
+)
+def test_fails_when_max_package_bytes_is_not_a_positive_whole_number(value: Any, shown: str, advice: str) -> None:
+    options = validation(package_check=PackageCheckOptions(max_package_bytes=value))
+    assert_fails("validation.package_check.max_package_bytes", shown, advice, validation=options)
+
+
+def test_max_package_bytes_reaches_the_checker_only_when_it_is_not_the_default() -> None:
+    # GIVEN the default package check, and one with a 10 MiB package limit
+    # THEN the checker's command line names the limit only in the second, so existing buildspecs stay as they were
+    assert not any("--max-package-bytes" in argument for argument in PackageCheckOptions().arguments())
+    assert "--max-package-bytes 10485760" in PackageCheckOptions(max_package_bytes=10 * 1024 * 1024).arguments()
 
 
 def test_fails_when_validation_is_none() -> None:

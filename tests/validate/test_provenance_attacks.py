@@ -24,7 +24,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ from tests.validate.test_buildspec_commands import (
     make_zip,
     pytestmark,  # noqa: F401  # the same tools are needed: bash, sha256sum, python3
     sha256_hex,
+    with_package_limit,
 )
 
 EXECUTION_N = "0a6d1c3e-5b7f-4e21-9d48-1f2e3a4b5c6d"
@@ -668,6 +669,38 @@ def test_fails_when_attest_rejects_the_package_and_signs_nothing(
     assert pre_build.returncode == 1, pre_build.output
     assert "REJECTED" in pre_build.output
     assert "[forbidden-file]" in pre_build.output
+    assert "build" not in attest.run.phases
+    assert attest.kms_calls("sign") == []
+    assert not (attest.box.src / PROVENANCE_PATH).exists()
+
+
+def test_fails_when_attest_is_given_an_object_over_the_size_limit_and_never_downloads_it(
+    tmp_path: Path, pipeline: Pipeline, execution_n: Build
+) -> None:
+    # GIVEN execution N's Validated artifact, and Attest's buildspec with a limit one byte below the package's size
+    validated = copy_of(execution_n.output, tmp_path / "validated")
+    (validated / PROVENANCE_PATH).unlink()
+    attest_action = pipeline.actions["Validate/Attest"]
+    limit = len(GOOD_ZIP) - 1
+    limited = replace(
+        pipeline,
+        actions={
+            **pipeline.actions,
+            "Validate/Attest": replace(attest_action, spec=with_package_limit(attest_action.spec, limit)),
+        },
+    )
+    # WHEN Attest runs
+    attest = limited.run(
+        tmp_path / "attest", "Validate/Attest", artifact=validated, package=GOOD_ZIP, version=V1, execution=EXECUTION_N
+    )
+    # THEN it refuses the object from its size alone, naming size, limit and option, and signs nothing
+    pre_build = attest.run["pre_build"]
+    assert (pre_build.returncode, pre_build.runs) == (1, 2), pre_build.output
+    assert (
+        f"REJECTED: the uploaded object is {len(GOOD_ZIP)} bytes, more than the limit of {limit} bytes "
+        "(PackageCheckOptions.max_package_bytes)" in pre_build.output
+    )
+    assert [call[1] for call in attest.box.aws_calls() if call[0] == "s3api"] == ["head-object"]
     assert "build" not in attest.run.phases
     assert attest.kms_calls("sign") == []
     assert not (attest.box.src / PROVENANCE_PATH).exists()

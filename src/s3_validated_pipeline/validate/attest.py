@@ -69,7 +69,9 @@ class AttestProject(StageConstruct):
             description="Checks the uploaded package again and signs the provenance of the validated artifact "
             "(s3-validated-pipeline).",
             buildspec=_buildspec.attest_buildspec(
-                required_files=options.required_files, check_options=options.package_check.arguments()
+                required_files=options.required_files,
+                check_options=options.package_check.arguments(),
+                max_package_bytes=options.package_check.max_package_bytes,
             ),
             environment=DEFAULT_ENVIRONMENT,
             timeout=Duration.minutes(15),

@@ -35,6 +35,9 @@ class PackageCheckOptions:
     and credentials rules skip. See docs/package-check.md.
 
     Args:
+        max_package_bytes: the largest zip file, in bytes. The validate stage and Attest read the uploaded version's
+            size from S3 (HeadObject) and refuse a larger one before downloading it; the check refuses it too.
+            Default: 1 GiB.
         max_entries: the most entries (files and folders) a package may hold. Default: 10,000.
         max_total_bytes: the most bytes all entries may hold uncompressed, counted as they are read. Default: 1 GiB.
         max_compression_ratio: the highest uncompressed / compressed ratio, per entry and overall. Default: 100.
@@ -50,6 +53,7 @@ class PackageCheckOptions:
         max_depth: the most folders in a path. Default: 64.
     """
 
+    max_package_bytes: int = DEFAULT_LIMITS.max_package_bytes
     max_entries: int = DEFAULT_LIMITS.max_entries
     max_total_bytes: int = DEFAULT_LIMITS.max_total_bytes
     max_compression_ratio: int = int(DEFAULT_LIMITS.max_compression_ratio)
@@ -64,6 +68,7 @@ class PackageCheckOptions:
         """Return what is wrong with these options, naming them as ``argument``."""
         found: list[Problem] = []
         for name in (
+            "max_package_bytes",
             "max_entries",
             "max_total_bytes",
             "max_compression_ratio",
@@ -91,6 +96,7 @@ class PackageCheckOptions:
         arguments += [f"--forbid {shlex.quote(pattern)}" for pattern in self.forbidden_files]
         arguments += [f"--ignore {shlex.quote(pattern)}" for pattern in self.ignore]
         for flag, value, default in (
+            ("--max-package-bytes", self.max_package_bytes, DEFAULT_LIMITS.max_package_bytes),
             ("--max-name-bytes", self.max_name_bytes, DEFAULT_LIMITS.max_name_bytes),
             ("--max-segment-bytes", self.max_segment_bytes, DEFAULT_LIMITS.max_segment_bytes),
             ("--max-depth", self.max_depth, DEFAULT_LIMITS.max_depth),

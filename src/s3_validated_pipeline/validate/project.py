@@ -65,6 +65,7 @@ class ValidationProject(StageConstruct):
                 commands=options.commands,
                 required_files=options.required_files,
                 check_options=options.package_check.arguments(),
+                max_package_bytes=options.package_check.max_package_bytes,
                 runtime_versions=environment.runtime_versions,
             ),
             environment=environment,

@@ -11,12 +11,13 @@ words). Python 3.8 compatible: with ``s3vp run --docker`` the build image's ``py
 
     aws s3 cp [--quiet] s3://BUCKET/KEY DEST
     aws s3api get-object --bucket B --key K [--version-id V] [--checksum-mode ENABLED] OUTFILE
+    aws s3api head-object --bucket B --key K [--version-id V]
     aws kms sign --key-id K --message-type DIGEST --signing-algorithm ECDSA_SHA_256 --message fileb://F|BASE64
     aws kms verify --key-id K --message-type DIGEST --signing-algorithm ECDSA_SHA_256 --message M --signature S
     aws kms get-public-key --key-id K
 
-each kms call may add ``--query NAME`` (one field of the answer) and ``--output json`` (the default) or, with
-``--query``, ``--output text``. Errors are KMS's own: a signature that does not verify is
+head-object and each kms call may add ``--query NAME`` (one field of the answer) and ``--output json`` (the default)
+or, with ``--query``, ``--output text``. Errors are KMS's own: a signature that does not verify is
 ``KMSInvalidSignatureException`` (exit 254, nothing on stdout), as KMS answers it rather than ``SignatureValid: false``.
 Any other call, or a kms call naming another key, exits 255 with "a local run never calls AWS (...)", unless
 ``real_aws`` is set: then the real CLI runs it.
@@ -75,6 +76,10 @@ def _s3_cp(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> int | N
     return 0
 
 
+_QUERY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""The ``--query`` this stand-in answers: one field of the answer, by name."""
+
+
 def _options(args: Sequence[str], allowed: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
     """``--name value`` pairs (each of ``allowed``, at most once) and the other arguments; None for anything else."""
     options: dict[str, str] = {}
@@ -91,6 +96,20 @@ def _options(args: Sequence[str], allowed: Sequence[str]) -> tuple[dict[str, str
     return options, positional
 
 
+def _object_metadata(options: Mapping[str, str], size: int) -> dict[str, Any]:
+    """What GetObject and HeadObject answer about a served object of ``size`` bytes."""
+    response: dict[str, Any] = {
+        "AcceptRanges": "bytes",
+        "ContentLength": size,
+        "ContentType": "application/zip",
+        "ServerSideEncryption": "aws:kms",
+        "Metadata": {},
+    }
+    if "--version-id" in options:
+        response["VersionId"] = options["--version-id"]
+    return response
+
+
 def _get_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> int | None:
     parsed = _options(args, ("--bucket", "--key", "--version-id", "--checksum-mode"))
     if parsed is None:
@@ -105,20 +124,43 @@ def _get_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> in
     shutil.copyfile(path, positional[0])
     with open(path, "rb") as fh:
         data = fh.read()
-    response: dict[str, Any] = {
-        "AcceptRanges": "bytes",
-        "ContentLength": len(data),
-        "ContentType": "application/zip",
-        "ServerSideEncryption": "aws:kms",
-        "Metadata": {},
-    }
-    if "--version-id" in options:
-        response["VersionId"] = options["--version-id"]
+    response = _object_metadata(options, len(data))
     if options.get("--checksum-mode") == "ENABLED":  # s3vp push uploads with a SHA-256 checksum
         own = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
         response["ChecksumSHA256"] = item.get("checksum_sha256") or own
     print(json.dumps(response, indent=4))
     return 0
+
+
+def _head_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> int | None:
+    parsed = _options(args, ("--bucket", "--key", "--version-id", "--query", "--output"))
+    if parsed is None:
+        return None
+    options, positional = parsed
+    if "--bucket" not in options or "--key" not in options or positional or not _one_field(options):
+        return None
+    item = _find(objects, options["--bucket"], options["--key"], options.get("--version-id"))
+    if item is None:
+        return None
+    _print_answer(_object_metadata(options, os.path.getsize(str(item["path"]))), options)
+    return 0
+
+
+def _one_field(options: Mapping[str, str]) -> bool:
+    """Whether ``--query`` and ``--output`` ask for what is served: JSON, or with ``--query NAME`` one field, as JSON
+    or text."""
+    query, output = options.get("--query"), options.get("--output", "json")
+    if output not in ("json", "text") or (query is None and output == "text"):
+        return False
+    return query is None or bool(_QUERY.fullmatch(query))
+
+
+def _print_answer(answer: Any, options: Mapping[str, str]) -> None:
+    """Print ``answer`` (or its ``--query`` field) as the CLI prints it: JSON, or with ``--output text`` the value
+    alone (``True``, a number, base64)."""
+    if "--query" in options:
+        answer = answer.get(options["--query"])
+    print(str(answer) if options.get("--output") == "text" else json.dumps(answer, indent=4))
 
 
 # --- ECDSA on NIST P-256 (FIPS 186-4 D.1.2.3; SEC 2 secp256r1) -------------------------------------------------------
@@ -296,7 +338,6 @@ _KMS_OPERATIONS = {
 }
 """Each served kms call: its API operation, and the options it must have (the only ones it may have, but
 ``--query`` and ``--output``)."""
-_QUERY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _KmsError(Exception):
@@ -357,16 +398,15 @@ def _kms(keys: Mapping[str, str], operation: str, args: Sequence[str]) -> int | 
     if parsed is None:
         return None
     options, positional = parsed
-    if positional or not set(required) <= set(options) or options.get("--output", "json") not in ("json", "text"):
+    if positional or not set(required) <= set(options) or not _one_field(options):
         return None
     if name != "GetPublicKey" and (options["--message-type"], options["--signing-algorithm"]) != (
         "DIGEST",
         SIGNING_ALGORITHM,
     ):
         return None
-    query, text = options.get("--query"), options.get("--output") == "text"
-    if options["--key-id"] not in keys or (query is None and text) or (query and not _QUERY.fullmatch(query)):
-        return None  # --output text only of one field, printed as the CLI prints it (True, base64)
+    if options["--key-id"] not in keys:
+        return None
     with open(keys[options["--key-id"]], encoding="ascii") as fh:
         secret = read_private_key_pem(fh.read())
     try:
@@ -377,9 +417,7 @@ def _kms(keys: Mapping[str, str], operation: str, args: Sequence[str]) -> int | 
         else:
             print(f"\nAn error occurred ({exc.code}) when calling the {name} operation: {exc}", file=sys.stderr)
         return exc.exit_code
-    if query is not None:
-        answer = answer.get(query)
-    print(str(answer) if text else json.dumps(answer, indent=4))
+    _print_answer(answer, options)
     return 0
 
 
@@ -395,6 +433,8 @@ def main(argv: Sequence[str]) -> int:
         served = _s3_cp(objects, args[2:])
     elif args[:2] == ["s3api", "get-object"]:
         served = _get_object(objects, args[2:])
+    elif args[:2] == ["s3api", "head-object"]:
+        served = _head_object(objects, args[2:])
     elif args[:1] == ["kms"] and len(args) > 1:
         served = _kms(keys, args[1], args[2:])
     if served is not None:
