@@ -23,7 +23,7 @@ from ._build_project import EnvironmentWarnings, StageResources, action_variable
 from ._compliance import acknowledge_cdk_grants
 from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
-from ._names import ATTESTED, SOURCE, VALIDATE
+from ._names import ATTESTED, SOURCE, VALIDATE, VALIDATED
 from ._pipeline_arguments import (
     DEFAULT_OPERATIONS,
     NoUploaderCheck,
@@ -171,7 +171,7 @@ class ValidatedS3Pipeline(Construct):
         else:
             self._define_keys_and_buckets(source_bucket, source_bucket_options, artifact_retention_days or 365)
 
-        self.validated_artifact = codepipeline.Artifact("Validated")
+        self.validated_artifact = codepipeline.Artifact(VALIDATED)
         """What the validate stage produces: the package's files and the records in ``.validated/``."""
         validation_project = self._add_source_and_validate(
             validation, execution_mode, pipeline_name, log_retention_days

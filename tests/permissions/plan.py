@@ -1509,6 +1509,17 @@ ENTRIES: tuple[Entry, ...] = (
         "its role may reach.",
         KMS_VERIFY,
     ),
+    must_not(
+        VERIFIER,
+        "s3:PutObject s3:DeleteObject s3:DeleteObjectVersion",
+        "any execution's Validated and Attested artifacts",
+        lambda site, i: [p.artifact(name) for p in site.pipelines for name in ("Validated", "Attested")],
+        "The package's code runs in these builds while, in QUEUED mode, a later execution is between its Validate "
+        "and its Attest: replacing that execution's Validated artifact would have Attest sign it. CodeBuild uploads "
+        "a stage's own output with its role, so the grant covers the artifact store; an explicit deny keeps these two "
+        "artifacts out of reach.",
+        CODEBUILD_ROLE,
+    ),
     # --- The approval action's role ------------------------------------------------------------------------------
     need(
         APPROVAL,

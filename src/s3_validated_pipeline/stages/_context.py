@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from aws_cdk import CfnResource
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .._build_project import StageResources, action_variables
+from .._names import ATTESTED, VALIDATED
 from ..validate.attest import AttestProject
 
 
@@ -48,6 +50,17 @@ class StageContext:
         """A CodeBuild action on the attested artifact; its project (whose buildspec verifies the provenance, see
         ``_buildspec.verify_provenance``) may verify signatures with the pipeline's key and learns its execution."""
         self.attest.grant_verify(project.role)
+        # CodeBuild uploads a project's output with its role, and CDK's grant covers the whole artifact store; the
+        # package's code runs in these builds while, in QUEUED mode, a later execution is between its Validate and
+        # its Attest: it must not replace that execution's Validated artifact (Attest would sign it) or any Attested
+        # one. CodePipeline keeps an artifact at <pipeline name>/<artifact name>/<id>.
+        project.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["s3:PutObject*", "s3:DeleteObject*", "s3:AbortMultipartUpload"],
+                resources=[self.artifact_bucket.arn_for_objects(f"*/{name}/*") for name in (VALIDATED, ATTESTED)],
+            )
+        )
         settings = {
             "S3VP_EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
             "S3VP_SIGNING_KEY_ARN": self.attest.signing_key.key_arn,
