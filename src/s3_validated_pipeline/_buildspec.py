@@ -89,14 +89,23 @@ def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
     differently: nothing of that is kept. A rejection fails the build before any command runs, leaving the folder
     empty.
     """
-    arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(options)
     return "\n".join(
         [
             _S3_CHECKSUM,
             "find . -mindepth 1 -delete",
-            f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip --extract . {' '.join(arguments)}".rstrip()
-            + f' ${{s3_checksum:+--s3-checksum-sha256 "$s3_checksum"}} --report {WORK_DIR}/package-check.json',
+            _check_command(required_files, options, report=f"{WORK_DIR}/package-check.json", extract=True),
         ]
+    )
+
+
+def _check_command(required_files: Sequence[str], options: Sequence[str], *, report: str, extract: bool = False) -> str:
+    """The pinned checker on the downloaded zip, with S3's checksum when the uploader set one (``_S3_CHECKSUM`` runs
+    first), writing its JSON report to ``report``; with ``extract``, what it accepted goes into the working folder."""
+    arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(options)
+    into = "--extract . " if extract else ""
+    return (
+        f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip {into}{' '.join(arguments)}".rstrip()
+        + f' ${{s3_checksum:+--s3-checksum-sha256 "$s3_checksum"}} --report {report}'
     )
 
 
@@ -156,11 +165,7 @@ def attest_buildspec(
     hashes every file of the validated artifact as received, and has KMS sign the statement; the envelope joins the
     files it names as ``.validated/provenance.dsse.json``.
     """
-    arguments = [f"--require {shlex.quote(pattern)}" for pattern in required_files] + list(check_options)
-    check = (
-        f"python3 {WORK_DIR}/check.py {WORK_DIR}/source.zip {' '.join(arguments)}".rstrip()
-        + f' ${{s3_checksum:+--s3-checksum-sha256 "$s3_checksum"}} --report {WORK_DIR}/attest-check.json'
-    )
+    check = _check_command(required_files, check_options, report=f"{WORK_DIR}/attest-check.json")
     builder = '"$(b="${CODEBUILD_BUILD_ARN%:*}"; echo "${b/:build\\//:project/}")"'
     return {
         "version": "0.2",
