@@ -5,7 +5,11 @@ An example's ``build(app)`` returns its one stack, or a list of stacks when it h
 
 from __future__ import annotations
 
+import glob
 import importlib.util
+import os
+import shutil
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -59,6 +63,23 @@ class Synthesized:
     template: Template
     json: dict[str, Any]
     warnings: tuple[tuple[str, str], ...]  # (path, message)
+
+
+@cache
+def python38() -> str | None:
+    """A Python 3.8 interpreter (the oldest build image's python3), if this machine has one (pyenv's, for instance)."""
+    home = os.path.expanduser("~")
+    candidates = [shutil.which("python3.8"), *sorted(glob.glob(f"{home}/.pyenv/versions/3.8*/bin/python3.8"))]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(  # noqa: S603 - a local interpreter, asked its version
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 8))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
 
 
 def load_example(name: str) -> ModuleType:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import ast
 import base64
-import glob
 import hashlib
 import json
-import os
 import re
 import shlex
 import shutil
@@ -59,6 +57,7 @@ from tests.check.package_corpus import (
     without,
     write_zip,
 )
+from tests.conftest import python38
 
 CHECK_PY = Path(check.__file__)
 SECRETS = (FAKE_ACCESS_KEY_ID, FAKE_SIGNING_KEY, PRIVATE_KEY_BLOCK.splitlines()[1])
@@ -698,23 +697,7 @@ def test_module_cli_verify_names_the_changed_file(tmp_path: Path) -> None:
     assert "'package.json' changed" in result.stdout
 
 
-def _python38() -> str | None:
-    """A Python 3.8 interpreter, if this machine has one (pyenv's, for instance)."""
-    home = os.path.expanduser("~")
-    candidates = [shutil.which("python3.8"), *sorted(glob.glob(f"{home}/.pyenv/versions/3.8*/bin/python3.8"))]
-    for candidate in filter(None, candidates):
-        probe = subprocess.run(  # noqa: S603 - a local interpreter, asked its version
-            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 8))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.stdout.strip() == "True":
-            return candidate
-    return None
-
-
-PYTHON38 = _python38()
+PYTHON38 = python38()
 
 
 @pytest.mark.parametrize(

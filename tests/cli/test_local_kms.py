@@ -8,13 +8,10 @@ verifies; what cryptography signs, it verifies; the keys it writes are the keys 
 from __future__ import annotations
 
 import base64
-import glob
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s3_validated_pipeline.cli._local import aws as stand_in
+from tests.conftest import python38
 
 KEY_ARN = "arn:aws:kms:local:000000000000:key/run-key"
 OTHER_ARN = "arn:aws:kms:local:000000000000:key/another-key"
@@ -42,16 +40,6 @@ RFC6979_SIGNATURES = {
         0x019F4113742A2B14BD25926B49C649155F267E60D3814B4C0CC84250E46F0083,
     ),
 }
-
-
-@cache
-def python38() -> str | None:
-    """A Python 3.8 interpreter (the oldest build image's python3), if this machine has one."""
-    home = os.path.expanduser("~")
-    for candidate in [*sorted(glob.glob(f"{home}/.pyenv/versions/3.8*/bin/python3.8")), shutil.which("python3.8")]:
-        if candidate and subprocess.run([candidate, "-c", "0"], capture_output=True, check=False).returncode == 0:  # noqa: S603
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ one. No network.
 from __future__ import annotations
 
 import base64
-import glob
 import hashlib
 import io
 import json
@@ -27,7 +26,6 @@ import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from s3_validated_pipeline.check import MANIFEST_PATH
 from s3_validated_pipeline.cli._local import aws as stand_in
 from s3_validated_pipeline.cli._local.codebuild import Build
 from tests.check.package_corpus import DOCUMENTED_EXAMPLE_KEY_ID, FAKE_ACCESS_KEY_ID, write_zip
+from tests.conftest import python38
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "sha256sum", "python3")),
@@ -97,16 +96,6 @@ def s3_checksum(data: bytes) -> str:
 
 
 GOOD_ZIP = make_zip(GOOD_PACKAGE)
-
-
-@cache
-def python38() -> str | None:
-    """A Python 3.8 interpreter (the standard:5.0 image's python3), if this machine has one."""
-    home = os.path.expanduser("~")
-    for candidate in [*sorted(glob.glob(f"{home}/.pyenv/versions/3.8*/bin/python3.8")), shutil.which("python3.8")]:
-        if candidate and subprocess.run([candidate, "-c", "0"], capture_output=True, check=False).returncode == 0:  # noqa: S603
-            return candidate
-    return None
 
 
 # --- Running buildspecs as s3vp run does ------------------------------------------------------------------------
