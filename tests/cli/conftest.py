@@ -3,6 +3,7 @@ credentials, and a way to run a command."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from s3_validated_pipeline.check import PROVENANCE_PATH
 from s3_validated_pipeline.cli import _app, _aws
 
 
@@ -61,3 +63,12 @@ def run(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
+
+
+def attested_files(folder: Path) -> dict[str, str]:
+    """The SHA-256 of every file of an attested artifact but its envelope, by path: what its subjects must name."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in folder.rglob("*")
+        if path.is_file() and path.relative_to(folder).as_posix() != PROVENANCE_PATH
+    }

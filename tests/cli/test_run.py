@@ -8,7 +8,6 @@ reuses the session's synthesis of it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import os
@@ -34,6 +33,7 @@ from s3_validated_pipeline.cli._local.assembly import Action, choose, find_pipel
 from s3_validated_pipeline.cli._local.codebuild import Build
 from s3_validated_pipeline.cli._local.runner import ActionOutcome, LocalRun, RunOptions
 from tests.check.package_corpus import FAKE_ACCESS_KEY_ID
+from tests.cli.conftest import attested_files
 from tests.cli.conftest import run as run_cli
 
 pytestmark = pytest.mark.skipif(
@@ -165,12 +165,7 @@ def test_attest_records_the_runs_execution_pipeline_builder_and_files(workspace:
     assert started - 1 <= moment <= time.time()
     # AND its subjects are exactly the artifact's files, with their SHA-256
     subjects = {subject["name"]: subject["digest"]["sha256"] for subject in statement["subject"]}
-    files = {
-        path.relative_to(attested).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in attested.rglob("*")
-        if path.is_file() and path.relative_to(attested).as_posix() != PROVENANCE_PATH
-    }
-    assert subjects == files
+    assert subjects == attested_files(attested)
     assert "out/result.txt" in subjects
     # AND the run's public key verifies it
     code, out, _ = run_cli("verify", str(attested), "--public-key", document["public_key"])

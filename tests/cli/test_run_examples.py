@@ -17,7 +17,6 @@ reaching a registry. For every example:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import shutil
@@ -36,6 +35,7 @@ from s3_validated_pipeline.check import PROVENANCE_PATH
 from s3_validated_pipeline.cli import _app
 from s3_validated_pipeline.cli._local.assembly import choose, find_pipelines
 from tests.check.package_corpus import FAKE_ACCESS_KEY_ID
+from tests.cli.conftest import attested_files
 from tests.conftest import synthesized_example_stacks
 
 pytestmark = pytest.mark.skipif(
@@ -266,12 +266,7 @@ def assert_signed_provenance(run: Run, example: Example) -> None:
     assert build["externalParameters"]["key"] == source_key(example)
     assert statement["predicate"]["runDetails"]["builder"]["id"].startswith("arn:aws:codebuild:")
     subjects = {subject["name"]: subject["digest"]["sha256"] for subject in statement["subject"]}
-    files = {
-        path.relative_to(attested).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in attested.rglob("*")
-        if path.is_file() and path.relative_to(attested).as_posix() != PROVENANCE_PATH
-    }
-    assert subjects == files
+    assert subjects == attested_files(attested)
     assert example.built in subjects
     verify = ["verify", str(attested), "--public-key", str(run.folder / "signing-key.pub.pem")]
     accepted = CliRunner().invoke(_app.cli, verify)
