@@ -407,7 +407,7 @@ def test_retired_environment_adds_an_acknowledgeable_warning(seed: Synthesized) 
 def test_buildspec_checks_the_package_then_runs_commands_then_writes_the_manifest(seed: Synthesized) -> None:
     spec = buildspec(seed)
     assert spec["env"] == {"shell": "bash"}
-    fetch_checker, fetch_source, check = spec["phases"]["pre_build"]["commands"]
+    fetch_checker, fetch_source, check, verdict = spec["phases"]["pre_build"]["commands"]
     assert "sha256sum --check --strict" in fetch_checker
     assert '--version-id "$SOURCE_OBJECT_VERSION_ID"' in fetch_source
     for required in ("package.json", "package-lock.json", "cdk.json", "tsconfig.json", "'bin/*.ts'"):
@@ -415,6 +415,9 @@ def test_buildspec_checks_the_package_then_runs_commands_then_writes_the_manifes
     assert "--max-entries 10000 --max-total-bytes 1073741824 --max-compression-ratio 100" in check
     # CodeBuild's own extraction is deleted; the commands run on the checker's extraction of what it judged
     assert check.index("find . -mindepth 1 -delete") < check.index("check.py /tmp/s3vp/source.zip --extract . ")
+    # AND the verdict is recorded on the version before any command of the package runs
+    assert "aws s3api put-object-tagging" in verdict
+    assert "' accepted < /tmp/s3vp/tags.json" in verdict
     build = spec["phases"]["build"]["commands"]
     assert build[:3] == ["npm ci", "npm run lint", "npm run build"]
     assert "check.py manifest . --source-json" in build[3]

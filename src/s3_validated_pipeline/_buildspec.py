@@ -60,23 +60,62 @@ run in the source folder, and without it Python imports from there first (a pack
 its check, or in Attest, with Attest's right to sign)."""
 
 
-def fetch_source(max_package_bytes: int) -> str:
+VERDICT_TAG = "s3vp-verdict"
+"""The object tag the validate stage sets on each uploaded version it checked: ``accepted`` or ``rejected``. The source
+bucket expires rejected versions early (``SourceBucketOptions.rejected_retention_days``) and lets no one change a
+verdict once set, so the package's own commands, which run after it is set, cannot shorten their version's life."""
+
+_VERSION = '--bucket "$SOURCE_BUCKET" --key "$SOURCE_OBJECT_KEY" --version-id "$SOURCE_OBJECT_VERSION_ID"'
+
+
+def record_verdict(verdict: str) -> str:
+    """Tag the object version with ``verdict``, keeping its other tags. A verdict already there is left alone when it
+    agrees (a retried build), and refused when it does not: it was set before the check, by someone else."""
+    return "\n".join(
+        [
+            f"aws s3api get-object-tagging {_VERSION} > {WORK_DIR}/tags.json || exit",
+            "python3 -I -c 'import json, sys; verdict = sys.argv[1]; "
+            'tags = json.load(sys.stdin).get("TagSet", []); '
+            f'set_before = {{tag["Value"] for tag in tags if tag["Key"] == "{VERDICT_TAG}"}} - {{verdict}}; '
+            'sys.exit("This version already carries the verdict " + ", ".join(set_before) + ", set before its check: '
+            'someone else tagged it; nothing of it runs.") if set_before else None; '
+            f'any(tag["Key"] == "{VERDICT_TAG}" for tag in tags) or print(json.dumps({{"TagSet": tags + '
+            f'[{{"Key": "{VERDICT_TAG}", "Value": verdict}}]}}))\' {verdict} '
+            f"< {WORK_DIR}/tags.json > {WORK_DIR}/tagging.json || exit",
+            f"if [ -s {WORK_DIR}/tagging.json ]; then",
+            f"  aws s3api put-object-tagging {_VERSION} --tagging file://{WORK_DIR}/tagging.json > /dev/null || exit",
+            "fi",
+        ]
+    )
+
+
+def _tag_rejected(indent: str) -> list[str]:
+    """Tag a refused version ``rejected``, in a subshell whose failure is reported and does not change the refusal."""
+    return [
+        f"{indent}(",
+        *(f"{indent}  {line}" for line in record_verdict("rejected").split("\n")),
+        f'{indent}) || echo "Could not tag the refused version rejected: it is kept as long as any replaced one." >&2',
+    ]
+
+
+def fetch_source(max_package_bytes: int, *, record_rejection: bool = True) -> str:
     """Download exactly the uploaded object version, with S3's own SHA-256 checksum when the uploader set one; first
-    ask S3 its size, and refuse a version larger than ``max_package_bytes`` without downloading it."""
-    version = '--bucket "$SOURCE_BUCKET" --key "$SOURCE_OBJECT_KEY" --version-id "$SOURCE_OBJECT_VERSION_ID"'
+    ask S3 its size, and refuse a version larger than ``max_package_bytes`` without downloading it (tagging it
+    ``rejected`` with ``record_rejection``)."""
     return "\n".join(
         [
             # One shell runs these lines: `|| exit` ends them with the CLI's own exit code when HeadObject fails (a
             # version that is gone), rather than with a refusal of an empty size.
-            f"source_size=$(aws s3api head-object {version} --query ContentLength --output text) || exit",
+            f"source_size=$(aws s3api head-object {_VERSION} --query ContentLength --output text) || exit",
             # `!` and `-le`: a size that is not a number (or out of range) is refused, not let through.
             f'if ! [ "$source_size" -le {max_package_bytes} ]; then',
             f'  echo "REJECTED: the uploaded object is $source_size bytes, more than the limit of {max_package_bytes} '
             "bytes (PackageCheckOptions.max_package_bytes); it was not downloaded. Leave build outputs and "
             'dependencies out of the package, or raise the limit." >&2',
+            *(_tag_rejected("  ") if record_rejection else []),
             "  exit 1",
             "fi",
-            f"aws s3api get-object {version} --checksum-mode ENABLED "
+            f"aws s3api get-object {_VERSION} --checksum-mode ENABLED "
             f"{WORK_DIR}/source.zip > {WORK_DIR}/source-object.json",
         ]
     )
@@ -93,7 +132,14 @@ def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
         [
             _S3_CHECKSUM,
             "find . -mindepth 1 -delete",
-            _check_command(required_files, options, report=f"{WORK_DIR}/package-check.json", extract=True),
+            # Exit code 1 is the checker's refusal; 2 a usage error, which says nothing about the package.
+            _check_command(required_files, options, report=f"{WORK_DIR}/package-check.json", extract=True) + " || {",
+            "  code=$?",
+            '  if [ "$code" = 1 ]; then',
+            *_tag_rejected("    "),
+            "  fi",
+            '  exit "$code"',
+            "}",
         ]
     )
 
@@ -175,7 +221,7 @@ def attest_buildspec(
                 "on-failure": "ABORT",
                 "commands": [
                     fetch_checker(),
-                    fetch_source(max_package_bytes),
+                    fetch_source(max_package_bytes, record_rejection=False),
                     f"{_S3_CHECKSUM}\n{check}",
                 ],
             },
@@ -246,6 +292,8 @@ def validation_buildspec(
                     fetch_checker(),
                     fetch_source(max_package_bytes),
                     check_package(required_files, check_options),
+                    # Before any of the package's commands run: from here on, no one may change the verdict.
+                    record_verdict("accepted"),
                 ],
             },
             "build": {"on-failure": "ABORT", "commands": [*commands, write_manifest()]},

@@ -196,7 +196,8 @@ def test_env_file_with_a_key_id_is_rejected_naming_the_rule(workspace: Workspace
     check = _command(workspace.cdk_out, "Validate", "pre_build", "check.py /tmp/s3vp/source.zip")
     first = check.splitlines()[0]
     assert len(first) > 100
-    shown = first[: 100 - len(" (+2 more lines)") - 1] + "… (+2 more lines)"
+    more = f" (+{len(check.splitlines()) - 1} more lines)"
+    shown = first[: 100 - len(more) - 1] + "…" + more
     assert f"      failed command: {shown}\n" in result.output
     assert f"Failed: Validate. The command {shown} exited with code 1.\n" in result.output
 

@@ -107,6 +107,10 @@ TRAIL_KEY = Doc(
     "CloudTrail: the key policy",
     "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html",
 )
+S3_TAGGING = Doc(
+    "S3: tagging and access control policies",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-and-policies.html",
+)
 KMS_SIGN = Doc("KMS: Sign", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html")
 KMS_VERIFY = Doc("KMS: Verify", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html")
 
@@ -1328,6 +1332,24 @@ ENTRIES: tuple[Entry, ...] = (
         "The uploaded object is encrypted with the source key.",
         S3_SSE_KMS,
     ),
+    need(
+        VALIDATE,
+        "s3:GetObjectVersionTagging s3:PutObjectVersionTagging",
+        "the uploaded object (the version the trigger names)",
+        lambda site, i: [_pipeline(i).source_object],
+        "Validate tags the version it checked with its verdict (`s3vp-verdict`: accepted or rejected, keeping its "
+        "other tags) before any of the package's commands run; the source bucket expires rejected versions early.",
+        S3_TAGGING,
+    ),
+    must_not(
+        VALIDATE,
+        "s3:PutObjectVersionTagging s3:DeleteObjectVersionTagging",
+        "the uploaded object, once its verdict is set",
+        lambda site, i: [Request(_pipeline(i).source_object, {"s3:ExistingObjectTag/s3vp-verdict": "accepted"})],
+        "The package's commands run in Validate after the verdict is set: they must not retag their own version "
+        "rejected, which would have it expire early.",
+        S3_TAGGING,
+    ),
     must_not(
         VALIDATE,
         "kms:Decrypt",
@@ -1600,6 +1622,14 @@ ENTRIES: tuple[Entry, ...] = (
         "The source bucket's policy refuses another encryption, so every package stays readable by the pipeline "
         "and by it alone.",
         S3_SSE_KMS,
+    ),
+    must_not(
+        UPLOADER,
+        "s3:PutObject",
+        "its object key, with a verdict tag",
+        lambda site, i: [Request(_pipeline(i).source_object, {"s3:RequestObjectTagKeys": ["s3vp-verdict"]})],
+        "A verdict is the check's alone: an upload cannot come already tagged accepted or rejected.",
+        S3_TAGGING,
     ),
     must_not(
         UPLOADER,

@@ -13,8 +13,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from s3_validated_pipeline import InputError, SourceBucketOptions, ValidatedS3Pipeline, ValidationOptions
+from s3_validated_pipeline._buildspec import VERDICT_TAG
 from s3_validated_pipeline.source import SourceBucket
-from s3_validated_pipeline.source.bucket import GUARDED_CONFIGURATION, grant_object_upload
+from s3_validated_pipeline.source.bucket import GUARDED_CONFIGURATION, VERDICT_TAGGING, grant_object_upload
 from tests import iam_eval
 from tests.conftest import VALID, Synthesized, assert_fails, new_pipeline, synthesize
 
@@ -214,6 +215,105 @@ def test_a_broad_s3_role_of_the_account_cannot_change_a_guarded_setting_and_the_
     # THEN the bucket's policy refuses the broad role, and lets the admin role through
     assert not may(f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers")
     assert may(admin)
+
+
+def source_lifecycle(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
+    """The source bucket's lifecycle rules, by id (``#<n>`` for a rule without one)."""
+    bucket_id, _, _ = source_policy(synthesized)
+    rules = synthesized.json["Resources"][bucket_id]["Properties"]["LifecycleConfiguration"]["Rules"]
+    return {rule.get("Id", f"#{i}"): rule for i, rule in enumerate(rules)}
+
+
+def test_rejected_uploads_expire_after_a_week_and_replaced_ones_after_90_days(seed: Synthesized) -> None:
+    # GIVEN the seed's source bucket  THEN versions the check tagged rejected expire after 7 days (as noncurrent, and
+    # as the latest upload), every other replaced upload after 90
+    rules = source_lifecycle(seed)
+    assert rules["ExpireRejectedUploads"] == {
+        "Id": "ExpireRejectedUploads",
+        "Status": "Enabled",
+        "TagFilters": [{"Key": VERDICT_TAG, "Value": "rejected"}],
+        "ExpirationInDays": 7,
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+    }
+    (other,) = [rule for name, rule in rules.items() if name != "ExpireRejectedUploads"]
+    assert other["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    assert "TagFilters" not in other
+
+
+def test_rejected_retention_is_configurable() -> None:
+    # GIVEN a pipeline keeping rejected uploads 2 days  THEN its rule says 2
+    pipeline = new_pipeline(source_bucket_options=SourceBucketOptions(rejected_retention_days=2))
+    synthesized = synthesize(cdk.Stack.of(pipeline))
+    rule = source_lifecycle(synthesized)["ExpireRejectedUploads"]
+    assert (rule["ExpirationInDays"], rule["NoncurrentVersionExpiration"]) == (2, {"NoncurrentDays": 2})
+
+
+def test_fails_when_rejected_retention_is_longer_than_any_replaced_uploads() -> None:
+    assert_fails(
+        "source_bucket_options.rejected_retention_days",
+        "100",
+        "kept at most as long as any replaced upload (90 days",
+        source_bucket_options=SourceBucketOptions(rejected_retention_days=100),
+    )
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0, "0"), ("7", "'7'")])
+def test_fails_when_rejected_retention_is_not_a_positive_whole_number(value: Any, shown: str) -> None:
+    assert_fails(
+        "source_bucket_options.rejected_retention_days",
+        shown,
+        "positive whole number",
+        source_bucket_options=SourceBucketOptions(rejected_retention_days=value),
+    )
+
+
+@pytest.mark.parametrize("action", VERDICT_TAGGING)
+def test_a_verdict_once_set_is_changed_by_no_one_but_the_admin_role(
+    with_admin_and_named_uploaders: Synthesized, action: str
+) -> None:
+    # GIVEN the bucket's policy as IAM reads it, a role of the account allowed s3:* on everything, and the admin role
+    template = with_admin_and_named_uploaders.json
+    resolver = iam_eval.Resolver({"Stack": template})
+    policies = iam_eval.resource_policies(resolver)
+    bucket_id, _, _ = source_policy(with_admin_and_named_uploaders)
+    package = resolver.attribute("Stack", bucket_id, "Arn") + "/source.zip"
+    admin = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Admin")), "Arn")
+    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+    def may(role_arn: str, tags: dict[str, str]) -> bool:
+        caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=role_arn, identity=everything)
+        context = {f"s3:ExistingObjectTag/{key}": value for key, value in tags.items()}
+        return iam_eval.authorize(caller, action, package, policies, context).allowed
+
+    broad = f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers"
+    # THEN on a version with a verdict (either), the broad role is refused and the admin role is not
+    for verdict in ("accepted", "rejected"):
+        assert not may(broad, {VERDICT_TAG: verdict, "team": "a"}), verdict
+        assert may(admin, {VERDICT_TAG: verdict}), verdict
+    # AND on a version without one, the bucket's policy leaves the decision to the role's own policy
+    assert may(broad, {"team": "a"})
+
+
+def test_no_upload_may_come_with_a_verdict(with_admin_and_named_uploaders: Synthesized) -> None:
+    # GIVEN a granted uploader whose own policy allows s3:* on everything
+    template = with_admin_and_named_uploaders.json
+    resolver = iam_eval.Resolver({"Stack": template})
+    policies = iam_eval.resource_policies(resolver)
+    bucket_id, _, _ = source_policy(with_admin_and_named_uploaders)
+    package = resolver.attribute("Stack", bucket_id, "Arn") + "/drop/package.zip"
+    named = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Named")), "Arn")
+    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=named, identity=everything)
+
+    def may_upload(tag_keys: list[str]) -> bool:
+        context = {"s3:RequestObjectTagKeys": tag_keys}
+        return iam_eval.authorize(caller, "s3:PutObject", package, policies, context).allowed
+
+    # THEN an upload that tags the verdict is refused, and one with other tags (or none) is not
+    assert not may_upload([VERDICT_TAG])
+    assert not may_upload(["team", VERDICT_TAG])
+    assert may_upload(["team"])
+    assert iam_eval.authorize(caller, "s3:PutObject", package, policies).allowed
 
 
 # --- the one object-upload grant, for an existing bucket ---------------------------------------------------

@@ -33,7 +33,7 @@ import pytest
 
 from s3_validated_pipeline import PackageCheckOptions, _buildspec
 from s3_validated_pipeline._build_project import CHECKER_FILE, checker_sha256
-from s3_validated_pipeline._buildspec import REPORT_PATH
+from s3_validated_pipeline._buildspec import REPORT_PATH, VERDICT_TAG
 from s3_validated_pipeline.check import MANIFEST_PATH
 from s3_validated_pipeline.cli._local import aws as stand_in
 from s3_validated_pipeline.cli._local.codebuild import Build
@@ -235,6 +235,19 @@ class Sandbox:
         """The s3api operations called, in order: ``head-object``, ``get-object``."""
         return [call[1] for call in self.aws_calls() if call[0] == "s3api"]
 
+    def tags(self, version_id: str) -> dict[str, str]:
+        """The tags the stand-in aws keeps for the source object's version ``version_id``."""
+        stored = self.root / stand_in.TAGS_FILE
+        name = f"{SOURCE_BUCKET}/{self.env['SOURCE_OBJECT_KEY']}/{version_id}"
+        tag_set = json.loads(stored.read_text()).get(name, []) if stored.exists() else []
+        return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+    def tag(self, version_id: str, tags: Mapping[str, str]) -> None:
+        """Set the source version's tags, as someone with the right to would before its check."""
+        stored = self.root / stand_in.TAGS_FILE
+        name = f"{SOURCE_BUCKET}/{self.env['SOURCE_OBJECT_KEY']}/{version_id}"
+        stored.write_text(json.dumps({name: [{"Key": key, "Value": value} for key, value in tags.items()]}))
+
     def npm_calls(self) -> list[str]:
         log = Path(self.env["NPM_LOG"])
         return log.read_text().splitlines() if log.exists() else []
@@ -368,6 +381,7 @@ def test_template_buildspec_has_the_validate_stages_phases(buildspec: dict[str, 
             _buildspec.fetch_checker(),
             _buildspec.fetch_source(PackageCheckOptions().max_package_bytes),
             _buildspec.check_package(SEED_REQUIRED_FILES, check_options),
+            _buildspec.record_verdict("accepted"),
         ],
     }
     assert phases["build"] == {"on-failure": "ABORT", "commands": [*SEED_COMMANDS, _buildspec.write_manifest()]}
@@ -411,9 +425,9 @@ def test_verified_buildspec_fetches_the_same_checker_then_verifies(
 def test_good_package_pre_build_verifies_the_checker_fetches_exactly_v1_and_accepts(validated: Validated) -> None:
     # GIVEN the good package uploaded as V1 (and a broken V2 since)  WHEN pre_build ran
     pre_build, box = validated.run["pre_build"], validated.sandbox
-    # THEN all three lines succeeded and the checker accepted the package with V1's digest
+    # THEN all four lines succeeded and the checker accepted the package with V1's digest
     assert pre_build.returncode == 0, pre_build.output
-    assert pre_build.runs == 3
+    assert pre_build.runs == 4
     assert PINNED_MESSAGE not in pre_build.output
     assert f"ACCEPTED: '{box.work}/source.zip': 0 finding(s)" in pre_build.output
     assert f"sha256 {sha256_hex(GOOD_ZIP)}" in pre_build.output
@@ -426,15 +440,20 @@ def test_good_package_pre_build_verifies_the_checker_fetches_exactly_v1_and_acce
         f"s3://{box.env['CHECKER_BUCKET']}/{box.env['CHECKER_KEY']}",
         f"{box.work}/check.py",
     ]
-    assert box.source_calls() == ["head-object", "get-object"], "its size is asked for before the download"
+    assert box.source_calls() == ["head-object", "get-object", "get-object-tagging", "put-object-tagging"], (
+        "its size is asked for before the download, and its verdict recorded after the check"
+    )
     (head_object,) = [call for call in calls if call[:2] == ["s3api", "head-object"]]
     (get_object,) = box.get_object_calls()
-    for call in (head_object, get_object):
+    tagging = [call for call in calls if call[1:2] == ["put-object-tagging"]]
+    for call in (head_object, get_object, *tagging):
         assert option(call, "--bucket") == SOURCE_BUCKET
         assert option(call, "--key") == box.env["SOURCE_OBJECT_KEY"]
         assert option(call, "--version-id") == V1
     assert option(get_object, "--checksum-mode") == "ENABLED"
     assert (box.work / "source.zip").read_bytes() == GOOD_ZIP
+    # AND V1 is tagged accepted before any of its commands run
+    assert box.tags(V1) == {VERDICT_TAG: "accepted"}
 
 
 def test_good_package_build_runs_the_commands_in_order_then_writes_the_records(validated: Validated) -> None:
@@ -530,9 +549,59 @@ def test_malicious_package_is_rejected_in_pre_build_naming_the_rule(
     report = json.loads((sandbox.work / "package-check.json").read_text())
     assert [(f["rule"], f["path"]) for f in report["findings"]] == [(rule, path)]
     assert FAKE_ACCESS_KEY_ID not in pre_build.output
-    # AND the build never ran
+    # AND the build never ran, and V1 is tagged rejected, for the source bucket to expire early
     assert not {"build", "post_build"} & set(run.phases)
     assert sandbox.npm_calls() == []
+    assert sandbox.tags(V1) == {VERDICT_TAG: "rejected"}
+
+
+def test_the_verdict_keeps_the_versions_other_tags_and_a_retry_keeps_it(
+    sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN the good package as V1, already tagged by its team
+    sandbox.upload(GOOD_ZIP, V1)
+    sandbox.tag(V1, {"team": "payments"})
+    # WHEN pre_build runs twice (CodePipeline's retry of a failed stage runs it again)
+    first = sandbox.run_phase("pre_build", buildspec)
+    again = sandbox.run_phase("pre_build", buildspec)
+    # THEN the verdict joins the team's tag, and the retry finds it already there and writes nothing
+    assert (first.returncode, again.returncode) == (0, 0), first.output + again.output
+    assert sandbox.tags(V1) == {"team": "payments", VERDICT_TAG: "accepted"}
+    assert sandbox.source_calls().count("put-object-tagging") == 1
+
+
+@pytest.mark.parametrize("set_before", ["rejected", "pending"])
+def test_fails_when_the_version_already_carries_another_verdict(
+    sandbox: Sandbox, buildspec: dict[str, Any], set_before: str
+) -> None:
+    # GIVEN the good package as V1, tagged with another verdict before its check (by someone with the right to tag)
+    sandbox.upload(GOOD_ZIP, V1)
+    sandbox.unpack(GOOD_ZIP)
+    sandbox.tag(V1, {VERDICT_TAG: set_before})
+    # WHEN the build runs
+    run = sandbox.run_build(buildspec)
+    # THEN pre_build fails at the verdict, naming the one found, none of the package's commands run, and the tag is
+    # left as it was for someone to look into
+    pre_build = run["pre_build"]
+    assert (pre_build.returncode, pre_build.runs) == (1, 4), pre_build.output
+    assert f"This version already carries the verdict {set_before}, set before its check" in pre_build.output
+    assert not {"build", "post_build"} & set(run.phases)
+    assert sandbox.npm_calls() == []
+    assert sandbox.tags(V1) == {VERDICT_TAG: set_before}
+
+
+def test_a_refusal_stays_a_refusal_when_its_version_cannot_be_tagged(
+    sandbox: Sandbox, buildspec: dict[str, Any]
+) -> None:
+    # GIVEN a package with a forbidden file, and tags that cannot be written (the stand-in's tag store is a folder)
+    sandbox.upload(make_zip({**GOOD_PACKAGE, ".env": "TOKEN=x\n"}), V1)
+    (sandbox.root / stand_in.TAGS_FILE).mkdir()
+    # WHEN pre_build runs
+    pre_build = sandbox.run_phase("pre_build", buildspec)
+    # THEN it is still the checker's refusal (exit code 1, the rule named), and the failed tagging is said
+    assert (pre_build.returncode, pre_build.runs) == (1, 3), pre_build.output
+    assert "[forbidden-file] '.env'" in pre_build.output
+    assert "Could not tag the refused version rejected" in pre_build.output
 
 
 def test_commands_run_on_the_checkers_extraction_never_on_codebuilds(
@@ -614,8 +683,14 @@ def test_missing_source_version_fails_pre_build_before_the_check(sandbox: Sandbo
 def with_package_limit(spec: Mapping[str, Any], limit: int) -> dict[str, Any]:
     """``spec`` (the template's) with the limit ``limit`` instead of the default in its download line."""
     commands = list(spec["phases"]["pre_build"]["commands"])
-    index = commands.index(_buildspec.fetch_source(PackageCheckOptions().max_package_bytes))
-    commands[index] = _buildspec.fetch_source(limit)
+    default = PackageCheckOptions().max_package_bytes
+    # Validate tags a refused version rejected; Attest, which sees only accepted ones, does not.
+    (index, tags), *_ = [
+        (commands.index(_buildspec.fetch_source(default, record_rejection=tags)), tags)
+        for tags in (True, False)
+        if _buildspec.fetch_source(default, record_rejection=tags) in commands
+    ]
+    commands[index] = _buildspec.fetch_source(limit, record_rejection=tags)
     return {**spec, "phases": {**spec["phases"], "pre_build": {**spec["phases"]["pre_build"], "commands": commands}}}
 
 
@@ -635,8 +710,9 @@ def test_fails_when_the_uploaded_object_is_over_the_size_limit_and_never_downloa
         f"REJECTED: the uploaded object is {len(GOOD_ZIP)} bytes, more than the limit of {limit} bytes "
         "(PackageCheckOptions.max_package_bytes); it was not downloaded." in pre_build.output
     )
-    # AND S3 was only asked the size of V1: no download, no check, no build
-    assert sandbox.source_calls() == ["head-object"]
+    # AND S3 was only asked the size of V1, which it tagged rejected: no download, no check, no build
+    assert sandbox.source_calls() == ["head-object", "get-object-tagging", "put-object-tagging"]
+    assert sandbox.tags(V1) == {VERDICT_TAG: "rejected"}
     assert not (sandbox.work / "source.zip").exists()
     assert not (sandbox.work / "package-check.json").exists()
     assert not {"build", "post_build"} & set(run.phases)
@@ -651,8 +727,8 @@ def test_an_uploaded_object_exactly_at_the_size_limit_is_downloaded_and_checked(
     sandbox.unpack(GOOD_ZIP)
     # WHEN pre_build runs  THEN the package is downloaded after its size was asked, checked and accepted
     pre_build = sandbox.run_build(with_package_limit(buildspec, len(GOOD_ZIP)))["pre_build"]
-    assert (pre_build.returncode, pre_build.runs) == (0, 3), pre_build.output
-    assert sandbox.source_calls() == ["head-object", "get-object"]
+    assert (pre_build.returncode, pre_build.runs) == (0, 4), pre_build.output
+    assert sandbox.source_calls()[:2] == ["head-object", "get-object"]
     assert "REJECTED" not in pre_build.output
     assert f"ACCEPTED: '{sandbox.work}/source.zip': 0 finding(s)" in pre_build.output
 

@@ -1,13 +1,15 @@
 """Where packages arrive: the locked-down upload bucket and the trigger that starts the pipeline for each upload.
 
-``bucket`` owns the bucket, its options, the checks of what a source takes and the one object-upload grant;
+``bucket`` owns the bucket and the one object-upload grant; ``options`` its options and the checks of what a
+source takes;
 ``trigger`` owns the EventBridge rule that starts the pipeline, directly or through a function (code in
 ``_handler/``), as ``TriggerMode`` chooses.
 """
 
 from __future__ import annotations
 
-from .bucket import SourceBucket, SourceBucketOptions
+from .bucket import SourceBucket
+from .options import SourceBucketOptions
 from .trigger import TriggerMode, UploadTrigger
 
 __all__ = ["SourceBucket", "SourceBucketOptions", "TriggerMode", "UploadTrigger"]

@@ -28,7 +28,7 @@ class ValidationProject(StageConstruct):
     Logs go to a KMS-encrypted log group.
 
     The pipeline's validate action sets ``SOURCE_BUCKET``, ``SOURCE_OBJECT_KEY`` and ``SOURCE_OBJECT_VERSION_ID``;
-    call ``grant_source_read`` so the project may download that object.
+    call ``grant_source_read`` so the project may download that object and tag it with the check's verdict.
 
     Args:
         options: what to run. See ``ValidationOptions``.
@@ -77,7 +77,13 @@ class ValidationProject(StageConstruct):
         )
 
     def grant_source_read(self, bucket: s3.IBucket, object_key: str) -> iam.Grant:
-        """Let the project download any version of ``object_key`` (decrypting it with the bucket's key)."""
+        """Let the project download any version of ``object_key`` (decrypting it with the bucket's key), and read and
+        set that version's tags, where it records the check's verdict (``_buildspec.VERDICT_TAG``)."""
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["s3:GetObjectVersionTagging", "s3:PutObjectVersionTagging"],
+            resource_arns=[bucket.arn_for_objects(object_key)],
+        )
         return grant_source_read(self.role, bucket, object_key)
 
 

@@ -12,15 +12,18 @@ words). Python 3.8 compatible: with ``s3vp run --docker`` the build image's ``py
     aws s3 cp [--quiet] s3://BUCKET/KEY DEST
     aws s3api get-object --bucket B --key K [--version-id V] [--checksum-mode ENABLED] OUTFILE
     aws s3api head-object --bucket B --key K [--version-id V]
+    aws s3api get-object-tagging --bucket B --key K [--version-id V]
+    aws s3api put-object-tagging --bucket B --key K [--version-id V] --tagging file://F|JSON
     aws kms sign --key-id K --message-type DIGEST --signing-algorithm ECDSA_SHA_256 --message fileb://F|BASE64
     aws kms verify --key-id K --message-type DIGEST --signing-algorithm ECDSA_SHA_256 --message M --signature S
     aws kms get-public-key --key-id K
 
 head-object and each kms call may add ``--query NAME`` (one field of the answer) and ``--output json`` (the default)
-or, with ``--query``, ``--output text``. Errors are KMS's own: a signature that does not verify is
-``KMSInvalidSignatureException`` (exit 254, nothing on stdout), as KMS answers it rather than ``SignatureValid: false``.
-Any other call, or a kms call naming another key, exits 255 with "a local run never calls AWS (...)", unless
-``real_aws`` is set: then the real CLI runs it.
+or, with ``--query``, ``--output text``. Object tags (the validate stage's verdict) are kept in ``object-tags.json``
+beside the configuration, by ``BUCKET/KEY/VERSION``, for the run's later steps and its tests to read. Errors are
+KMS's own: a signature that does not verify is ``KMSInvalidSignatureException`` (exit 254, nothing on stdout), as KMS
+answers it rather than ``SignatureValid: false``. Any other call, or a kms call naming another key, exits 255 with "a
+local run never calls AWS (...)", unless ``real_aws`` is set: then the real CLI runs it.
 
 The signatures are ECDSA on NIST P-256 over a SHA-256 digest, as KMS makes them with an ``ECC_NIST_P256`` key, in pure
 Python (RFC 6979 deterministic nonces): the standard library has no ECDSA, and ``s3vp run --docker`` runs this file with
@@ -143,6 +146,38 @@ def _head_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> i
     if item is None:
         return None
     _print_answer(_object_metadata(options, os.path.getsize(str(item["path"]))), options)
+    return 0
+
+
+TAGS_FILE = "object-tags.json"
+
+
+def _object_tagging(objects: Sequence[Mapping[str, Any]], base: str, put: bool, args: Sequence[str]) -> int | None:
+    parsed = _options(args, ("--bucket", "--key", "--version-id", *(("--tagging",) if put else ())))
+    if parsed is None:
+        return None
+    options, positional = parsed
+    if "--bucket" not in options or "--key" not in options or positional or (put and "--tagging" not in options):
+        return None
+    version = options.get("--version-id")
+    if _find(objects, options["--bucket"], options["--key"], version) is None:
+        return None
+    path = os.path.join(base, TAGS_FILE)
+    tags: dict[str, Any] = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            tags = json.load(fh)
+    name = f"{options['--bucket']}/{options['--key']}/{version or ''}"
+    if put:
+        tagging = options["--tagging"]
+        if tagging.startswith("file://"):
+            with open(tagging[len("file://") :], encoding="utf-8") as fh:
+                tagging = fh.read()
+        tags[name] = json.loads(tagging)["TagSet"]
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(tags, fh, indent=2)
+    answer = {"VersionId": version, **({} if put else {"TagSet": tags.get(name, [])})}
+    print(json.dumps({k: v for k, v in answer.items() if v is not None}, indent=4))
     return 0
 
 
@@ -435,6 +470,8 @@ def main(argv: Sequence[str]) -> int:
         served = _get_object(objects, args[2:])
     elif args[:2] == ["s3api", "head-object"]:
         served = _head_object(objects, args[2:])
+    elif args[:2] in (["s3api", "get-object-tagging"], ["s3api", "put-object-tagging"]):
+        served = _object_tagging(objects, base, args[1] == "put-object-tagging", args[2:])
     elif args[:1] == ["kms"] and len(args) > 1:
         served = _kms(keys, args[1], args[2:])
     if served is not None:
@@ -445,7 +482,8 @@ def main(argv: Sequence[str]) -> int:
     call = shlex.join(["aws", *args])
     hint = config.get("hint", "pass --allow-aws to s3vp run to let this call reach AWS.")
     print(
-        f"a local run never calls AWS ({call}): only the package checker and the package are served from disk, and "
+        f"a local run never calls AWS ({call}): only the package checker and the package are served from disk (with "
+        "their tags), and "
         f"kms sign, verify and get-public-key with the run's own key (ECDSA_SHA_256 over a DIGEST); {hint}",
         file=sys.stderr,
     )
