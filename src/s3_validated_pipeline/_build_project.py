@@ -19,7 +19,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IConstruct
 
 from ._buildspec import checker_variables
-from ._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_in_packs
+from ._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_in_packs, skip_checkov
 from ._logs import encrypted_log_group
 from ._warnings import CUSTOM_BUILD_IMAGE, RETIRED_BUILD_ENVIRONMENT, LibraryWarning
 from .build_environment import BuildEnvironment
@@ -286,14 +286,14 @@ def default_security_group(scope: Construct, vpc: ec2.IVpc) -> ec2.SecurityGroup
 def _acknowledge_network_grants(project: codebuild.PipelineProject, region: str, account: str) -> None:
     """CDK's grants for a project in a VPC, which are those AWS documents for CodeBuild ("Allow CodeBuild access to AWS
     services required to create a VPC network interface")."""
-    policy = project.node.try_find_child("PolicyDocument")
-    acknowledge(
-        policy or project,
-        "AwsSolutions-IAM5[Resource::*]",
+    reason = (
         "The EC2 actions AWS documents for CodeBuild in a VPC (creating, describing and deleting each build's "
         "network interface), granted on * as documented: the Describe actions take no resource, and the interface "
-        "does not exist when its creation is authorized. Its attachment is scoped to the project's subnets.",
+        "does not exist when its creation is authorized. Its attachment is scoped to the project's subnets."
     )
+    policy = cast(iam.Policy, project.node.find_child("PolicyDocument"))  # where CDK puts these actions
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
+    skip_checkov(policy, "CKV_AWS_111", reason)
     acknowledge(
         project,
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:{region}:{account}:network-interface/*]",

@@ -67,14 +67,20 @@ class BuildNetwork:
                 )
             ]
         shown = Shown(_selection_text(self.subnets)) if self.subnets is not None else None
+        selection = self.subnet_selection()
         try:
-            selected = self.vpc.select_subnets(self.subnet_selection()).subnets
-        except Exception as error:  # jsii raises its own error types: the message says what the VPC lacks
+            selected = self.vpc.select_subnets(
+                availability_zones=selection.availability_zones,
+                one_per_az=selection.one_per_az,
+                subnet_filters=selection.subnet_filters,
+                subnet_group_name=selection.subnet_group_name,
+                subnets=selection.subnets,
+                subnet_type=selection.subnet_type,
+            ).subnets
+        except RuntimeError as error:  # how jsii raises aws-cdk-lib's errors: the message says what the VPC lacks
             return [Problem(name, shown, f"The VPC {self.vpc.node.path} cannot give these subnets: {error}.")]
         public = {subnet.subnet_id for subnet in self.vpc.public_subnets}
-        if self.subnet_selection().subnet_type == ec2.SubnetType.PUBLIC or any(
-            subnet.subnet_id in public for subnet in selected
-        ):
+        if selection.subnet_type == ec2.SubnetType.PUBLIC or any(subnet.subnet_id in public for subnet in selected):
             return [Problem(name, shown, f"These are public subnets. {_PUBLIC_FIX}")]
         if not selected:
             return [Problem(name, shown, "They select no subnet of the VPC: select at least one.")]
