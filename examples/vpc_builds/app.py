@@ -1,6 +1,6 @@
 """Builds in a VPC: every build runs in the isolated subnets of an existing VPC, with no NAT gateway, reaching AWS and
-the package mirror through VPC endpoints (docs/network.md shows the endpoints). The test stage runs in a security
-group of its own, which lets it reach a test database."""
+the package mirror through VPC endpoints (docs/options.md, "Builds in a VPC", lists them). The test stage runs in a
+security group of its own, which lets it reach a test database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The network CodeBuild projects run in: a VPC, its subnets and security groups (see docs/network.md)."""
+"""The network CodeBuild projects run in: a VPC, its subnets and security groups (docs/options.md, Builds in a VPC)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ _PUBLIC_FIX = (
 class BuildNetwork:
     """Run CodeBuild projects in a VPC, so that a build reaches only what the VPC lets it reach.
 
-    Builds run the package's own code. In isolated subnets with the VPC endpoints docs/network.md lists, and no NAT
+    Builds run the package's own code. In isolated subnets with the VPC endpoints docs/options.md lists, and no NAT
     gateway, they reach AWS and your package mirror and nothing else. The roles of the projects get the EC2
     permissions CodeBuild needs to create a build's network interface, in these subnets only.
 

@@ -104,7 +104,7 @@ class ValidatedS3Pipeline(Construct):
             own artifacts and source key; ``source_bucket``, ``source_bucket_options``, ``operations`` and a
             ``trigger_mode`` other than ``DIRECT`` are errors. Default: none; the pipeline has its own of each.
         build_network: the VPC every CodeBuild project of the pipeline runs in, unless a stage's options name their
-            own ``build_network``. See ``BuildNetwork`` and docs/network.md. Default: none; CodeBuild's own network,
+            own ``build_network``. See ``BuildNetwork`` and docs/options.md. Default: none; CodeBuild's own network,
             with open outbound access.
 
     Every stage runs on ``BuildEnvironment.UBUNTU_22_04_NODE_22`` unless it names its own environment; the validate
@@ -182,10 +182,7 @@ class ValidatedS3Pipeline(Construct):
         self.validated_artifact = codepipeline.Artifact(VALIDATED)
         """What the validate stage produces: the package's files and the records in ``.validated/``."""
         validation_project = self._add_source_and_validate(
-            replace(validation, build_network=validation.build_network or build_network),
-            execution_mode,
-            pipeline_name,
-            log_retention_days,
+            validation, execution_mode, pipeline_name, log_retention_days
         )
         self.trigger: UploadTrigger = self._trigger(trigger_mode, log_retention_days, trigger_reserved_concurrency)
         """Starts one execution per upload, pinned to the uploaded object version."""
@@ -373,6 +370,7 @@ class ValidatedS3Pipeline(Construct):
         log_retention_days: int,
     ) -> ValidationProject:
         """The pipeline with its first two stages: Source (exactly the uploaded version) and Validate."""
+        validation = replace(validation, build_network=validation.build_network or self._build_network)
         source_output = codepipeline.Artifact("Source")
         # No trigger on the action: the UploadTrigger starts each execution with the upload's version id.
         self.source_action = actions.S3SourceAction(
