@@ -13,6 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 
 from s3_validated_pipeline import (
     BuildNetwork,
@@ -24,6 +25,7 @@ from s3_validated_pipeline import (
     ValidationOptions,
 )
 from s3_validated_pipeline._scale_limits import _resource_count
+from s3_validated_pipeline.validate.project import ValidationProject
 from tests.conftest import (
     EXAMPLE_NAMES,
     assert_fails,
@@ -341,3 +343,15 @@ def test_fails_when_a_stage_added_later_has_a_bad_network(vpc: ec2.IVpc) -> None
         pipeline.add_build_stage("Extra", options=options)
     # AND nothing was added: the name is still free
     assert "Extra" not in pipeline.stages
+
+
+def test_a_project_outside_a_pipeline_gets_a_security_group_of_its_own(vpc: ec2.IVpc) -> None:
+    # GIVEN a validate project used on its own, in a VPC, and no pipeline holding it
+    stack = cdk.Stack(cdk.App(), "Alone")
+    key = kms.Key(stack, "Key")
+    options = ValidationOptions(commands=["true"], build_network=BuildNetwork(vpc=vpc))
+    project = ValidationProject(stack, "Validation", options=options, artifact_key=key, log_key=key)
+    # THEN the security group is the project construct's, in that VPC (no synthesis needed to see it)
+    group = project.node.try_find_child("BuildSecurityGroup")
+    assert isinstance(group, ec2.SecurityGroup)
+    assert project.project.connections.security_groups == [group]

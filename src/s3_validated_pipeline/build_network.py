@@ -24,8 +24,8 @@ class BuildNetwork:
     """Run CodeBuild projects in a VPC, so that a build reaches only what the VPC lets it reach.
 
     Builds run the package's own code. In isolated subnets with the VPC endpoints docs/options.md lists, and no NAT
-    gateway, they reach AWS and your package mirror and nothing else. The roles of the projects get the EC2
-    permissions CodeBuild needs to create a build's network interface, in these subnets only.
+    gateway, they reach AWS and your package mirror and nothing else. Each project's role gets the EC2 permissions
+    AWS documents for CodeBuild in a VPC; it may attach a network interface only in the project's subnets.
 
     Args:
         vpc: the VPC the builds run in.
