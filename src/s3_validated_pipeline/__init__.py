@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers see; tests/project/test_api_docs.py keeps it equal to _MODULES
     from .build_environment import BuildEnvironment as BuildEnvironment
+    from .build_network import BuildNetwork as BuildNetwork
     from .errors import InputError as InputError
     from .errors import Problem as Problem
     from .foundation import PipelineFoundation as PipelineFoundation
@@ -41,6 +42,7 @@ _MODULES = {
     "ValidationOptions": "validate",
     "PackageCheckOptions": "validate",
     "BuildEnvironment": "build_environment",
+    "BuildNetwork": "build_network",
     "SourceBucketOptions": "source",
     "TriggerMode": "source",
     "TestStageOptions": "stages",

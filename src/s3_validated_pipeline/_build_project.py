@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from aws_cdk import CfnResource, Duration, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -18,10 +19,11 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IConstruct
 
 from ._buildspec import checker_variables
-from ._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_in_packs
+from ._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_in_packs, skip_checkov
 from ._logs import encrypted_log_group
 from ._warnings import CUSTOM_BUILD_IMAGE, RETIRED_BUILD_ENVIRONMENT, LibraryWarning
 from .build_environment import BuildEnvironment
+from .build_network import BuildNetwork
 
 CHECKER_FILE = Path(__file__).with_name("check.py")
 
@@ -61,6 +63,7 @@ class StageConstruct(Construct):
 
 
 _HOST_ATTRIBUTE = "_s3vp_environment_warnings"
+_GROUPS_ATTRIBUTE = "_s3vp_build_security_groups"
 _Use = tuple[str, BuildEnvironment]
 """A stage's name and the environment it runs on."""
 
@@ -123,11 +126,8 @@ class EnvironmentWarnings:
     @classmethod
     def of(cls, scope: IConstruct) -> EnvironmentWarnings:
         """The warnings of the pipeline holding ``scope``; a fresh, unheld one when no pipeline holds it."""
-        for ancestor in reversed(scope.node.scopes):
-            found = getattr(ancestor, _HOST_ATTRIBUTE, None)
-            if isinstance(found, EnvironmentWarnings):
-                return found
-        return cls(None)
+        found = getattr(pipeline_holding(scope), _HOST_ATTRIBUTE, None)
+        return found if isinstance(found, EnvironmentWarnings) else cls(None)
 
     def record(self, scope: IConstruct, stage: str, environment: BuildEnvironment) -> None:
         """Note that ``stage`` (defined in ``scope``) runs on ``environment``; warn now unless held."""
@@ -150,6 +150,14 @@ class EnvironmentWarnings:
         if self._host is None:
             self._uses.clear()
             self._given.clear()
+
+
+def pipeline_holding(scope: IConstruct) -> IConstruct | None:
+    """The pipeline ``scope`` is in: the nearest construct holding ``EnvironmentWarnings``; None outside one."""
+    for ancestor in reversed(scope.node.scopes):
+        if isinstance(getattr(ancestor, _HOST_ATTRIBUTE, None), EnvironmentWarnings):
+            return ancestor
+    return None
 
 
 def action_variables(values: Mapping[str, str]) -> dict[str, codebuild.BuildEnvironmentVariable]:
@@ -175,9 +183,10 @@ def new_build_project(
     log_retention_days: int,
     artifact_buckets: Sequence[CfnResource | str] = (),
     variables: Mapping[str, str] | None = None,
+    network: BuildNetwork | None = None,
 ) -> StageResources:
     """Define the project ``Project`` and its log group ``Logs`` in ``scope``, with the checker it may run (and
-    ``variables`` in its environment).
+    ``variables`` in its environment), in ``network`` when one is given (see ``network_settings``).
 
     CDK's grants to the project on the pipeline's artifacts (``artifact_buckets``) are acknowledged here, so a
     project made on its own is as clean under cdk-nag as one made by the pipeline.
@@ -206,6 +215,7 @@ def new_build_project(
         logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
         timeout=timeout,
         grant_report_group_permissions=False,
+        **network_settings(scope, network),
     )
     # The checker object only, not the whole assets bucket.
     project.add_to_role_policy(
@@ -231,4 +241,63 @@ def new_build_project(
         packs=("HIPAA.Security", "PCI.DSS.321"),
     )
     acknowledge_cdk_grants(project, objects_of=artifact_buckets)
+    if network is not None:
+        _acknowledge_network_grants(project, region, account)
     return StageResources(project, cast(iam.IRole, project.role), log_group)
+
+
+def network_settings(scope: Construct, network: BuildNetwork | None) -> dict[str, Any]:
+    """A project's VPC, subnets and security groups (none without ``network``, so its template stays as it was).
+
+    Without security groups of the user's, the project gets the pipeline's own (``default_security_group``).
+    """
+    if network is None:
+        return {}
+    groups = network.security_groups
+    return {
+        "vpc": network.vpc,
+        "subnet_selection": network.subnet_selection(),
+        "security_groups": list(groups) if groups is not None else [default_security_group(scope, network.vpc)],
+    }
+
+
+def default_security_group(scope: Construct, vpc: ec2.IVpc) -> ec2.SecurityGroup:
+    """The security group of the builds in ``vpc`` of the pipeline holding ``scope`` (of ``scope`` outside one): no
+    inbound rule, outbound HTTPS only, which is all the pipeline's builds need to reach AWS through VPC endpoints and
+    a package mirror. ``BuildSecurityGroup`` for the first VPC, ``BuildSecurityGroup2`` for a second, and so on."""
+    host = pipeline_holding(scope) or scope
+    made: dict[str, ec2.SecurityGroup] = getattr(host, _GROUPS_ATTRIBUTE, {})
+    setattr(host, _GROUPS_ATTRIBUTE, made)
+    key = vpc.node.path
+    if key not in made:
+        suffix = str(len(made) + 1) if made else ""
+        group = ec2.SecurityGroup(
+            cast(Construct, host),
+            f"BuildSecurityGroup{suffix}",
+            vpc=vpc,
+            description="Builds of s3-validated-pipeline: no inbound, outbound HTTPS only",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS endpoints and the package mirror")
+        made[key] = group
+    return made[key]
+
+
+def _acknowledge_network_grants(project: codebuild.PipelineProject, region: str, account: str) -> None:
+    """CDK's grants for a project in a VPC, which are those AWS documents for CodeBuild ("Allow CodeBuild access to AWS
+    services required to create a VPC network interface")."""
+    reason = (
+        "The EC2 actions AWS documents for CodeBuild in a VPC (creating, describing and deleting each build's "
+        "network interface), granted on * as documented: the Describe actions take no resource, and the interface "
+        "does not exist when its creation is authorized. Its attachment is scoped to the project's subnets."
+    )
+    policy = cast(iam.Policy, project.node.find_child("PolicyDocument"))  # where CDK puts these actions
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
+    skip_checkov(policy, "CKV_AWS_111", reason)
+    acknowledge(
+        project,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:{region}:{account}:network-interface/*]",
+        "CodeBuild attaches each build's network interface, whose id is only known then; the statement is held "
+        "by its conditions to the project's subnets and to the CodeBuild service (ec2:Subnet, "
+        "ec2:AuthorizedService).",
+    )

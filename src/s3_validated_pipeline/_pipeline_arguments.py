@@ -11,9 +11,17 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct, Node
 
-from ._inputs import CODEPIPELINE_NAME, bool_problems, looks_like, options_problems, positive_days_problems
+from ._inputs import (
+    CODEPIPELINE_NAME,
+    bool_problems,
+    looks_like,
+    options_problems,
+    positive_days_problems,
+    stage_name_problems,
+)
 from ._logs import retention_problems
 from ._warnings import NO_UPLOADER, OBJECT_KEY_NOT_ZIP, SUPERSEDED_EXECUTION_MODE
+from .build_network import network_problems
 from .errors import Problem, Shown, raise_if_any, unresolved, wrong_enum, wrong_type
 from .foundation import PipelineFoundation
 from .foundation.construct import environment_problems, pipeline_name_on
@@ -22,7 +30,7 @@ from .operations.options import same_options
 from .source import SourceBucketOptions
 from .source.options import object_key_problems
 from .source.trigger import TriggerMode, trigger_mode_problems
-from .stages import DeployTarget, TestStageOptions
+from .stages import DeployTarget, StageOptions, TestStageOptions
 from .validate import ValidationOptions
 
 DEFAULT_OPERATIONS = OperationsOptions()
@@ -90,6 +98,7 @@ def checked_name(
     deploy: Sequence[DeployTarget],
     operations: OperationsOptions | None,
     outputs: bool,
+    build_network: object,
 ) -> str | None:
     """Raise ``InputError`` naming every problem of ``ValidatedS3Pipeline``'s arguments, found before anything is
     built; return the pipeline's name (on a foundation, the one it gets there)."""
@@ -119,10 +128,22 @@ def checked_name(
         *options_problems("test", test, TestStageOptions, "TestStageOptions(commands=['npm test'])", optional=True),
         *options_problems("operations", operations, OperationsOptions, "OperationsOptions()", optional=True),
         *bool_problems("outputs", outputs),
+        *network_problems("build_network", build_network),
         *deploy_targets_problems(deploy, execution_mode, stack.region, stack.account),
     ]
     raise_if_any(found)
     return name
+
+
+def build_stage_problems(stage_name: object, options: object, after: object, taken: Sequence[str]) -> list[Problem]:
+    """What is wrong with the arguments of ``add_build_stage``, given the stages the pipeline has (``taken``)."""
+    found = [
+        *stage_name_problems("stage_name", stage_name, taken),
+        *options_problems("options", options, StageOptions, "StageOptions(commands=['npm test'])"),
+    ]
+    if after is not None and after not in taken[1:]:
+        found.append(Problem("after", after, f"Name a stage from Validate on: {', '.join(taken[1:])}; or pass None."))
+    return found
 
 
 def _execution_mode_problems(mode: object) -> list[Problem]:

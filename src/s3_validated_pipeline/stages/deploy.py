@@ -20,6 +20,7 @@ from .._build_project import StageResources
 from .._inputs import commands_problems, environment_problems
 from .._warnings import BOOTSTRAP_EXECUTION_ROLE
 from ..build_environment import BuildEnvironment
+from ..build_network import BuildNetwork, network_problems
 from ..errors import Problem, Shown, unresolved, wrong_type
 from ._change_set import CHANGE_SET_SCRIPT, EXPORTED_VARIABLES
 from ._context import StageContext, retry_failed_actions
@@ -116,6 +117,9 @@ class DeployTarget:
             otherwise. Default: True for a CloudFormation target with an approval (a commands target's approval
             always stops: there is no change set to read before it).
         bootstrap_qualifier: the qualifier of the target's CDK bootstrap. Default: ``"hnb659fds"``.
+        build_network: the VPC, subnets and security groups the target's project (running its commands, or its
+            change set) runs in. Default: the pipeline's ``build_network``; without one, CodeBuild's own network
+            (open outbound access).
     """
 
     name: str
@@ -133,6 +137,7 @@ class DeployTarget:
     deployment_role_arn: str | None = None
     bootstrap_qualifier: str = "hnb659fds"
     confirm_permissions_broadening: bool | None = None
+    build_network: BuildNetwork | None = None
 
     @property
     def confirms_permissions_broadening(self) -> bool:
@@ -200,6 +205,7 @@ class DeployTarget:
         if self.commands:
             found.extend(commands_problems(f"{argument}.commands", self.commands))
         found.extend(environment_problems(f"{argument}.build_environment", self.build_environment, optional=True))
+        found.extend(network_problems(f"{argument}.build_network", self.build_network))
         found.extend(self._approval_problems(argument))
         if self.rollback_on_failure and self.retry_failed_actions:
             found.append(
@@ -339,7 +345,11 @@ def _deploy_project(
         context.scope,
         f"Deploy{target.name}Stage",
         stage=f"Deploy{target.name}",
-        options=StageOptions(commands=commands, build_environment=environment),
+        options=StageOptions(
+            commands=commands,
+            build_environment=environment,
+            build_network=target.build_network or context.build_network,
+        ),
         artifact_key=context.artifact_key,
         log_key=context.log_key,
         log_retention_days=context.log_retention_days,

@@ -18,6 +18,7 @@ from .._inputs import (
     environment_problems,
 )
 from ..build_environment import BuildEnvironment
+from ..build_network import BuildNetwork, network_problems
 from ..errors import Problem
 from ._context import StageContext, retry_failed_actions
 from .build import StageOptions, VerifiedProject
@@ -44,6 +45,8 @@ class TestStageOptions:
         timeout: how long one test run may take. Default: 60 minutes.
         retry_failed_actions: retry the stage's failed action once automatically (for flaky tests).
             Default: False.
+        build_network: the VPC, subnets and security groups the tests run in. Default: the pipeline's
+            ``build_network``; without one, CodeBuild's own network (open outbound access).
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -54,6 +57,7 @@ class TestStageOptions:
     build_environment: BuildEnvironment | None = None
     timeout: Duration = field(default_factory=lambda: Duration.minutes(60))
     retry_failed_actions: bool = False
+    build_network: BuildNetwork | None = None
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
@@ -63,6 +67,7 @@ class TestStageOptions:
             *environment_problems(f"{argument}.build_environment", self.build_environment, optional=True),
             *build_timeout_problems(f"{argument}.timeout", self.timeout),
             *bool_problems(f"{argument}.retry_failed_actions", self.retry_failed_actions),
+            *network_problems(f"{argument}.build_network", self.build_network),
         ]
         if self.report_format not in REPORT_FORMATS:
             found.append(
@@ -104,6 +109,7 @@ def add_test_stage(context: StageContext, test: TestStageOptions, default_enviro
             commands=test.commands,
             build_environment=test.build_environment or default_environment,
             timeout=test.timeout,
+            build_network=test.build_network or context.build_network,
         ),
         artifact_key=context.artifact_key,
         log_key=context.log_key,

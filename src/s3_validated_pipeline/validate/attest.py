@@ -79,6 +79,7 @@ class AttestProject(StageConstruct):
             log_key=log_key,
             log_retention_days=log_retention_days,
             artifact_buckets=artifact_buckets,
+            network=options.build_network,
             variables={
                 "S3VP_VALIDATION": json.dumps(
                     {"commands": list(options.commands), "image": options.build_environment.image}

@@ -17,6 +17,7 @@ from .._inputs import (
     positive_whole_problems,
 )
 from ..build_environment import DEFAULT_ENVIRONMENT, BuildEnvironment
+from ..build_network import BuildNetwork, network_problems
 from ..check import DEFAULT_LIMITS
 from ..errors import Problem, wrong_type
 
@@ -118,6 +119,8 @@ class ValidationOptions:
         timeout: how long one build may run before CodeBuild stops it. Default: 20 minutes: the package's own
             code decides how long Validate runs, and in ``QUEUED`` mode every later upload waits behind it.
         package_check: limits of the package check. Default: ``PackageCheckOptions()``.
+        build_network: the VPC, subnets and security groups the validate stage (and its Attest action) runs in.
+            Default: the pipeline's ``build_network``; without one, CodeBuild's own network (open outbound access).
     """
 
     commands: Sequence[str]
@@ -125,6 +128,7 @@ class ValidationOptions:
     build_environment: BuildEnvironment = DEFAULT_ENVIRONMENT
     timeout: Duration = field(default_factory=lambda: Duration.minutes(VALIDATE_TIMEOUT_MINUTES))
     package_check: PackageCheckOptions = field(default_factory=PackageCheckOptions)
+    build_network: BuildNetwork | None = None
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
@@ -133,6 +137,7 @@ class ValidationOptions:
             *glob_list_problems(f"{argument}.required_files", self.required_files, "['package.json']"),
             *environment_problems(f"{argument}.build_environment", self.build_environment),
             *build_timeout_problems(f"{argument}.timeout", self.timeout),
+            *network_problems(f"{argument}.build_network", self.build_network),
         ]
         if isinstance(self.package_check, PackageCheckOptions):
             found.extend(self.package_check.problems(f"{argument}.package_check"))

@@ -74,6 +74,7 @@ class ValidationProject(StageConstruct):
             log_key=log_key,
             log_retention_days=log_retention_days,
             artifact_buckets=artifact_buckets,
+            network=options.build_network,
         )
 
     def grant_source_read(self, bucket: s3.IBucket, object_key: str) -> iam.Grant:

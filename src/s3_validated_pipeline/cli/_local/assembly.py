@@ -56,6 +56,8 @@ class Action:
     image: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     """The project's environment variables, then the action's (which win)."""
+    in_vpc: bool = False
+    """Whether the project runs in a VPC (its ``VpcConfig``), which a local run cannot reproduce."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def _project_action(
         buildspec=json.loads(spec_text),
         image=str(environment.get("Image", "")),
         variables=variables,
+        in_vpc="VpcConfig" in properties,
     )
 
 

@@ -44,6 +44,8 @@ _COMMAND_FAILED = (
 )
 """How a build log reports a failed command: the agent's (and the emulation's) line, then its phase context line."""
 _, _SIGNING_KEY_VARIABLE = PROVENANCE_VARIABLES
+IN_VPC = "the project runs in a VPC (its VpcConfig); this run ignores it: the build has this machine's network"
+"""The note of a build whose project runs in a VPC: a local run cannot give it the VPC's routes and endpoints."""
 
 
 @dataclass
@@ -322,6 +324,8 @@ class LocalRun:
         src, scratch, log_path = root / "src", root / "scratch", self.folder / "logs" / f"{label}.log"
         outcome = ActionOutcome(action.name, FAILED, log=str(log_path))
         agent = self.options.agent
+        if action.in_vpc:
+            outcome.warnings.append(IN_VPC)
         if agent is None:
             env = self._build_env(action, src, outcome.warnings)
             outcome.warnings.extend(runtime_warnings(action.buildspec, env["PATH"]))
