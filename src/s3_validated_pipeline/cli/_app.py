@@ -28,6 +28,7 @@ from ._package import PackageError, build_package
 from ._pipeline_commands import history_command, redrive_command, run_watch, watch_command
 from ._rules import CheckRules
 from ._run import run_command
+from ._selftest import selftest_command
 from ._verify import verify_command
 
 if TYPE_CHECKING:
@@ -472,5 +473,5 @@ def _progress(total: int, *, enabled: bool) -> _NoProgress | _RichProgress:
     return _NoProgress()
 
 
-for _command in (history_command, watch_command, redrive_command, run_command, verify_command):
+for _command in (history_command, watch_command, redrive_command, run_command, verify_command, selftest_command):
     cli.add_command(_command)
