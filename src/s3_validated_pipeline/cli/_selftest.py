@@ -27,16 +27,37 @@ from ._selftest_checks import CHECKS, FAILED, PASSED, SKIPPED, Deployed, Finding
 
 __all__ = ["selftest_command"]
 
-PERMISSIONS = (
-    "cloudformation:DescribeStacks, ListStackResources; codepipeline:GetPipeline, GetPipelineState, "
-    "ListPipelineExecutions, GetPipelineExecution, ListActionExecutions; s3:GetBucketVersioning, "
-    "GetBucketNotification, GetLifecycleConfiguration, GetObject on the CDK assets bucket; events:DescribeRule, "
-    "ListTargetsByRule; kms:DescribeKey, GetKeyRotationStatus; codebuild:BatchGetProjects, BatchGetBuilds; "
-    "logs:GetLogEvents; sqs:GetQueueAttributes; cloudwatch:DescribeAlarms. Writes (not with --dry-run): "
-    "s3:PutObject on the watched key and kms:GenerateDataKey on its key (what grant_upload grants), "
-    "s3:PutObjectVersionTagging and s3:DeleteObjectVersion (optional: the canary is left marked without them), "
-    "codepipeline:DisableStageTransition, EnableStageTransition and StopPipelineExecution"
+READS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "codepipeline:GetPipeline",
+    "codepipeline:GetPipelineState",
+    "codepipeline:ListPipelineExecutions",
+    "codepipeline:GetPipelineExecution",
+    "codepipeline:ListActionExecutions",
+    "s3:GetBucketVersioning",
+    "s3:GetBucketNotification",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetObject (the checker asset, in the CDK assets bucket)",
+    "events:DescribeRule",
+    "events:ListTargetsByRule",
+    "kms:DescribeKey",
+    "kms:GetKeyRotationStatus",
+    "codebuild:BatchGetProjects",
+    "codebuild:BatchGetBuilds",
+    "logs:GetLogEvents",
+    "sqs:GetQueueAttributes",
+    "cloudwatch:DescribeAlarms",
 )
+WRITES = (
+    "s3:PutObject on the watched key and kms:GenerateDataKey on its key (what pipeline.grant_upload grants)",
+    "codepipeline:DisableStageTransition",
+    "codepipeline:EnableStageTransition",
+    "codepipeline:StopPipelineExecution",
+    "and, optional (the canary is left marked without them), s3:PutObjectVersionTagging and s3:DeleteObjectVersion",
+)
+PERMISSIONS = f"reads {', '.join(READS)}; writes (none with --dry-run) {', '.join(WRITES)}"
+"""What ``s3vp selftest`` needs, for its help."""
 
 _STATUS_COLOURS = {PASSED: "green", FAILED: "red", SKIPPED: "yellow"}
 
@@ -355,7 +376,7 @@ def selftest_command(
     status (passed, failed, skipped), seconds and message.
 
     Exit 0 when every check passed (or was skipped), 1 when one failed, 2 for a usage, credentials or permission
-    problem (a check that could not run). Needs:
+    problem (a check that could not run). It needs IAM permissions:
     """
     from ._aws import make_session
 
@@ -381,6 +402,12 @@ def selftest_command(
         )
     except AwsError as exc:
         raise CliError(str(exc)) from None
+    _echo_report(run, stack, dry_run=dry_run, as_json=as_json)
+    sys.exit(run.exit_code)
+
+
+def _echo_report(run: _Run, stack: str, *, dry_run: bool, as_json: bool) -> None:
+    """The JSON document, or (the findings having been printed as they came) one line of counts."""
     counts = {status: sum(f.status == status for f in run.findings) for status in (PASSED, FAILED, SKIPPED)}
     if as_json:
         echo_json(
@@ -395,7 +422,6 @@ def selftest_command(
         summary = ", ".join(f"{count} {status}" for status, count in counts.items())
         colour = "green" if run.exit_code == EXIT_ACCEPTED else "red"
         click.secho(f"Self-test: {summary}", fg=colour, bold=run.exit_code != EXIT_ACCEPTED)
-    sys.exit(run.exit_code)
 
 
 selftest_command.help = f"{selftest_command.help} {PERMISSIONS}."
