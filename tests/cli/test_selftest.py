@@ -158,6 +158,10 @@ class Aws:
     clock: FakeClock
     bucket: str
     queue_url: str
+    listed: list[dict[str, Any]] = field(default_factory=list)
+    """What the stack holds that moto's CloudFormation cannot create, added to its resource listing."""
+    hidden: set[str] = field(default_factory=set)
+    """Logical ids left out of the stack's resource listing, as if the stack had none such."""
     declaration: dict[str, Any] = field(default_factory=declaration)
     on_upload: Callable[[str], None] | None = None
     uploads: list[str] = field(default_factory=list)
@@ -236,13 +240,16 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
             Statistic="Sum",
         )
-        extra = [
+        listed_too = [
             _listed("PipelineOperationsFailedExecutionsAlarmBC475907", alarm, "AWS::CloudWatch::Alarm"),
             _listed("PipelineValidationProjectF2917D83", PROJECT, "AWS::CodeBuild::Project"),
         ]
 
         def list_like_cloudformation(parsed: dict[str, Any], **_: Any) -> None:
-            parsed["StackResourceSummaries"] = [*parsed.get("StackResourceSummaries", []), *extra]
+            created = [
+                r for r in parsed.get("StackResourceSummaries", []) if r["LogicalResourceId"] not in state.hidden
+            ]
+            parsed["StackResourceSummaries"] = [*created, *state.listed]
 
         def with_eventbridge(parsed: dict[str, Any], **_: Any) -> None:
             # moto 5.2 stores a bucket's EventBridgeConfiguration but leaves it out of its answer
@@ -270,6 +277,7 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
                 clock,
                 bucket,
                 queue_url,
+                listed=listed_too,
             )
 
             def uploaded(parsed: dict[str, Any], **_: Any) -> None:
@@ -629,23 +637,30 @@ def test_fails_with_exit_2_naming_the_permission_when_a_check_cannot_read(aws: A
     assert "events:DescribeRule and events:ListTargetsByRule" in found["trigger-rule"]["message"]
 
 
-def test_an_alarm_less_pipeline_skips_the_alarm_check(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pipeline_without_alarms_or_notifications_skips_those_checks(aws: Aws) -> None:
     alarm_deleted(aws)
-    from s3_validated_pipeline.cli import _selftest_checks
-
-    monkeypatch.setattr(_selftest_checks.Deployed, "resources", _without_alarms(_selftest_checks.Deployed.resources))
+    aws.listed = [item for item in aws.listed if item["ResourceType"] != "AWS::CloudWatch::Alarm"]
+    aws.hidden.add("PipelineOperationsNotifyFailed1ECD662D")
     aws.expect_reads(canary=True)
     aws.on_upload = refused_as_expected(aws)
     code, document = selftest()
-    assert code == 0, [c for c in document["checks"] if c["status"] != "passed"]
-    assert checks(document)["alarms"]["status"] == "skipped"
+    found = checks(document)
+    assert code == 0, document
+    assert found["alarms"]["status"] == "skipped"
+    assert "has no alarms in its stack (operations off)" in found["alarms"]["message"]
+    assert found["notifications"]["status"] == "skipped"
+    assert found["canary-notified"]["status"] == "skipped"
 
 
-def _without_alarms(resources: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
-    def listed(self: Any, resource_type: str, marker: str = "") -> list[dict[str, Any]]:
-        return [] if resource_type == "AWS::CloudWatch::Alarm" else resources(self, resource_type, marker)
-
-    return listed
+def test_a_trigger_rule_invoking_the_trigger_function_passes(aws: Aws) -> None:
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:AppStack-PipelineTriggerFunction"
+    aws.events.put_targets(Rule=aws.rule("PipelineTriggerRule82804786"), Targets=[{"Id": "Target0", "Arn": function}])
+    aws.expect_reads(canary=True)
+    aws.on_upload = refused_as_expected(aws)
+    code, document = selftest()
+    found = checks(document)["trigger-rule"]
+    assert code == 0, document
+    assert f"is enabled and invokes the trigger function {function} (TriggerMode.FUNCTION)" in found["message"]
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -850,6 +865,66 @@ def test_a_good_package_is_followed_to_the_first_approval_and_stopped_there(aws:
         found["package"]["message"]
         == "execution exec-2 validated the package; stopped (abandoned) before ApproveProduction"
     )
+
+
+def test_through_approval_leaves_the_package_waiting_at_its_approval_never_stopping_it(
+    aws: Aws, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.zip"
+    good.write_bytes(_zip({"package.json": '{"name": "app"}\n'}))
+    aws.declaration = declaration("ApproveProduction", "DeployProduction")
+    p = aws.pipeline
+    aws.expect_reads(canary=True)
+    aws.build.add_response("batch_get_projects", {"projects": [PROJECT_RESPONSE]}, {"names": [PROJECT]})
+    hold_approval = {"pipelineName": PIPELINE, "stageName": "ApproveProduction", "transitionType": "Inbound"}
+    hold_deploy = {**hold_approval, "stageName": "DeployProduction"}
+    open_state = {"pipelineName": PIPELINE, "stageStates": []}
+    p.add_response("get_pipeline_state", open_state, {"name": PIPELINE})
+    p.add_response("disable_stage_transition", {}, {**hold_approval, "reason": ANY})
+
+    def answer(version: str) -> None:
+        if len(aws.uploads) == 1:
+            refused_as_expected(aws)(version)
+            p.add_response("enable_stage_transition", {}, hold_approval)
+            p.add_response("get_pipeline_state", open_state, {"name": PIPELINE})
+            p.add_response("disable_stage_transition", {}, {**hold_deploy, "reason": ANY})
+            return
+        executions(aws, [("exec-2", "InProgress", version)])
+        waiting = [
+            act("exec-2", "Source", "Succeeded"),
+            act("exec-2", "Validate", "Succeeded", build=True),
+            act("exec-2", "Validate", "Succeeded", "Attest", build=True),
+            act("exec-2", "ApproveProduction", "InProgress", "Approve"),
+        ]
+        look(aws, "exec-2", "InProgress", waiting)
+        p.add_response("enable_stage_transition", {}, hold_deploy)  # and no StopPipelineExecution
+
+    aws.on_upload = answer
+    code, document = selftest("--package", str(good), "--through-approval")
+    package = checks(document)["package"]
+    assert code == 0, document
+    assert package["message"] == (
+        "execution exec-2 validated the package and waits for approval at ApproveProduction/Approve: approve it to "
+        "deploy, or reject it"
+    )
+
+
+def test_fails_with_exit_2_when_following_the_canary_is_denied_and_still_deletes_it(aws: Aws) -> None:
+    aws.expect_reads(canary=True)
+
+    def denied(version: str) -> None:
+        aws.pipeline.add_client_error(
+            "list_pipeline_executions", service_error_code="AccessDeniedException", http_status_code=400
+        )
+
+    aws.on_upload = denied
+    code, document = selftest()
+    found = checks(document)
+    assert code == 2
+    assert found["canary-refused"]["blocked"] is True
+    assert "codepipeline:ListPipelineExecutions" in found["canary-refused"]["message"]
+    assert found["canary-cleanup"]["status"] == "passed"
+    assert aws.s3.list_object_versions(Bucket=aws.bucket).get("Versions", []) == []
 
 
 def test_a_package_the_deployed_check_rejects_is_not_uploaded(aws: Aws, tmp_path: Path) -> None:

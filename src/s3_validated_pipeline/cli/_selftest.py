@@ -121,6 +121,7 @@ def _canary_steps(
             version, tagged = canaries.upload_canary(deployed, canary)
             if run.say is not None:
                 run.say(f"Uploaded the canary ({canary.forbidden!r} in it): version {version}", None)
+            execution: str | None = None
             try:
                 result = canaries.follow(
                     deployed,
@@ -130,14 +131,17 @@ def _canary_steps(
                     interval=interval,
                     say=run.say,
                 )
+                execution = result.execution_id
                 judged = canaries.judge_canary(result, deployed, canary, timeout=timeout)
+            except AwsError as exc:
+                judged = [Finding("canary-refused", FAILED, str(exc), blocked=True)]
             finally:
                 cleaned = canaries.clean_up(deployed, version, tagged=tagged)
         for finding in judged:
             add(finding)
     with run.timing() as add:
         if notified is not None and judged[-1].name == "canary-refused" and judged[-1].status == PASSED:
-            add(_notified(notified, result.execution_id))
+            add(_notified(notified, execution))
         add(cleaned)
 
 
