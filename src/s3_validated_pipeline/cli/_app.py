@@ -98,10 +98,12 @@ def cli() -> None:
       s3vp redrive --stack MyPipelineStack --dry-run
       s3vp run package.zip --app cdk.out                   # run the synthesized pipeline locally
       s3vp verify artifact.zip --stack MyPipelineStack     # check an artifact's signed provenance
+      s3vp selftest --stack MyPipelineStack                # after cdk deploy: checks, then a canary it must refuse
 
     Credentials come from the standard AWS chain (--profile, --region, AWS_ENDPOINT_URL are honoured); nothing is
-    stored. Exit codes: 0 success, 1 the package is rejected (or the execution failed), 2 a usage, credentials or
-    permission problem; watch (and push, which watches) also 3 superseded or cancelled, 4 timed out, 130 Ctrl-C.
+    stored. Exit codes: 0 success, 1 the package is rejected (or the execution, or a selftest check, failed), 2 a
+    usage, credentials or permission problem; watch (and push, which watches) also 3 superseded or cancelled, 4 timed
+    out, 130 Ctrl-C.
     """
 
 

@@ -365,9 +365,10 @@ def selftest_command(
     (canary-refused), so none of your commands run; the transition into the stage after Validate is disabled
     meanwhile and enabled again after, and a canary that is accepted is stopped there. With notifications on,
     canary-notified says the failure is announced by the enabled rule (s3vp does not subscribe to the topic to read
-    the message). The canary version is then deleted; where the bucket policy lets only administrators delete
-    versions, it is left marked, and the report names the lifecycle rule that removes it once the next upload
-    replaces it. Until then, it is the current version of the watched key.
+    the message). Like any failed execution, the canary's holds the pipeline's failure alarms in ALARM for one period
+    (5 minutes) and is announced to the topic's subscribers. The canary version is then deleted; where the bucket
+    policy lets only administrators delete versions, it is left marked, and the report names the lifecycle rule that
+    removes it once the next upload replaces it. Until then, it is the current version of the watched key.
 
     With --package FILE.zip, a package you know is good (checked locally first, with the deployed rules) is uploaded
     and followed through Validate (and Attest, Test and any stage before the first deployment or approval), with the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from .._buildspec import CHECKER_VARIABLES
@@ -324,12 +325,20 @@ def check_alarms(deployed: Deployed) -> Finding:
     missing = sorted(set(names) - {str(alarm.get("AlarmName")) for alarm in found})
     firing = [alarm for alarm in found if alarm.get("StateValue") == "ALARM"]
     problems = [
-        f"{alarm['AlarmName']} is in ALARM ({alarm.get('AlarmDescription') or 'no description'})" for alarm in firing
+        f"{alarm['AlarmName']} is in ALARM{_since(alarm)} ({alarm.get('AlarmDescription') or 'no description'})"
+        for alarm in firing
     ]
     problems += [f"{name} is listed by the stack but does not exist ({REDEPLOY})" for name in missing]
     if problems:
-        return _failed("alarms", "; ".join(problems))
+        # A failed execution (the one CodePipeline starts at creation, a canary's) holds its alarms for one period.
+        later = "; an alarm on failures returns to OK one period (5 minutes) after the last one" if firing else ""
+        return _failed("alarms", "; ".join(problems) + later)
     return _passed("alarms", f"{len(found)} alarm(s), none in ALARM")
+
+
+def _since(alarm: dict[str, Any]) -> str:
+    moment = alarm.get("StateUpdatedTimestamp")
+    return f" since {moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" if isinstance(moment, datetime) else ""
 
 
 def check_notifications(deployed: Deployed) -> Finding:
