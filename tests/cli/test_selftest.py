@@ -703,7 +703,7 @@ def test_fails_when_the_canary_is_accepted_and_stops_its_execution_before_any_la
     assert found["canary-started"]["status"] == "passed"
     assert found["canary-refused"]["status"] == "failed"
     assert "the pipeline ACCEPTED the canary (holding '.env') in execution exec-1" in found["canary-refused"]["message"]
-    assert "was stopped before any later stage" in found["canary-refused"]["message"]
+    assert "it was stopped (abandoned) before any later stage" in found["canary-refused"]["message"]
     assert "canary-notified" not in found
     assert found["canary-cleanup"]["status"] == "passed"
 
@@ -748,6 +748,113 @@ def test_fails_when_the_canary_is_stuck_in_the_queue(aws: Aws) -> None:
         "did not reach Validate within 10s: it is stuck in the queue behind other executions"
         in (found["canary-refused"]["message"])
     )
+
+
+def hold_before_test(aws: Aws) -> dict[str, str]:
+    """A pipeline with a Test stage: the canary's run holds the transition into it first."""
+    aws.declaration = declaration("Test")
+    aws.expect_reads(canary=True)
+    state = {
+        "pipelineName": PIPELINE,
+        "stageStates": [{"stageName": "Test", "inboundTransitionState": {"enabled": True}}],
+    }
+    aws.pipeline.add_response("get_pipeline_state", state, {"name": PIPELINE})
+    hold = {"pipelineName": PIPELINE, "stageName": "Test", "transitionType": "Inbound"}
+    aws.pipeline.add_response("disable_stage_transition", {}, {**hold, "reason": ANY})
+    return hold
+
+
+def test_fails_naming_the_command_when_an_accepted_canary_cannot_be_stopped(aws: Aws) -> None:
+    hold = hold_before_test(aws)
+
+    def accepted(version: str) -> None:
+        executions(aws, [("exec-1", "InProgress", version)])
+        look(
+            aws,
+            "exec-1",
+            "InProgress",
+            [act("exec-1", "Source", "Succeeded"), act("exec-1", "Validate", "Succeeded", build=True)],
+        )
+        aws.pipeline.add_client_error(
+            "stop_pipeline_execution", service_error_code="AccessDeniedException", http_status_code=400
+        )
+        aws.pipeline.add_response("enable_stage_transition", {}, hold)
+
+    aws.on_upload = accepted
+    code, document = selftest()
+    message = checks(document)["canary-refused"]["message"]
+    assert code == 1
+    assert "the pipeline ACCEPTED the canary" in message
+    assert "it could NOT be stopped (access denied to the pipeline 'app-pipeline': your identity needs " in message
+    assert "codepipeline:StopPipelineExecution" in message
+    assert (
+        "`aws codepipeline stop-pipeline-execution --pipeline-name app-pipeline --pipeline-execution-id exec-1 "
+        "--abandon`" in message
+    )
+
+
+def test_fails_with_exit_2_when_the_held_transition_cannot_be_enabled_again_saying_how(aws: Aws) -> None:
+    hold_before_test(aws)
+    refused = refused_as_expected(aws)
+
+    def answer(version: str) -> None:
+        refused(version)
+        aws.pipeline.add_client_error(
+            "enable_stage_transition", service_error_code="AccessDeniedException", http_status_code=400
+        )
+
+    aws.on_upload = answer
+    code, document = selftest()
+    found = checks(document)
+    assert code == 2
+    assert found["canary-refused"]["status"] == "passed"
+    assert found["canary-hold"]["blocked"] is True
+    assert (
+        "the transition into Test is still DISABLED, holding every execution before it"
+        in found["canary-hold"]["message"]
+    )
+    assert (
+        "`aws codepipeline enable-stage-transition --pipeline-name app-pipeline --stage-name Test "
+        "--transition-type Inbound`" in found["canary-hold"]["message"]
+    )
+    assert found["canary-cleanup"]["status"] == "passed"
+
+
+def test_fails_when_validate_is_still_running_at_the_timeout(aws: Aws) -> None:
+    aws.expect_reads(canary=True)
+
+    def slow(version: str) -> None:
+        executions(aws, [("exec-1", "InProgress", version)])
+        running = [act("exec-1", "Source", "Succeeded"), act("exec-1", "Validate", "InProgress", build=True)]
+        look(aws, "exec-1", "InProgress", running)
+        look(aws, "exec-1", "InProgress", running)
+
+    aws.on_upload = slow
+    code, document = selftest("--timeout", "10s", "--interval", "10")
+    assert code == 1
+    assert (
+        "was still running (Validate) after 10s: run the self-test again with a longer --timeout"
+        in (checks(document)["canary-refused"]["message"])
+    )
+
+
+def test_ctrl_c_while_following_the_canary_is_reported_and_the_canary_still_deleted(aws: Aws) -> None:
+    aws.expect_reads(canary=True)
+
+    def running(version: str) -> None:
+        executions(aws, [("exec-1", "InProgress", version)])
+        look(aws, "exec-1", "InProgress", [act("exec-1", "Source", "Succeeded")])
+
+    def ctrl_c(sleep: int) -> None:
+        raise KeyboardInterrupt
+
+    aws.on_upload = running
+    aws.clock.on_sleep = ctrl_c
+    code, document = selftest()
+    found = checks(document)
+    assert code == 1
+    assert found["canary-refused"]["message"].startswith("interrupted (Ctrl-C) following execution exec-1 of canary")
+    assert found["canary-cleanup"]["status"] == "passed"
 
 
 def test_fails_when_validate_refuses_the_canary_for_another_reason(aws: Aws) -> None:
@@ -865,7 +972,7 @@ def test_a_good_package_is_followed_to_the_first_approval_and_stopped_there(aws:
     assert code == 0, [c for c in document["checks"] if c["status"] != "passed"]
     assert (
         found["package"]["message"]
-        == "execution exec-2 validated the package; stopped (abandoned) before ApproveProduction"
+        == "execution exec-2 validated the package, held before ApproveProduction; it was stopped (abandoned)"
     )
 
 

@@ -103,7 +103,7 @@ def _say(text: str, colour: str | None) -> None:
 def _canary_steps(
     run: _Run, deployed: Deployed, *, dry_run: bool, timeout: float, interval: float, notified: Finding | None
 ) -> None:
-    """Upload the canary, follow it, judge it, clean up."""
+    """Make the canary from the deployed rules; say what would be done (dry run), or upload, follow and judge it."""
     from . import _selftest_canary as canaries
     from ._rules import read_pipeline_rules
 
@@ -117,19 +117,35 @@ def _canary_steps(
         if dry_run:
             add(_dry_canary(deployed, canary, held))
             return
+        judged, cleaned, execution = _follow_canary(run, deployed, canary, held, timeout=timeout, interval=interval)
+        for finding in judged:
+            add(finding)
+    with run.timing() as add:
+        refused = any(finding.name == "canary-refused" and finding.status == PASSED for finding in judged)
+        if notified is not None and refused:
+            add(_notified(notified, execution))
+        add(cleaned)
+
+
+def _follow_canary(
+    run: _Run, deployed: Deployed, canary: Any, held: str | None, *, timeout: float, interval: float
+) -> tuple[list[Finding], Finding, str | None]:
+    """Hold the stage after Validate, upload the canary, follow and judge it, delete it: (findings, the cleanup's
+    finding, the execution). Once uploaded, the canary is cleaned up whatever AWS answers next."""
+    from . import _selftest_canary as canaries
+
+    judged: list[Finding] = []
+    cleaned: Finding | None = None
+    execution: str | None = None
+    try:
         with canaries.holding(deployed, held):
             version, tagged = canaries.upload_canary(deployed, canary)
             if run.say is not None:
                 run.say(f"Uploaded the canary ({canary.forbidden!r} in it): version {version}", None)
-            execution: str | None = None
             try:
+                until = canaries.validate_succeeded
                 result = canaries.follow(
-                    deployed,
-                    version,
-                    until=canaries.validate_succeeded,
-                    timeout=timeout,
-                    interval=interval,
-                    say=run.say,
+                    deployed, version, until=until, timeout=timeout, interval=interval, say=run.say
                 )
                 execution = result.execution_id
                 judged = canaries.judge_canary(result, deployed, canary, timeout=timeout)
@@ -137,12 +153,11 @@ def _canary_steps(
                 judged = [Finding("canary-refused", FAILED, str(exc), blocked=True)]
             finally:
                 cleaned = canaries.clean_up(deployed, version, tagged=tagged)
-        for finding in judged:
-            add(finding)
-    with run.timing() as add:
-        if notified is not None and judged[-1].name == "canary-refused" and judged[-1].status == PASSED:
-            add(_notified(notified, execution))
-        add(cleaned)
+    except AwsError as exc:
+        if cleaned is None:  # nothing was uploaded: the step's own error
+            raise
+        judged.append(Finding("canary-hold", FAILED, str(exc), blocked=True))
+    return judged, cleaned, execution
 
 
 def _dry_canary(deployed: Deployed, canary: Any, held: str | None) -> Finding:

@@ -158,8 +158,15 @@ def holding(deployed: Deployed, stage: str | None) -> Iterator[str]:
     try:
         yield f"held before {stage} (its transition disabled, then enabled again)"
     finally:
-        with aws_errors(action="codepipeline:EnableStageTransition", resource=resource):
-            client.enable_stage_transition(**where)
+        try:
+            with aws_errors(action="codepipeline:EnableStageTransition", resource=resource):
+                client.enable_stage_transition(**where)
+        except AwsError as exc:
+            raise AwsError(
+                f"the transition into {stage} is still DISABLED, holding every execution before it ({exc}): enable it "
+                f"with `aws codepipeline enable-stage-transition --pipeline-name {deployed.pipeline} --stage-name "
+                f"{stage} --transition-type Inbound`"
+            ) from None
 
 
 def follow(
@@ -186,12 +193,19 @@ def follow(
     return watcher.run()
 
 
-def stop(deployed: Deployed, execution_id: str, reason: str) -> None:
-    """Stop an execution without waiting for its running actions (``abandon``)."""
-    with aws_errors(action="codepipeline:StopPipelineExecution", resource=f"the pipeline {deployed.pipeline!r}"):
-        deployed.session.client("codepipeline").stop_pipeline_execution(
-            pipelineName=deployed.pipeline, pipelineExecutionId=execution_id, abandon=True, reason=reason[:200]
+def stop(deployed: Deployed, execution_id: str, reason: str) -> str:
+    """Stop an execution without waiting for its running actions (``abandon``); what became of it, as a clause."""
+    try:
+        with aws_errors(action="codepipeline:StopPipelineExecution", resource=f"the pipeline {deployed.pipeline!r}"):
+            deployed.session.client("codepipeline").stop_pipeline_execution(
+                pipelineName=deployed.pipeline, pipelineExecutionId=execution_id, abandon=True, reason=reason[:200]
+            )
+    except AwsError as exc:
+        return (
+            f"it could NOT be stopped ({exc}): stop it with `aws codepipeline stop-pipeline-execution --pipeline-name "
+            f"{deployed.pipeline} --pipeline-execution-id {execution_id} --abandon`"
         )
+    return "it was stopped (abandoned)"
 
 
 def validate_succeeded(actions: list[ActionView]) -> bool:
@@ -199,31 +213,45 @@ def validate_succeeded(actions: list[ActionView]) -> bool:
     return any(view.stage == VALIDATE and view.action == VALIDATE and view.status == "Succeeded" for view in actions)
 
 
-def _not_followed(result: WatchResult, deployed: Deployed, what: str, timeout: float) -> Finding | None:
-    """The finding when the execution never started, or never reached Validate; None when it did."""
-    waited = format_duration(timeout)
+def _not_followed(result: WatchResult, deployed: Deployed, what: str, *, timeout: float) -> Finding | None:
+    """The finding when the following ended early: interrupted, no execution started, or the timeout passed before
+    the execution ended (stuck in the queue, or still running); None when the execution was followed to its end."""
+    named = {"canary": ("canary-started", "canary-refused")}.get(what, (what, what))
+    version = f"{what} version {result.version_id}"
+    execution = f"execution {result.execution_id} of {version}"
+    if result.outcome == "interrupted":
+        where = f"{execution}, which runs on" if result.execution_id else version
+        return Finding(named[1] if result.execution_id else named[0], FAILED, f"interrupted (Ctrl-C) following {where}")
     if result.execution_id is None:
         return Finding(
-            f"{what}-started",
+            named[0],
             FAILED,
-            f"no execution of {deployed.pipeline} started for {what} version {result.version_id} within {waited}: "
-            f"the trigger did not start it. Look at the trigger's dead-letter queue (`s3vp redrive --stack "
+            f"no execution of {deployed.pipeline} started for {version} within {format_duration(timeout)}: the "
+            f"trigger did not start it. Look at the trigger's dead-letter queue (`s3vp redrive --stack "
             f"{deployed.stack} --dry-run`) and the trigger rule's invocations in CloudWatch",
         )
-    if result.outcome == "timed_out" and not any(view.stage == VALIDATE for view in result.actions):
+    if result.outcome != "timed_out":
+        return None
+    if not any(view.stage == VALIDATE for view in result.actions):
         return Finding(
-            f"{what}-refused" if what == "canary" else f"{what}-validated",
+            named[1],
             FAILED,
-            f"execution {result.execution_id} of {what} version {result.version_id} did not reach Validate within "
-            f"{waited}: it is stuck in the queue behind other executions (`s3vp history --stack {deployed.stack}`). "
-            "Run the self-test again when the pipeline is idle, or with a longer --timeout",
+            f"{execution} did not reach Validate within {format_duration(timeout)}: it is stuck in the queue behind "
+            f"other executions (`s3vp history --stack {deployed.stack}`). Run the self-test again when the pipeline "
+            "is idle, or with a longer --timeout",
         )
-    return None
+    running = ", ".join(view.name for view in result.actions if view.status == "InProgress") or "between actions"
+    return Finding(
+        named[1],
+        FAILED,
+        f"{execution} was still running ({running}) after {format_duration(timeout)}: run the self-test again with a "
+        "longer --timeout",
+    )
 
 
 def judge_canary(result: WatchResult, deployed: Deployed, canary: Canary, *, timeout: float) -> list[Finding]:
     """What following the canary showed: it started for exactly its version, and Validate refused it by name."""
-    missing = _not_followed(result, deployed, "canary", timeout)
+    missing = _not_followed(result, deployed, "canary", timeout=timeout)
     if missing is not None and result.execution_id is None:
         return [missing]
     started = Finding(
@@ -233,16 +261,18 @@ def judge_canary(result: WatchResult, deployed: Deployed, canary: Canary, *, tim
         return [started, missing]
     execution = f"execution {result.execution_id}"
     if result.outcome in {"reached", "succeeded"}:
+        stopped = "it ran to its end (the pipeline has no later stage)"
         if result.outcome == "reached":
-            stop(deployed, str(result.execution_id), "s3vp selftest - the canary was accepted, which it must not be")
+            stopped = stop(deployed, str(result.execution_id), "s3vp selftest - the canary was accepted")
+            stopped += " before any later stage"
         return [
             started,
             Finding(
                 "canary-refused",
                 FAILED,
                 f"the pipeline ACCEPTED the canary (holding {canary.forbidden!r}) in {execution}: its Validate stage "
-                f"did not refuse a forbidden file. Fix: redeploy the stack and check the Validate project's buildspec "
-                f"(the canary's {execution} was stopped before any later stage)",
+                f"did not refuse a forbidden file; {stopped}. Fix: redeploy the stack and check the Validate project's "
+                "buildspec",
             ),
         ]
     validate = [view for view in result.failed_actions if view.stage == VALIDATE and view.action == VALIDATE]
@@ -272,7 +302,7 @@ def judge_package(
     result: WatchResult, deployed: Deployed, *, held: str | None, through_approval: bool, timeout: float
 ) -> Finding:
     """What following the good package showed: validated (and tested) up to the held stage, or to its end."""
-    missing = _not_followed(result, deployed, "package", timeout)
+    missing = _not_followed(result, deployed, "package", timeout=timeout)
     if missing is not None:
         return missing
     execution = f"execution {result.execution_id}"
@@ -285,8 +315,9 @@ def judge_package(
                 f"{execution} validated the package and waits for approval at {waiting[0].name}: approve it to deploy, "
                 "or reject it",
             )
-        stop(deployed, str(result.execution_id), f"s3vp selftest - stopped before stage {held}")
-        return Finding("package", PASSED, f"{execution} validated the package; stopped (abandoned) before {held}")
+        stopped = stop(deployed, str(result.execution_id), f"s3vp selftest - stopped before stage {held}")
+        status = PASSED if stopped.startswith("it was stopped") else FAILED
+        return Finding("package", status, f"{execution} validated the package, held before {held}; {stopped}")
     if result.outcome == "succeeded":
         return Finding("package", PASSED, f"{execution} validated the package and succeeded")
     failed = result.failed_actions
