@@ -54,7 +54,8 @@ WRITES = (
     "codepipeline:DisableStageTransition",
     "codepipeline:EnableStageTransition",
     "codepipeline:StopPipelineExecution",
-    "and, optional (the canary is left marked without them), s3:PutObjectVersionTagging and s3:DeleteObjectVersion",
+    "and, optional (the canary is left marked without them), s3:PutObjectTagging with s3:PutObjectVersionTagging, "
+    "and s3:DeleteObjectVersion",
 )
 PERMISSIONS = f"reads {', '.join(READS)}; writes (none with --dry-run) {', '.join(WRITES)}"
 """What ``s3vp selftest`` needs, for its help."""
@@ -389,7 +390,8 @@ def selftest_command(
     and followed through Validate (and Attest, Test and any stage before the first deployment or approval), with the
     transition into that stage disabled meanwhile, then stopped with StopPipelineExecution (abandon) there; with
     --through-approval it is left waiting at the first approval (never past a deployment without one). Other
-    executions wait at a disabled transition too: run the self-test when nobody else uploads.
+    executions wait at a disabled transition too, and only the latest goes on when it is enabled again: run the
+    self-test when nobody else uploads.
 
     --timeout (default 1h) and --interval apply to following each upload. --dry-run runs the read-only checks and
     prints what would be uploaded, held and checked, writing nothing. --json prints one object: each check's name,
