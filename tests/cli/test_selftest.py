@@ -29,8 +29,10 @@ from moto.s3.models import s3_backends
 from s3_validated_pipeline import check as checker
 from s3_validated_pipeline._build_project import CHECKER_FILE
 from s3_validated_pipeline._buildspec import validation_buildspec
+from s3_validated_pipeline.check import Limits
 from s3_validated_pipeline.cli import _watch
-from s3_validated_pipeline.cli._selftest_canary import MARK
+from s3_validated_pipeline.cli._rules import CheckRules
+from s3_validated_pipeline.cli._selftest_canary import MARK, make_canary
 from s3_validated_pipeline.validate import PackageCheckOptions
 from tests.cli.conftest import REGION, FakeSession, run, use_session
 from tests.cli.test_watch import FakeClock
@@ -1107,3 +1109,49 @@ def _zip(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             archive.writestr(name, text)
     return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The canary itself, for the deployed rules (no AWS)
+
+
+@pytest.mark.parametrize(
+    ("required", "limits", "forbidden"),
+    [
+        ((), Limits(), ".env"),
+        (("package.json", "bin/*.ts", "src/**/*.js"), Limits(), ".env"),
+        ((), Limits(ignore=(".env",)), ".env.s3vp-selftest-canary"),
+        ((), Limits(forbidden=("*.secret",)), "s3vp-selftest-canary.secret"),
+    ],
+    ids=["defaults", "required-globs", "env-ignored", "own-forbidden"],
+)
+def test_the_canary_is_refused_by_its_forbidden_name_alone_under_the_deployed_rules(
+    required: tuple[str, ...], limits: Limits, forbidden: str
+) -> None:
+    rules = CheckRules(required=required, limits=limits)
+    canary = make_canary(rules)
+    assert canary is not None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "canary.zip")
+        path.write_bytes(canary.body)
+        report = checker.check_package(path, required=required, limits=limits)
+    assert canary.forbidden == forbidden
+    assert [(finding.rule, finding.path) for finding in report.findings] == [("forbidden-file", forbidden)]
+
+
+def test_no_canary_is_made_when_the_deployed_check_forbids_no_name() -> None:
+    assert make_canary(CheckRules(limits=Limits(forbidden=()))) is None
+
+
+def test_text_report_prints_each_check_as_it_runs_then_the_counts(aws: Aws) -> None:
+    dead_letter(aws)
+    aws.expect_reads(canary=False)
+    code, out, _ = run("selftest", "--stack", STACK)
+    lines = out.splitlines()
+    assert code == 1
+    assert lines[0] == "Self-test of the pipeline in stack AppStack"
+    assert lines[1] == (
+        f"PASSED  source-bucket (0.0s): the source bucket {aws.bucket} is versioned and sends its events to EventBridge"
+    )
+    assert any(line.startswith("FAILED  dead-letter-queue (0.0s): the trigger's dead-letter queue ") for line in lines)
+    assert lines[-1] == "Self-test: 7 passed, 1 failed, 1 skipped"

@@ -112,7 +112,8 @@ def _canary_steps(
         rules = read_pipeline_rules(deployed.session, deployed.stack, pipeline=deployed.pipeline)
         canary = canaries.make_canary(rules)
         if canary is None:
-            add(Finding("canary", SKIPPED, "the deployed check forbids no file by name: nothing harmless to refuse"))
+            why = f"the deployed check refuses no file by its name alone ({rules.describe()})"
+            add(Finding("canary", SKIPPED, f"no harmless canary can be made: {why}"))
             return
         held = canaries.hold_stage(deployed, after_validate=True)
         if dry_run:

@@ -28,7 +28,6 @@ MARK = ("s3vp-selftest", "canary")
 CANARY_RULE = "forbidden-file"
 """The rule the canary is refused by: a file name alone, no secret content."""
 _HOLD_REASON = "s3vp selftest holds its test execution before this stage (re-enabled when the self-test ends)"
-_GLOB = set("*?[]!")
 
 
 @dataclass(frozen=True)
@@ -64,19 +63,24 @@ def _rules_refusing(body: bytes, rules: CheckRules) -> set[str]:
     return {finding.rule for finding in report.findings}
 
 
-def make_canary(rules: CheckRules) -> Canary | None:
-    """A canary the check with ``rules`` refuses by the forbidden-file rule alone (None when it forbids no name).
+def _instance(pattern: str) -> str | None:
+    """A path a glob pattern matches (``**/`` dropped, ``*`` and ``?`` filled in); None for a character class."""
+    name = pattern.replace("**/", "").replace("*", "s3vp-selftest-canary").replace("?", "x")
+    return None if set("[]!") & set(name) else name
 
-    The deployed rules' literal required files are added, empty of meaning, so that nothing else refuses it.
+
+def make_canary(rules: CheckRules) -> Canary | None:
+    """A canary the check with ``rules`` refuses by the forbidden-file rule alone; None when none can be made (the
+    rules forbid no name, or also refuse what the canary needs).
+
+    A file matching each of the deployed rules' required patterns is added, so that nothing else refuses it.
     """
     note = "s3vp selftest canary: this file holds no secret; its name alone makes the package check refuse it.\n"
     base = {"README.txt": "A package made by `s3vp selftest` to prove that the pipeline refuses a forbidden file.\n"}
-    base.update({name: "s3vp selftest canary\n" for name in rules.required if not _GLOB & set(name)})
+    base.update({name: "s3vp selftest canary\n" for name in map(_instance, rules.required) if name})
     for pattern in rules.limits.forbidden:
-        if pattern.startswith("!"):
-            continue
-        name = pattern.removeprefix("**/").replace("*", "s3vp-selftest-canary")
-        if _GLOB & set(name) or name in base:
+        name = None if pattern.startswith("!") else _instance(pattern)
+        if name is None or name in base:
             continue
         body = _zip({**base, name: note})
         if _rules_refusing(body, rules) == {CANARY_RULE}:
