@@ -653,6 +653,10 @@ def test_a_pipeline_without_alarms_or_notifications_skips_those_checks(aws: Aws)
     assert found["alarms"]["status"] == "skipped"
     assert "has no alarms in its stack (operations off)" in found["alarms"]["message"]
     assert found["notifications"]["status"] == "skipped"
+    assert (
+        "no rule in the stack 'AppStack' announces the failed executions of app-pipeline"
+        in (found["notifications"]["message"])
+    )
     assert found["canary-notified"]["status"] == "skipped"
 
 

@@ -348,7 +348,8 @@ def check_notifications(deployed: Deployed) -> Finding:
         return Finding(
             "notifications",
             SKIPPED,
-            f"the pipeline {deployed.pipeline} announces no failed executions from its stack (notifications off)",
+            f"no rule in the stack {deployed.stack!r} announces the failed executions of {deployed.pipeline}: "
+            "notifications are off, or (a pipeline on a PipelineFoundation) the foundation's stack announces them",
         )
     name = str(found[0]["PhysicalResourceId"]).split("|")[-1]
     events = deployed.session.client("events")
