@@ -174,7 +174,8 @@ class Aws:
         for _ in range(2 if canary else 1):
             self.build.add_response("batch_get_projects", {"projects": [PROJECT_RESPONSE]}, {"names": [PROJECT]})
 
-    def rule(self, logical: str) -> str:
+    def physical(self, logical: str) -> str:
+        """The physical id of the stack's resource ``logical``."""
         return next(
             r["PhysicalResourceId"]
             for r in boto3.client("cloudformation", region_name=REGION).list_stack_resources(StackName=STACK)[
@@ -511,16 +512,16 @@ def no_eventbridge(aws: Aws) -> None:
 
 
 def disable_trigger(aws: Aws) -> None:
-    aws.events.disable_rule(Name=aws.rule("PipelineTriggerRule82804786"))
+    aws.events.disable_rule(Name=aws.physical("PipelineTriggerRule82804786"))
 
 
 def plain_input(aws: Aws) -> None:
-    name = aws.rule("PipelineTriggerRule82804786")
+    name = aws.physical("PipelineTriggerRule82804786")
     aws.events.put_targets(Rule=name, Targets=[{"Id": "Target0", "Arn": PIPELINE_ARN, "Input": "{}"}])
 
 
 def other_target(aws: Aws) -> None:
-    name = aws.rule("PipelineTriggerRule82804786")
+    name = aws.physical("PipelineTriggerRule82804786")
     other = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:another-pipeline"
     aws.events.put_targets(
         Rule=name, Targets=[{"Id": "Target0", "Arn": other, "InputTransformer": VERSION_TRANSFORMER}]
@@ -535,16 +536,12 @@ def version_one(aws: Aws) -> None:
     aws.declaration = declaration(kind="V1")
 
 
-def _stack_key(aws: Aws, logical: str) -> str:
-    return aws.rule(logical)
-
-
 def no_rotation(aws: Aws) -> None:
-    aws.kms.disable_key_rotation(KeyId=_stack_key(aws, "PipelineArtifactKeyFFEED257"))
+    aws.kms.disable_key_rotation(KeyId=aws.physical("PipelineArtifactKeyFFEED257"))
 
 
 def deleting_key(aws: Aws) -> None:
-    aws.kms.schedule_key_deletion(KeyId=_stack_key(aws, "PipelineArtifactKeyFFEED257"), PendingWindowInDays=7)
+    aws.kms.schedule_key_deletion(KeyId=aws.physical("PipelineArtifactKeyFFEED257"), PendingWindowInDays=7)
 
 
 def checker_gone(aws: Aws) -> None:
@@ -569,7 +566,7 @@ def alarm_deleted(aws: Aws) -> None:
 
 
 def notifications_off(aws: Aws) -> None:
-    aws.events.disable_rule(Name=aws.rule("PipelineOperationsNotifyFailed1ECD662D"))
+    aws.events.disable_rule(Name=aws.physical("PipelineOperationsNotifyFailed1ECD662D"))
 
 
 BROKEN = [
@@ -662,7 +659,9 @@ def test_a_pipeline_without_alarms_or_notifications_skips_those_checks(aws: Aws)
 
 def test_a_trigger_rule_invoking_the_trigger_function_passes(aws: Aws) -> None:
     function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:AppStack-PipelineTriggerFunction"
-    aws.events.put_targets(Rule=aws.rule("PipelineTriggerRule82804786"), Targets=[{"Id": "Target0", "Arn": function}])
+    aws.events.put_targets(
+        Rule=aws.physical("PipelineTriggerRule82804786"), Targets=[{"Id": "Target0", "Arn": function}]
+    )
     aws.expect_reads(canary=True)
     aws.on_upload = refused_as_expected(aws)
     code, document = selftest()
