@@ -28,6 +28,7 @@ from ._package import PackageError, build_package
 from ._pipeline_commands import history_command, redrive_command, run_watch, watch_command
 from ._rules import CheckRules
 from ._run import run_command
+from ._selftest import selftest_command
 from ._verify import verify_command
 
 if TYPE_CHECKING:
@@ -97,10 +98,12 @@ def cli() -> None:
       s3vp redrive --stack MyPipelineStack --dry-run
       s3vp run package.zip --app cdk.out                   # run the synthesized pipeline locally
       s3vp verify artifact.zip --stack MyPipelineStack     # check an artifact's signed provenance
+      s3vp selftest --stack MyPipelineStack                # after cdk deploy: checks, then a canary it must refuse
 
     Credentials come from the standard AWS chain (--profile, --region, AWS_ENDPOINT_URL are honoured); nothing is
-    stored. Exit codes: 0 success, 1 the package is rejected (or the execution failed), 2 a usage, credentials or
-    permission problem; watch (and push, which watches) also 3 superseded or cancelled, 4 timed out, 130 Ctrl-C.
+    stored. Exit codes: 0 success, 1 the package is rejected (or the execution, or a selftest check, failed), 2 a
+    usage, credentials or permission problem; watch (and push, which watches) also 3 superseded or cancelled, 4 timed
+    out, 130 Ctrl-C.
     """
 
 
@@ -472,5 +475,5 @@ def _progress(total: int, *, enabled: bool) -> _NoProgress | _RichProgress:
     return _NoProgress()
 
 
-for _command in (history_command, watch_command, redrive_command, run_command, verify_command):
+for _command in (history_command, watch_command, redrive_command, run_command, verify_command, selftest_command):
     cli.add_command(_command)

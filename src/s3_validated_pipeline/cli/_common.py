@@ -17,6 +17,7 @@ __all__ = [
     "EXIT_USAGE",
     "CliError",
     "aws_options",
+    "duration_option",
     "echo_json",
     "ignore_option",
     "json_option",
@@ -74,7 +75,7 @@ def aws_options(function: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
-def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
+def duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
     """``--timeout``: a duration such as 90s, 30m, 2h or 1h30m (a bare number is seconds), as seconds."""
     try:
         return parse_duration(str(value))
@@ -94,7 +95,7 @@ def watch_options(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
     return click.option(
         "--timeout",
-        callback=_duration_option,
+        callback=duration_option,
         metavar="DURATION",
         default="1h",
         show_default=True,

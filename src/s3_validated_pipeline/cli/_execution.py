@@ -163,7 +163,7 @@ class WatchResult:
     status: str | None
     """The execution's last status, None when it was never found."""
     outcome: str
-    """succeeded, failed, stopped, superseded, cancelled, timed_out or interrupted."""
+    """succeeded, failed, stopped, superseded, cancelled, timed_out, interrupted, or reached (``Watcher.until``)."""
     exit_code: int
     status_summary: str | None = None
     actions: list[ActionView] = field(default_factory=list)

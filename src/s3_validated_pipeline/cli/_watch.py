@@ -133,6 +133,7 @@ class Watcher:
         clock: Clock | None = None,
         say: Say | None = None,
         stream_logs: bool = True,
+        until: Callable[[list[ActionView]], bool] | None = None,
     ) -> None:
         self.session = session
         """Hands out the boto3 clients (``codepipeline``, ``codebuild``, ``logs``)."""
@@ -152,6 +153,9 @@ class Watcher:
         """Prints a line for a person."""
         self.stream_logs = stream_logs
         """Print build logs as they grow (off with --json: only a failed validation's log is read, at the end)."""
+        self.until = until
+        """Stop watching, with the outcome ``reached`` (exit 0), once this holds of the execution's actions so far
+        (``s3vp selftest`` stops before a deployment); the execution runs on."""
         self._clients: dict[str, Any] = {}
         self._status: str | None = None
         self._status_summary: str | None = None
@@ -177,6 +181,8 @@ class Watcher:
             while True:
                 if self._poll(waited=self.clock.monotonic() - started):
                     return self._finish()
+                if self.until is not None and self.execution_id and self.until(list(self._actions.values())):
+                    return self._result("reached", EXIT_SUCCEEDED)
                 remaining = deadline - self.clock.monotonic()
                 if remaining <= 0:
                     return self._result("timed_out", EXIT_TIMED_OUT)
