@@ -19,6 +19,7 @@ AWS_CDK_MODULES_TYPED = (
     "aws_cdk.aws_codebuild",
     "aws_cdk.aws_codepipeline",
     "aws_cdk.aws_codepipeline_actions",
+    "aws_cdk.aws_ec2",
     "aws_cdk.aws_events",
     "aws_cdk.aws_events_targets",
     "aws_cdk.aws_iam",
