@@ -20,6 +20,7 @@ from constructs import Construct, IValidation
 
 from .._buckets import new_access_log_bucket, private_bucket, send_access_logs
 from .._compliance import acknowledge_in_packs, principal_arns
+from .._grants import managed_grantee
 from .._inputs import positive_days_problems
 from .._keys import new_key
 from .._warnings import SOURCE_ACCESS_LOGS_DISABLED, SOURCE_BUCKET_NOT_RETAINED
@@ -194,9 +195,11 @@ def grant_object_upload(
 ) -> iam.Grant:
     """Let ``grantee`` (a role or user) upload ``object_key`` to ``bucket``, and only that object, with ``key``.
 
-    Adds ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on the one object to the grantee's policy, and lets it use
-    ``key`` to encrypt (``kms:GenerateDataKey``) and to complete multipart uploads (``kms:Decrypt``), which
-    ``aws s3 cp`` uses for large files. Raises ``InputError`` unless ``grantee`` has an IAM ARN.
+    Allows ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on the one object, and lets the grantee use ``key`` to
+    encrypt (``kms:GenerateDataKey``) and to complete multipart uploads (``kms:Decrypt``), which ``aws s3 cp`` uses
+    for large files. For a role or user defined in the app, the statements go into a customer managed policy
+    attached to it (``managed_grantee``); for an imported one, into its default policy, as CDK grants do. Raises
+    ``InputError`` unless ``grantee`` has an IAM ARN.
 
     Args:
         grantee: the role or user that uploads.
@@ -208,6 +211,7 @@ def grant_object_upload(
         the S3 grant.
     """
     raise_if_any(grantee_problems("grantee", grantee))
+    grantee = managed_grantee(grantee)
     grant = iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["s3:PutObject", "s3:AbortMultipartUpload"],
