@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,8 +11,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from s3_validated_pipeline import ApprovalOptions, DeployTarget, ValidatedS3Pipeline
-from tests.conftest import VALID, assert_fails, synthesize
-from tests.iam_eval import ACCOUNT, PARTITION, REGION, Resolver, Role, roles_in
+from tests.conftest import ROOT, VALID, assert_fails, synthesize
+from tests.iam_eval import ACCOUNT, PARTITION, REGION, Effect, Resolver, Role, decide, roles_in, statements_of
 
 STACK = "Stack"
 
@@ -152,3 +154,41 @@ def test_undeliverable_approval_emails_wait_in_an_encrypted_retained_queue(appro
     ]
     assert sns_use["Principal"] == {"Service": "sns.amazonaws.com"}
     assert sns_use["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def approval_policies() -> list[dict[str, Any]]:
+    """The two policy documents of docs/stages.md, "Keeping everyone else from approving": the SCP, the boundary."""
+    text = (ROOT / "docs" / "stages.md").read_text(encoding="utf-8")
+    section = text.split("### Keeping everyone else from approving", 1)[1].split("\n## ", 1)[0]
+    return [json.loads(block) for block in re.findall(r"^```json\n(.*?)^```", section, re.MULTILINE | re.DOTALL)]
+
+
+APPROVE = f"arn:{PARTITION}:codepipeline:{REGION}:{ACCOUNT}:my-pipeline/ApproveProduction/Approve"
+
+
+def test_the_documented_scp_lets_only_the_approvers_approve() -> None:
+    scp, _ = approval_policies()
+    statements = statements_of(scp)
+
+    def denied(role: str, action: str = "codepipeline:PutApprovalResult", resource: str = APPROVE) -> bool:
+        context = {"aws:PrincipalArn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/{role}"}
+        return decide(statements, action=action, resource=resource, context=context).effect is Effect.DENY
+
+    assert not denied("release-approvers")
+    assert denied("developers")
+    assert denied("uploader")
+    # Only approving that pipeline's approvals is taken away
+    assert not denied("developers", resource=APPROVE.replace("my-pipeline", "other-pipeline"))
+    assert not denied("developers", action="codepipeline:GetPipelineState", resource=APPROVE.rsplit("/", 2)[0])
+
+
+def test_the_documented_boundary_takes_approving_away_and_nothing_else() -> None:
+    _, boundary = approval_policies()
+    statements = statements_of(boundary)
+    assert decide(statements, action="codepipeline:PutApprovalResult", resource=APPROVE).effect is Effect.DENY
+    for action, resource in (
+        ("codepipeline:GetPipelineState", APPROVE.rsplit("/", 2)[0]),
+        ("s3:PutObject", "arn:aws:s3:::uploads/source.zip"),
+        ("codepipeline:PutApprovalResult", APPROVE.replace("my-pipeline", "other-pipeline")),
+    ):
+        assert decide(statements, action=action, resource=resource).allowed, action

@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
 from .._buckets import new_access_log_bucket, private_bucket, send_access_logs
-from .._compliance import acknowledge_in_packs, principal_arns
+from .._compliance import acknowledge, acknowledge_in_packs, principal_arns, skip_checkov
 from .._grants import managed_grantee
 from .._inputs import positive_days_problems
 from .._keys import new_key
@@ -311,6 +311,8 @@ class SourceBucket(Construct):
         """The versioned upload bucket, which sends S3's "Object Created" events to EventBridge."""
         if self.access_log_bucket is not None:
             send_access_logs(self.bucket, to=self.access_log_bucket, prefix="source/")
+        else:
+            _acknowledge_no_access_logs(self.bucket)
         # The L2's event_bridge_enabled deploys a custom-resource Lambda; CloudFormation sets it natively.
         cast(
             s3.CfnBucket, self.bucket.node.default_child
@@ -449,6 +451,19 @@ class SourceBucket(Construct):
         ]
         for statement in statements:
             self.bucket.add_to_resource_policy(statement)
+
+
+_NO_ACCESS_LOGS_REASON = (
+    "Server access logging is off because the app asked for it with SourceBucketOptions(server_access_logs=False); "
+    "the warning s3-validated-pipeline:sourceAccessLogsDisabled says so until the app acknowledges it."
+)
+
+
+def _acknowledge_no_access_logs(bucket: s3.Bucket) -> None:
+    """The findings of a source bucket without access logs, which the user chose and was warned about."""
+    acknowledge(bucket, "AwsSolutions-S1", _NO_ACCESS_LOGS_REASON)
+    acknowledge_in_packs(bucket, "S3BucketLoggingEnabled", _NO_ACCESS_LOGS_REASON)
+    skip_checkov(bucket, "CKV_AWS_18", _NO_ACCESS_LOGS_REASON)
 
 
 def _same_stack_problems(grantee: iam.IGrantable, source: SourceBucket) -> list[Problem]:
