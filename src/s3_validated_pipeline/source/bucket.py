@@ -18,8 +18,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
-from .._buckets import new_access_log_bucket, private_bucket, send_access_logs
-from .._compliance import acknowledge, acknowledge_in_packs, principal_arns, skip_checkov
+from .._buckets import acknowledge_no_access_logs, new_access_log_bucket, private_bucket, send_access_logs
+from .._compliance import acknowledge_in_packs, principal_arns
 from .._grants import managed_grantee
 from .._inputs import positive_days_problems
 from .._keys import new_key
@@ -312,7 +312,7 @@ class SourceBucket(Construct):
         if self.access_log_bucket is not None:
             send_access_logs(self.bucket, to=self.access_log_bucket, prefix="source/")
         else:
-            _acknowledge_no_access_logs(self.bucket)
+            acknowledge_no_access_logs(self.bucket, warning=SOURCE_ACCESS_LOGS_DISABLED.id)
         # The L2's event_bridge_enabled deploys a custom-resource Lambda; CloudFormation sets it natively.
         cast(
             s3.CfnBucket, self.bucket.node.default_child
@@ -451,19 +451,6 @@ class SourceBucket(Construct):
         ]
         for statement in statements:
             self.bucket.add_to_resource_policy(statement)
-
-
-_NO_ACCESS_LOGS_REASON = (
-    "Server access logging is off because the app asked for it with SourceBucketOptions(server_access_logs=False); "
-    "the warning s3-validated-pipeline:sourceAccessLogsDisabled says so until the app acknowledges it."
-)
-
-
-def _acknowledge_no_access_logs(bucket: s3.Bucket) -> None:
-    """The findings of a source bucket without access logs, which the user chose and was warned about."""
-    acknowledge(bucket, "AwsSolutions-S1", _NO_ACCESS_LOGS_REASON)
-    acknowledge_in_packs(bucket, "S3BucketLoggingEnabled", _NO_ACCESS_LOGS_REASON)
-    skip_checkov(bucket, "CKV_AWS_18", _NO_ACCESS_LOGS_REASON)
 
 
 def _same_stack_problems(grantee: iam.IGrantable, source: SourceBucket) -> list[Problem]:
