@@ -1,12 +1,11 @@
-"""A pairwise covering of configuration options, computed: rows in which every two levels of every two options meet.
+"""Pairwise coverings of configuration options: rows in which every two levels of every two options meet.
 
 An option (``Factor``) has levels, the first being what a user gets by leaving it out, and may apply only when
-options before it say so (approvers only when there is an approval, which needs a deployment): in a row where it does
-not apply, its level is not a choice, so it covers nothing. A row is a configuration; ``valid`` says which rows a
-user can write (``rollback_on_failure`` is an error in PARALLEL mode). A pair is wanted when some valid row has both
-levels where both apply; ``covering`` returns rows holding every wanted pair, greedily (AETG-like: each row starts
-from a pair not yet covered and takes, option by option, the level that covers most new pairs), deterministic for a
-given seed. ``uncovered`` is what a test asserts empty.
+options before it say so (an approval only when there is a deployment): in a row where it does not apply, its level
+is not a choice, so it covers nothing. A row is a configuration; ``valid`` says which rows a user can write
+(``rollback_on_failure`` is an error in PARALLEL mode). A pair is wanted when valid rows cover it, as a fixed random
+sample of them shows (``wanted_pairs``); ``uncovered`` is what a test asserts empty. ``covering`` (greedy) and
+``shrink`` (local search) write a covering table; they are tools, run by hand, not by tests.
 """
 
 from __future__ import annotations

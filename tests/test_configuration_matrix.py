@@ -1,16 +1,19 @@
 """The compliance gate over a matrix of configurations: no combination of options a user can write leaves a finding
 that is neither fixed nor acknowledged with a reason (cdk-nag's five packs, checkov, cfn-lint; tests/compliance.py).
 
-``FACTORS`` lists every user-facing option as a factor whose levels are what a user chooses (the first: what leaving
-it out gives). Options that only set properties of the same resources are bundled into one factor each (for example
-``validation_settings``: required files, another image, a timeout and the package check's limits). ``CONFIGURATIONS``
-is a covering table: every two levels of every two factors meet in some configuration where both apply
-(``test_the_configurations_cover_every_pair_of_options``, tests/pairwise.py). ``FOUNDATION`` adds a fleet: two
-foundations (one with operations and a build limit, one without either), pipelines in a foundation's stack and in
-other stacks, uploaders and an approver of the app.
+``FACTORS`` lists every user-facing option of ``ValidatedS3Pipeline`` as a factor whose levels are what a user chooses
+(the first: what leaving it out gives). Options that only set properties of resources every configuration has are
+bundled into one factor (``settings``: names, retention, outputs, the validation's files, image, timeout and limits),
+and so are the parts of operations (``operations_parts``: the defaults, or no notifications, alarms without actions,
+no dashboard or history, a trail): each such option is on and off somewhere, but not in every pair with the others.
+``CONFIGURATIONS`` is a covering table: every two levels of every two factors meet in some configuration where both
+apply (``test_the_configurations_cover_every_pair_of_options``, tests/pairwise.py); it needs 10 configurations, since
+options that apply only beside another (an approval needs a deployment) must meet every other option there too.
+``FOUNDATION`` adds a fleet: two foundations (one with operations, a trail and a build limit, one with neither),
+pipelines in a foundation's stack and in other stacks, uploaders and an approver of the app.
 
-Each configuration is synthesized once per session and checked like an example: cdk-nag on every stack, checkov (one
-run over every configuration's templates) and cfn-lint on every template.
+Each configuration is synthesized once per session and checked like an example: cdk-nag on every stack, cfn-lint on
+every template, checkov once over the templates of each half (``GROUPS``: one xdist worker each).
 
 To add an option: add a ``Factor`` (with ``applies`` when it only means something beside another option), read it in
 ``build``, and give it a level in each configuration: ``test_the_configurations_cover_every_pair_of_options`` names
@@ -67,7 +70,7 @@ from tests.compliance import (
     run_checkov,
 )
 from tests.conftest import PACKS
-from tests.pairwise import Factor, Row, covering, effective, shrink, uncovered
+from tests.pairwise import Factor, Row, covering, effective, pairs_of, shrink, uncovered, wanted_pairs
 
 ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "222222222222"
@@ -513,6 +516,18 @@ def test_the_configurations_cover_every_pair_of_options() -> None:
     assert not missing, f"{len(missing)} pair(s) of option levels no configuration covers, e.g.:\n" + "\n".join(
         f"  {a}={la!r} with {b}={lb!r}" for (a, la), (b, lb) in missing[:20]
     )
+
+
+def test_the_coverage_check_sees_a_missing_configuration_and_asks_only_for_what_a_user_can_write() -> None:
+    rows = [full(levels) for levels in CONFIGURATIONS.values()]
+    assert uncovered(FACTORS, valid, rows[1:]), "every pair is covered without c01: the check sees nothing"
+    wanted = wanted_pairs(FACTORS, valid)
+    assert (("execution_mode", "PARALLEL"), ("on_failure", "rollback")) not in wanted  # an error, not a choice
+    assert (("execution_mode", "PARALLEL"), ("on_failure", "retry")) in wanted
+    # An approval applies beside a deployment only: a configuration without one covers no pair of it
+    assert (("deploy_commands", False), ("approval", True)) in wanted  # beside the change set
+    undeployed = full({"approval": True})
+    assert not [pair for pair in pairs_of(FACTORS, undeployed) if "approval" in dict(pair)]
 
 
 if __name__ == "__main__":  # print a covering table for FACTORS: python -m tests.test_configuration_matrix
