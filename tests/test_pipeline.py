@@ -504,10 +504,12 @@ def test_each_component_has_its_own_role(seed: Synthesized) -> None:
 
 
 def test_grant_upload_allows_putting_only_the_watched_key(seed: Synthesized) -> None:
+    # The uploader is a role of the app: its grant is a customer managed policy attached to it (tests/test_grants.py)
     [uploader_policy] = [
         p
-        for p in resources(seed, "AWS::IAM::Policy").values()
-        if p["Properties"]["Roles"] == [{"Ref": next(k for k in resources(seed, "AWS::IAM::Role") if "Uploader" in k)}]
+        for p in resources(seed, "AWS::IAM::ManagedPolicy").values()
+        if p["Properties"].get("Roles")
+        == [{"Ref": next(k for k in resources(seed, "AWS::IAM::Role") if "Uploader" in k)}]
     ]
     found = statements(uploader_policy["Properties"]["PolicyDocument"])
     s3_statement = next(s for s in found if any(a.startswith("s3:") for a in as_list(s["Action"])))

@@ -59,6 +59,17 @@ def new_access_log_bucket(scope: Construct, id: str, *, removal_policy: RemovalP
     return bucket
 
 
+def acknowledge_no_access_logs(bucket: s3.Bucket, *, warning: str) -> None:
+    """The findings of a bucket whose access logs the user turned off, as the warning ``warning`` told them."""
+    reason = (
+        "Server access logging is off because the app asked for it (SourceBucketOptions(server_access_logs=False)); "
+        f"the warning {warning} says so until the app acknowledges it."
+    )
+    acknowledge(bucket, "AwsSolutions-S1", reason)
+    acknowledge_in_packs(bucket, "S3BucketLoggingEnabled", reason)
+    skip_checkov(bucket, "CKV_AWS_18", reason)
+
+
 ARTIFACT_NONCURRENT_DAYS = 30
 """How long a replaced artifact version is kept: longer than an execution can wait at an approval (7 days) and be
 rolled back, so that the evidence of a replacement outlives the execution it touched."""

@@ -140,11 +140,17 @@ def test_changing_the_buckets_configuration_is_denied_to_all_but_root_and_cloudf
 
 def test_uploader_may_put_only_the_watched_object_with_the_bucket_key(seed: Synthesized) -> None:
     bucket_id, key_id, _ = source_policy(seed)
+    [uploader_id] = [
+        k for k, v in seed.json["Resources"].items() if k.startswith("Uploader") and v["Type"] == "AWS::IAM::Role"
+    ]
+    # The one policy naming the role: a customer managed policy the pipeline attached (no inline policy).
     [uploader_policy] = [
         v
-        for k, v in seed.json["Resources"].items()
-        if v["Type"] == "AWS::IAM::Policy" and k.startswith("UploaderDefaultPolicy")
+        for v in seed.json["Resources"].values()
+        if v["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        and {"Ref": uploader_id} in v["Properties"].get("Roles", [])
     ]
+    assert uploader_policy["Type"] == "AWS::IAM::ManagedPolicy"
     assert uploader_policy["Properties"]["PolicyDocument"]["Statement"] == [
         {"Action": ["s3:PutObject", "s3:AbortMultipartUpload"], "Effect": "Allow", "Resource": watched(bucket_id)},
         {
@@ -320,13 +326,17 @@ def test_no_upload_may_come_with_a_verdict(with_admin_and_named_uploaders: Synth
 
 
 def imported_grant(*, with_key: bool) -> tuple[iam.Grant, dict[str, Any]]:
-    """Grant a new role the upload of one key of an imported bucket; return the grant and the role's policy."""
+    """Grant a new role the upload of one key of an imported bucket; return the grant and the role's one policy."""
     stack = cdk.Stack(cdk.App(), "Stack")
     bucket = s3.Bucket.from_bucket_name(stack, "Existing", "team-uploads")
     key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd") if with_key else None
     role = iam.Role(stack, "Uploader", assumed_by=iam.AccountRootPrincipal())
     grant = grant_object_upload(role, bucket=bucket, object_key="drop/package.zip", key=key)
-    [policy] = [v for v in synthesize(stack).json["Resources"].values() if v["Type"] == "AWS::IAM::Policy"]
+    [policy] = [
+        v
+        for v in synthesize(stack).json["Resources"].values()
+        if v["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+    ]
     return grant, policy
 
 

@@ -28,8 +28,8 @@ from s3_validated_pipeline import (
     ValidationOptions,
 )
 from s3_validated_pipeline.source import UploadTrigger, trigger
+from tests.compliance import CHECKOV_ENV, acknowledgements, id_problem, nag_findings, reason_problem
 from tests.conftest import PACKS, ROOT, Synthesized, assert_fails, new_pipeline, synthesize, synthesized_example
-from tests.examples.test_compliance import CHECKOV_ENV, acknowledgements, id_problem, nag_findings, reason_problem
 
 # S3's sample "Object Created" event, as the S3 user guide prints it ("EventBridge event message structure").
 S3_OBJECT_CREATED_SAMPLE: dict[str, Any] = {

@@ -14,9 +14,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
-from .._buckets import new_access_log_bucket, private_bucket, send_access_logs
+from .._buckets import acknowledge_no_access_logs, new_access_log_bucket, private_bucket, send_access_logs
 from .._buildspec import VERDICT_TAG
 from .._compliance import acknowledge_in_packs, principal_arns
+from .._grants import managed_grantee
 from .._keys import new_key
 from .._warnings import SOURCE_ACCESS_LOGS_DISABLED, SOURCE_BUCKET_NOT_RETAINED
 from ..errors import Problem, raise_if_any, unresolved, wrong_type
@@ -58,9 +59,11 @@ def grant_object_upload(
 ) -> iam.Grant:
     """Let ``grantee`` (a role or user) upload ``object_key`` to ``bucket``, and only that object, with ``key``.
 
-    Adds ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on the one object to the grantee's policy, and lets it use
-    ``key`` to encrypt (``kms:GenerateDataKey``) and to complete multipart uploads (``kms:Decrypt``), which
-    ``aws s3 cp`` uses for large files. Raises ``InputError`` unless ``grantee`` has an IAM ARN.
+    Allows ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on the one object, and lets the grantee use ``key`` to
+    encrypt (``kms:GenerateDataKey``) and to complete multipart uploads (``kms:Decrypt``), which ``aws s3 cp`` uses
+    for large files. For a role or user defined in the app, the statements go into a customer managed policy
+    attached to it (``managed_grantee``); for an imported one, into its default policy, as CDK grants do. Raises
+    ``InputError`` unless ``grantee`` has an IAM ARN.
 
     Args:
         grantee: the role or user that uploads.
@@ -72,6 +75,7 @@ def grant_object_upload(
         the S3 grant.
     """
     raise_if_any(grantee_problems("grantee", grantee))
+    grantee = managed_grantee(grantee)
     grant = iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["s3:PutObject", "s3:AbortMultipartUpload"],
@@ -166,6 +170,8 @@ class SourceBucket(Construct):
         """The versioned upload bucket, which sends S3's "Object Created" events to EventBridge."""
         if self.access_log_bucket is not None:
             send_access_logs(self.bucket, to=self.access_log_bucket, prefix="source/")
+        else:
+            acknowledge_no_access_logs(self.bucket, warning=SOURCE_ACCESS_LOGS_DISABLED.id)
         # The L2's event_bridge_enabled deploys a custom-resource Lambda; CloudFormation sets it natively.
         cast(
             s3.CfnBucket, self.bucket.node.default_child

@@ -314,6 +314,8 @@ def _function_parts(
         iam.PolicyStatement(actions=["codepipeline:StartPipelineExecution"], resources=[pipeline.pipeline_arn])
     )
     _acknowledge_function_findings(role, function)
+    if reserved_concurrency is None:
+        _acknowledge_unreserved(function)
     return role, function, log_group
 
 
@@ -382,6 +384,17 @@ def _acknowledge_function_findings(role: iam.IRole, function: lambda_.Function) 
             "pin is moved deliberately, in a release that says so.",
         )
     skip_checkov(function, "CKV_AWS_117", _NO_VPC_REASON)
+
+
+def _acknowledge_unreserved(function: lambda_.Function) -> None:
+    """The findings of a function without reserved concurrency, which the user chose and was warned about."""
+    reason = (
+        "Reserved concurrency is off because the app asked for it with trigger_reserved_concurrency=None (an "
+        f"account whose Lambda limit is too low to reserve any); the warning {TRIGGER_CONCURRENCY_UNRESERVED.id} "
+        "says so until the app acknowledges it."
+    )
+    acknowledge_in_packs(function, "LambdaConcurrency", reason)
+    skip_checkov(function, "CKV_AWS_115", reason)
 
 
 def _new_rule(

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aws_cdk import Aws
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .._grants import managed_grantee
 from .._inputs import email_problems, looks_like
-from .._resources import encrypted_topic
+from .._resources import encrypted_dead_letter_queue, encrypted_topic
 from ..errors import Problem, unresolved, wrong_type
 from ._context import StageContext
 
@@ -22,6 +25,8 @@ MAX_COMMENT = 150
 """The longest comment an approval takes: CodePipeline's message holds 500 characters, and the facts follow it."""
 APPROVAL_TOPIC_ID = "ApprovalTopic"
 """The id of the pipeline's one approval topic, below the pipeline construct."""
+APPROVAL_DEAD_LETTERS_ID = "ApprovalDeadLetterQueue"
+"""The id of the queue of undeliverable approval emails, below the pipeline construct."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,15 +94,36 @@ class ApprovalOptions:
 def approval_topic(scope: Construct, key: kms.IKey, emails: Sequence[str]) -> sns.Topic:
     """The pipeline's one approval topic (``ApprovalTopic``), encrypted with ``key``, with ``emails`` subscribed.
 
-    Approvals share it: an address given for several of them is subscribed once.
+    Approvals share it: an address given for several of them is subscribed once. An email SNS cannot deliver waits
+    14 days in ``ApprovalDeadLetterQueue`` (made with the first address), encrypted with ``key`` too.
     """
     topic = scope.node.try_find_child(APPROVAL_TOPIC_ID)
     if not isinstance(topic, sns.Topic):
         topic = encrypted_topic(scope, APPROVAL_TOPIC_ID, key=key, display_name="Approvals")
     for email in emails:
         if topic.node.try_find_child(email) is None:
-            topic.add_subscription(subscriptions.EmailSubscription(email))
+            dead_letters = _approval_dead_letter_queue(scope, key)
+            topic.add_subscription(subscriptions.EmailSubscription(email, dead_letter_queue=dead_letters))
     return topic
+
+
+def _approval_dead_letter_queue(scope: Construct, key: kms.IKey) -> sqs.IQueue:
+    """The queue of approval emails SNS could not deliver, and SNS let use ``key`` to write to it."""
+    queue = scope.node.try_find_child(APPROVAL_DEAD_LETTERS_ID)
+    if isinstance(queue, sqs.Queue):
+        return queue
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="ApprovalEmailDeadLetters",
+            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        )
+    )
+    return encrypted_dead_letter_queue(
+        scope, APPROVAL_DEAD_LETTERS_ID, key=key, catches="the approval topic's email subscriptions"
+    )
 
 
 def add_approval_stage(
@@ -136,7 +162,7 @@ def add_approval_stage(
         )
     context.pipeline.add_stage(stage_name=f"Approve{target}", actions=[approval], before_entry=skip)
     pipeline = context.pipeline.pipeline_arn
-    for approver in options.approvers:
+    for approver in map(managed_grantee, options.approvers):
         # Narrower than ManualApprovalAction.grant_manual_approval, which adds codepipeline:ListPipelines on "*".
         iam.Grant.add_to_principal(
             grantee=approver,
