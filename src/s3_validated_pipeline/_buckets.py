@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+import jsii
+from aws_cdk import Aws, Duration, IStableListProducer, Lazy, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -91,6 +93,50 @@ def new_artifact_bucket(
         "in a second Region would add cost without making any data recoverable that is not already.",
     )
     return bucket
+
+
+def administrators_only_condition(administrators: Sequence[str]) -> dict[str, Any]:
+    """The condition of a deny that spares ``administrators`` (ARNs: the root user, an admin role) and CloudFormation,
+    which applies a bucket's own settings on stack updates."""
+    return {
+        "ArnNotEquals": {"aws:PrincipalArn": list(administrators)},
+        "ForAllValues:StringNotEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]},
+    }
+
+
+def deny_writes_by_others(
+    bucket: s3.Bucket, *, writers: Sequence[str], administrators: Sequence[str] | None = None
+) -> None:
+    """Deny writing or deleting any object of ``bucket`` to every principal but ``writers`` (ARNs or ARN patterns,
+    or a list token of them), ``administrators`` (default: the account's root user) and CloudFormation, whatever
+    their own policies allow: a user with ``s3:*`` cannot replace or delete an artifact."""
+    if administrators is None:
+        administrators = [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root"]
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyWritesByOthers",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject*", "s3:DeleteObject*"],
+            resources=[bucket.arn_for_objects("*")],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": writers}, **administrators_only_condition(administrators)},
+        )
+    )
+
+
+def roles_below(scope: Construct) -> list[str]:
+    """The ARN of every role defined below ``scope``, as a list token read when the template is written (so that
+    roles of stages added later count)."""
+    return Lazy.list(_RolesBelow(scope))
+
+
+@jsii.implements(IStableListProducer)
+class _RolesBelow:
+    def __init__(self, scope: Construct) -> None:
+        self._scope = scope
+
+    def produce(self) -> list[str] | None:
+        return [node.role_arn for node in self._scope.node.find_all() if isinstance(node, iam.Role)]
 
 
 def send_access_logs(bucket: s3.Bucket, *, to: s3.IBucket, prefix: str) -> None:

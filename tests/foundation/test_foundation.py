@@ -41,14 +41,19 @@ from tests.iam_eval import (
     ACCOUNT,
     PARTITION,
     REGION,
+    Caller,
     Effect,
     Resolver,
+    ResourcePolicy,
     Role,
     Statement,
     action_matches,
     arn_matches,
+    authorize,
+    callers_in,
     decide,
     policies_for_role_name,
+    resource_policies,
     roles_in,
     statements_of,
 )
@@ -393,7 +398,14 @@ def test_the_boundary_leaves_the_pipelines_other_permissions(fleet: Fleet) -> No
     assert validate.may("s3:GetObject", checker)  # the package checker, from the CDK assets bucket
     artifact_key = resolve(stack, fleet.pipeline(ME)[2]["ArtifactStore"]["EncryptionKey"]["Id"])
     assert validate.may("kms:Decrypt", artifact_key)
-    assert roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket)
+    # Listing the shared buckets: under its own folder and key only (CDK's grants give s3:List* on the bucket)
+    own_folder, other_folder = f"{pipeline_name(ME)}/", f"{pipeline_name(OTHER)}/"
+    assert roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket, {"s3:prefix": own_folder})
+    assert roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket, {"s3:prefix": f"{own_folder}Validated/"})
+    for prefix in ({"s3:prefix": other_folder}, {"s3:prefix": pipeline_name(ME)}, {"s3:prefix": ""}, {}):
+        assert not roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket, prefix), prefix
+        assert not roles["action:Source"].may("s3:ListBucketVersions", fleet.source_bucket, prefix), prefix
+    assert roles["action:Source"].may("s3:ListBucket", fleet.source_bucket, {"s3:prefix": f"teams/{ME}/source.zip"})
     project_arn = next(r for s in roles["action:Validate"].identity for r in s.resources)
     assert roles["action:Validate"].may("codebuild:StartBuild", project_arn)
     pipeline_arn = f"arn:{PARTITION}:codepipeline:{REGION}:{ACCOUNT}:{pipeline_name(ME)}"
@@ -471,7 +483,10 @@ def test_source_bucket_policy_lets_only_a_teams_uploader_and_root_put_its_key(fl
     for principal in others:
         decision = upload(fleet, policy, principal, target)
         assert decision.effect is Effect.DENY, principal
-        assert decision.by == (key_statement(policy, target),), principal  # denied by the statement of team02's key
+        # Denied by the statement of team02's key; team02's own roles, which may read it, by the one keeping every
+        # pipeline's roles from uploading.
+        owner = "/s3vp/" in principal
+        assert decision.by == ("DenyUploadsByOwners" if owner else key_statement(policy, target),), principal
     for principal in (role_arn(uploader(OTHER)), f"arn:{PARTITION}:iam::{ACCOUNT}:root"):
         assert upload(fleet, policy, principal, target).effect is not Effect.DENY, principal
     # team02's uploader may not put team01's key, nor a key nobody watches, nor use another key.
@@ -525,6 +540,133 @@ def test_mutation_without_team02s_deny_team01s_uploader_is_no_longer_denied(flee
     policy = source_bucket_policy(fleet)
     policy = tuple(s for s in policy if s.sid != key_statement(policy, fleet.source_key(OTHER)))
     assert upload(fleet, policy, role_arn(uploader(ME)), fleet.source_key(OTHER)).effect is not Effect.DENY
+
+
+# The buckets' own policies: a principal the library does not bound (a developer role with broad rights) is kept
+# from other teams' objects too. Whole IAM evaluations: identity policies, boundaries and every resource policy.
+
+S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+BROAD = statements_of(
+    {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+        ]
+    }
+)
+"""A developer's role with a common, broad identity policy: any object, any key."""
+
+
+@dataclass(frozen=True)
+class Policies:
+    all: tuple[ResourcePolicy, ...]
+    callers: dict[str, Caller]
+
+    def allows(self, caller: Caller, action: str, resource: str, **context: str) -> bool:
+        applying = [p for p in self.all if p.applies_to(resource)]
+        return authorize(caller, action, resource, applying, context).allowed
+
+
+@pytest.fixture(scope="module")
+def policies(fleet: Fleet) -> Policies:
+    return Policies(resource_policies(fleet.resolver), callers_in(fleet.resolver))
+
+
+def broad(arn: str, *more: Statement) -> Caller:
+    return Caller(account=ACCOUNT, arn=arn, identity=(*BROAD, *more))
+
+
+def test_team_a_uploader_cannot_read_or_write_team_bs_key_or_artifacts(fleet: Fleet, policies: Policies) -> None:
+    # GIVEN team01's uploader, with its grant and, besides, a broad identity policy
+    mine = policies.callers[role_arn(uploader(ME))]
+    widened = broad(mine.arn, *mine.identity)
+    # THEN neither reads nor writes team02's key or artifacts: the buckets' policies deny it
+    for caller in (mine, widened):
+        for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"):
+            assert not policies.allows(caller, action, fleet.source_key(OTHER)), (caller.identity, action)
+            assert not policies.allows(caller, action, fleet.artifact(OTHER)), (caller.identity, action)
+    assert authorize(widened, "s3:GetObject", fleet.source_key(OTHER), policies.all).reason.startswith(
+        "explicitly denied by FleetFoundation/FoundationSourceBucketPolicy"
+    )
+    # AND its own key it still uploads
+    assert policies.allows(mine, "s3:PutObject", fleet.source_key(ME))
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [role_arn("team01-developers-admin"), role_arn(f"s3vp/{pipeline_name(ME)}/Developer")],
+    ids=["a team01 role", "a role on team01's pipeline path"],
+)
+def test_a_broad_role_of_team_a_cannot_read_team_bs_key_or_artifacts(
+    fleet: Fleet, policies: Policies, arn: str
+) -> None:
+    # GIVEN a role of team01 allowed s3:GetObject and kms:Decrypt on everything
+    caller = broad(arn)
+    # THEN team02's uploaded object and artifact folder are closed to it, whatever its policy says
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert not policies.allows(caller, action, fleet.source_key(OTHER))
+        assert not policies.allows(caller, action, fleet.artifact(OTHER))
+    # AND it writes no artifact of another team; off the pipelines' paths, nothing anywhere in the artifact bucket
+    # (a role on a pipeline's path is that pipeline's, to the bucket: only iam:CreateRole makes one)
+    assert not policies.allows(caller, "s3:PutObject", fleet.artifact(OTHER))
+    elsewhere = f"{fleet.artifact_bucket}/elsewhere/object"
+    assert policies.allows(caller, "s3:PutObject", elsewhere) is ("/s3vp/" in arn)
+
+
+def test_team_bs_own_roles_still_read_and_write_their_objects(fleet: Fleet, policies: Policies) -> None:
+    # GIVEN team02's own roles, as the templates define them
+    roles = fleet.team_roles(OTHER)
+
+    def caller(kind: str) -> Caller:
+        return policies.callers[fleet.resolver.attribute(fleet.stack_of(OTHER), roles[kind].logical_id, "Arn")]
+
+    # THEN its source action reads its key, its pipeline role and builds read and write its artifacts
+    assert policies.allows(caller("action:Source"), "s3:GetObjectVersion", fleet.source_key(OTHER))
+    assert policies.allows(caller("project:Validate"), "s3:GetObjectVersion", fleet.source_key(OTHER))
+    assert policies.allows(caller("pipeline"), "s3:PutObject", fleet.artifact(OTHER))
+    assert policies.allows(caller("project:Validate"), "s3:PutObject", fleet.artifact(OTHER))
+    assert policies.allows(caller("project:Test"), "s3:GetObject", fleet.artifact(OTHER))
+    # AND its uploader uploads its key; a broad role on team02's path reads it (the path is what admits)
+    assert policies.allows(policies.callers[role_arn(uploader(OTHER))], "s3:PutObject", fleet.source_key(OTHER))
+    on_their_path = broad(role_arn(f"s3vp/{pipeline_name(OTHER)}/Developer"))
+    assert policies.allows(on_their_path, "s3:GetObject", fleet.source_key(OTHER))
+
+
+def test_mutation_without_team02s_key_statement_a_broad_role_of_team01_reads_team02s_key(
+    fleet: Fleet, policies: Policies
+) -> None:
+    caller = broad(role_arn("team01-developers-admin"))
+    weakened = tuple(
+        dataclasses.replace(p, statements=tuple(s for s in p.statements if s.sid != "DenyOthersOnKey2"))
+        for p in policies.all
+    )
+    assert fleet.source_key(OTHER).endswith("teams/team02/source.zip")
+    applying = [p for p in weakened if p.applies_to(fleet.source_key(OTHER))]
+    assert authorize(caller, "s3:GetObject", fleet.source_key(OTHER), applying).allowed
+
+
+def test_the_source_key_decrypts_for_a_team_only_its_own_object(fleet: Fleet, policies: Policies) -> None:
+    # GIVEN the source key, whose bucket uses no S3 Bucket Key: KMS sees each object's ARN
+    [source_bucket] = [
+        b["Properties"]
+        for b in fleet.resources(FOUNDATION, "AWS::S3::Bucket").values()
+        if "EventBridgeConfiguration" in b["Properties"].get("NotificationConfiguration", {})
+    ]
+    [rule] = source_bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is False
+    key = fleet.resolver.resolve(FOUNDATION, rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+    mine, theirs = {S3_CONTEXT: fleet.source_key(ME)}, {S3_CONTEXT: fleet.source_key(OTHER)}
+    # THEN team01's uploader and build roles decrypt team01's object only
+    uploader_ = policies.callers[role_arn(uploader(ME))]
+    validate = policies.callers[
+        fleet.resolver.attribute(fleet.stack_of(ME), fleet.team_roles(ME)["project:Validate"].logical_id, "Arn")
+    ]
+    for caller in (uploader_, validate):
+        assert policies.allows(caller, "kms:Decrypt", key, **mine), caller.arn
+        assert not policies.allows(caller, "kms:Decrypt", key, **theirs), caller.arn
+        assert not policies.allows(caller, "kms:Decrypt", key), caller.arn  # no context: a direct Decrypt
+    assert policies.allows(uploader_, "kms:GenerateDataKey", key, **mine)
+    assert not policies.allows(uploader_, "kms:GenerateDataKey", key, **theirs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -635,10 +777,10 @@ def test_each_team_has_a_trigger_rule_starting_its_pipeline_with_the_uploaded_ve
         )
 
 
-def test_the_shared_dead_letter_queue_admits_every_upload_rule_by_name(fleet: Fleet) -> None:
+def test_the_shared_dead_letter_queue_admits_exactly_its_pipelines_upload_rules(fleet: Fleet) -> None:
     queue, policy = trigger_dead_letter_queue(fleet)
-    pattern = f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{PREFIX}-*-upload"
-    assert any(s.conditions.get("ArnLike", {}).get("aws:SourceArn") == (pattern,) for s in policy)
+    rules = tuple(f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{pipeline_name(team)}-upload" for team in TEAMS)
+    assert [s.conditions for s in policy if s.effect == "Allow"] == [{"ArnEquals": {"aws:SourceArn": rules}}]
 
     def admits(rule_arn: str) -> bool:
         context = {"aws:SourceArn": rule_arn, "aws:SecureTransport": "true"}
@@ -648,6 +790,8 @@ def test_the_shared_dead_letter_queue_admits_every_upload_rule_by_name(fleet: Fl
     rule = f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule"
     assert all(admits(f"{rule}/{pipeline_name(team)}-upload") for team in TEAMS)
     assert not admits(f"{rule}/other-team01-upload")
+    # A rule named like the pipelines' but of no pipeline of the foundation (the wildcard it used to admit)
+    assert not admits(f"{rule}/{PREFIX}-intruder-upload")
     assert not admits(f"{rule}/{pipeline_name(ME)}-notify")
     assert not admits(f"arn:{PARTITION}:events:{REGION}:999999999999:rule/{pipeline_name(ME)}-upload")
 
