@@ -20,7 +20,7 @@ from .foundation.construct import environment_problems, pipeline_name_on
 from .operations import OperationsOptions
 from .operations.options import same_options
 from .source import SourceBucketOptions
-from .source.bucket import object_key_problems
+from .source._checks import object_key_problems
 from .source.trigger import TriggerMode, trigger_mode_problems
 from .stages import DeployTarget, TestStageOptions
 from .validate import ValidationOptions

@@ -139,29 +139,8 @@ class PipelineFoundation(Construct):
             self, "Source", options=source_bucket_options, access_log_bucket=self.access_log_bucket
         )
         """The shared source bucket and its key; each pipeline watches its own key in it."""
-        self.artifact_bucket: s3.Bucket = new_artifact_bucket(
-            self,
-            "Artifacts",
-            key=self.artifact_key,
-            access_log_bucket=self.access_log_bucket,
-            retention_days=artifact_retention_days,
-        )
+        self.artifact_bucket: s3.Bucket = self._artifact_store(artifact_retention_days)
         """The pipelines' artifact store; each pipeline's roles reach only its own folder."""
-        deny_writes_by_others(
-            self.artifact_bucket,
-            writers=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{ROLE_PATH_ROOT}/{name_prefix}-*/*"],
-            administrators=self.source.administrators,
-        )
-        # Pipelines in other stacks import the bucket by this name, which the acknowledgement of CDK's grants on its
-        # objects can name (an export CDK generates has a hashed name), and which stays the same as the app grows.
-        self._artifact_bucket_export = f"{name_prefix}-ArtifactBucketArn"
-        CfnOutput(
-            self,
-            "ArtifactBucketArn",
-            value=self.artifact_bucket.bucket_arn,
-            export_name=self._artifact_bucket_export,
-            description="The artifact bucket of the pipelines on the foundation, imported by those of other stacks.",
-        )
         self.trigger_dead_letter_queue: sqs.Queue = self._trigger_dead_letter_queue()
         """Where an upload that could not start its pipeline waits, to be inspected and redriven."""
         self.topic: sns.ITopic | None = None
@@ -183,6 +162,32 @@ class PipelineFoundation(Construct):
         self._build_operations(
             operations or OperationsOptions(notifications=None, alarms=None, dashboard=None, audit=None)
         )
+
+    def _artifact_store(self, retention_days: int) -> s3.Bucket:
+        """The artifact bucket, written to by the pipelines' roles alone, and its export."""
+        bucket = new_artifact_bucket(
+            self,
+            "Artifacts",
+            key=self.artifact_key,
+            access_log_bucket=self.access_log_bucket,
+            retention_days=retention_days,
+        )
+        deny_writes_by_others(
+            bucket,
+            writers=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{ROLE_PATH_ROOT}/{self.name_prefix}-*/*"],
+            administrators=self.source.administrators,
+        )
+        # Pipelines in other stacks import the bucket by this name, which the acknowledgement of CDK's grants on its
+        # objects can name (an export CDK generates has a hashed name), and which stays the same as the app grows.
+        self._artifact_bucket_export = f"{self.name_prefix}-ArtifactBucketArn"
+        CfnOutput(
+            self,
+            "ArtifactBucketArn",
+            value=bucket.bucket_arn,
+            export_name=self._artifact_bucket_export,
+            description="The artifact bucket of the pipelines on the foundation, imported by those of other stacks.",
+        )
+        return bucket
 
     def _trigger_dead_letter_queue(self) -> sqs.Queue:
         """The queue every pipeline's trigger rule dead-letters into; it admits the rules by name."""

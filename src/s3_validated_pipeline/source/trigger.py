@@ -31,7 +31,7 @@ from .._logs import encrypted_log_group, retention_problems
 from .._resources import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, dead_lettered_target, encrypted_dead_letter_queue
 from .._warnings import TRIGGER_CONCURRENCY_UNRESERVED
 from ..errors import Problem, raise_if_any, wrong_enum
-from .bucket import object_key_problems
+from ._checks import object_key_problems
 
 """The id of the warning given when the trigger function has no reserved concurrency."""
 
