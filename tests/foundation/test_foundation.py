@@ -1098,8 +1098,26 @@ def test_fails_when_the_uploader_is_a_role_defined_in_another_stack() -> None:
         "Defined in stack Teams, not in Shared",
         "iam.Role.from_role_name",
     )
-    # Imported by name, the same role may upload.
+    # Imported by name, the same role may upload: the foundation's stack names it in the key's statement, and the
+    # pipeline's stack grants it the key, without either stack depending on the other's roles
     pipeline.grant_upload(iam.Role.from_role_name(teams, "ImportedDevelopers", "developers"))
+    assembly = app.synth()
+    templates = {name: assembly.get_stack_by_name(name).template for name in ("Shared", "Teams")}
+    resolver = Resolver(templates)
+    [policy] = [
+        r
+        for r in templates["Shared"]["Resources"].values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and "DenyOthersOnKey1" in json.dumps(r)
+    ]
+    [statement] = [
+        s
+        for s in statements_of(resolver.resolve("Shared", policy["Properties"]["PolicyDocument"]))
+        if s.sid == "DenyOthersOnKey1"
+    ]
+    assert role_arn("developers") in statement.conditions["ArnNotLike"]["aws:PrincipalArn"]
+    grant = policies_for_role_name(resolver, "Teams", "developers")
+    assert decide(grant, action="s3:PutObject", resource=statement.resources[0]).allowed
+    assert "Teams" not in {d.id for d in assembly.get_stack_by_name("Shared").dependencies}
 
 
 @pytest.mark.parametrize(
