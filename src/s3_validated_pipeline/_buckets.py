@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, cast
 
 import jsii
-from aws_cdk import Aws, Duration, IStableListProducer, Lazy, RemovalPolicy
+from aws_cdk import Aws, CfnResource, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ._compliance import acknowledge, acknowledge_in_packs, skip_checkov
 
@@ -137,6 +138,66 @@ class _RolesBelow:
 
     def produce(self) -> list[str] | None:
         return [node.role_arn for node in self._scope.node.find_all() if isinstance(node, iam.Role)]
+
+
+BUCKET_POLICY_BYTES = 20_480
+"""The largest bucket policy S3 accepts: 20 KB."""
+
+# The longest value each reference of a bucket policy can take once deployed, so that the estimate errs above.
+_LONGEST_PSEUDO = {"AWS::Partition": 10, "AWS::AccountId": 12, "AWS::Region": 14, "AWS::URLSuffix": 16}
+_LONGEST_NAME = 64  # a bucket's name (63), a role's (64)
+_LONGEST_ARN = {"AWS::S3::Bucket": 83, "AWS::KMS::Key": 96}  # arn:aws-us-gov:s3:::<63>; ...:kms:<region>:<id>:key/<36>
+_ANY_ARN = 200  # a role's with its path, anything else
+
+
+def check_policy_size(bucket: s3.Bucket, *, fix: str) -> None:
+    """Fail synthesis when ``bucket``'s policy, once deployed, could be larger than S3 accepts; the message says how
+    large and ``fix``. Each reference is counted at the longest value it can take, so the estimate errs above."""
+    bucket.node.add_validation(_PolicySize(bucket, fix))
+
+
+@jsii.implements(IValidation)
+class _PolicySize:
+    def __init__(self, bucket: s3.Bucket, fix: str) -> None:
+        self._bucket, self._fix = bucket, fix
+
+    def validate(self) -> list[str]:
+        policy = self._bucket.policy
+        if policy is None:
+            return []
+        stack = Stack.of(self._bucket)
+        types = {
+            stack.get_logical_id(node): node.cfn_resource_type
+            for node in stack.node.find_all()
+            if isinstance(node, CfnResource)
+        }
+        document = stack.resolve(policy.document)
+        size = len(json.dumps(_longest(document, types), separators=(",", ":")))
+        if size <= BUCKET_POLICY_BYTES:
+            return []
+        return [
+            f"The policy of {self._bucket.node.path} could be {size:,} bytes once deployed, more than the "
+            f"{BUCKET_POLICY_BYTES:,} S3 accepts ({len(document['Statement'])} statements). {self._fix}"
+        ]
+
+
+def _longest(value: Any, types: dict[str, str]) -> Any:
+    """``value`` with each CloudFormation reference replaced by a stand-in as long as the longest value it can take."""
+    if isinstance(value, list):
+        return [_longest(item, types) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Ref"]:
+        return "x" * _LONGEST_PSEUDO.get(value["Ref"], _LONGEST_NAME)
+    if list(value) == ["Fn::GetAtt"]:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return "x" * (_LONGEST_ARN.get(types.get(logical_id, ""), _ANY_ARN) if attribute == "Arn" else _ANY_ARN)
+    if list(value) == ["Fn::Join"]:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(_longest(part, types)) for part in parts)
+    if len(value) == 1 and next(iter(value)).startswith("Fn::"):
+        return "x" * _ANY_ARN
+    return {key: _longest(item, types) for key, item in value.items()}
 
 
 def send_access_logs(bucket: s3.Bucket, *, to: s3.IBucket, prefix: str) -> None:

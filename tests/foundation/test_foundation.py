@@ -18,12 +18,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 from s3_validated_pipeline import (
     InputError,
@@ -36,6 +37,7 @@ from s3_validated_pipeline import (
     ValidationOptions,
 )
 from s3_validated_pipeline.cli._local.assembly import AssemblyError
+from s3_validated_pipeline.foundation.construct import isolate_member
 from tests.conftest import synthesized_example_stacks
 from tests.iam_eval import (
     ACCOUNT,
@@ -1152,6 +1154,24 @@ def test_a_pipeline_in_the_foundations_account_and_region_builds(edge: Edge) -> 
         store = pipeline["Properties"]["ArtifactStore"]
         assert "Fn::ImportValue" in json.dumps(store["Location"])
         assert "Fn::ImportValue" in json.dumps(store["EncryptionKey"]["Id"])
+
+
+def test_fails_at_synthesis_when_the_shared_buckets_policies_would_exceed_what_s3_accepts() -> None:
+    # GIVEN a foundation isolating 48 pipelines: each adds a statement to the source and the artifact bucket's policies
+    stack = cdk.Stack(cdk.App(), "Shared")
+    foundation = new_foundation(stack)
+    for number in range(48):
+        team = f"team{number:02d}"
+        isolate_member(foundation, Construct(stack, team), pipeline_name(team), f"teams/{team}/source.zip")
+    # THEN synthesis fails, naming both buckets, their estimated size, S3's limit and what to do (the fleet's 24
+    # pipelines synthesize: the module's fixture)
+    with pytest.raises(RuntimeError) as raised:
+        cast(cdk.App, stack.node.root).synth()
+    message = str(raised.value)
+    for bucket in ("Shared/Foundation/Source/Bucket", "Shared/Foundation/Artifacts"):
+        said = rf"The policy of {bucket} could be \d\d,\d\d\d bytes once deployed, more than the 20,480"
+        assert re.search(said, message), bucket
+    assert "build the pipelines beyond this many on a second PipelineFoundation" in message
 
 
 def test_fails_at_synthesis_when_no_pipeline_is_built_on_the_foundation() -> None:

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from .._buckets import deny_writes_by_others, new_access_log_bucket, new_artifact_bucket
+from .._buckets import check_policy_size, deny_writes_by_others, new_access_log_bucket, new_artifact_bucket
 from .._compliance import acknowledge
 from .._inputs import positive_days_problems, positive_whole_problems
 from .._keys import new_key, new_log_key
@@ -45,6 +45,12 @@ ARTIFACT_FOLDER_LENGTH = 20
 """CodePipeline keeps a pipeline's artifacts under the first 20 characters of its name, in the artifact store."""
 ROLE_PATH_ROOT = "s3vp"
 """Every role of a pipeline on a foundation has the IAM path ``/s3vp/<pipeline name>/`` (see ``role_path``)."""
+
+
+_TOO_MANY_PIPELINES = (
+    "Each pipeline on a foundation adds a statement to the shared buckets' policies: build the pipelines beyond this "
+    "many on a second PipelineFoundation, with a name_prefix of its own."
+)
 
 
 class PipelineFoundation(Construct):
@@ -140,6 +146,7 @@ class PipelineFoundation(Construct):
             self, "Source", options=source_bucket_options, access_log_bucket=self.access_log_bucket
         )
         """The shared source bucket and its key; each pipeline watches its own key in it."""
+        check_policy_size(self.source.bucket, fix=_TOO_MANY_PIPELINES)
         self.artifact_bucket: s3.Bucket = self._artifact_store(artifact_retention_days)
         """The pipelines' artifact store; each pipeline's roles reach only its own folder."""
         self.trigger_dead_letter_queue: sqs.Queue = self._trigger_dead_letter_queue()
@@ -178,6 +185,7 @@ class PipelineFoundation(Construct):
             writers=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{ROLE_PATH_ROOT}/{self.name_prefix}-*/*"],
             administrators=self.source.administrators,
         )
+        check_policy_size(bucket, fix=_TOO_MANY_PIPELINES)
         # Pipelines in other stacks import the bucket by this name, which the acknowledgement of CDK's grants on its
         # objects can name (an export CDK generates has a hashed name), and which stays the same as the app grows.
         self._artifact_bucket_export = f"{self.name_prefix}-ArtifactBucketArn"

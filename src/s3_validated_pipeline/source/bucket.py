@@ -194,7 +194,7 @@ class SourceBucket(Construct):
     uploaders, the root user and ``admin_role``. A shared bucket does not use an S3 Bucket Key, so that each object
     is encrypted under its own ARN as KMS encryption context and a grant of the key can be limited to one key
     (``kms:EncryptionContext:aws:s3:arn``); each upload and read then calls KMS once. Its policy grows by one or two
-    statements per key (S3 allows 20 KB of bucket policy: about 25 keys with owners).
+    statements per key (S3 allows 20 KB of bucket policy: about 26 keys with owners and one uploader each).
 
     Args:
         object_key: the one key developers upload to. Default: none, a shared bucket.
