@@ -822,6 +822,23 @@ def test_dashboard_has_a_row_per_pipeline_naming_projects_by_physical_name(fleet
     }
 
 
+def test_every_project_acknowledges_the_template_checks_misreading_of_its_role_on_a_path() -> None:
+    # GIVEN the fleet's projects, whose roles have IAM paths: aws-cdk-lib's template check (E3050) reads their
+    # ServiceRole's Fn::GetAtt <role>.Arn as a Ref to the role's name, and would warn on every synthesis
+    stacks = [synthesized.stack for synthesized in synthesized_example_stacks("fleet")]
+    projects = [n for s in stacks for n in s.node.find_all() if isinstance(n, cdk.aws_codebuild.CfnProject)]
+    assert len(projects) == 3 * len(TEAMS)
+    # THEN each acknowledges exactly that finding, with a reason
+    for project in projects:
+        acknowledged = {
+            key: reason
+            for entry in project.node.metadata
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+            for key, reason in (entry.data or {}).items()
+        }
+        assert "GetAtt" in acknowledged.get("CloudFormation-Validate::E3050", ""), project.node.path
+
+
 def test_foundation_stack_depends_on_no_pipeline_stack(fleet: Fleet) -> None:
     assert "Fn::ImportValue" not in json.dumps(fleet.templates[FOUNDATION])
     assert fleet.depends_on[FOUNDATION] == set()

@@ -20,7 +20,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from .._buckets import check_policy_size, deny_writes_by_others, new_access_log_bucket, new_artifact_bucket
-from .._compliance import acknowledge
 from .._inputs import positive_days_problems, positive_whole_problems
 from .._keys import new_key, new_log_key
 from .._resources import encrypted_dead_letter_queue
@@ -373,12 +372,6 @@ def isolate_member(foundation: PipelineFoundation, scope: Construct, pipeline_na
     Changing a role's path replaces the role; the statements name no resource of ``scope``'s stack.
     """
     Aspects.of(scope).add(_OnRolePath(role_path(pipeline_name)))
-    acknowledge(
-        scope,
-        "CloudFormation-Validate::E3050",
-        "Each CodeBuild project names its role with Fn::GetAtt <role>.Arn, whose ARN includes the role's path; the "
-        "check reads GetAtt as a Ref to the role's name, which it is not.",
-    )
     source = foundation.source
     source.watch(object_key, owners=[roles_of(pipeline_name)])
     foundation.artifact_bucket.add_to_resource_policy(
