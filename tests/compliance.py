@@ -57,6 +57,9 @@ RULES_WITH_FINDINGS = {
 }
 # An annotation warning id, as CDK and this library emit them: "s3-validated-pipeline:existingSourceBucket".
 WARNING_ID = re.compile(r"^@?[A-Za-z0-9][\w./-]*:[A-Za-z0-9][\w./-]*$")
+# A rule of aws-cdk-lib's own template validation (not cdk-nag), acknowledged as its report says: "CloudFormation-
+# Validate::E3050".
+TEMPLATE_CHECK_ID = re.compile(r"^CloudFormation-Validate::[EWI]\d{4}$")
 
 MIN_REASON = 20
 # Reasons that say nothing on their own; a reason must keep MIN_REASON characters once these are taken out.
@@ -267,6 +270,8 @@ def id_problem(ack_id: str) -> str | None:
                 "rule throws); acknowledge each finding id as the report prints it, e.g. "
                 "AwsSolutions-IAM5[Action::s3:GetObject*]"
             )
+        return None
+    if TEMPLATE_CHECK_ID.match(ack_id):
         return None
     if "::" in ack_id:
         return "has a namespace cdk-nag never matches; use the plain rule id, e.g. AwsSolutions-S1"

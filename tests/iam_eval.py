@@ -8,9 +8,10 @@ Three parts, each usable without the others:
   ``AWS::AccountId`` and ``AWS::Region`` are the stack's environment (``environments``; ``ACCOUNT`` and ``REGION``
   for a stack it does not name), the partition ``aws``; a resource's ``Ref``/``Arn`` becomes an ARN shaped like the
   real one (bucket ARNs are ``arn:aws:s3:::<name>``), so that wildcards in a policy (``arn:aws:s3:::*``) match it as
-  they would in AWS; an ``Fn::ImportValue`` is resolved through the export of the stack that declares it, so a
-  bucket's ARN reads the same in the stack that defines it and in every stack that imports it. Anything it does not
-  know (another intrinsic, an export no stack declares, a resource the template lacks) raises: it never guesses.
+  they would in AWS (a role's ARN carries its ``Path``, as IAM's does); an ``Fn::ImportValue`` is resolved through
+  the export of the stack that declares it, so a bucket's ARN reads the same in the stack that defines it and in
+  every stack that imports it. Anything it does not know (another intrinsic, an export no stack declares, a resource
+  the template lacks) raises: it never guesses.
 - ``decide`` evaluates statements the way IAM does, for what these tests need: ``Allow``/``Deny``; ``Action`` or
   ``NotAction`` (wildcards ``*`` and ``?``, case-insensitive); ``Resource`` or ``NotResource`` (the same
   wildcards, case-sensitive, ARN by ARN segment); ``Principal`` (resource policies); and a few condition operators
@@ -136,13 +137,15 @@ class Resolver(assembly.Resolver):
         return physical
 
     def attribute(self, stack: str, logical_id: str, attribute: str) -> str:
-        type_, _ = self._resource(stack, logical_id)
+        type_, properties = self._resource(stack, logical_id)
         name = self._name(stack, logical_id)
         account, region = self.account(stack), self.region(stack)
+        path = self._string(stack, properties.get("Path", "/")) if type_ == "AWS::IAM::Role" else "/"
         arn = {
             ("AWS::S3::Bucket", "Arn"): f"arn:{PARTITION}:s3:::{name}",
             ("AWS::KMS::Key", "Arn"): f"arn:{PARTITION}:kms:{region}:{account}:key/key-{name}",
-            ("AWS::IAM::Role", "Arn"): f"arn:{PARTITION}:iam::{account}:role/{name}",
+            # A role's ARN carries its path: arn:aws:iam::<account>:role/<path>/<name>
+            ("AWS::IAM::Role", "Arn"): f"arn:{PARTITION}:iam::{account}:role{path}{name}",
             ("AWS::SQS::Queue", "Arn"): f"arn:{PARTITION}:sqs:{region}:{account}:{name}",
             ("AWS::SNS::Topic", "TopicArn"): f"arn:{PARTITION}:sns:{region}:{account}:{name}",
             ("AWS::Events::Rule", "Arn"): f"arn:{PARTITION}:events:{region}:{account}:rule/{name}",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any, cast
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+import jsii
+from aws_cdk import Aws, CfnResource, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ._compliance import acknowledge, acknowledge_in_packs, skip_checkov
 
@@ -102,6 +105,110 @@ def new_artifact_bucket(
         "in a second Region would add cost without making any data recoverable that is not already.",
     )
     return bucket
+
+
+def administrators_only_condition(administrators: Sequence[str]) -> dict[str, Any]:
+    """The condition of a deny that spares ``administrators`` (ARNs: the root user, an admin role) and CloudFormation,
+    which applies a bucket's own settings on stack updates."""
+    return {
+        "ArnNotEquals": {"aws:PrincipalArn": list(administrators)},
+        "ForAllValues:StringNotEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]},
+    }
+
+
+def deny_writes_by_others(
+    bucket: s3.Bucket, *, writers: Sequence[str], administrators: Sequence[str] | None = None
+) -> None:
+    """Deny writing or deleting any object of ``bucket`` to every principal but ``writers`` (ARNs or ARN patterns,
+    or a list token of them), ``administrators`` (default: the account's root user) and CloudFormation, whatever
+    their own policies allow: a user with ``s3:*`` cannot replace or delete an artifact."""
+    if administrators is None:
+        administrators = [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root"]
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyWritesByOthers",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject*", "s3:DeleteObject*"],
+            resources=[bucket.arn_for_objects("*")],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": writers}, **administrators_only_condition(administrators)},
+        )
+    )
+
+
+def roles_below(scope: Construct) -> list[str]:
+    """The ARN of every role defined below ``scope``, as a list token read when the template is written (so that
+    roles of stages added later count)."""
+    return Lazy.list(_RolesBelow(scope))
+
+
+@jsii.implements(IStableListProducer)
+class _RolesBelow:
+    def __init__(self, scope: Construct) -> None:
+        self._scope = scope
+
+    def produce(self) -> list[str] | None:
+        return [node.role_arn for node in self._scope.node.find_all() if isinstance(node, iam.Role)]
+
+
+BUCKET_POLICY_BYTES = 20_480
+"""The largest bucket policy S3 accepts: 20 KB."""
+
+# The longest value each reference of a bucket policy can take once deployed, so that the estimate errs above.
+_LONGEST_PSEUDO = {"AWS::Partition": 10, "AWS::AccountId": 12, "AWS::Region": 14, "AWS::URLSuffix": 16}
+_LONGEST_NAME = 64  # a bucket's name (63), a role's (64)
+_LONGEST_ARN = {"AWS::S3::Bucket": 83, "AWS::KMS::Key": 96}  # arn:aws-us-gov:s3:::<63>; ...:kms:<region>:<id>:key/<36>
+_ANY_ARN = 200  # a role's with its path, anything else
+
+
+def check_policy_size(bucket: s3.Bucket, *, fix: str) -> None:
+    """Fail synthesis when ``bucket``'s policy, once deployed, could be larger than S3 accepts; the message says how
+    large and ``fix``. Each reference is counted at the longest value it can take, so the estimate errs above."""
+    bucket.node.add_validation(_PolicySize(bucket, fix))
+
+
+@jsii.implements(IValidation)
+class _PolicySize:
+    def __init__(self, bucket: s3.Bucket, fix: str) -> None:
+        self._bucket, self._fix = bucket, fix
+
+    def validate(self) -> list[str]:
+        policy = self._bucket.policy
+        if policy is None:
+            return []
+        stack = Stack.of(self._bucket)
+        types = {
+            stack.get_logical_id(node): node.cfn_resource_type
+            for node in stack.node.find_all()
+            if isinstance(node, CfnResource)
+        }
+        document = stack.resolve(policy.document)
+        size = len(json.dumps(_longest(document, types), separators=(",", ":")))
+        if size <= BUCKET_POLICY_BYTES:
+            return []
+        return [
+            f"The policy of {self._bucket.node.path} could be {size:,} bytes once deployed, more than the "
+            f"{BUCKET_POLICY_BYTES:,} S3 accepts ({len(document['Statement'])} statements). {self._fix}"
+        ]
+
+
+def _longest(value: Any, types: dict[str, str]) -> Any:
+    """``value`` with each CloudFormation reference replaced by a stand-in as long as the longest value it can take."""
+    if isinstance(value, list):
+        return [_longest(item, types) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Ref"]:
+        return "x" * _LONGEST_PSEUDO.get(value["Ref"], _LONGEST_NAME)
+    if list(value) == ["Fn::GetAtt"]:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return "x" * (_LONGEST_ARN.get(types.get(logical_id, ""), _ANY_ARN) if attribute == "Arn" else _ANY_ARN)
+    if list(value) == ["Fn::Join"]:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(_longest(part, types)) for part in parts)
+    if len(value) == 1 and next(iter(value)).startswith("Fn::"):
+        return "x" * _ANY_ARN
+    return {key: _longest(item, types) for key, item in value.items()}
 
 
 def send_access_logs(bucket: s3.Bucket, *, to: s3.IBucket, prefix: str) -> None:

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from . import _buildspec
-from ._buckets import new_access_log_bucket, new_artifact_bucket
+from ._buckets import deny_writes_by_others, new_access_log_bucket, new_artifact_bucket, roles_below
 from ._build_project import EnvironmentWarnings, StageResources, action_variables
 from ._compliance import acknowledge_cdk_grants
 from ._keys import new_key, new_log_key
@@ -38,7 +38,7 @@ from .build_environment import DEFAULT_ENVIRONMENT
 from .build_network import BuildNetwork
 from .errors import raise_if_any, unresolved
 from .foundation import PipelineFoundation
-from .foundation.construct import artifact_store_for
+from .foundation.construct import artifact_store_for, isolate_member
 from .foundation.member import MemberOperations, adopt_project, bound_to_own_objects
 from .operations import OperationsOptions, PipelineOperations
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
@@ -255,7 +255,9 @@ class ValidatedS3Pipeline(Construct):
             access_log_bucket=self.access_log_bucket,
             retention_days=artifact_retention_days,
         )
-        """The pipeline's artifact store, encrypted with ``artifact_key``."""
+        """The pipeline's artifact store, encrypted with ``artifact_key``; only the pipeline's roles write to it."""
+        admins = self._created_source.administrators if self._created_source else None
+        deny_writes_by_others(self.artifact_bucket, writers=roles_below(self), administrators=admins)
         self._artifact_store: s3.IBucket = self.artifact_bucket
         self._artifact_objects: CfnResource | str = cast(CfnResource, self.artifact_bucket.node.default_child)
 
@@ -290,7 +292,7 @@ class ValidatedS3Pipeline(Construct):
 
     def _use_foundation(self, foundation: PipelineFoundation) -> None:
         """The foundation's keys and buckets, and the pipeline's own key in its source bucket."""
-        foundation.source.watch(self.object_key)
+        isolate_member(foundation, self, str(self._physical_name), self.object_key)
         self.artifact_key = foundation.artifact_key
         self.operations_key = foundation.operations_key
         self.access_log_bucket = foundation.access_log_bucket

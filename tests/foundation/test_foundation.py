@@ -18,12 +18,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 from s3_validated_pipeline import (
     InputError,
@@ -36,19 +37,25 @@ from s3_validated_pipeline import (
     ValidationOptions,
 )
 from s3_validated_pipeline.cli._local.assembly import AssemblyError
+from s3_validated_pipeline.foundation.construct import isolate_member
 from tests.conftest import synthesized_example_stacks
 from tests.iam_eval import (
     ACCOUNT,
     PARTITION,
     REGION,
+    Caller,
     Effect,
     Resolver,
+    ResourcePolicy,
     Role,
     Statement,
     action_matches,
     arn_matches,
+    authorize,
+    callers_in,
     decide,
     policies_for_role_name,
+    resource_policies,
     roles_in,
     statements_of,
 )
@@ -393,7 +400,14 @@ def test_the_boundary_leaves_the_pipelines_other_permissions(fleet: Fleet) -> No
     assert validate.may("s3:GetObject", checker)  # the package checker, from the CDK assets bucket
     artifact_key = resolve(stack, fleet.pipeline(ME)[2]["ArtifactStore"]["EncryptionKey"]["Id"])
     assert validate.may("kms:Decrypt", artifact_key)
-    assert roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket)
+    # Listing the shared buckets: under its own folder and key only (CDK's grants give s3:List* on the bucket)
+    own_folder, other_folder = f"{pipeline_name(ME)}/", f"{pipeline_name(OTHER)}/"
+    assert roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket, {"s3:prefix": own_folder})
+    assert roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket, {"s3:prefix": f"{own_folder}Validated/"})
+    for prefix in ({"s3:prefix": other_folder}, {"s3:prefix": pipeline_name(ME)}, {"s3:prefix": ""}, {}):
+        assert not roles["pipeline"].may("s3:ListBucket", fleet.artifact_bucket, prefix), prefix
+        assert not roles["action:Source"].may("s3:ListBucketVersions", fleet.source_bucket, prefix), prefix
+    assert roles["action:Source"].may("s3:ListBucket", fleet.source_bucket, {"s3:prefix": f"teams/{ME}/source.zip"})
     project_arn = next(r for s in roles["action:Validate"].identity for r in s.resources)
     assert roles["action:Validate"].may("codebuild:StartBuild", project_arn)
     pipeline_arn = f"arn:{PARTITION}:codepipeline:{REGION}:{ACCOUNT}:{pipeline_name(ME)}"
@@ -471,7 +485,10 @@ def test_source_bucket_policy_lets_only_a_teams_uploader_and_root_put_its_key(fl
     for principal in others:
         decision = upload(fleet, policy, principal, target)
         assert decision.effect is Effect.DENY, principal
-        assert decision.by == (key_statement(policy, target),), principal  # denied by the statement of team02's key
+        # Denied by the statement of team02's key; team02's own roles, which may read it, by the one keeping every
+        # pipeline's roles from uploading.
+        owner = "/s3vp/" in principal
+        assert decision.by == ("DenyUploadsByOwners" if owner else key_statement(policy, target),), principal
     for principal in (role_arn(uploader(OTHER)), f"arn:{PARTITION}:iam::{ACCOUNT}:root"):
         assert upload(fleet, policy, principal, target).effect is not Effect.DENY, principal
     # team02's uploader may not put team01's key, nor a key nobody watches, nor use another key.
@@ -525,6 +542,133 @@ def test_mutation_without_team02s_deny_team01s_uploader_is_no_longer_denied(flee
     policy = source_bucket_policy(fleet)
     policy = tuple(s for s in policy if s.sid != key_statement(policy, fleet.source_key(OTHER)))
     assert upload(fleet, policy, role_arn(uploader(ME)), fleet.source_key(OTHER)).effect is not Effect.DENY
+
+
+# The buckets' own policies: a principal the library does not bound (a developer role with broad rights) is kept
+# from other teams' objects too. Whole IAM evaluations: identity policies, boundaries and every resource policy.
+
+S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+BROAD = statements_of(
+    {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+        ]
+    }
+)
+"""A developer's role with a common, broad identity policy: any object, any key."""
+
+
+@dataclass(frozen=True)
+class Policies:
+    all: tuple[ResourcePolicy, ...]
+    callers: dict[str, Caller]
+
+    def allows(self, caller: Caller, action: str, resource: str, **context: str) -> bool:
+        applying = [p for p in self.all if p.applies_to(resource)]
+        return authorize(caller, action, resource, applying, context).allowed
+
+
+@pytest.fixture(scope="module")
+def policies(fleet: Fleet) -> Policies:
+    return Policies(resource_policies(fleet.resolver), callers_in(fleet.resolver))
+
+
+def broad(arn: str, *more: Statement) -> Caller:
+    return Caller(account=ACCOUNT, arn=arn, identity=(*BROAD, *more))
+
+
+def test_team_a_uploader_cannot_read_or_write_team_bs_key_or_artifacts(fleet: Fleet, policies: Policies) -> None:
+    # GIVEN team01's uploader, with its grant and, besides, a broad identity policy
+    mine = policies.callers[role_arn(uploader(ME))]
+    widened = broad(mine.arn, *mine.identity)
+    # THEN neither reads nor writes team02's key or artifacts: the buckets' policies deny it
+    for caller in (mine, widened):
+        for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"):
+            assert not policies.allows(caller, action, fleet.source_key(OTHER)), (caller.identity, action)
+            assert not policies.allows(caller, action, fleet.artifact(OTHER)), (caller.identity, action)
+    assert authorize(widened, "s3:GetObject", fleet.source_key(OTHER), policies.all).reason.startswith(
+        "explicitly denied by FleetFoundation/FoundationSourceBucketPolicy"
+    )
+    # AND its own key it still uploads
+    assert policies.allows(mine, "s3:PutObject", fleet.source_key(ME))
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [role_arn("team01-developers-admin"), role_arn(f"s3vp/{pipeline_name(ME)}/Developer")],
+    ids=["a team01 role", "a role on team01's pipeline path"],
+)
+def test_a_broad_role_of_team_a_cannot_read_team_bs_key_or_artifacts(
+    fleet: Fleet, policies: Policies, arn: str
+) -> None:
+    # GIVEN a role of team01 allowed s3:GetObject and kms:Decrypt on everything
+    caller = broad(arn)
+    # THEN team02's uploaded object and artifact folder are closed to it, whatever its policy says
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert not policies.allows(caller, action, fleet.source_key(OTHER))
+        assert not policies.allows(caller, action, fleet.artifact(OTHER))
+    # AND it writes no artifact of another team; off the pipelines' paths, nothing anywhere in the artifact bucket
+    # (a role on a pipeline's path is that pipeline's, to the bucket: only iam:CreateRole makes one)
+    assert not policies.allows(caller, "s3:PutObject", fleet.artifact(OTHER))
+    elsewhere = f"{fleet.artifact_bucket}/elsewhere/object"
+    assert policies.allows(caller, "s3:PutObject", elsewhere) is ("/s3vp/" in arn)
+
+
+def test_team_bs_own_roles_still_read_and_write_their_objects(fleet: Fleet, policies: Policies) -> None:
+    # GIVEN team02's own roles, as the templates define them
+    roles = fleet.team_roles(OTHER)
+
+    def caller(kind: str) -> Caller:
+        return policies.callers[fleet.resolver.attribute(fleet.stack_of(OTHER), roles[kind].logical_id, "Arn")]
+
+    # THEN its source action reads its key, its pipeline role and builds read and write its artifacts
+    assert policies.allows(caller("action:Source"), "s3:GetObjectVersion", fleet.source_key(OTHER))
+    assert policies.allows(caller("project:Validate"), "s3:GetObjectVersion", fleet.source_key(OTHER))
+    assert policies.allows(caller("pipeline"), "s3:PutObject", fleet.artifact(OTHER))
+    assert policies.allows(caller("project:Validate"), "s3:PutObject", fleet.artifact(OTHER))
+    assert policies.allows(caller("project:Test"), "s3:GetObject", fleet.artifact(OTHER))
+    # AND its uploader uploads its key; a broad role on team02's path reads it (the path is what admits)
+    assert policies.allows(policies.callers[role_arn(uploader(OTHER))], "s3:PutObject", fleet.source_key(OTHER))
+    on_their_path = broad(role_arn(f"s3vp/{pipeline_name(OTHER)}/Developer"))
+    assert policies.allows(on_their_path, "s3:GetObject", fleet.source_key(OTHER))
+
+
+def test_mutation_without_team02s_key_statement_a_broad_role_of_team01_reads_team02s_key(
+    fleet: Fleet, policies: Policies
+) -> None:
+    caller = broad(role_arn("team01-developers-admin"))
+    weakened = tuple(
+        dataclasses.replace(p, statements=tuple(s for s in p.statements if s.sid != "DenyOthersOnKey2"))
+        for p in policies.all
+    )
+    assert fleet.source_key(OTHER).endswith("teams/team02/source.zip")
+    applying = [p for p in weakened if p.applies_to(fleet.source_key(OTHER))]
+    assert authorize(caller, "s3:GetObject", fleet.source_key(OTHER), applying).allowed
+
+
+def test_the_source_key_decrypts_for_a_team_only_its_own_object(fleet: Fleet, policies: Policies) -> None:
+    # GIVEN the source key, whose bucket uses no S3 Bucket Key: KMS sees each object's ARN
+    [source_bucket] = [
+        b["Properties"]
+        for b in fleet.resources(FOUNDATION, "AWS::S3::Bucket").values()
+        if "EventBridgeConfiguration" in b["Properties"].get("NotificationConfiguration", {})
+    ]
+    [rule] = source_bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is False
+    key = fleet.resolver.resolve(FOUNDATION, rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+    mine, theirs = {S3_CONTEXT: fleet.source_key(ME)}, {S3_CONTEXT: fleet.source_key(OTHER)}
+    # THEN team01's uploader and build roles decrypt team01's object only
+    uploader_ = policies.callers[role_arn(uploader(ME))]
+    validate = policies.callers[
+        fleet.resolver.attribute(fleet.stack_of(ME), fleet.team_roles(ME)["project:Validate"].logical_id, "Arn")
+    ]
+    for caller in (uploader_, validate):
+        assert policies.allows(caller, "kms:Decrypt", key, **mine), caller.arn
+        assert not policies.allows(caller, "kms:Decrypt", key, **theirs), caller.arn
+        assert not policies.allows(caller, "kms:Decrypt", key), caller.arn  # no context: a direct Decrypt
+    assert policies.allows(uploader_, "kms:GenerateDataKey", key, **mine)
+    assert not policies.allows(uploader_, "kms:GenerateDataKey", key, **theirs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -635,10 +779,10 @@ def test_each_team_has_a_trigger_rule_starting_its_pipeline_with_the_uploaded_ve
         )
 
 
-def test_the_shared_dead_letter_queue_admits_every_upload_rule_by_name(fleet: Fleet) -> None:
+def test_the_shared_dead_letter_queue_admits_exactly_its_pipelines_upload_rules(fleet: Fleet) -> None:
     queue, policy = trigger_dead_letter_queue(fleet)
-    pattern = f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{PREFIX}-*-upload"
-    assert any(s.conditions.get("ArnLike", {}).get("aws:SourceArn") == (pattern,) for s in policy)
+    rules = tuple(f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{pipeline_name(team)}-upload" for team in TEAMS)
+    assert [s.conditions for s in policy if s.effect == "Allow"] == [{"ArnEquals": {"aws:SourceArn": rules}}]
 
     def admits(rule_arn: str) -> bool:
         context = {"aws:SourceArn": rule_arn, "aws:SecureTransport": "true"}
@@ -648,6 +792,8 @@ def test_the_shared_dead_letter_queue_admits_every_upload_rule_by_name(fleet: Fl
     rule = f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule"
     assert all(admits(f"{rule}/{pipeline_name(team)}-upload") for team in TEAMS)
     assert not admits(f"{rule}/other-team01-upload")
+    # A rule named like the pipelines' but of no pipeline of the foundation (the wildcard it used to admit)
+    assert not admits(f"{rule}/{PREFIX}-intruder-upload")
     assert not admits(f"{rule}/{pipeline_name(ME)}-notify")
     assert not admits(f"arn:{PARTITION}:events:{REGION}:999999999999:rule/{pipeline_name(ME)}-upload")
 
@@ -674,6 +820,23 @@ def test_dashboard_has_a_row_per_pipeline_naming_projects_by_physical_name(fleet
     assert {name for name in projects if name.endswith("-Attest")} == {
         f"{pipeline_name(team)}-Attest" for team in TEAMS
     }
+
+
+def test_every_project_acknowledges_the_template_checks_misreading_of_its_role_on_a_path() -> None:
+    # GIVEN the fleet's projects, whose roles have IAM paths: aws-cdk-lib's template check (E3050) reads their
+    # ServiceRole's Fn::GetAtt <role>.Arn as a Ref to the role's name, and would warn on every synthesis
+    stacks = [synthesized.stack for synthesized in synthesized_example_stacks("fleet")]
+    projects = [n for s in stacks for n in s.node.find_all() if isinstance(n, cdk.aws_codebuild.CfnProject)]
+    assert len(projects) == 3 * len(TEAMS)
+    # THEN each acknowledges exactly that finding, with a reason
+    for project in projects:
+        acknowledged = {
+            key: reason
+            for entry in project.node.metadata
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+            for key, reason in (entry.data or {}).items()
+        }
+        assert "GetAtt" in acknowledged.get("CloudFormation-Validate::E3050", ""), project.node.path
 
 
 def test_foundation_stack_depends_on_no_pipeline_stack(fleet: Fleet) -> None:
@@ -954,8 +1117,26 @@ def test_fails_when_the_uploader_is_a_role_defined_in_another_stack() -> None:
         "Defined in stack Teams, not in Shared",
         "iam.Role.from_role_name",
     )
-    # Imported by name, the same role may upload.
+    # Imported by name, the same role may upload: the foundation's stack names it in the key's statement, and the
+    # pipeline's stack grants it the key, without either stack depending on the other's roles
     pipeline.grant_upload(iam.Role.from_role_name(teams, "ImportedDevelopers", "developers"))
+    assembly = app.synth()
+    templates = {name: assembly.get_stack_by_name(name).template for name in ("Shared", "Teams")}
+    resolver = Resolver(templates)
+    [policy] = [
+        r
+        for r in templates["Shared"]["Resources"].values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and "DenyOthersOnKey1" in json.dumps(r)
+    ]
+    [statement] = [
+        s
+        for s in statements_of(resolver.resolve("Shared", policy["Properties"]["PolicyDocument"]))
+        if s.sid == "DenyOthersOnKey1"
+    ]
+    assert role_arn("developers") in statement.conditions["ArnNotLike"]["aws:PrincipalArn"]
+    grant = policies_for_role_name(resolver, "Teams", "developers")
+    assert decide(grant, action="s3:PutObject", resource=statement.resources[0]).allowed
+    assert "Teams" not in {d.id for d in assembly.get_stack_by_name("Shared").dependencies}
 
 
 @pytest.mark.parametrize(
@@ -990,6 +1171,24 @@ def test_a_pipeline_in_the_foundations_account_and_region_builds(edge: Edge) -> 
         store = pipeline["Properties"]["ArtifactStore"]
         assert "Fn::ImportValue" in json.dumps(store["Location"])
         assert "Fn::ImportValue" in json.dumps(store["EncryptionKey"]["Id"])
+
+
+def test_fails_at_synthesis_when_the_shared_buckets_policies_would_exceed_what_s3_accepts() -> None:
+    # GIVEN a foundation isolating 48 pipelines: each adds a statement to the source and the artifact bucket's policies
+    stack = cdk.Stack(cdk.App(), "Shared")
+    foundation = new_foundation(stack)
+    for number in range(48):
+        team = f"team{number:02d}"
+        isolate_member(foundation, Construct(stack, team), pipeline_name(team), f"teams/{team}/source.zip")
+    # THEN synthesis fails, naming both buckets, their estimated size, S3's limit and what to do (the fleet's 24
+    # pipelines synthesize: the module's fixture)
+    with pytest.raises(RuntimeError) as raised:
+        cast(cdk.App, stack.node.root).synth()
+    message = str(raised.value)
+    for bucket in ("Shared/Foundation/Source/Bucket", "Shared/Foundation/Artifacts"):
+        said = rf"The policy of {bucket} could be \d\d,\d\d\d bytes once deployed, more than the 20,480"
+        assert re.search(said, message), bucket
+    assert "build the pipelines beyond this many on a second PipelineFoundation" in message
 
 
 def test_fails_at_synthesis_when_no_pipeline_is_built_on_the_foundation() -> None:

@@ -426,6 +426,17 @@ class Site:
                     found[self.arn(stack, logical_id)] = self.resolve(stack, default["KMSMasterKeyID"])
         return found
 
+    @cached_property
+    def bucket_keys(self) -> set[str]:
+        """The buckets (by ARN) whose objects are encrypted with an S3 Bucket Key: KMS sees the bucket's ARN as the
+        encryption context of each, not the object's."""
+        return {
+            self.arn(stack, logical_id)
+            for stack, logical_id, properties in self.resources("AWS::S3::Bucket")
+            for rule in properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+            if rule.get("BucketKeyEnabled") is True
+        }
+
     def policies_for(self, arn: str) -> list[ResourcePolicy]:
         """The resource policies attached to ``arn``: its own, its bucket's, its account's CloudWatch Logs ones."""
         bucket = arn.split("/", 1)[0] if arn.startswith(f"arn:{PARTITION}:s3:::") else None
@@ -902,6 +913,36 @@ CODEBUILD = Principal(
     "every `AWS::CodeBuild::Project`: its `ServiceRole`",
     _projects_for_codebuild,
 )
+BROAD_POLICY = statements_of(
+    {
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+        ]
+    }
+)
+
+
+def _broad(site: Site) -> list[Instance]:
+    return [
+        Instance(
+            Caller(
+                account=p.account, arn=f"arn:{PARTITION}:iam::{p.account}:role/broad-developer", identity=BROAD_POLICY
+            ),
+            f"{p.name}: a role of its account allowed s3:* and kms:*",
+            p,
+        )
+        for p in site.pipelines
+    ]
+
+
+BROAD = Principal(
+    "broad",
+    "A role of the account allowed `s3:*` and `kms:*` on everything (assumed)",
+    "not in the templates: any role or user of the pipeline's account whose own policies allow `s3:*` and `kms:*` on "
+    "`*`, such as a developer's; the resource policies alone must keep it out",
+    _broad,
+)
 CODEPIPELINE = Principal(
     "codepipeline",
     "CodePipeline (the service)",
@@ -941,26 +982,27 @@ PRINCIPALS: tuple[Principal, ...] = (
     CLOUDTRAIL,
     CODEBUILD,
     CODEPIPELINE,
+    BROAD,
 )
 
 PRESENT = {
     "seed_pipeline": {
         "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "deploy-commands",
         "approval", "uploader", "trail-logs", "build", "verifier", "role", "events", "cloudwatch", "sns", "logs",
-        "cloudtrail", "codebuild", "codepipeline",
+        "cloudtrail", "codebuild", "codepipeline", "broad",
     },
     "minimal": {
         "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "uploader", "build", "role",
-        "events", "cloudwatch", "logs", "codebuild", "codepipeline",
+        "events", "cloudwatch", "logs", "codebuild", "codepipeline", "broad",
     },
     "cross_account": {
         "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "deploy-cloudformation",
         "approval", "uploader", "build", "verifier", "role", "bootstrap-deploy", "events", "cloudwatch", "logs",
-        "codebuild", "codepipeline",
+        "codebuild", "codepipeline", "broad",
     },
     "fleet": {
         "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "uploader", "build",
-        "verifier", "role", "events", "cloudwatch", "sns", "logs", "codebuild", "codepipeline",
+        "verifier", "role", "events", "cloudwatch", "sns", "logs", "codebuild", "codepipeline", "broad",
     },
     "vpc_builds": {
         "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "uploader", "build",
@@ -1119,6 +1161,33 @@ def _signs_with(instance: Instance) -> list[str]:
     return [pipeline.signing_key] if pipeline and instance.caller.arn == pipeline.attest_role else []
 
 
+S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+
+
+def _decrypting(site: Site, pipeline: Pipeline, source_object: str | None = None) -> Request:
+    """A use of the pipeline's source key by S3 for ``source_object`` (default: its own uploaded object), with the
+    encryption context S3 gives KMS: the object's ARN, or the bucket's where the bucket uses an S3 Bucket Key."""
+    source_object = source_object or pipeline.source_object
+    bucket = source_object.split("/", 1)[0]
+    return Request(pipeline.source_key, {S3_CONTEXT: bucket if bucket in site.bucket_keys else source_object})
+
+
+def _shared_source(site: Site, pipeline: Pipeline) -> list[Pipeline]:
+    """The other pipelines watching the pipeline's source bucket (a foundation's)."""
+    return [other for other in _others(site, pipeline) if other.source_bucket == pipeline.source_bucket]
+
+
+def _listings_elsewhere(site: Site, i: Instance) -> list[Request]:
+    """Listings of a foundation's buckets outside the pipeline's own folder and key: another team's, a prefix only
+    starting like its folder, the whole bucket."""
+    pipeline = _pipeline(i)
+    other = _shared_source(site, pipeline)[0]
+    return [
+        Request(pipeline.artifact_bucket, context)
+        for context in ({"s3:prefix": f"{other.name[:20]}/"}, {"s3:prefix": pipeline.name[:20]}, {})
+    ] + [Request(pipeline.source_bucket, context) for context in ({"s3:prefix": other.object_key}, {})]
+
+
 SOURCE_CONFIGURATION = (
     "s3:PutBucketPolicy s3:DeleteBucketPolicy s3:PutLifecycleConfiguration s3:PutBucketNotification "
     "s3:PutBucketVersioning s3:PutEncryptionConfiguration s3:PutBucketAcl"
@@ -1210,8 +1279,8 @@ ENTRIES: tuple[Entry, ...] = (
     need(
         SOURCE,
         "kms:Decrypt",
-        "the source key",
-        lambda site, i: [_pipeline(i).source_key],
+        "the source key, for its uploaded object",
+        lambda site, i: [_decrypting(site, _pipeline(i))],
         "Uploads are encrypted with the source key; reading one decrypts its data key.",
         S3_SSE_KMS,
     ),
@@ -1388,8 +1457,8 @@ ENTRIES: tuple[Entry, ...] = (
     need(
         VALIDATE,
         "kms:Decrypt",
-        "the source key",
-        lambda site, i: [_pipeline(i).source_key],
+        "the source key, for its uploaded object",
+        lambda site, i: [_decrypting(site, _pipeline(i))],
         "The uploaded object is encrypted with the source key.",
         S3_SSE_KMS,
     ),
@@ -1442,8 +1511,8 @@ ENTRIES: tuple[Entry, ...] = (
     need(
         ATTEST,
         "kms:Decrypt",
-        "the source key",
-        lambda site, i: [_pipeline(i).source_key],
+        "the source key, for its uploaded object",
+        lambda site, i: [_decrypting(site, _pipeline(i))],
         "The uploaded object is encrypted with the source key.",
         S3_SSE_KMS,
     ),
@@ -1648,11 +1717,25 @@ ENTRIES: tuple[Entry, ...] = (
     need(
         UPLOADER,
         "kms:GenerateDataKey kms:Decrypt",
-        "the source key",
-        lambda site, i: [_pipeline(i).source_key],
+        "the source key, for its object",
+        lambda site, i: [_decrypting(site, _pipeline(i))],
         "An upload to an SSE-KMS bucket generates a data key; a multipart upload (`aws s3 cp` of a large file) "
         "decrypts it again for each part.",
         S3_SSE_KMS,
+    ),
+    must_not(
+        UPLOADER,
+        "s3:GetObject s3:GetObjectVersion s3:PutObject",
+        "another pipeline's uploaded object and artifacts",
+        lambda site, i: [
+            resource
+            for other in _shared_source(site, _pipeline(i))
+            for resource in (other.source_object, other.artifact("Validated"))
+        ],
+        "A team's uploader reaches nothing of another team's, even where its own policies would allow it: the "
+        "foundation's buckets deny each team's key and artifact folder to every other principal.",
+        S3_SOURCE,
+        when=("pipelines share a foundation's source bucket", {"fleet"}),
     ),
     must_not(
         UPLOADER,
@@ -1812,6 +1895,30 @@ ENTRIES: tuple[Entry, ...] = (
         "(its permissions boundary).",
         CODEPIPELINE_ROLE,
         when=("pipelines share a foundation's artifact bucket", {"fleet"}),
+    ),
+    must_not(
+        ROLE,
+        "s3:ListBucket s3:ListBucketVersions",
+        "the foundation's buckets outside its own folder and key (another's prefix, a prefix only starting like its "
+        "folder, no prefix)",
+        _listings_elsewhere,
+        "CDK's grants give `s3:List*` on the whole bucket; the boundary keeps a pipeline's roles to listing their own "
+        "prefixes (`s3:prefix`), so they do not learn another team's artifact names.",
+        CODEPIPELINE_ROLE,
+        when=("pipelines share a foundation's buckets", {"fleet"}),
+    ),
+    must_not(
+        ROLE,
+        "kms:Decrypt kms:GenerateDataKey",
+        "the source key, for another pipeline's object",
+        lambda site, i: [
+            _decrypting(site, _pipeline(i), other.source_object) for other in _shared_source(site, _pipeline(i))
+        ],
+        "The foundation's source bucket uses no S3 Bucket Key, so KMS sees each object's ARN: the boundary (for "
+        "the pipeline's roles) and the upload grant (for uploaders) allow the shared key for the team's own object "
+        "only.",
+        S3_SSE_KMS,
+        when=("pipelines share a foundation's source bucket", {"fleet"}),
     ),
     must_not(
         ROLE,
@@ -2094,6 +2201,27 @@ ENTRIES: tuple[Entry, ...] = (
         lambda site, i: [_pipeline(i).role],
         "Executions run as the pipeline's role, which trusts codepipeline.amazonaws.com.",
         CODEPIPELINE_ROLE,
+    ),
+    # --- A broad role of the account (assumed) -------------------------------------------------------------------
+    must_not(
+        BROAD,
+        "s3:PutObject s3:DeleteObject s3:DeleteObjectVersion",
+        "its pipeline's artifacts, and anywhere in the artifact bucket",
+        lambda site, i: [_pipeline(i).artifact("Validated"), f"{_pipeline(i).artifact_bucket}/elsewhere/object"],
+        "The artifact bucket's policy denies writes to every principal but the pipeline's own roles (on a "
+        "foundation, the roles on the pipelines' IAM paths), the root user, the admin role and CloudFormation: what "
+        "Attest signed and the deployments read cannot be replaced by anyone else's `s3:*`.",
+        CODEPIPELINE_ROLE,
+    ),
+    must_not(
+        BROAD,
+        "s3:GetObject s3:GetObjectVersion s3:PutObject",
+        "its pipeline's uploaded object and artifacts, on a foundation",
+        lambda site, i: [_pipeline(i).source_object, _pipeline(i).artifact("Validated")],
+        "On a foundation, each team's key and artifact folder are denied by the buckets' policies to every "
+        "principal but that team's roles (its IAM path) and uploaders, the root user and the admin role.",
+        S3_SOURCE,
+        when=("pipelines share a foundation's buckets", {"fleet"}),
     ),
 )
 

@@ -93,6 +93,95 @@ def test_the_arns_the_plan_names_are_shaped_like_aws_ones() -> None:
     assert resolver.attribute("S", "Topic", "Arn") == "<S.Topic.Arn>"
 
 
+def test_a_roles_arn_carries_its_path() -> None:
+    # GIVEN a role with an IAM path and one without (a pipeline's roles on a foundation have /s3vp/<pipeline>/)
+    resolver = Resolver(
+        {
+            "S": template(
+                OnPath={"Type": "AWS::IAM::Role", "Properties": {"Path": "/s3vp/acme-payments/"}},
+                Plain={"Type": "AWS::IAM::Role", "Properties": {"RoleName": "plain"}},
+            )
+        }
+    )
+    # THEN the ARN is arn:aws:iam::<account>:role<path><name>, as IAM writes it
+    assert resolver.attribute("S", "OnPath", "Arn") == f"arn:aws:iam::{ACCOUNT}:role/s3vp/acme-payments/S-OnPath"
+    assert resolver.attribute("S", "Plain", "Arn") == f"arn:aws:iam::{ACCOUNT}:role/plain"
+
+
+def test_arn_not_like_on_a_role_path_spares_the_roles_on_it_and_denies_a_missing_key() -> None:
+    # GIVEN a deny of reading a team's key to every principal off the team's path (the foundation's bucket policy)
+    path = f"arn:aws:iam::{ACCOUNT}:role/s3vp/acme-payments/*"
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::b/teams/payments/source.zip",
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": [path, f"arn:aws:iam::{ACCOUNT}:role/payments-developers"]}},
+    }
+    statements = statements_of({"Statement": [deny]})
+
+    def denied(context: dict[str, str]) -> bool:
+        decision = decide(
+            statements, action="s3:GetObject", resource=deny["Resource"], principal=("AWS", "x"), context=context
+        )
+        return decision.by == ("#0",)
+
+    # THEN roles on the path (any depth below it) and the named uploader are spared; others, a path only starting
+    # like it, and a request without the key (a service) are denied
+    assert not denied({"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/s3vp/acme-payments/Build"})
+    assert not denied({"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/payments-developers"})
+    assert denied({"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/s3vp/acme-payments2/Build"})
+    assert denied({"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/acme-payments/Build"})
+    assert denied({"aws:PrincipalArn": f"arn:aws:iam::{OTHER}:role/s3vp/acme-payments/Build"})
+    assert denied({})
+
+
+def test_string_not_like_on_s3_prefix_and_string_not_equals_on_the_encryption_context() -> None:
+    # GIVEN a boundary's denies: listing outside a folder, decrypting outside one object's encryption context
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k"
+    caller = role(
+        allow("s3:ListBucket"),
+        allow("kms:Decrypt"),
+        boundary=[
+            allow("*"),
+            {
+                "Effect": "Deny",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::b",
+                "Condition": {"StringNotLike": {"s3:prefix": ["acme-payments/*", "teams/payments/source.zip"]}},
+            },
+            {
+                "Effect": "Deny",
+                "Action": "kms:Decrypt",
+                "Resource": key,
+                "Condition": {
+                    "StringNotEquals": {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b/teams/payments/source.zip"}
+                },
+            },
+        ],
+    )
+    key_policy = attached("key", key, allow("kms:*", Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+
+    def lists(**context: str) -> bool:
+        return authorize(caller, "s3:ListBucket", "arn:aws:s3:::b", [], context).allowed
+
+    def decrypts(**context: str) -> bool:
+        return authorize(caller, "kms:Decrypt", key, [key_policy], context).allowed
+
+    # THEN only the folder's own prefixes and the exact key list; a missing prefix is denied
+    assert lists(**{"s3:prefix": "acme-payments/"})
+    assert lists(**{"s3:prefix": "acme-payments/Validated/"})
+    assert lists(**{"s3:prefix": "teams/payments/source.zip"})
+    assert not lists(**{"s3:prefix": "acme-payments"})  # would list acme-payments2/ too
+    assert not lists(**{"s3:prefix": "teams/"})
+    assert not lists()
+    # AND only the object's own context decrypts; another object's, the bucket's (a Bucket Key's) or none does not
+    assert decrypts(**{"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b/teams/payments/source.zip"})
+    assert not decrypts(**{"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b/teams/billing/source.zip"})
+    assert not decrypts(**{"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b"})
+    assert not decrypts()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Statements
 

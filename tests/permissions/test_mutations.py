@@ -147,27 +147,77 @@ def test_across_accounts_the_pipelines_own_side_must_allow_too() -> None:
 # --- Widening one -----------------------------------------------------------------------------------------------
 
 
+def bucket_statements(templates: Templates, logical_id_part: str) -> list[dict[str, Any]]:
+    """The statements of the bucket policy whose logical id contains ``logical_id_part``, in the copy ``templates``."""
+    [document] = [
+        resource["Properties"]["PolicyDocument"]
+        for template in templates.values()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::S3::BucketPolicy" and logical_id_part in logical_id
+    ]
+    statements: list[dict[str, Any]] = document["Statement"]
+    return statements
+
+
 @pytest.mark.xdist_group("example-fleet")
 def test_widening_a_teams_boundary_to_every_artifact_fails_naming_another_teams_folder() -> None:
-    # GIVEN the fleet, team01's boundary letting its roles reach every object instead of its own folder
-    def change(site: plan.Site, templates: Templates) -> None:
+    # GIVEN the fleet, team01's boundary letting its roles reach every object instead of its own folder, and the
+    # artifact bucket's policy without the statement closing team02's folder to others
+    def widen(site: plan.Site, templates: Templates) -> None:
         boundary = resource_of(site, templates, "AWS::IAM::ManagedPolicy", "team01Boundary")
         [own] = [s for s in boundary["PolicyDocument"]["Statement"] if s.get("Sid") == "OwnObjects"]
         own["Resource"] = "*"
 
-    site = mutated("fleet", change)
-    found = calls(site, entry(plan.ROLE, "another pipeline's artifacts"))
-    # THEN team01's roles reach other teams' artifacts, and the plan names those calls; no other team's role does
+    def widen_and_open(site: plan.Site, templates: Templates) -> None:
+        widen(site, templates)
+        statements = bucket_statements(templates, "FoundationArtifactsPolicy")
+        statements[:] = [s for s in statements if s.get("Sid") != "DenyOthersInFolder2"]
+
+    # THEN with the boundary alone widened, the bucket's policy still keeps team02's folder: no finding
+    forbidden = entry(plan.ROLE, "another pipeline's artifacts")
+    assert calls(mutated("fleet", widen), forbidden) == set()
+    # AND with both, team01's roles reach team02's artifacts, and the plan names those calls; no other team's does
+    site = mutated("fleet", widen_and_open)
+    found = calls(site, forbidden)
     team02 = next(p for p in site.pipelines if p.name == "fleet-team02")
     validate = next(i for i in plan.instances(site, plan.VALIDATE) if i.pipeline and i.pipeline.name == "fleet-team01")
     assert ("role", "s3:GetObject", team02.artifact("Validated")) in found
-    labels = {
-        f.label
-        for action in ("s3:GetObject", "s3:PutObject")
-        for f in plan.check(site, entry(plan.ROLE, "another pipeline's artifacts"), action)[1]
-    }
+    labels = {f.label for action in ("s3:GetObject", "s3:PutObject") for f in plan.check(site, forbidden, action)[1]}
     assert validate.label in labels
     assert all(label.startswith("fleet-team01:") for label in labels)
+
+
+@pytest.mark.xdist_group("example-fleet")
+def test_dropping_a_teams_key_statement_lets_a_broad_role_read_that_teams_upload() -> None:
+    # GIVEN the fleet, its source bucket's policy without the statement closing team02's key to other principals
+    def change(site: plan.Site, templates: Templates) -> None:
+        statements = bucket_statements(templates, "FoundationSourceBucketPolicy")
+        statements[:] = [s for s in statements if s.get("Sid") != "DenyOthersOnKey2"]
+
+    site = mutated("fleet", change)
+    team02 = next(p for p in site.pipelines if p.name == "fleet-team02")
+    # THEN a broad role of the account reads and replaces team02's upload (that one statement keeps both to team02's
+    # roles and uploader), while team01's uploader, whose own policy allows neither, still cannot
+    assert calls(site) == {
+        ("broad", action, team02.source_object) for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject")
+    }
+
+
+@pytest.mark.xdist_group("example-minimal")
+def test_dropping_the_artifact_buckets_write_deny_lets_a_broad_role_replace_artifacts() -> None:
+    # GIVEN the minimal (standalone) example, its artifact bucket's policy without the statement denying writes
+    def change(site: plan.Site, templates: Templates) -> None:
+        statements = bucket_statements(templates, "PipelineArtifactsPolicy")
+        statements[:] = [s for s in statements if s.get("Sid") != "DenyWritesByOthers"]
+
+    site = mutated("minimal", change)
+    pipeline = site.pipelines[0]
+    # THEN a role of the account with s3:* writes and deletes the artifacts, and the plan names exactly those calls
+    assert calls(site) == {
+        ("broad", action, resource)
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+        for resource in (pipeline.artifact("Validated"), f"{pipeline.artifact_bucket}/elsewhere/object")
+    }
 
 
 @pytest.mark.xdist_group("example-seed_pipeline")

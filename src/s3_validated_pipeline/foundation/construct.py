@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import cast
 
-from aws_cdk import Aws, CfnOutput, CfnResource, Fn, RemovalPolicy, Stack
+import jsii
+from aws_cdk import Aspects, Aws, CfnOutput, CfnResource, Fn, IAspect, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -16,9 +17,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from .._buckets import new_access_log_bucket, new_artifact_bucket
+from .._buckets import check_policy_size, deny_writes_by_others, new_access_log_bucket, new_artifact_bucket
 from .._inputs import positive_days_problems, positive_whole_problems
 from .._keys import new_key, new_log_key
 from .._resources import encrypted_dead_letter_queue
@@ -33,6 +34,7 @@ from ..operations.notifications import add_notifications
 from ..operations.options import AlarmOptions, AuditOptions
 from ..operations.trail import add_trail
 from ..source import SourceBucket, SourceBucketOptions
+from ..source.bucket import OBJECT_ACTIONS
 from ..source.trigger import let_eventbridge_dead_letter
 
 _NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,14}")
@@ -40,6 +42,14 @@ MAX_PIPELINE_NAME = 50
 """The longest pipeline name on a foundation: the name is also the start of its rule's and projects' names."""
 ARTIFACT_FOLDER_LENGTH = 20
 """CodePipeline keeps a pipeline's artifacts under the first 20 characters of its name, in the artifact store."""
+ROLE_PATH_ROOT = "s3vp"
+"""Every role of a pipeline on a foundation has the IAM path ``/s3vp/<pipeline name>/`` (see ``role_path``)."""
+
+
+_TOO_MANY_PIPELINES = (
+    "Each pipeline on a foundation adds a statement to the shared buckets' policies: build the pipelines beyond this "
+    "many on a second PipelineFoundation, with a name_prefix of its own."
+)
 
 
 class PipelineFoundation(Construct):
@@ -55,10 +65,23 @@ class PipelineFoundation(Construct):
     Pipelines on a foundation are named ``<name_prefix>-<construct id>`` (or their own ``pipeline_name`` starting
     with ``<name_prefix>-``) so that the shared rules match them by name and the dashboard and policies name them
     without referring to their stacks: the foundation's stack never depends on a pipeline's, so pipelines can live
-    in as many stacks (of the same account and Region) as CloudFormation's limits need. Each pipeline's roles get a
-    permissions boundary that lets them reach only their own artifacts (``<first 20 characters of its name>/`` in
-    the artifact bucket, where CodePipeline keeps them) and their own source key; KMS cannot be narrower than a key
-    per bucket, since the buckets use S3 Bucket Keys.
+    in as many stacks (of the same account and Region) as CloudFormation's limits need.
+
+    Isolation, both ways. Each pipeline's roles get a permissions boundary that lets them reach only their own
+    artifacts (``<first 20 characters of its name>/`` in the artifact bucket, where CodePipeline keeps them) and
+    their own source key, list only those prefixes, and decrypt with the source key only their own object (the
+    source bucket uses no S3 Bucket Key, so KMS sees each object's ARN). And the buckets' policies deny reading and
+    writing a pipeline's source key and artifact folder to every principal but that pipeline's roles, its uploaders,
+    the root user and the source bucket's ``admin_role``, whatever the other principals' own policies allow (a
+    developer role with ``s3:GetObject`` on ``*`` included); writing anywhere in the artifact bucket is denied to
+    every principal but the pipelines' roles and those administrators.
+
+    The policies recognise a pipeline's roles by their IAM path, not their ARNs, which live in the pipelines'
+    stacks: every role of a pipeline on a foundation has the path ``/s3vp/<pipeline name>/``, and the policies admit
+    ``arn:<partition>:iam::<account>:role/s3vp/<pipeline name>/*`` (``aws:PrincipalArn`` of a role's session is the
+    role's ARN, path included). A role's path is fixed when it is created, so only a principal allowed
+    ``iam:CreateRole`` can make a role that passes for a pipeline's; principal tags were the alternative, but any
+    principal allowed ``iam:TagRole`` could forge those.
 
     Example::
 
@@ -122,24 +145,9 @@ class PipelineFoundation(Construct):
             self, "Source", options=source_bucket_options, access_log_bucket=self.access_log_bucket
         )
         """The shared source bucket and its key; each pipeline watches its own key in it."""
-        self.artifact_bucket: s3.Bucket = new_artifact_bucket(
-            self,
-            "Artifacts",
-            key=self.artifact_key,
-            access_log_bucket=self.access_log_bucket,
-            retention_days=artifact_retention_days,
-        )
+        check_policy_size(self.source.bucket, fix=_TOO_MANY_PIPELINES)
+        self.artifact_bucket: s3.Bucket = self._artifact_store(artifact_retention_days)
         """The pipelines' artifact store; each pipeline's roles reach only its own folder."""
-        # Pipelines in other stacks import the bucket by this name, which the acknowledgement of CDK's grants on its
-        # objects can name (an export CDK generates has a hashed name), and which stays the same as the app grows.
-        self._artifact_bucket_export = f"{name_prefix}-ArtifactBucketArn"
-        CfnOutput(
-            self,
-            "ArtifactBucketArn",
-            value=self.artifact_bucket.bucket_arn,
-            export_name=self._artifact_bucket_export,
-            description="The artifact bucket of the pipelines on the foundation, imported by those of other stacks.",
-        )
         self.trigger_dead_letter_queue: sqs.Queue = self._trigger_dead_letter_queue()
         """Where an upload that could not start its pipeline waits, to be inspected and redriven."""
         self.topic: sns.ITopic | None = None
@@ -162,6 +170,33 @@ class PipelineFoundation(Construct):
             operations or OperationsOptions(notifications=None, alarms=None, dashboard=None, audit=None)
         )
 
+    def _artifact_store(self, retention_days: int) -> s3.Bucket:
+        """The artifact bucket, written to by the pipelines' roles alone, and its export."""
+        bucket = new_artifact_bucket(
+            self,
+            "Artifacts",
+            key=self.artifact_key,
+            access_log_bucket=self.access_log_bucket,
+            retention_days=retention_days,
+        )
+        deny_writes_by_others(
+            bucket,
+            writers=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{ROLE_PATH_ROOT}/{self.name_prefix}-*/*"],
+            administrators=self.source.administrators,
+        )
+        check_policy_size(bucket, fix=_TOO_MANY_PIPELINES)
+        # Pipelines in other stacks import the bucket by this name, which the acknowledgement of CDK's grants on its
+        # objects can name (an export CDK generates has a hashed name), and which stays the same as the app grows.
+        self._artifact_bucket_export = f"{self.name_prefix}-ArtifactBucketArn"
+        CfnOutput(
+            self,
+            "ArtifactBucketArn",
+            value=bucket.bucket_arn,
+            export_name=self._artifact_bucket_export,
+            description="The artifact bucket of the pipelines on the foundation, imported by those of other stacks.",
+        )
+        return bucket
+
     def _trigger_dead_letter_queue(self) -> sqs.Queue:
         """The queue every pipeline's trigger rule dead-letters into; it admits the rules by name."""
         queue = encrypted_dead_letter_queue(
@@ -177,12 +212,9 @@ class PipelineFoundation(Construct):
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[queue.queue_arn],
-                # Each trigger rule is named after its pipeline, so one statement admits all.
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": self._arn("events", f"rule/{self.upload_rule_name(self.name_prefix + '-*')}")
-                    }
-                },
+                # Each trigger rule is named after its pipeline: the statement names them all, by name, when the
+                # template is written, and admits no other rule whose name merely starts with the prefix.
+                conditions={"ArnEquals": {"aws:SourceArn": Lazy.list(_UploadRuleArns(self))}},
             )
         )
         return queue
@@ -264,6 +296,40 @@ class PipelineFoundation(Construct):
         return f"{pipeline_name}-upload"
 
 
+@jsii.implements(IStableListProducer)
+class _UploadRuleArns:
+    """The ARN of every trigger rule of the foundation's pipelines, read when the template is written."""
+
+    def __init__(self, foundation: PipelineFoundation) -> None:
+        self._foundation = foundation
+
+    def produce(self) -> list[str] | None:
+        f = self._foundation
+        return [f._arn("events", f"rule/{f.upload_rule_name(name)}") for name in f.pipeline_names]
+
+
+def role_path(pipeline_name: str) -> str:
+    """The IAM path of every role of the pipeline ``pipeline_name`` on a foundation."""
+    return f"/{ROLE_PATH_ROOT}/{pipeline_name}/"
+
+
+def roles_of(pipeline_name: str) -> str:
+    """The ARN pattern of every role of the pipeline ``pipeline_name`` on a foundation, which its policies admit."""
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{role_path(pipeline_name)}*"
+
+
+@jsii.implements(IAspect)
+class _OnRolePath:
+    """Gives every role it visits the IAM path ``path``; roles CDK adds (the pipeline's action roles) included."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, iam.CfnRole):
+            node.path = self._path
+
+
 # The package-internal interface of a foundation to the pipelines built on it (pipeline.py, member.py).
 
 
@@ -297,6 +363,27 @@ def pipeline_name_on(foundation: PipelineFoundation, id: str, pipeline_name: str
             )
         ]
     return name, []
+
+
+def isolate_member(foundation: PipelineFoundation, scope: Construct, pipeline_name: str, object_key: str) -> None:
+    """Put every role below ``scope`` on the IAM path of ``pipeline_name``, and close its source key
+    ``object_key`` and its artifact folder to every principal but those roles, its uploaders and the administrators.
+
+    Changing a role's path replaces the role; the statements name no resource of ``scope``'s stack.
+    """
+    Aspects.of(scope).add(_OnRolePath(role_path(pipeline_name)))
+    source = foundation.source
+    source.watch(object_key, owners=[roles_of(pipeline_name)])
+    foundation.artifact_bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=f"DenyOthersInFolder{len(source.watched_keys)}",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(OBJECT_ACTIONS),
+            resources=[foundation.artifact_bucket.arn_for_objects(f"{pipeline_name[:ARTIFACT_FOLDER_LENGTH]}/*")],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": source.admitted(object_key, roles_of(pipeline_name))}},
+        )
+    )
 
 
 def add_member(foundation: PipelineFoundation, pipeline_name: str) -> cloudwatch.GraphWidget | None:

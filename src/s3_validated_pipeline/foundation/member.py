@@ -20,15 +20,17 @@ from ..errors import raise_if_any
 from ..operations._arguments import project_problems
 from ..operations.alarms import add_alarms, add_stage_alarms
 from ..operations.dashboard import graph_stage_by_name
+from ..source.bucket import OBJECT_ACTIONS, S3_CONTEXT
 from .construct import ARTIFACT_FOLDER_LENGTH, PipelineFoundation, add_member
 
-OBJECT_ACTIONS = ["s3:*Object*", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-"""Every S3 action on objects: the boundary limits these, in the foundation's buckets, to the pipeline's own."""
+LIST_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
+"""The listings of a bucket's keys: the boundary limits them, in the foundation's buckets, to the pipeline's own."""
 
 _BOUNDARY_REASON = (
     "A permissions boundary grants nothing: it caps what the pipeline's roles' own policies allow. Its first statement "
     "leaves everything but the objects of the foundation's two buckets as the roles' policies say; the second confines "
-    "object access there to this pipeline's artifact folder and source key."
+    "object access there to this pipeline's artifact folder and source key; the denies keep listings to those "
+    "prefixes and the source key's decryption to this pipeline's own object."
 )
 
 
@@ -42,7 +44,9 @@ def bound_to_own_objects(
     object_key: str,
 ) -> iam.ManagedPolicy:
     """Give every role defined below ``scope`` a permissions boundary keeping its S3 object access, in the
-    foundation's buckets, to the pipeline's artifact folder and its source key.
+    foundation's buckets, to the pipeline's artifact folder and its source key; its listings of those buckets to
+    the same prefixes; and its use of the source key to decrypting its own source object (which the source bucket,
+    without an S3 Bucket Key, names as the encryption context).
 
     CDK's own grants (the pipeline's and the CodeBuild actions') name the whole artifact bucket; the boundary cuts
     them down without replacing them, so they stay as CDK writes them. ``artifact_bucket`` is the foundation's
@@ -63,7 +67,22 @@ def bound_to_own_objects(
                 not_resources=[artifact_bucket.arn_for_objects("*"), source.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
-                sid="OwnObjects", actions=OBJECT_ACTIONS, resources=[folder, source.arn_for_objects(object_key)]
+                sid="OwnObjects", actions=list(OBJECT_ACTIONS), resources=[folder, source.arn_for_objects(object_key)]
+            ),
+            # CDK's grants give s3:List* on the whole bucket; a listing without a prefix of its own is refused.
+            iam.PolicyStatement(
+                sid="OwnListings",
+                effect=iam.Effect.DENY,
+                actions=LIST_ACTIONS,
+                resources=[artifact_bucket.bucket_arn, source.bucket_arn],
+                conditions={"StringNotLike": {"s3:prefix": [own_folder, object_key]}},
+            ),
+            iam.PolicyStatement(
+                sid="OwnSourceObject",
+                effect=iam.Effect.DENY,
+                actions=["kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+                resources=[foundation.source.key.key_arn],
+                conditions={"StringNotEquals": {S3_CONTEXT: source.arn_for_objects(object_key)}},
             ),
         ],
     )
@@ -77,6 +96,12 @@ def bound_to_own_objects(
     return boundary
 
 
+_ROLE_ON_PATH = (
+    "The project names its role with Fn::GetAtt <role>.Arn, whose ARN includes the role's IAM path; the template check "
+    "reads the GetAtt as a Ref to the role's name, which would lose the path, and it does not."
+)
+
+
 def project_name(pipeline_name: str, stage: str) -> str:
     """The physical name of a stage's project on a foundation: the dashboard names it, never refers to it."""
     return f"{pipeline_name}-{re.sub(r'[^A-Za-z0-9_-]', '-', stage)}"[:255]
@@ -87,6 +112,7 @@ def adopt_project(project: codebuild.IProject, foundation: PipelineFoundation, p
     name = project_name(pipeline_name, stage)
     cfn = cast(codebuild.CfnProject, project.node.default_child)
     cfn.name = name
+    acknowledge(cfn, "CloudFormation-Validate::E3050", _ROLE_ON_PATH)
     if foundation.concurrent_build_limit is not None:
         cfn.concurrent_build_limit = foundation.concurrent_build_limit
     return name

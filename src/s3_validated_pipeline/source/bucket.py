@@ -5,6 +5,7 @@ Also home to the one object-upload grant, used for a bucket the library creates 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import jsii
@@ -14,7 +15,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
-from .._buckets import acknowledge_no_access_logs, new_access_log_bucket, private_bucket, send_access_logs
+from .._buckets import (
+    acknowledge_no_access_logs,
+    administrators_only_condition,
+    new_access_log_bucket,
+    private_bucket,
+    send_access_logs,
+)
 from .._buildspec import VERDICT_TAG
 from .._compliance import acknowledge_in_packs, principal_arns
 from .._grants import managed_grantee
@@ -48,6 +55,11 @@ VERDICT_TAGGING = (
 """What would change a version's tags: denied, once its verdict is set, to all but the administrators, so that the
 package's own commands (which run after it) cannot have their version expire early as rejected."""
 
+OBJECT_ACTIONS = ("s3:*Object*", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+"""Every S3 action on objects: reading, writing, deleting, tagging, restoring them and their versions."""
+S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+"""The KMS encryption context S3 gives each object it encrypts: the object's ARN, or the bucket's with a Bucket Key."""
+
 _REPLICATION_REASON = (
     "Cross-Region replication needs a second bucket in a Region the user chooses; uploads are versioned, kept "
     "when the stack is deleted and can be uploaded again, so the construct does not pick a Region for them."
@@ -55,7 +67,7 @@ _REPLICATION_REASON = (
 
 
 def grant_object_upload(
-    grantee: iam.IGrantable, *, bucket: s3.IBucket, object_key: str, key: kms.IKey | None
+    grantee: iam.IGrantable, *, bucket: s3.IBucket, object_key: str, key: kms.IKey | None, per_object: bool = False
 ) -> iam.Grant:
     """Let ``grantee`` (a role or user) upload ``object_key`` to ``bucket``, and only that object, with ``key``.
 
@@ -70,6 +82,8 @@ def grant_object_upload(
         bucket: the source bucket, created or existing.
         object_key: the watched key.
         key: the bucket's KMS key; ``None`` for an existing bucket whose key is not known.
+        per_object: the bucket uses no S3 Bucket Key, so KMS sees each object's ARN: the key may then be used for
+            this object only. Default: False, for any object of the bucket.
 
     Returns:
         the S3 grant.
@@ -81,9 +95,27 @@ def grant_object_upload(
         actions=["s3:PutObject", "s3:AbortMultipartUpload"],
         resource_arns=[bucket.arn_for_objects(object_key)],
     )
-    if key is not None:
+    if key is not None and per_object:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resource_arns=[key.key_arn],
+            conditions={"StringEquals": {S3_CONTEXT: bucket.arn_for_objects(object_key)}},
+        )
+    elif key is not None:
         key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
     return grant
+
+
+@jsii.implements(IStableListProducer)
+class _Admitted:
+    """Fixed ARNs and a key's uploaders, read when the template is written."""
+
+    def __init__(self, fixed: list[str], uploaders: _Arns) -> None:
+        self._fixed, self._uploaders = fixed, uploaders
+
+    def produce(self) -> list[str] | None:
+        return [*self._fixed, *self._uploaders.arns]
 
 
 @jsii.implements(IStableListProducer)
@@ -109,7 +141,11 @@ class SourceBucket(Construct):
 
     A bucket made without ``object_key`` is shared: each pipeline that watches it names its own key with ``watch``
     (a ``PipelineFoundation`` does this), each key has its own uploaders, and uploads to any key not watched are
-    denied. Its policy grows by one statement per key (S3 allows 20 KB of bucket policy: about 50 keys).
+    denied. A key watched with ``owners`` is also closed to reading and writing by every principal but those, its
+    uploaders, the root user and ``admin_role``. A shared bucket does not use an S3 Bucket Key, so that each object
+    is encrypted under its own ARN as KMS encryption context and a grant of the key can be limited to one key
+    (``kms:EncryptionContext:aws:s3:arn``); each upload and read then calls KMS once. Its policy grows by one or two
+    statements per key (S3 allows 20 KB of bucket policy: about 26 keys with owners and one uploader each).
 
     Args:
         object_key: the one key developers upload to. Default: none, a shared bucket.
@@ -163,7 +199,9 @@ class SourceBucket(Construct):
             bucket_name=options.bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
-            bucket_key_enabled=True,
+            # A Bucket Key makes the bucket's ARN every object's encryption context; a shared bucket's grants need
+            # the object's, to limit each key's readers to its own object.
+            bucket_key_enabled=object_key is not None,
             lifecycle_rules=_lifecycle_rules(options),
             removal_policy=options.removal_policy,
         )
@@ -184,7 +222,10 @@ class SourceBucket(Construct):
         self._uploaders: dict[str, _Arns] = {}
         if object_key is not None:
             self._uploaders[object_key] = _Arns(self._root)
-        self._lock_down(self._root, options.admin_role)
+        self.administrators: list[str] = [self._root, *([options.admin_role.role_arn] if options.admin_role else [])]
+        """The root user's ARN and ``admin_role``'s: who, with CloudFormation, may change the bucket's settings."""
+        self._owners = _Arns()  # every key's owners and the admin role, none of whom uploads
+        self._lock_down()
         if object_key is None:
             self.node.add_validation(_WatchesSomeKey(self))
         for uploader in options.uploaders:
@@ -195,8 +236,12 @@ class SourceBucket(Construct):
         """Every key watched, in the order they were added."""
         return list(self._uploaders)
 
-    def watch(self, object_key: str) -> None:
+    def watch(self, object_key: str, *, owners: Sequence[str] = ()) -> None:
         """Accept uploads to ``object_key`` too, from the uploaders later granted on it; shared buckets only.
+
+        With ``owners`` (ARN patterns, e.g. ``arn:aws:iam::111122223333:role/s3vp/payments/*``), the policy also
+        denies every action on the object to every principal but those, the key's uploaders, the root user and
+        ``admin_role``, whatever their own policies allow; the owners and ``admin_role`` still may not upload.
 
         Raises ``InputError`` for a key that is not a plain string (the policy lists it), is already watched, or on
         a bucket made for one ``object_key``.
@@ -217,7 +262,40 @@ class SourceBucket(Construct):
             found = [Problem("object_key", object_key, "Another pipeline already watches this key: give each its own.")]
         raise_if_any(found)
         self._uploaders[object_key] = _Arns(self._root)
-        self.bucket.add_to_resource_policy(self._deny_uploads_by_others(object_key, len(self._uploaders)))
+        number = len(self._uploaders)
+        if not owners:
+            self.bucket.add_to_resource_policy(self._deny_uploads_by_others(object_key, number))
+            return
+        # One statement per key (S3 allows 20 KB of policy): every object action but by the owners, uploaders and
+        # administrators; the owners and the admin role are kept from uploading by one statement for all keys.
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"DenyOthersOnKey{number}",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(OBJECT_ACTIONS),
+                resources=[self.bucket.arn_for_objects(object_key)],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": self.admitted(object_key, *owners)}},
+            )
+        )
+        if not self._owners.arns:
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="DenyUploadsByOwners",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects("*")],
+                    conditions={"ArnLike": {"aws:PrincipalArn": Lazy.list(self._owners)}},
+                )
+            )
+            self._owners.arns.extend(self.administrators[1:])
+        self._owners.arns.extend(owners)
+
+    def admitted(self, object_key: str, *also: str) -> list[str]:
+        """The ARNs (and patterns) ``also``, the root user, ``admin_role`` and every uploader of ``object_key``, as
+        a list token read when the template is written, so that uploaders granted later count."""
+        return Lazy.list(_Admitted([*also, *self.administrators[1:]], self._uploaders[object_key]))
 
     def grant_upload(self, grantee: iam.IGrantable, object_key: str | None = None) -> iam.Grant:
         """Let ``grantee`` (a role or user) upload a watched object, and only it, with the bucket's key.
@@ -235,7 +313,9 @@ class SourceBucket(Construct):
             )
         assert key is not None
         raise_if_any(_same_stack_problems(grantee, self))
-        grant = grant_object_upload(grantee, bucket=self.bucket, object_key=key, key=self.key)
+        grant = grant_object_upload(
+            grantee, bucket=self.bucket, object_key=key, key=self.key, per_object=self.object_key is None
+        )
         self._uploaders[key].arns.extend(principal_arns(grantee))
         return grant
 
@@ -250,7 +330,7 @@ class SourceBucket(Construct):
             conditions={"ArnNotEquals": {"aws:PrincipalArn": Lazy.list(self._uploaders[object_key])}},
         )
 
-    def _lock_down(self, root: str, admin_role: iam.IRole | None) -> None:
+    def _lock_down(self) -> None:
         anyone = [iam.AnyPrincipal()]
         watched: list[str]
         if self.object_key is not None:
@@ -271,11 +351,7 @@ class SourceBucket(Construct):
                 conditions=conditions,
             )
 
-        administrators_only = {
-            "ArnNotEquals": {"aws:PrincipalArn": [root, *([admin_role.role_arn] if admin_role else [])]},
-            # CloudFormation applies the bucket's own settings on stack updates.
-            "ForAllValues:StringNotEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]},
-        }
+        administrators_only = administrators_only_condition(self.administrators)
         sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
         statements = [
             iam.PolicyStatement(
