@@ -23,7 +23,7 @@ from constructs import Construct
 
 from .._buckets import new_access_log_bucket, new_artifact_bucket
 from .._build_project import StageResources
-from .._compliance import acknowledge
+from .._compliance import acknowledge, acknowledge_cdk_grants, acknowledge_role_policies
 from .._keys import new_key, new_log_key
 from .._scale_limits import check_scale_limits
 
@@ -107,6 +107,9 @@ class RegionStore(Construct):
                 conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": self.alias_name}},
             )
         )
+        # The bucket by the name CDK generates for it, as cdk-nag prints the ARN CDK's grant joins from it.
+        name = Stack.of(pipeline_role).resolve(self.bucket.bucket_name)
+        acknowledge_cdk_grants(pipeline_role, objects_of=[f"arn:<AWS::Partition>:s3:::{name}"])
         acknowledge(
             pipeline_role,
             f"AwsSolutions-IAM5[Resource::{self.key_arns()}]",
@@ -133,6 +136,8 @@ def reachable(home: Construct, id: str, project: StageResources, region: str) ->
     arn = f"arn:{partition(region)}:codebuild:{region}:{stack.account}:project/{name}"
     imported_project = codebuild.Project.from_project_arn(home, f"{id}Project", arn)
     imported_role = iam.Role.from_role_name(home, f"{id}Role", role_name)
+    # What the pipeline's stack grants the role (verifying with its signing key) is a policy attached to it alone.
+    acknowledge_role_policies(imported_role)
     return imported_project, imported_role
 
 
