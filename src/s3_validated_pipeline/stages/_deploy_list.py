@@ -43,7 +43,7 @@ def deploy_problems(
             Problem(
                 "deploy",
                 Shown(f"{kind}(name={deploy.name!r}, ...)"),
-                f"Pass a list, even for one: deploy=[{kind}(name={deploy.name!r}, ...)].",
+                f"Pass a list of targets, even for one: deploy=[{kind}(name={deploy.name!r}, ...)].",
             )
         ]
     if isinstance(deploy, str) or not isinstance(deploy, Sequence):
