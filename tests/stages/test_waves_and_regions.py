@@ -254,3 +254,11 @@ def test_a_wave_settles_as_one_stage_and_names_each_target() -> None:
     # AND the CloudFormation target plans and executes its change set in one build (nobody reviews in between)
     two = view.action("DeployProd", "Two")["Configuration"]["EnvironmentVariables"]
     assert '"name":"S3VP_MODE","type":"PLAINTEXT","value":"deploy"' in json.dumps(two).replace('\\"', '"')
+
+
+def test_the_scale_limit_check_covers_the_support_stack() -> None:
+    # GIVEN the multi_region example's stack in eu-west-1
+    support = synthesized_example_stacks("multi_region")[1].stack
+    # THEN it holds the scale-limit check, which names the pipeline's store there among what to move
+    check = support.node.find_child("S3ValidatedPipelineScaleLimits")
+    assert check.scale.holders == {"RegionStore": ["MultiRegionPipeline-support-eu-west-1/Pipeline"]}  # type: ignore[attr-defined]
