@@ -262,3 +262,46 @@ def test_the_scale_limit_check_covers_the_support_stack() -> None:
     # THEN it holds the scale-limit check, which names the pipeline's store there among what to move
     check = support.node.find_child("S3ValidatedPipelineScaleLimits")
     assert check.scale.holders == {"RegionStore": ["MultiRegionPipeline-support-eu-west-1/Pipeline"]}  # type: ignore[attr-defined]
+
+
+def test_a_reviewed_target_in_another_region_and_account_runs_its_change_set_there() -> None:
+    # GIVEN a target in another account and Region, with an approval in front of its change set
+    app = cdk.App()
+    stack = cdk.Stack(app, "Reviewed", env=ENV)
+    target = DeployTarget(
+        name="ProdEU",
+        account="222222222222",
+        region=EU,
+        cloudformation=CFN,
+        approval=ApprovalOptions(),
+        deployment_role_arn="arn:aws:iam::222222222222:role/deployer",
+    )
+    pipeline = _pipeline(stack, [target])
+    [support] = [s for s in app.node.children if isinstance(s, cdk.Stack) and s is not stack]
+    home, there = (View(cdk.assertions.Template.from_stack(s).to_json()) for s in (stack, support))
+    # THEN the change set is planned and executed in eu-west-1, by the one project of that Region's stack
+    project = _resource(there, "AWS::CodeBuild::Project")["Name"]
+    for stage, name in (("DeployProdEUChangeSet", "ChangeSet"), ("DeployProdEU", "Deploy")):
+        action = home.action(stage, name)
+        assert (action.get("Region"), action["Configuration"]["ProjectName"]) == (EU, project)
+    assert list(home.stages).index("ApproveProdEU") == list(home.stages).index("DeployProdEUChangeSet") + 1
+    # AND its role may assume the target account's bootstrap roles of that Region, and no others
+    statements = [
+        s
+        for p in there.of_type("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "sts:AssumeRole"
+    ]
+    assert statements == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Resource": [
+                "arn:aws:iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1",
+                "arn:aws:iam::222222222222:role/cdk-hnb659fds-file-publishing-role-222222222222-eu-west-1",
+            ],
+        }
+    ]
+    # AND the pipeline reports the target's Region; its project is not among the stages watched in us-east-1
+    assert pipeline.deploy_stages["ProdEU"].region == EU
+    assert "DeployProdEU" not in pipeline.stages
