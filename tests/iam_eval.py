@@ -32,6 +32,7 @@ gives every role of an app as a ``Caller``, the roles its templates import by na
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -635,7 +636,10 @@ def callers_in(resolver: Resolver) -> dict[str, Caller]:
                     imported.setdefault(arn, []).extend(statements_of(document))
     for arn, statements in imported.items():
         if arn in found:
-            raise ValueError(f"{arn} is both defined and imported by name: which policies are its?")
+            # Defined in one stack and given a policy by name in another (a project in another Region, verified with
+            # the pipeline's key): IAM applies every policy attached to the role.
+            found[arn] = dataclasses.replace(found[arn], identity=(*found[arn].identity, *statements))
+            continue
         found[arn] = Caller(account=arn.split(":")[4], arn=arn, identity=tuple(statements))
     return found
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/project/test_api_docs.py keep
     from .stages import ApprovalOptions as ApprovalOptions
     from .stages import CloudFormationDeployment as CloudFormationDeployment
     from .stages import DeployTarget as DeployTarget
+    from .stages import DeployWave as DeployWave
     from .stages import StageOptions as StageOptions
     from .stages import TestStageOptions as TestStageOptions
     from .validate import PackageCheckOptions as PackageCheckOptions
@@ -48,6 +49,7 @@ _MODULES = {
     "TestStageOptions": "stages",
     "StageOptions": "stages",
     "DeployTarget": "stages",
+    "DeployWave": "stages",
     "CloudFormationDeployment": "stages",
     "ApprovalOptions": "stages",
     "OperationsOptions": "operations",

@@ -79,12 +79,19 @@ rolled back, so that the evidence of a replacement outlives the execution it tou
 
 
 def new_artifact_bucket(
-    scope: Construct, id: str, *, key: kms.IKey, access_log_bucket: s3.IBucket, retention_days: int
+    scope: Construct,
+    id: str,
+    *,
+    key: kms.IKey,
+    access_log_bucket: s3.IBucket,
+    retention_days: int,
+    bucket_name: str | None = None,
 ) -> s3.Bucket:
     """Define the pipeline's artifact store: KMS-encrypted with ``key``, private, TLS-only, access-logged."""
     bucket = private_bucket(
         scope,
         id,
+        bucket_name=bucket_name,
         encryption=s3.BucketEncryption.KMS,
         encryption_key=key,
         bucket_key_enabled=True,

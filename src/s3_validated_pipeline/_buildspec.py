@@ -184,15 +184,17 @@ signing key, so it refuses an artifact whose provenance is another execution's o
 _PIPELINE = '"${CODEBUILD_INITIATOR#codepipeline/}"'  # CodeBuild names the pipeline that started the build
 
 
-def verify_provenance() -> str:
+def verify_provenance(key_region: str | None = None) -> str:
     """Refuse the artifact unless its signed provenance is this execution's, of this pipeline, naming exactly the
-    files received; then ask KMS whether the pipeline's key signed it."""
+    files received; then ask KMS whether the pipeline's key signed it (in ``key_region``, for a build in another
+    Region than the key's)."""
+    region = f" --region {shlex.quote(key_region)}" if key_region else ""
     return "\n".join(
         [
             # One shell runs these lines: without `|| exit`, a refused provenance would leave the verdict to KMS.
             f'python3 {WORK_DIR}/check.py provenance . --pipeline {_PIPELINE} --invocation-id "$S3VP_EXECUTION_ID" '
             f"--digest-out {WORK_DIR}/provenance.sha256 --signature-out {WORK_DIR}/provenance.sig || exit",
-            'if [ "$(aws kms verify --key-id "$S3VP_SIGNING_KEY_ARN" --message-type DIGEST '
+            f'if [ "$(aws kms verify{region} --key-id "$S3VP_SIGNING_KEY_ARN" --message-type DIGEST '
             f"--signing-algorithm ECDSA_SHA_256 --message fileb://{WORK_DIR}/provenance.sha256 "
             f'--signature fileb://{WORK_DIR}/provenance.sig --query SignatureValid --output text)" != True ]; then',
             '  echo "The provenance is not signed by this pipeline\'s key ($S3VP_SIGNING_KEY_ARN); nothing runs." >&2',
@@ -310,11 +312,13 @@ def verified_buildspec(
     reports: Mapping[str, Any] | None = None,
     artifact_files: Sequence[str] = (),
     exported_variables: Sequence[str] = (),
+    signing_key_region: str | None = None,
 ) -> dict[str, Any]:
     """Return the buildspec of a stage after validation: verify the manifest, then run ``commands`` (if any).
 
     ``reports`` is the buildspec's reports section (report group ARN to files); ``artifact_files`` what the stage
-    keeps as its output artifact; ``exported_variables`` the environment variables the action exports.
+    keeps as its output artifact; ``exported_variables`` the environment variables the action exports;
+    ``signing_key_region`` the signing key's Region, for a stage that runs in another one.
     """
     env: dict[str, Any] = {"shell": "bash"}
     if exported_variables:
@@ -326,7 +330,7 @@ def verified_buildspec(
             **_install(runtime_versions),
             "pre_build": {
                 "on-failure": "ABORT",
-                "commands": [fetch_checker(), verify_manifest(), verify_provenance()],
+                "commands": [fetch_checker(), verify_manifest(), verify_provenance(signing_key_region)],
             },
             # A stage that only verifies (before a CloudFormation deployment) has no build phase.
             **({"build": {"on-failure": "ABORT", "commands": list(commands)}} if commands else {}),

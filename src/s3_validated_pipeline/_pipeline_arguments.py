@@ -22,7 +22,7 @@ from ._inputs import (
 from ._logs import retention_problems
 from ._warnings import NO_UPLOADER, OBJECT_KEY_NOT_ZIP, SUPERSEDED_EXECUTION_MODE
 from .build_network import network_problems
-from .errors import Problem, Shown, raise_if_any, unresolved, wrong_enum, wrong_type
+from .errors import Problem, raise_if_any, unresolved, wrong_enum, wrong_type
 from .foundation import PipelineFoundation
 from .foundation.construct import environment_problems, pipeline_name_on
 from .operations import OperationsOptions
@@ -30,7 +30,8 @@ from .operations.options import same_options
 from .source import SourceBucketOptions
 from .source.options import object_key_problems
 from .source.trigger import TriggerMode, trigger_mode_problems
-from .stages import DeployTarget, StageOptions, TestStageOptions
+from .stages import DeployTarget, DeployWave, StageOptions, TestStageOptions
+from .stages._deploy_list import deploy_problems
 from .validate import ValidationOptions
 
 DEFAULT_OPERATIONS = OperationsOptions()
@@ -95,7 +96,7 @@ def checked_name(
     trigger_mode: TriggerMode,
     trigger_reserved_concurrency: int | None,
     test: TestStageOptions | None,
-    deploy: Sequence[DeployTarget],
+    deploy: Sequence[DeployTarget | DeployWave],
     operations: OperationsOptions | None,
     outputs: bool,
     build_network: object,
@@ -129,7 +130,14 @@ def checked_name(
         *options_problems("operations", operations, OperationsOptions, "OperationsOptions()", optional=True),
         *bool_problems("outputs", outputs),
         *network_problems("build_network", build_network),
-        *deploy_targets_problems(deploy, execution_mode, stack.region, stack.account),
+        *deploy_problems(
+            deploy,
+            execution_mode,
+            stack.region,
+            stack.account,
+            on_foundation=isinstance(foundation, PipelineFoundation),
+            build_network=build_network,
+        ),
     ]
     raise_if_any(found)
     return name
@@ -302,82 +310,3 @@ def foundation_problems(
         )
     name, name_problems = pipeline_name_on(foundation, pipeline.node.id, pipeline_name)
     return name, [*found, *name_problems, *environment_problems(foundation, pipeline)]
-
-
-def deploy_targets_problems(
-    deploy: Sequence[DeployTarget],
-    execution_mode: codepipeline.ExecutionMode,
-    pipeline_region: str,
-    pipeline_account: str | None = None,
-) -> list[Problem]:
-    """Problems with the list of targets as a whole, and with each target in this pipeline."""
-    if isinstance(deploy, DeployTarget):
-        return [
-            Problem(
-                "deploy",
-                Shown(f"DeployTarget(name={deploy.name!r}, ...)"),
-                f"Pass a list of targets, even for one: deploy=[DeployTarget(name={deploy.name!r}, ...)].",
-            )
-        ]
-    if isinstance(deploy, str) or not isinstance(deploy, Sequence):
-        return [
-            wrong_type("deploy", deploy, "a list of DeployTarget", "[DeployTarget(name='Staging', commands=[...])]")
-        ]
-    found: list[Problem] = []
-    names: set[str] = set()
-    for index, target in enumerate(deploy):
-        argument = f"deploy[{index}]"
-        if not isinstance(target, DeployTarget):
-            found.append(wrong_type(argument, target, "a DeployTarget", "DeployTarget(name='Staging', commands=[...])"))
-            continue
-        found.extend(target.problems(argument))
-        if target.name in names:
-            found.append(Problem(f"{argument}.name", target.name, "Each target needs its own name."))
-        names.add(target.name)
-        if target.rollback_on_failure and execution_mode == codepipeline.ExecutionMode.PARALLEL:
-            found.append(
-                Problem(
-                    f"{argument}.rollback_on_failure",
-                    True,
-                    "CodePipeline cannot roll back stages in PARALLEL execution mode: use QUEUED (the default) or "
-                    "set rollback_on_failure=False.",
-                )
-            )
-        watched = target.alarms if isinstance(target.alarms, Sequence) else ()
-        if watched and execution_mode == codepipeline.ExecutionMode.PARALLEL:
-            found.append(
-                Problem(
-                    f"{argument}.alarms",
-                    f"{len(watched)} alarm(s)",
-                    "An alarm in ALARM rolls the stage back, which CodePipeline cannot do in PARALLEL execution mode: "
-                    "use QUEUED (the default) or leave alarms out.",
-                )
-            )
-        found.extend(_account_problems(argument, target, pipeline_account))
-        if target.region is not None and not unresolved(target.region) and target.region != pipeline_region:
-            found.append(
-                Problem(
-                    f"{argument}.region",
-                    target.region,
-                    "Deploying to another Region than the pipeline's is not supported yet: deploy from a pipeline "
-                    "in that Region, or leave region out. (An environment-agnostic stack has no Region to compare.)",
-                )
-            )
-    return found
-
-
-def _account_problems(argument: str, target: DeployTarget, pipeline_account: str | None) -> list[Problem]:
-    """A target given an account needs the pipeline's own account to be known, to tell whether it is another one."""
-    account: object = target.account
-    if account is None or unresolved(account) or pipeline_account is None or not unresolved(pipeline_account):
-        return []
-    return [
-        Problem(
-            f"{argument}.account",
-            account,
-            "The pipeline's stack has no explicit account, so a target in another account cannot be reached "
-            "(its bootstrap roles and the artifact store's policies name both accounts): give the stack "
-            "env=cdk.Environment(account='111111111111', region='eu-west-1'), or leave account out to deploy to "
-            "the pipeline's own account.",
-        )
-    ]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import cast
 
-from aws_cdk import Aspects, CfnOutput, CfnResource, RemovalPolicy
+from aws_cdk import Aspects, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -24,6 +23,7 @@ from ._build_project import EnvironmentWarnings, StageResources, action_variable
 from ._compliance import acknowledge_cdk_grants
 from ._keys import new_key, new_log_key
 from ._names import ATTESTED, SOURCE, VALIDATE, VALIDATED
+from ._outputs import add_outputs
 from ._pipeline_arguments import (
     DEFAULT_OPERATIONS,
     NoUploaderCheck,
@@ -36,7 +36,7 @@ from ._scale_limits import check_scale_limits
 from ._warnings import EXISTING_SOURCE_BUCKET
 from .build_environment import DEFAULT_ENVIRONMENT
 from .build_network import BuildNetwork
-from .errors import raise_if_any, unresolved
+from .errors import raise_if_any
 from .foundation import PipelineFoundation
 from .foundation.construct import artifact_store_for, isolate_member
 from .foundation.member import MemberOperations, adopt_project, bound_to_own_objects
@@ -44,12 +44,15 @@ from .operations import OperationsOptions, PipelineOperations
 from .source import SourceBucket, SourceBucketOptions, TriggerMode, UploadTrigger
 from .source.bucket import grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
-from .stages import DeployStage, DeployTarget, StageOptions, TestStageOptions
+from .stages import DeployStage, DeployTarget, DeployWave, StageOptions, TestStageOptions
 from .stages._context import StageContext
+from .stages._deploy_list import other_regions
+from .stages._regions import artifact_stores, region_stores
 from .stages.approval import APPROVAL_TOPIC_ID
 from .stages.build import VerifiedProject
 from .stages.deploy import add_deploy_stage
 from .stages.test import add_test_stage
+from .stages.wave import add_deploy_wave
 from .validate import ValidationOptions
 from .validate.attest import AttestProject
 from .validate.project import ValidationProject, grant_source_read
@@ -90,7 +93,8 @@ class ValidatedS3Pipeline(Construct):
             (``TriggerMode.FUNCTION`` only; anything else with ``DIRECT`` is an error). Default: 5. ``None`` for
             accounts whose Lambda concurrency limit is too low to reserve any; adds a warning.
         test: run tests on the validated artifact before any deployment. Default: no test stage.
-        deploy: target environments, deployed in order after the tests. Default: none.
+        deploy: target environments (``DeployTarget``) and waves of them deployed at once (``DeployWave``), in order
+            after the tests; a target in another Region gets an artifact store there (docs/stages.md). Default: none.
         operations: notifications, alarms, a dashboard, execution history and an optional CloudTrail trail; each
             part can be turned off in ``OperationsOptions``. Default: ``OperationsOptions()``; ``None`` for none.
         outputs: add stack outputs, defined on this construct so each pipeline has its own: ``SourceBucketName``,
@@ -137,7 +141,7 @@ class ValidatedS3Pipeline(Construct):
         trigger_mode: TriggerMode = TriggerMode.DIRECT,
         trigger_reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY,
         test: TestStageOptions | None = None,
-        deploy: Sequence[DeployTarget] = (),
+        deploy: Sequence[DeployTarget | DeployWave] = (),
         operations: OperationsOptions | None = DEFAULT_OPERATIONS,
         outputs: bool = True,
         foundation: PipelineFoundation | None = None,
@@ -178,6 +182,9 @@ class ValidatedS3Pipeline(Construct):
             self._use_foundation(self.foundation)
         else:
             self._define_keys_and_buckets(source_bucket, source_bucket_options, artifact_retention_days or 365)
+        regions = other_regions(deploy, Stack.of(self).region)
+        self.region_stores = region_stores(self, regions, artifact_retention_days or 365)
+        """The artifact store and keys in each other Region a target deploys in, by Region (see docs/stages.md)."""
 
         self.validated_artifact = codepipeline.Artifact(VALIDATED)
         """What the validate stage produces: the package's files and the records in ``.validated/``."""
@@ -197,36 +204,10 @@ class ValidatedS3Pipeline(Construct):
             self.operations.announce_signing_key_changes(self.attest.signing_key)
         environment_warnings.release()
         if outputs:
-            self._add_outputs()
+            add_outputs(self)
         self._uploader_granted = bool(source_bucket_options and source_bucket_options.uploaders)
         if self._created_source is not None:  # an existing bucket's policy is its owner's, who grants uploads there
             Aspects.of(self).add(NoUploaderCheck(self, lambda: self._uploader_granted))
-
-    def _add_outputs(self) -> None:
-        """Stack outputs with what an uploader needs, defined on this construct (unique per pipeline)."""
-        bucket, key = self.source_bucket.bucket_name, self.object_key
-        quoted = key if unresolved(key) else shlex.quote(key)
-        command = f"aws s3 cp package.zip s3://{bucket}/{quoted}"
-        CfnOutput(self, "SourceBucketName", value=bucket, description="The bucket developers upload packages to.")
-        CfnOutput(self, "ObjectKey", value=key, description="The key to upload to; each upload starts one execution.")
-        if self.source_key is not None:
-            CfnOutput(self, "SourceKeyArn", value=self.source_key.key_arn, description="The key uploads must use.")
-            command += f" --sse aws:kms --sse-kms-key-id {self.source_key.key_arn}"
-        CfnOutput(self, "PipelineName", value=self.pipeline.pipeline_name, description="The validating pipeline.")
-        signing_key = self.attest.signing_key.key_arn
-        CfnOutput(self, "SigningKeyArn", value=signing_key, description="The key Attest signs provenance with.")
-        CfnOutput(
-            self,
-            "DeadLetterQueueUrl",
-            value=self.trigger.dead_letter_queue.queue_url,
-            description="Where an upload that could not start the pipeline waits; s3vp redrive starts it again.",
-        )
-        CfnOutput(
-            self,
-            "UploadCommand",
-            value=f"{command} --checksum-algorithm SHA256",
-            description="Uploads package.zip, encrypted with the source bucket's key, to be validated.",
-        )
 
     def _define_keys_and_buckets(
         self, source_bucket: s3.IBucket | None, options: SourceBucketOptions | None, artifact_retention_days: int
@@ -304,7 +285,7 @@ class ValidatedS3Pipeline(Construct):
     def _add_later_stages(
         self,
         test: TestStageOptions | None,
-        deploy: Sequence[DeployTarget],
+        deploy: Sequence[DeployTarget | DeployWave],
         log_retention_days: int,
     ) -> None:
         """The stages after validation, in order: Test, then each target's approval and deployment."""
@@ -320,15 +301,22 @@ class ValidatedS3Pipeline(Construct):
             source_version=self.source_action.variables.version_id,
             attest=self.attest,
             build_network=self._build_network,
+            stores=self.region_stores,
+            home=self,
         )
         tested = add_test_stage(self._context, test, DEFAULT_ENVIRONMENT) if test is not None else None
         self.test_report_group = tested.report_group if tested is not None else None
         if tested is not None:
             self.stages["Test"] = tested.project.resources
         self.deploy_stages = {}
-        for target in deploy:
-            self.deploy_stages[target.name] = add_deploy_stage(self._context, target, DEFAULT_ENVIRONMENT)
-            self.stages[f"Deploy{target.name}"] = self.deploy_stages[target.name].resources
+        for item in deploy:
+            if isinstance(item, DeployWave):
+                built = add_deploy_wave(self._context, item, DEFAULT_ENVIRONMENT)
+            else:
+                built = (add_deploy_stage(self._context, item, DEFAULT_ENVIRONMENT),)
+            self.deploy_stages.update((stage.name, stage) for stage in built)
+            # A project in another Region is watched there, not by this Region's alarms and dashboard.
+            self.stages.update((f"Deploy{s.name}", s.resources) for s in built if s.region is None)
 
     def _trigger(self, mode: TriggerMode, log_retention_days: int, reserved_concurrency: int | None) -> UploadTrigger:
         """Each upload of the watched key starts one execution, pinned to the uploaded version."""
@@ -430,7 +418,7 @@ class ValidatedS3Pipeline(Construct):
             pipeline_name=pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=execution_mode,
-            artifact_bucket=self._artifact_store,
+            **artifact_stores(self._artifact_store, self.region_stores, Stack.of(self).region),  # type: ignore[arg-type]
             # A deployment of a changed pipeline must leave running executions alone.
             restart_execution_on_update=False,
             stages=[
@@ -441,6 +429,8 @@ class ValidatedS3Pipeline(Construct):
         """The CodePipeline (V2)."""
         # CDK's grants to the pipeline role and its action roles, all below the pipeline construct.
         acknowledge_cdk_grants(self.pipeline, objects_of=[self._artifact_objects])
+        for store in self.region_stores.values():
+            store.grant_artifacts(self.pipeline.role)
 
         return validation_project
 

@@ -23,7 +23,9 @@ class FakeSession:
         self.clients = dict(clients or {})
         self.others = others
 
-    def client(self, name: str) -> Any:
+    def client(self, name: str, region_name: str | None = None) -> Any:
+        """The test's client for ``name``; in another Region, the one given as ``<name>@<region>``."""
+        name = f"{name}@{region_name}" if region_name else name
         if name in self.clients:
             return self.clients[name]
         assert self.others is not None, f"the test gave the session no {name} client"

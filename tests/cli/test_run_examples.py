@@ -45,7 +45,14 @@ pytestmark = pytest.mark.skipif(
     "as on the CodeBuild images",
 )
 
-SUCCEEDED, FAILED, SKIPPED, STOPPED, NOT_RUN = "Succeeded", "Failed", "Skipped", "Stopped", "Didn't run"
+SUCCEEDED, FAILED, SKIPPED, STOPPED, APPROVED, NOT_RUN = (
+    "Succeeded",
+    "Failed",
+    "Skipped",
+    "Stopped",
+    "Approved",
+    "Didn't run",
+)
 _STAGE_LINE = re.compile(r"^  [✓✗■ -] (\S+) +(Succeeded|Failed|Skipped|Stopped|Approved|Didn't run)\b", re.MULTILINE)
 NPMRC = "offline=true\naudit=false\nfund=false\nupdate-notifier=false\n"
 """No registry: npm fails (ENOTCACHED) instead of downloading, and makes no audit or update-check request."""
@@ -197,7 +204,26 @@ FLEET = Example(
     failing_tests=npm_package({"build": BUILD_OK, "test": TEST_FAILS}),
     runtimes={"nodejs": "22"},
 )
-EXAMPLES = [MINIMAL, CROSS_ACCOUNT, FLEET]
+MULTI_REGION = Example(
+    name="multi_region",
+    pipeline=None,
+    good=cdk_app_package(CDK_APP_OK),
+    broken_build=cdk_app_package(CDK_APP_FAILS),
+    broken_says="Error: App: the bucket name is not valid",
+    good_stages={
+        "Source": SUCCEEDED,
+        "Validate": SUCCEEDED,
+        "DeployStaging": SKIPPED,
+        "ApproveProduction": STOPPED,
+        "DeployProduction": NOT_RUN,
+    },
+    built="cdk.out/App.template.json",
+    skipped_would_run=(
+        "deployment, would run: npx --no-install cdk deploy --all --require-approval never --context stage=staging",
+    ),
+    runtimes={"nodejs": "22"},
+)
+EXAMPLES = [MINIMAL, CROSS_ACCOUNT, FLEET, MULTI_REGION]
 
 
 @cache
@@ -378,6 +404,25 @@ def test_failing_tests_fail_the_test_stage_and_no_deployment_runs(example: Examp
     text = log.read_text()
     assert "Manifest verified" in text
     assert "1 test failed: greets by name" in text
+
+
+# --- a wave, with a target in another Region ------------------------------------------------------------------------
+
+
+@pytest.mark.xdist_group("example-multi_region")
+def test_a_wave_shows_each_target_skipped_with_what_it_would_run_and_where(tmp_path: Path) -> None:
+    # GIVEN the multi_region example  WHEN a good package runs past the wave's approval
+    run = s3vp_run(MULTI_REGION, tmp_path, MULTI_REGION.good, "--approve")
+    # THEN the wave's stage is skipped, each of its targets shown by name with what it would run; ProdEU in its
+    # Region, with the change set its project in eu-west-1 would make
+    assert run.result.exit_code == 0, run.output
+    assert (run.stages["ApproveProduction"], run.stages["DeployProduction"]) == (APPROVED, SKIPPED), run.output
+    us = "ProdUS: deployment, would run: npx --no-install cdk deploy --all --require-approval never --context stage=pro"
+    eu = "ProdEU: deployment in eu-west-1, would run: # The change set of $S3VP_STACK ($S3VP_MODE): made from the"
+    assert us in run.output, run.output
+    assert eu in run.output, run.output
+    # AND nothing of the wave ran here
+    assert not run.logs("DeployProduction")
 
 
 # --- choosing one of the fleet's pipelines -------------------------------------------------------------------------

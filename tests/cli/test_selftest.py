@@ -922,14 +922,50 @@ def test_a_canary_the_bucket_policy_keeps_is_left_marked_naming_the_lifecycle_ru
     assert code == 0, [c for c in document["checks"] if c["status"] != "passed"]
     assert cleanup["status"] == "skipped"
     assert (
-        f"version {aws.uploads[0]} is left in place, marked by its metadata and tag s3vp-selftest=canary"
-        in cleanup["message"]
+        f"version {aws.uploads[0]} is left in place, marked by its metadata s3vp-selftest=canary" in cleanup["message"]
     )
     assert (
         "the bucket's lifecycle rule Replaced deletes it 90 days after the next upload replaces it"
         in cleanup["message"]
     )
     assert len(aws.s3.list_object_versions(Bucket=aws.bucket)["Versions"]) == 1
+
+
+def test_a_canary_left_in_place_names_the_rule_that_expires_rejected_versions(aws: Aws) -> None:
+    # GIVEN the construct's two rules: replaced uploads after 90 days, versions tagged rejected after 7
+    aws.s3.put_bucket_lifecycle_configuration(
+        Bucket=aws.bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "Replaced",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+                },
+                {
+                    "ID": "ExpireRejectedUploads",
+                    "Status": "Enabled",
+                    "Filter": {"Tag": {"Key": "s3vp-verdict", "Value": "rejected"}},
+                    "Expiration": {"Days": 7},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+                },
+            ]
+        },
+    )
+    deny(aws.s3, "DeleteObject")
+    aws.expect_reads(canary=True)
+    aws.on_upload = refused_as_expected(aws)
+    # WHEN the canary is refused and cannot be deleted
+    code, document = selftest()
+    cleanup = checks(document)["canary-cleanup"]
+    # THEN the report names the rule for rejected versions, not the one for any replaced upload
+    assert (code, cleanup["status"]) == (0, "skipped")
+    assert (
+        "Validate tags a refused version s3vp-verdict=rejected, and the bucket's lifecycle rule ExpireRejectedUploads "
+        "deletes such a version within 14 days" in cleanup["message"]
+    )
+    assert "90 days" not in cleanup["message"]
 
 
 # ------------------------------------------------------------------------------------------------------------------

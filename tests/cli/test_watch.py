@@ -501,3 +501,66 @@ def test_json_gives_the_provenance_of_the_attest_action_only(aws: Aws) -> None:
     assert code == 0
     provenance = {a["action"]: a["provenance"] for a in json.loads(out)["actions"]}
     assert provenance == {"Source": None, "Validate": None, "Attest": f"s3://{ARTIFACT_BUCKET}/{ATTESTED_KEY}"}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# A wave: parallel actions of one stage, one of them in another Region
+
+US_BUILD = "prod-us:0f1e2d3c-aaaa-bbbb-cccc-000000000002"
+EU_BUILD = "prod-eu:0f1e2d3c-aaaa-bbbb-cccc-000000000003"
+OTHER_REGION = "us-east-1"
+
+
+def wave_action(
+    target: str, status: str, build: str, region: str, *, summary_text: str | None = None
+) -> dict[str, Any]:
+    detail = action("exec-1", "DeployProduction", status, seconds=30, offset=10, build=build, summary_text=summary_text)
+    detail["actionName"] = target
+    detail["actionExecutionId"] = f"exec-1-{target}"
+    group, stream = f"/aws/codebuild/{target}", build.split(":")[1]
+    detail["output"]["executionResult"]["logStreamARN"] = (
+        f"arn:aws:logs:{region}:111111111111:log-group:{group}:log-stream:{stream}"
+    )
+    return detail
+
+
+def test_a_wave_follows_each_target_and_reads_a_log_in_another_region_naming_its_target(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a wave whose two targets build at once: ProdUS's log in the pipeline's Region, ProdEU's in another
+    other_logs = boto3.client("logs", **{**CREDENTIALS, "region_name": OTHER_REGION})
+    for client, target, build in ((aws.logs, "ProdUS", US_BUILD), (other_logs, "ProdEU", EU_BUILD)):
+        client.create_log_group(logGroupName=f"/aws/codebuild/{target}")
+        client.create_log_stream(logGroupName=f"/aws/codebuild/{target}", logStreamName=build.split(":")[1])
+        client.put_log_events(
+            logGroupName=f"/aws/codebuild/{target}",
+            logStreamName=build.split(":")[1],
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": f"deploying {target}\n"}],
+        )
+    clients = {"codepipeline": aws.pipeline.client, "codebuild": aws.build.client, "logs": aws.logs}
+    use_session(monkeypatch, FakeSession({**clients, f"logs@{OTHER_REGION}": other_logs}))
+    p = aws.pipeline
+    expect_list(p, [summary("exec-1", "InProgress", VERSION)])
+    expect_execution(p, "exec-1", "InProgress")
+    expect_state(p, "exec-1", {"Source": "Succeeded"})
+    running = [
+        wave_action("ProdUS", "InProgress", US_BUILD, REGION),
+        wave_action("ProdEU", "InProgress", EU_BUILD, OTHER_REGION),
+    ]
+    expect_actions(p, "exec-1", [source_done("exec-1"), *running])
+    # WHEN ProdEU fails and fails the wave
+    expect_execution(p, "exec-1", "Failed", "Stage DeployProduction failed")
+    expect_state(p, "exec-1", {"Source": "Succeeded"})
+    failed = wave_action("ProdEU", "Failed", EU_BUILD, OTHER_REGION, summary_text="Build terminated with state: FAILED")
+    expect_actions(p, "exec-1", [source_done("exec-1"), wave_action("ProdUS", "Succeeded", US_BUILD, REGION), failed])
+    code, out, _ = run("watch", "--pipeline", PIPELINE, "--version-id", VERSION)
+    # THEN both targets are followed by name, each log line names its target, ProdEU's read in its own Region
+    assert code == 1
+    lines = out.splitlines()
+    assert f"  DeployProduction/ProdUS: InProgress (build {US_BUILD})" in lines
+    assert f"  DeployProduction/ProdEU: InProgress (build {EU_BUILD})" in lines
+    assert "    ProdUS | deploying ProdUS" in lines
+    assert "    ProdEU | deploying ProdEU" in lines
+    # AND the failure names the target that failed
+    assert "  DeployProduction/ProdEU: Failed after 30s" in lines
+    assert "DeployProduction/ProdEU failed: Build terminated with state: FAILED" in lines

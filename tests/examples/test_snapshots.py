@@ -33,7 +33,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 def test_examples_are_found() -> None:
-    assert EXAMPLE_NAMES == ["cross_account", "fleet", "minimal", "seed_pipeline", "vpc_builds"]
+    assert EXAMPLE_NAMES == ["cross_account", "fleet", "minimal", "multi_region", "seed_pipeline", "vpc_builds"]
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from typing import Any
 
@@ -115,6 +115,10 @@ S3_TAGGING = Doc(
     "S3: tagging and access control policies",
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-and-policies.html",
 )
+CROSS_REGION = Doc(
+    "CodePipeline: actions in another Region",
+    "https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-create-cross-region.html",
+)
 KMS_SIGN = Doc("KMS: Sign", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html")
 KMS_VERIFY = Doc("KMS: Verify", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html")
 
@@ -129,9 +133,10 @@ OTHER_ACCOUNT = "999999999999"
 
 @dataclass(frozen=True)
 class Target:
-    """Where a deploy target of an example deploys: ``account`` None is the pipeline's own account."""
+    """Where a deploy target of an example deploys: ``account`` (``region``) None is the pipeline's own."""
 
     account: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,10 @@ EXAMPLES = {
     ),
     "fleet": Example(uploaders={f"teams/{team}/source.zip": f"name:{team}-developers" for team in TEAMS}),
     "vpc_builds": Example(uploaders={"source.zip": "name:developers"}),
+    "multi_region": Example(
+        uploaders={"source.zip": "name:developers"},
+        targets={"Staging": Target(), "ProdUS": Target(), "ProdEU": Target(region="eu-west-1")},
+    ),
 }
 IN_A_VPC = ("the project runs in a VPC (BuildNetwork)", {"vpc_builds"})
 """Where every project runs in a VPC: the examples whose pipelines are given a ``BuildNetwork``."""
@@ -264,6 +273,7 @@ class Project:
     logical_id: str
     arn: str
     role: str
+    region: str  # where it runs: the pipeline's Region, or a deploy target's other one
     log_group: str  # the log group's ARN, without ":*"
     checker: str  # the package checker's object ARN
     reports: tuple[str, ...]  # report group ARNs its buildspec writes to
@@ -300,6 +310,15 @@ class Pipeline:
     object_key: str
     source_key: str
     actions: tuple[Action, ...]
+    stores: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Its artifact store (bucket ARN, key ARN) in each other Region an action runs in, by Region."""
+
+    def seen_from(self, region: str) -> Pipeline:
+        """The pipeline as an action in ``region`` sees it: with that Region's artifact store."""
+        if region == self.region:
+            return self
+        bucket, key = self.stores[region]
+        return replace(self, artifact_bucket=bucket, artifact_key=key)
 
     @property
     def source_object(self) -> str:
@@ -461,7 +480,9 @@ class Site:
     def _pipeline(self, stack: str, logical_id: str, properties: Mapping[str, Any]) -> Pipeline:
         account, region = self.resolver.account(stack), self.resolver.region(stack)
         name = self.resolver.reference(stack, logical_id)
-        store = properties["ArtifactStore"]
+        # One store, or one per Region (ArtifactStores) when an action runs in another Region.
+        stores = {item["Region"]: item["ArtifactStore"] for item in properties.get("ArtifactStores", [])}
+        store = properties.get("ArtifactStore") or stores.pop(region)
         actions = tuple(
             self._action(stack, stage["Name"], raw) for stage in properties["Stages"] for raw in stage["Actions"]
         )
@@ -481,7 +502,26 @@ class Site:
             object_key=source.configuration["S3ObjectKey"],
             source_key=self.encryption[source_bucket],
             actions=actions,
+            stores={
+                other: (
+                    f"arn:{PARTITION}:s3:::{self.resolve(stack, item['Location'])}",
+                    self._key_of_alias(self.resolve(stack, item["EncryptionKey"]["Id"])),
+                )
+                for other, item in stores.items()
+            },
         )
+
+    def _key_of_alias(self, arn: str) -> str:
+        """A key's ARN, from an ARN of its alias (how a pipeline names the key of its store in another Region)."""
+        if ":alias/" not in arn:
+            return arn
+        name = arn.split(":", 5)[5]
+        [(stack, logical_id)] = [
+            (stack, _alias_target(properties))
+            for stack, _, properties in self.resources("AWS::KMS::Alias")
+            if properties["AliasName"] == name
+        ]
+        return self.arn(stack, logical_id)
 
     def _action(self, stack: str, stage: str, raw: Mapping[str, Any]) -> Action:
         configuration = self.resolve(stack, raw.get("Configuration", {}))
@@ -496,8 +536,16 @@ class Site:
             variables={v["name"]: str(v["value"]) for v in json.loads(variables)},
             inputs=tuple(a["Name"] for a in raw.get("InputArtifacts", [])),
             outputs=tuple(a["Name"] for a in raw.get("OutputArtifacts", [])),
-            project=self._project(stack, project["Ref"]) if project else None,
+            project=self._project(*self._project_at(stack, project)) if project else None,
         )
+
+    def _project_at(self, stack: str, reference: Any) -> tuple[str, str]:
+        """Where an action's project is: a ``Ref`` in the pipeline's stack, or, for an action in another Region, the
+        project of that Region's stack with the name it is given."""
+        if isinstance(reference, dict):
+            return stack, reference["Ref"]
+        [found] = [(s, i) for s, i, p in self.resources("AWS::CodeBuild::Project") if p.get("Name") == reference]
+        return found
 
     def _project(self, stack: str, logical_id: str) -> Project:
         properties = self.templates[stack]["Resources"][logical_id]["Properties"]
@@ -511,6 +559,7 @@ class Site:
             logical_id=logical_id,
             arn=self.arn(stack, logical_id),
             role=self.resolve(stack, properties["ServiceRole"]),
+            region=region,
             log_group=f"arn:{PARTITION}:logs:{region}:{account}:log-group:{group}",
             checker=f"arn:{PARTITION}:s3:::{variables['CHECKER_BUCKET']}/{variables['CHECKER_KEY']}",
             reports=tuple(buildspec.get("reports", {})),
@@ -522,20 +571,26 @@ class Site:
 
     # --- Deploy targets ----------------------------------------------------------------------------------------
 
-    def target_of(self, pipeline: Pipeline, stage: str) -> tuple[str, str]:
-        """The (account, region) a ``Deploy<name>`` stage deploys to, from the example's ``DeployTarget``s."""
-        names = [name for name in self.declared.targets if stage in (f"Deploy{name}", f"Deploy{name}ChangeSet")]
+    def target_of(self, pipeline: Pipeline, action: Action) -> tuple[str, str]:
+        """The (account, region) a deploy action deploys to, from the example's ``DeployTarget``s: its stage is
+        ``Deploy<name>`` (or ``Deploy<name>ChangeSet``), or, in a wave's stage, it is named after its target."""
+        stage = action.stage
+        names = [
+            name
+            for name in self.declared.targets
+            if stage in (f"Deploy{name}", f"Deploy{name}ChangeSet") or action.name == name
+        ]
         if len(names) != 1:
             raise ValueError(f"examples/{self.example}: stage {stage} is not one of {sorted(self.declared.targets)}")
-        account = self.declared.targets[names[0]].account or pipeline.account
-        return account, pipeline.region
+        target = self.declared.targets[names[0]]
+        return target.account or pipeline.account, target.region or pipeline.region
 
     def _bootstrapped(self) -> list[tuple[str, str]]:
         """Every (account, region) bootstrapped: the pipelines' (their checker is a bootstrap asset) and targets'."""
         return sorted(
             {(pipeline.account, pipeline.region) for pipeline in self.pipelines}
             | {
-                self.target_of(pipeline, action.stage)
+                self.target_of(pipeline, action)
                 for pipeline in self.pipelines
                 for action in pipeline.actions
                 if action.stage.startswith("Deploy")
@@ -570,9 +625,11 @@ def _role_instances(
     found: dict[tuple[str, str], Instance] = {}
     for pipeline in site.pipelines:
         for arn, project, target in pick(pipeline):
+            # A project in another Region works on that Region's copy of the artifacts.
+            seen = pipeline.seen_from(project.region) if project is not None else pipeline
             found.setdefault(
                 (pipeline.arn, arn),
-                Instance(site.caller(arn), _label(pipeline, arn), pipeline, project, target),
+                Instance(site.caller(arn), _label(pipeline, arn), seen, project, target),
             )
     return list(found.values())
 
@@ -583,7 +640,7 @@ def _stage_projects(
     found = []
     for action in pipeline.of("CodeBuild"):
         if action.project is not None and test(action):
-            target = site.target_of(pipeline, action.stage) if action.stage.startswith("Deploy") else None
+            target = site.target_of(pipeline, action) if action.stage.startswith("Deploy") else None
             found.append((action.project.role, action.project, target))
     return found
 
@@ -634,7 +691,7 @@ def _bootstrap_deploy(site: Site) -> list[Instance]:
     for pipeline in site.pipelines:
         for action in pipeline.of("CodeBuild"):
             if _deploy(action, by_change_set=True) and action.variables["S3VP_MODE"] == "deploy":
-                target = site.target_of(pipeline, action.stage)
+                target = site.target_of(pipeline, action)
                 caller = site.bootstrap[target]
                 found.append(
                     Instance(
@@ -1006,7 +1063,12 @@ PRESENT = {
     },
     "vpc_builds": {
         "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "test", "uploader", "build",
-        "verifier", "role", "events", "cloudwatch", "logs", "codebuild", "codepipeline",
+        "verifier", "role", "events", "cloudwatch", "logs", "codebuild", "codepipeline", "broad",
+    },
+    "multi_region": {
+        "trigger", "pipeline", "source", "codebuild-action", "validate", "attest", "deploy-commands",
+        "deploy-cloudformation", "approval", "uploader", "build", "verifier", "role", "bootstrap-deploy", "events",
+        "cloudwatch", "logs", "codebuild", "codepipeline", "broad",
     },
 }  # fmt: skip
 """The principals each example has: a principal missing from its templates (or one found where none is expected)
@@ -1074,6 +1136,22 @@ def _foreign(region: str) -> dict[str, str]:
     return _from(f"arn:{PARTITION}:events:{region}:{OTHER_ACCOUNT}:rule/elsewhere", OTHER_ACCOUNT)
 
 
+def _aliases(site: Site, key: str) -> dict[str, list[str]]:
+    """The request context of a call on ``key``: the aliases pointing at it (``kms:ResourceAliases``)."""
+    names = [
+        properties["AliasName"]
+        for stack, _, properties in site.resources("AWS::KMS::Alias")
+        if site.arn(stack, _alias_target(properties)) == key
+    ]
+    return {"kms:ResourceAliases": names}
+
+
+def _alias_target(alias: Mapping[str, Any]) -> str:
+    """The logical id of the key an alias of the same stack points at (``Ref`` or ``Fn::GetAtt`` of it)."""
+    target = alias["TargetKeyId"]
+    return str(target["Ref"] if "Ref" in target else target["Fn::GetAtt"][0])
+
+
 def _pipeline(instance: Instance) -> Pipeline:
     assert instance.pipeline is not None, instance.label
     return instance.pipeline
@@ -1115,7 +1193,7 @@ def _target_roles(site: Site, instance: Instance, kinds: Iterable[str]) -> list[
 def _other_targets(site: Site, instance: Instance) -> list[str]:
     """The bootstrap roles of the pipeline's other targets that are not this target's (another account or Region)."""
     pipeline = _pipeline(instance)
-    targets = {site.target_of(pipeline, a.stage) for a in pipeline.actions if a.stage.startswith("Deploy")}
+    targets = {site.target_of(pipeline, a) for a in pipeline.actions if a.stage.startswith("Deploy")}
     return [bootstrap_role(kind, *target) for target in sorted(targets - {instance.target}) for kind in BOOTSTRAP_KINDS]
 
 
@@ -1240,6 +1318,40 @@ ENTRIES: tuple[Entry, ...] = (
         lambda site, i: [_pipeline(i).artifact_key],
         "The artifact store is encrypted with the pipeline's artifact key.",
         CODEPIPELINE_ROLE,
+    ),
+    need(
+        PIPELINE,
+        "s3:GetObject s3:PutObject",
+        "its artifacts in the store of each other Region an action runs in",
+        lambda site, i: [
+            f"{bucket}/{_pipeline(i).name[:20]}/Attested/Ab12Cd3" for bucket, _ in _pipeline(i).stores.values()
+        ],
+        "Before an action in another Region, CodePipeline copies its input artifacts to that Region's store.",
+        CROSS_REGION,
+        when=("a target deploys in another Region", {"multi_region"}),
+    ),
+    need(
+        PIPELINE,
+        "kms:Decrypt kms:GenerateDataKey",
+        "each other Region's artifact key, named by its alias",
+        lambda site, i: [Request(key, _aliases(site, key)) for _, key in _pipeline(i).stores.values()],
+        "The copy is encrypted with that Region's artifact key; the pipeline's stack names the key by its alias "
+        "(condition kms:ResourceAliases), as its ARN is in another Region's stack.",
+        CROSS_REGION,
+        when=("a target deploys in another Region", {"multi_region"}),
+    ),
+    must_not(
+        PIPELINE,
+        "kms:Decrypt kms:GenerateDataKey",
+        "any other key of another Region (its log key there, say)",
+        lambda site, i: [
+            Request(key, _aliases(site, key))
+            for key in _keys_but(site, [k for _, k in _pipeline(i).stores.values()])
+            if any(f":kms:{region}:" in key for region in _pipeline(i).stores)
+        ],
+        "The grant on the artifact key of another Region goes by its alias: no other key there is reached.",
+        CROSS_REGION,
+        when=("a target deploys in another Region", {"multi_region"}),
     ),
     need(
         PIPELINE,

@@ -9,6 +9,7 @@ signing key letting another role sign) fails the must-not checks that guard it.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -366,3 +367,22 @@ def test_letting_validate_start_attest_or_pass_its_role_fails_naming_both_calls(
         ("build", "codebuild:StartBuild", project),
         ("role", "iam:PassRole", role),
     }
+
+
+# --- A store in another Region -----------------------------------------------------------------------------------
+
+
+@pytest.mark.xdist_group("example-multi_region")
+def test_the_pipeline_role_reaching_every_key_of_another_region_is_caught() -> None:
+    # GIVEN the multi_region example whose pipeline role uses the keys of eu-west-1 without naming the alias
+    def change(site: plan.Site, templates: Templates) -> None:
+        for document in role_policies(site, templates, the(site, plan.PIPELINE).caller.arn):
+            for statement in document["Statement"]:
+                if "kms:eu-west-1" in json.dumps(statement.get("Resource")):
+                    del statement["Condition"]
+
+    site = mutated("multi_region", change)
+    # THEN the plan fails on the other keys of that Region: the log key there, for both calls
+    [(stack, log_key)] = [(s, k) for s, k, _ in site.resources("AWS::KMS::Key") if "LogKey" in k and "support" in s]
+    key = site.arn(stack, log_key)
+    assert calls(site) == {("pipeline", "kms:Decrypt", key), ("pipeline", "kms:GenerateDataKey", key)}

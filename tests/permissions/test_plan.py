@@ -65,9 +65,11 @@ def test_every_entry_is_evaluated_in_some_example_and_names_its_source() -> None
 
 
 @pytest.mark.xdist_group("example-cross_account")
-def test_cloudformation_targets_deploy_through_the_declared_targets_bootstrap_roles() -> None:
-    # GIVEN the cross-account example's CloudFormation targets, as the template configures their actions
-    example = site("cross_account")
+@pytest.mark.parametrize("name", ["cross_account", "multi_region"])
+def test_cloudformation_targets_deploy_through_the_declared_targets_bootstrap_roles(name: str) -> None:
+    # GIVEN an example's CloudFormation targets (in other accounts; in another Region), as the template configures
+    # their actions
+    example = site(name)
     variables = [
         (pipeline, action)
         for pipeline in example.pipelines
@@ -76,8 +78,8 @@ def test_cloudformation_targets_deploy_through_the_declared_targets_bootstrap_ro
     ]
     assert variables
     for pipeline, action in variables:
-        account, region = example.target_of(pipeline, action.stage)
-        # THEN each deploys through the bootstrap roles of the account its DeployTarget names
+        account, region = example.target_of(pipeline, action)
+        # THEN each deploys through the bootstrap roles of the account and Region its DeployTarget names
         assert action.variables["S3VP_DEPLOY_ROLE_ARN"] == plan.bootstrap_role("deploy", account, region)
         assert action.variables["S3VP_FILE_ROLE_ARN"] == plan.bootstrap_role("file-publishing", account, region)
         assert action.variables["S3VP_EXECUTION_ROLE_ARN"] == plan.bootstrap_role("cfn-exec", account, region)

@@ -679,7 +679,7 @@ INVALID: dict[str, tuple[Any, str]] = {
     "duplicate target names": (lambda s: {"deploy": [_target(), _target()]}, "deploy[1].name"),
     "short account id": (lambda s: {"deploy": [_target(account="12345")]}, "deploy[0].account"),
     "account id with letters": (lambda s: {"deploy": [_target(account="12345678901a")]}, "deploy[0].account"),
-    "another region": (lambda s: {"deploy": [_target(region="us-east-1")]}, "deploy[0].region"),
+    "a region that is no Region code": (lambda s: {"deploy": [_target(region="Europe")]}, "deploy[0].region"),
     "bake time of zero": (lambda s: {"deploy": [_target(bake_time=cdk.Duration.minutes(0))]}, "deploy[0].bake_time"),
     "bake time over a day": (lambda s: {"deploy": [_target(bake_time=cdk.Duration.days(2))]}, "deploy[0].bake_time"),
     "bake time of 90 seconds": (

@@ -14,6 +14,7 @@ policy and every role's identity policies (and boundary). What must hold:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,13 +33,14 @@ from tests.iam_eval import (
     Role,
     Statement,
     action_matches,
+    callers_in,
     decide,
     principals_allowed,
     roles_in,
     statements_of,
 )
 
-EXAMPLES = ("seed_pipeline", "fleet", "cross_account", "minimal")
+EXAMPLES = ("seed_pipeline", "fleet", "cross_account", "minimal", "multi_region")
 SIGN_CONTEXT = {"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"}
 """The request the Attest buildspec makes (``aws kms sign --message-type DIGEST --signing-algorithm ...``)."""
 ANY_FUNCTION = f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:any-function"
@@ -57,8 +59,8 @@ class SigningKey:
     attest_role: str
     attest_action_role: str
     attest_project_arn: str
-    verifiers: tuple[str, ...]
-    """The roles of the projects of every stage after Validate."""
+    verifiers: tuple[tuple[str, str], ...]
+    """The roles (stack, logical id) of the projects of every stage after Validate, in another Region's stack too."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,21 @@ def example(name: str) -> Example:
         s.stack.stack_name: ACCOUNT if cdk.Token.is_unresolved(s.stack.account) else s.stack.account for s in stacks
     }
     resolver = Resolver(templates)
-    roles = {(stack, logical): role for stack in templates for logical, role in roles_in(resolver, stack).items()}
+    # A role's policies, those another stack attaches to it by name included (a project in another Region).
+    callers = callers_in(resolver)
+    roles = {
+        (stack, logical): dataclasses.replace(
+            role, identity=callers[resolver.attribute(stack, logical, "Arn")].identity
+        )
+        for stack in templates
+        for logical, role in roles_in(resolver, stack).items()
+    }
+    named = {
+        resource["Properties"]["Name"]: (stack, logical)
+        for stack, template in templates.items()
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CodeBuild::Project" and isinstance(resource["Properties"].get("Name"), str)
+    }
     keys, attest_projects, service_roles = [], set(), []
     for stack, template in templates.items():
         resources = template["Resources"]
@@ -119,8 +135,10 @@ def example(name: str) -> Example:
                     inputs = [artifact["Name"] for artifact in action.get("InputArtifacts", [])]
                     if action["ActionTypeId"]["Provider"] == "CodeBuild" and "Attested" in inputs:
                         assert _passed(resolver, stack, action)["S3VP_SIGNING_KEY_ARN"] == key_arn
-                        project = resources[_ref(action["Configuration"]["ProjectName"])]
-                        verifiers.append(_ref(project["Properties"]["ServiceRole"]))
+                        reference = action["Configuration"]["ProjectName"]
+                        where, logical = named[reference] if isinstance(reference, str) else (stack, _ref(reference))
+                        project = templates[where]["Resources"][logical]
+                        verifiers.append((where, _ref(project["Properties"]["ServiceRole"])))
             key_id = key_ids[key_arn]
             keys.append(
                 SigningKey(
@@ -223,7 +241,7 @@ def test_every_later_stage_may_verify_and_read_the_public_key(synthesized: Examp
         verifiers = principals_allowed(key.policy, action="kms:Verify", resource=key.arn)
         public = principals_allowed(key.policy, action="kms:GetPublicKey", resource=key.arn)
         for role_id in key.verifiers:
-            role, arn = synthesized.roles[(key.stack, role_id)], synthesized.arn((key.stack, role_id))
+            role, arn = synthesized.roles[role_id], synthesized.arn(role_id)
             # THEN the key policy delegates Verify and GetPublicKey to the account, and the role's policies allow them
             for action, allowed in (("kms:Verify", verifiers), ("kms:GetPublicKey", public)):
                 assert ("AWS", arn) in allowed or (("AWS", key.root) in allowed and role.may(action, key.arn)), (
@@ -235,3 +253,14 @@ def test_seed_has_later_stages_that_verify() -> None:
     # GIVEN the seed (test, staging, production)  THEN three projects verify with its one key
     (key,) = example("seed_pipeline").keys
     assert len(key.verifiers) == 3
+
+
+def test_the_project_in_another_region_verifies_with_the_pipelines_key() -> None:
+    # GIVEN multi_region (Staging, then ProdUS and ProdEU in a wave)  THEN three projects verify with its one key,
+    # ProdEU's in the eu-west-1 stack (by the policy the pipeline's stack attaches to its role)
+    (key,) = example("multi_region").keys
+    assert sorted(stack for stack, _ in key.verifiers) == [
+        "MultiRegionPipeline",
+        "MultiRegionPipeline",
+        "MultiRegionPipeline-support-eu-west-1",
+    ]

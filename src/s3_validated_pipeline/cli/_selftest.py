@@ -141,7 +141,7 @@ def _follow_canary(
     execution: str | None = None
     try:
         with canaries.holding(deployed, held):
-            version, tagged = canaries.upload_canary(deployed, canary)
+            version = canaries.upload_canary(deployed, canary)
             if run.say is not None:
                 run.say(f"Uploaded the canary ({canary.forbidden!r} in it): version {version}", None)
             try:
@@ -154,7 +154,7 @@ def _follow_canary(
             except AwsError as exc:
                 judged = [Finding("canary-refused", FAILED, str(exc), blocked=True)]
             finally:
-                cleaned = canaries.clean_up(deployed, version, tagged=tagged)
+                cleaned = canaries.clean_up(deployed, version)
     except AwsError as exc:
         if cleaned is None:  # nothing was uploaded: the step's own error
             raise

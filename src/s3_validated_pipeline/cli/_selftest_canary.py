@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import check as checker
+from .._buildspec import VERDICT_TAG
 from .._names import VALIDATE
 from . import _watch
 from ._aws import GRANT_REMEDY, AwsError, aws_errors
@@ -88,10 +89,9 @@ def make_canary(rules: CheckRules) -> Canary | None:
     return None
 
 
-def upload_canary(deployed: Deployed, canary: Canary) -> tuple[str, bool]:
-    """Upload the canary to the watched key, marked by metadata; tag it when allowed. (version id, tagged)."""
-    from botocore.exceptions import ClientError
-
+def upload_canary(deployed: Deployed, canary: Canary) -> str:
+    """Upload the canary to the watched key, marked by metadata; return its version id. (Not by a tag: the version's
+    tags are Validate's to set, and once it has set its verdict no one but an administrator may change them.)"""
     outputs = deployed.outputs
     s3 = deployed.session.client("s3")
     action = "s3:PutObject on the key and kms:GenerateDataKey on the source bucket's KMS key"
@@ -108,16 +108,7 @@ def upload_canary(deployed: Deployed, canary: Canary) -> tuple[str, bool]:
     version = response.get("VersionId")
     if not version:
         raise AwsError(f"s3://{outputs.bucket}/{outputs.key} has no version id: the bucket is not versioned")
-    try:  # uploaders hold s3:PutObject alone; the metadata marks the canary already
-        s3.put_object_tagging(
-            Bucket=outputs.bucket,
-            Key=outputs.key,
-            VersionId=version,
-            Tagging={"TagSet": [{"Key": MARK[0], "Value": MARK[1]}]},
-        )
-    except ClientError:
-        return str(version), False
-    return str(version), True
+    return str(version)
 
 
 def hold_stage(deployed: Deployed, *, after_validate: bool, through_approval: bool = False) -> str | None:
@@ -341,6 +332,16 @@ def lifecycle_note(deployed: Deployed) -> str:
     except ClientError:
         rules = []
     for rule in rules:
+        days = (rule.get("Expiration") or {}).get("Days")
+        filtered = rule.get("Filter") or {}
+        tags = [filtered["Tag"]] if "Tag" in filtered else (filtered.get("And") or {}).get("Tags", [])
+        if rule.get("Status") == "Enabled" and days and {"Key": VERDICT_TAG, "Value": "rejected"} in tags:
+            name = rule.get("ID") or "(unnamed)"
+            return (
+                f"Validate tags a refused version {VERDICT_TAG}=rejected, and the bucket's lifecycle rule {name} deletes "
+                f"such a version within {2 * days} days"
+            )
+    for rule in rules:
         days = (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays")
         if rule.get("Status") == "Enabled" and days:
             name = rule.get("ID") or "(unnamed)"
@@ -348,7 +349,7 @@ def lifecycle_note(deployed: Deployed) -> str:
     return "no lifecycle rule of the bucket deletes replaced versions: an administrator deletes it"
 
 
-def clean_up(deployed: Deployed, version: str, *, tagged: bool) -> Finding:
+def clean_up(deployed: Deployed, version: str) -> Finding:
     """Delete the canary version where the bucket policy allows; else leave it marked, saying what removes it."""
     from botocore.exceptions import ClientError
 
@@ -359,11 +360,10 @@ def clean_up(deployed: Deployed, version: str, *, tagged: bool) -> Finding:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in {"AccessDenied", "403"}:
             return Finding("canary-cleanup", FAILED, f"the canary {where} could not be deleted: {exc}")
-        marks = "metadata and tag" if tagged else "metadata"
         return Finding(
             "canary-cleanup",
             SKIPPED,
-            f"the canary {where} is left in place, marked by its {marks} {MARK[0]}={MARK[1]}: the bucket policy lets "
+            f"the canary {where} is left in place, marked by its metadata {MARK[0]}={MARK[1]}: the bucket policy lets "
             f"only administrators delete object versions (s3:DeleteObjectVersion). It stays the current version of "
             f"{outputs.key} until the next upload; {lifecycle_note(deployed)}",
         )

@@ -104,15 +104,17 @@ class _BuildLog:
     build_id: str
     group: str | None = None
     stream: str | None = None
+    region: str | None = None
+    """The log's Region when it is not the pipeline's (a deployment in another Region); None for the pipeline's."""
     token: str | None = None
     finished: bool = False
     lines: list[str] = field(default_factory=list)
 
 
-def _parse_log_stream_arn(arn: str) -> tuple[str, str] | None:
-    """``arn:aws:logs:REGION:ACCOUNT:log-group:GROUP:log-stream:STREAM`` as (group, stream)."""
-    match = re.fullmatch(r"arn:[^:]+:logs:[^:]*:[^:]*:log-group:(.+):log-stream:(.+)", arn)
-    return (match.group(1), match.group(2)) if match else None
+def _parse_log_stream_arn(arn: str) -> tuple[str, str, str] | None:
+    """``arn:aws:logs:REGION:ACCOUNT:log-group:GROUP:log-stream:STREAM`` as (group, stream, region)."""
+    match = re.fullmatch(r"arn:[^:]+:logs:([^:]*):[^:]*:log-group:(.+):log-stream:(.+)", arn)
+    return (match.group(2), match.group(3), match.group(1)) if match else None
 
 
 class Watcher:
@@ -208,10 +210,15 @@ class Watcher:
     def _version_text(self) -> str:
         return f" (object version {self.version_id})" if self.version_id else ""
 
-    def _client(self, name: str) -> Any:
-        if name not in self._clients:
-            self._clients[name] = self.session.client(name)
-        return self._clients[name]
+    def _client(self, name: str, region: str | None = None) -> Any:
+        """The client of ``name`` in the pipeline's Region, or in ``region`` (an action's in another Region)."""
+        home = self._clients.get(name) or self._clients.setdefault(name, self.session.client(name))
+        if region is None or region == home.meta.region_name:
+            return home
+        key = f"{name}@{region}"
+        if key not in self._clients:
+            self._clients[key] = self.session.client(name, region_name=region)
+        return self._clients[key]
 
     # ----------------------------------------------------------------------------------------------------------
     # CodePipeline
@@ -361,7 +368,9 @@ class Watcher:
         try:
             if log.group is None and not self._locate(log, view):
                 return
-            logs = self._client("logs")
+            logs = self._client("logs", log.region)
+            # Parallel actions of one stage (a wave) interleave their logs: each line then names its action.
+            prefix = f"    {view.action} | " if view is not None and self._has_parallel_builds(view) else "    | "
             for _ in range(_LOG_PAGES_PER_POLL):
                 arguments: dict[str, Any] = {"logGroupName": log.group, "logStreamName": log.stream}
                 arguments["startFromHead"] = True
@@ -373,7 +382,7 @@ class Watcher:
                         line = line.rstrip("\r")
                         log.lines.append(line)
                         if self.stream_logs:
-                            self.say(f"    | {line}", None)
+                            self.say(f"{prefix}{line}", None)
                 token = response.get("nextForwardToken")
                 if not token or token == log.token:
                     break
@@ -386,12 +395,19 @@ class Watcher:
         except BotoCoreError as exc:
             self._log_problem(log, str(exc))
 
+    def _has_parallel_builds(self, view: ActionView) -> bool:
+        """Whether another action of ``view``'s stage is a build too."""
+        return any(
+            other.stage == view.stage and other.action != view.action and other.is_build
+            for other in self._actions.values()
+        )
+
     def _locate(self, log: _BuildLog, view: ActionView | None) -> bool:
         """Find the build's log group and stream: from the action's log stream ARN, or ``BatchGetBuilds``."""
         if view is not None and view.log_stream_arn:
             parsed = _parse_log_stream_arn(view.log_stream_arn)
             if parsed:
-                log.group, log.stream = parsed
+                log.group, log.stream, log.region = parsed
                 return True
         response = self._client("codebuild").batch_get_builds(ids=[log.build_id])
         for build in response.get("builds", []):

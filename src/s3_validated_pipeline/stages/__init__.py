@@ -11,12 +11,14 @@ from .approval import ApprovalOptions
 from .build import StageOptions
 from .deploy import CloudFormationDeployment, DeployStage, DeployTarget
 from .test import TestStageOptions
+from .wave import DeployWave
 
 __all__ = [
     "ApprovalOptions",
     "CloudFormationDeployment",
     "DeployStage",
     "DeployTarget",
+    "DeployWave",
     "StageOptions",
     "StageResources",
     "TestStageOptions",

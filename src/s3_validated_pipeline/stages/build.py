@@ -66,6 +66,8 @@ class VerifiedProject(StageConstruct):
         artifact_buckets: the pipeline's artifact bucket(s), whose objects CDK grants the project access to; the
             grant's wildcard is acknowledged for cdk-nag. A bucket of another stack is given as its ARN's text in
             cdk-nag's findings (see ``acknowledge_cdk_grants``). Default: none.
+        signing_key_region: the Region of the pipeline's signing key, for a project in another Region. Default: the
+            project's own.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class VerifiedProject(StageConstruct):
         artifact_files: Sequence[str] = (),
         artifact_buckets: Sequence[CfnResource | str] = (),
         exported_variables: Sequence[str] = (),
+        signing_key_region: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(options, StageOptions):
@@ -101,6 +104,7 @@ class VerifiedProject(StageConstruct):
             artifact_files=artifact_files,
             artifact_buckets=artifact_buckets,
             exported_variables=exported_variables,
+            signing_key_region=signing_key_region,
         )
 
 
@@ -119,6 +123,7 @@ def _verified_project(
     artifact_files: Sequence[str] = (),
     artifact_buckets: Sequence[CfnResource | str] = (),
     exported_variables: Sequence[str] = (),
+    signing_key_region: str | None = None,
 ) -> StageResources:
     what = f"then runs the {stage} stage" if commands else f"for the {stage} stage"
     return new_build_project(
@@ -131,6 +136,7 @@ def _verified_project(
             reports=reports,
             artifact_files=artifact_files,
             exported_variables=exported_variables,
+            signing_key_region=signing_key_region,
         ),
         environment=environment,
         timeout=timeout,

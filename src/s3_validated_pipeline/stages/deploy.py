@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aws_cdk import Aws, CfnCapabilities, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -27,6 +28,9 @@ from ._context import StageContext, retry_failed_actions
 from .approval import ApprovalOptions, add_approval_stage
 from .build import StageOptions, VerifiedProject
 
+if TYPE_CHECKING:
+    from .wave import DeployWave
+
 _CAPABILITIES = {
     CfnCapabilities.NONE: "",
     CfnCapabilities.ANONYMOUS_IAM: "CAPABILITY_IAM",
@@ -34,6 +38,8 @@ _CAPABILITIES = {
     CfnCapabilities.AUTO_EXPAND: "CAPABILITY_AUTO_EXPAND",
 }
 """What CloudFormation calls each capability."""
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}")
+"""What a target's (or a wave's) name may be: it is part of stage and construct names."""
 MAX_ALARMS = 5
 """The most rules one CodePipeline stage condition holds: one per watched alarm."""
 
@@ -92,7 +98,9 @@ class DeployTarget:
     Args:
         name: the environment's name; the stage is ``Deploy<name>``.
         account: the target account. Default: the pipeline's.
-        region: the target region. Default: the pipeline's; other regions are not supported yet.
+        region: the target Region. Default: the pipeline's. Another Region needs an explicit ``env`` on the
+            pipeline's stack: the deployment then runs in that Region, from an artifact store and keys the pipeline
+            keeps there (in the stack ``<pipeline stack name>-support-<region>``, see docs/stages.md).
         cloudformation: deploy a template from the artifact through a change set.
         commands: deploy with shell commands in CodeBuild, e.g. ``["npx --no-install cdk deploy --all"]``.
         build_environment: for ``commands``. Default: ``BuildEnvironment.UBUNTU_22_04_NODE_22``, whatever the
@@ -172,7 +180,7 @@ class DeployTarget:
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with this target, naming it as ``argument``."""
         found: list[Problem] = []
-        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", self.name):
+        if not isinstance(self.name, str) or not TARGET_NAME.fullmatch(self.name):
             found.append(Problem(f"{argument}.name", self.name, "Use letters, digits, '_' or '-', e.g. 'Production'."))
         account: object = self.account
         if account is not None and not unresolved(account) and not re.fullmatch(r"\d{12}", str(account)):
@@ -207,42 +215,49 @@ class DeployTarget:
         found.extend(environment_problems(f"{argument}.build_environment", self.build_environment, optional=True))
         found.extend(network_problems(f"{argument}.build_network", self.build_network))
         found.extend(self._approval_problems(argument))
-        if self.rollback_on_failure and self.retry_failed_actions:
-            found.append(
-                Problem(
-                    f"{argument}.retry_failed_actions",
-                    True,
-                    "A stage either rolls back or retries on failure: set rollback_on_failure=False to retry.",
-                )
-            )
-        alarms: object = self.alarms
-        if isinstance(alarms, str) or not isinstance(alarms, Sequence):
-            found.append(wrong_type(f"{argument}.alarms", alarms, "a list of cloudwatch.IAlarm", "[my_alarm]"))
-        elif len(alarms) > MAX_ALARMS:
-            found.append(
-                Problem(
-                    f"{argument}.alarms",
-                    f"{len(alarms)} alarms",
-                    f"A stage condition holds at most {MAX_ALARMS} rules: watch at most {MAX_ALARMS} alarms, e.g. "
-                    "one cloudwatch.CompositeAlarm over the others.",
-                )
-            )
-        # The rule waits whole minutes; to_minutes() would raise on anything else, so compare seconds.
-        if not isinstance(self.bake_time, Duration) or (
-            not self.bake_time.is_unresolved()
-            and not (
-                60 <= self.bake_time.to_seconds(integral=False) <= 86400
-                and self.bake_time.to_seconds(integral=False) % 60 == 0
-            )
-        ):
-            found.append(
-                Problem(
-                    f"{argument}.bake_time",
-                    _duration_shown(self.bake_time),
-                    "Give whole minutes from Duration.minutes(1) to 1 day.",
-                )
-            )
+        found.extend(settling_problems(argument, self))
         return found
+
+
+def settling_problems(argument: str, settled: DeployTarget | DeployWave) -> list[Problem]:
+    """What is wrong with how a stage of deployments settles: rollback or retry on failure, alarms and bake time."""
+    found: list[Problem] = []
+    if settled.rollback_on_failure and settled.retry_failed_actions:
+        found.append(
+            Problem(
+                f"{argument}.retry_failed_actions",
+                True,
+                "A stage either rolls back or retries on failure: set rollback_on_failure=False to retry.",
+            )
+        )
+    alarms: object = settled.alarms
+    if isinstance(alarms, str) or not isinstance(alarms, Sequence):
+        found.append(wrong_type(f"{argument}.alarms", alarms, "a list of cloudwatch.IAlarm", "[my_alarm]"))
+    elif len(alarms) > MAX_ALARMS:
+        found.append(
+            Problem(
+                f"{argument}.alarms",
+                f"{len(alarms)} alarms",
+                f"A stage condition holds at most {MAX_ALARMS} rules: watch at most {MAX_ALARMS} alarms, e.g. "
+                "one cloudwatch.CompositeAlarm over the others.",
+            )
+        )
+    # The rule waits whole minutes; to_minutes() would raise on anything else, so compare seconds.
+    if not isinstance(settled.bake_time, Duration) or (
+        not settled.bake_time.is_unresolved()
+        and not (
+            60 <= settled.bake_time.to_seconds(integral=False) <= 86400
+            and settled.bake_time.to_seconds(integral=False) % 60 == 0
+        )
+    ):
+        found.append(
+            Problem(
+                f"{argument}.bake_time",
+                _duration_shown(settled.bake_time),
+                "Give whole minutes from Duration.minutes(1) to 1 day.",
+            )
+        )
+    return found
 
 
 def _duration_shown(value: object) -> object:
@@ -254,13 +269,17 @@ class DeployStage:
     """What the pipeline built for one ``DeployTarget``: read-only, for wiring alarms, permissions and the like."""
 
     name: str
-    """The target's name; the stage is ``Deploy<name>``."""
+    """The target's name; the stage is ``Deploy<name>`` (``Deploy<wave name>`` for a target of a wave)."""
     approval: actions.ManualApprovalAction | None
-    """The manual approval in front of the deployment, in the stage ``Approve<name>``; None without one."""
+    """The manual approval in front of the deployment, in the stage ``Approve<name>`` (of its wave, for a target of
+    a wave); None without one."""
     resources: StageResources
     """The CodeBuild project that verifies the artifact (and, for ``commands``, deploys it), its role and log group."""
     actions: tuple[codepipeline.IAction, ...]
-    """The actions of the stage ``Deploy<name>``, in run order."""
+    """The target's actions, in run order (for a target of a wave, its one action in the wave's stage)."""
+    region: str | None = None
+    """The other Region the target's project runs in; None for the pipeline's. Such a project is in that Region's
+    stack, and not in ``ValidatedS3Pipeline.stages`` (its alarms and dashboard would need metrics of that Region)."""
 
 
 def add_deploy_stage(context: StageContext, target: DeployTarget, default_environment: BuildEnvironment) -> DeployStage:
@@ -268,32 +287,44 @@ def add_deploy_stage(context: StageContext, target: DeployTarget, default_enviro
     CloudFormation template, ``Deploy<name>ChangeSet``, ``Approve<name>`` and ``Deploy<name>`` when it has an
     approval (the approver reviews the change set), else ``Deploy<name>`` alone."""
     environment = target.build_environment or default_environment
-    _warn_about_execution_role(context, target)
-    if target.cloudformation is not None:
-        return _add_change_set_deployment(context, target, target.cloudformation, environment)
+    warn_about_execution_role(context, target)
+    if target.cloudformation is not None and target.approval is not None:
+        return _add_reviewed_change_set(context, target, target.cloudformation, environment)
     approval = (
-        add_approval_stage(context, target.name, target.approval, _package_named(context))
+        add_approval_stage(context, target.name, target.approval, package_named(context))
         if target.approval is not None
         else None
     )
-    project = _deploy_project(context, target, list(target.commands), environment)
-    # `cdk deploy` assumes the target's bootstrap roles, in this account as in another (`cdk bootstrap --trust`).
-    _may_assume(project, context, target, ("deploy", "file-publishing", "image-publishing", "lookup"))
-    deploy = context.verified_action("Deploy", project.resources)
-    _add_stage(context, target, f"Deploy{target.name}", [deploy])
-    return DeployStage(name=target.name, approval=approval, resources=project.resources, actions=(deploy,))
+    project, deploy = deploy_action(context, target, environment, "Deploy")
+    add_settled_stage(context, target, f"Deploy{target.name}", [deploy])
+    return DeployStage(target.name, approval, project.resources, (deploy,), region_of(context, target))
 
 
-def _add_change_set_deployment(
+def deploy_action(
+    context: StageContext, target: DeployTarget, environment: BuildEnvironment, action_name: str
+) -> tuple[VerifiedProject, actions.CodeBuildAction]:
+    """The target's project, in the target's Region, and its one action that deploys without a review: its
+    ``commands``, or a change set planned and executed in one build."""
+    here = context.in_region(target.region)
+    if target.cloudformation is None:
+        project = _deploy_project(here, target, list(target.commands), environment)
+        # `cdk deploy` assumes the target's bootstrap roles, in this account as in another (`cdk bootstrap --trust`).
+        _may_assume(project, here, target, ("deploy", "file-publishing", "image-publishing", "lookup"))
+        return project, here.verified_action(action_name, project.resources)
+    project, settings = _change_set_project(here, target, target.cloudformation, environment)
+    return project, here.verified_action(action_name, project.resources, variables={**settings, "S3VP_MODE": "deploy"})
+
+
+def _change_set_project(
     context: StageContext, target: DeployTarget, deployment: CloudFormationDeployment, environment: BuildEnvironment
-) -> DeployStage:
+) -> tuple[VerifiedProject, dict[str, str]]:
     """One project verifies the artifact and, from its own copy, plans and executes a change set (see
-    ``_change_set``); with an approval, the change set exists before it, and the approver reads its summary."""
+    ``_change_set``); returned with the settings its actions give it."""
     project = _deploy_project(context, target, [CHANGE_SET_SCRIPT], environment, EXPORTED_VARIABLES)
     _may_assume(project, context, target, ("deploy", "file-publishing"), deploy_role=target.action_role_arn)
     stack = Stack.of(context.scope)
     account, region = target.account or stack.account, target.region or stack.region
-    settings = {
+    return project, {
         "S3VP_STACK": deployment.stack_name,
         "S3VP_TEMPLATE": deployment.template_path,
         "S3VP_DEPLOY_ROLE_ARN": target.action_role_arn or _bootstrap_role_arn(context, target, "deploy"),
@@ -306,32 +337,41 @@ def _add_change_set_deployment(
         "S3VP_CAPABILITIES": " ".join(_CAPABILITIES[c] for c in deployment.capabilities if _CAPABILITIES[c]),
     }
 
+
+def _add_reviewed_change_set(
+    context: StageContext, target: DeployTarget, deployment: CloudFormationDeployment, environment: BuildEnvironment
+) -> DeployStage:
+    """With an approval, the change set exists before it, and the approver reads its summary."""
+    assert target.approval is not None
+    here = context.in_region(target.region)
+    project, settings = _change_set_project(here, target, deployment, environment)
+
     def change_set_action(name: str, mode: str, namespace: str | None = None) -> actions.CodeBuildAction:
-        return context.verified_action(
+        return here.verified_action(
             name, project.resources, variables={**settings, "S3VP_MODE": mode}, namespace=namespace
         )
 
-    approval = None
-    stage_actions: list[codepipeline.IAction] = []
-    if target.approval is not None:
-        namespace = f"Deploy{target.name}ChangeSet"
-        plan = change_set_action("ChangeSet", "plan", namespace)
-        context.pipeline.add_stage(stage_name=namespace, actions=[plan])
-        stage_actions.append(plan)
-        approval = add_approval_stage(
-            context,
-            target.name,
-            target.approval,
-            f"{_package_named(context)} SHA-256 {plan.variable('PACKAGE_SHA256')}. Change set "
-            f"{plan.variable('CHANGE_SET_NAME')} of stack {deployment.stack_name}: "
-            f"{plan.variable('CHANGE_SET_SUMMARY')}",
-            link=plan.variable("CHANGE_SET_LINK"),
-            only_when=plan.variable("PERMISSIONS_BROADENED") if target.confirms_permissions_broadening else None,
-        )
+    namespace = f"Deploy{target.name}ChangeSet"
+    plan = change_set_action("ChangeSet", "plan", namespace)
+    context.pipeline.add_stage(stage_name=namespace, actions=[plan])
+    approval = add_approval_stage(
+        context,
+        target.name,
+        target.approval,
+        f"{package_named(context)} SHA-256 {plan.variable('PACKAGE_SHA256')}. Change set "
+        f"{plan.variable('CHANGE_SET_NAME')} of stack {deployment.stack_name}: "
+        f"{plan.variable('CHANGE_SET_SUMMARY')}",
+        link=plan.variable("CHANGE_SET_LINK"),
+        only_when=plan.variable("PERMISSIONS_BROADENED") if target.confirms_permissions_broadening else None,
+    )
     deploy = change_set_action("Deploy", "deploy")
-    stage_actions.append(deploy)
-    _add_stage(context, target, f"Deploy{target.name}", [deploy])
-    return DeployStage(name=target.name, approval=approval, resources=project.resources, actions=tuple(stage_actions))
+    add_settled_stage(context, target, f"Deploy{target.name}", [deploy])
+    return DeployStage(target.name, approval, project.resources, (plan, deploy), region_of(context, target))
+
+
+def region_of(context: StageContext, target: DeployTarget) -> str | None:
+    """The other Region the target's project runs in; None for the pipeline's."""
+    return target.region if target.region in context.stores else None
 
 
 def _deploy_project(
@@ -355,6 +395,7 @@ def _deploy_project(
         log_retention_days=context.log_retention_days,
         artifact_buckets=context.artifact_buckets,
         exported_variables=exported_variables,
+        signing_key_region=context.signing_key_region,
     )
 
 
@@ -374,20 +415,21 @@ def _may_assume(
     project.project.add_to_role_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=arns))
 
 
-def _add_stage(
-    context: StageContext, target: DeployTarget, name: str, stage_actions: Sequence[codepipeline.IAction]
+def add_settled_stage(
+    context: StageContext, settled: DeployTarget | DeployWave, name: str, stage_actions: Sequence[codepipeline.IAction]
 ) -> None:
+    """Add the stage ``name`` of deployments, which rolls back or retries on failure and bakes as ``settled`` says."""
     context.pipeline.add_stage(
         stage_name=name,
         actions=list(stage_actions),
         on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK)
-        if target.rollback_on_failure
-        else (retry_failed_actions() if target.retry_failed_actions else None),
-        on_success=_watch_alarms(context, target),
+        if settled.rollback_on_failure
+        else (retry_failed_actions() if settled.retry_failed_actions else None),
+        on_success=_watch_alarms(context, settled),
     )
 
 
-def _warn_about_execution_role(context: StageContext, target: DeployTarget) -> None:
+def warn_about_execution_role(context: StageContext, target: DeployTarget) -> None:
     if target.cloudformation is not None and target.deployment_role_arn is not None:
         return
     role = f"cdk-{target.bootstrap_qualifier}-cfn-exec-role-<account>-<region>"
@@ -402,13 +444,13 @@ def _warn_about_execution_role(context: StageContext, target: DeployTarget) -> N
     )
 
 
-def _package_named(context: StageContext) -> str:
+def package_named(context: StageContext) -> str:
     """The approval's words for the package: its object version, resolved by CodePipeline."""
     return f"Package version {context.source_version}."
 
 
-def _watch_alarms(context: StageContext, target: DeployTarget) -> codepipeline.Conditions | None:
-    """Roll the stage back when one of the target's alarms goes off within its bake time after deploying."""
+def _watch_alarms(context: StageContext, target: DeployTarget | DeployWave) -> codepipeline.Conditions | None:
+    """Roll the stage back when one of the alarms goes off within the bake time after deploying."""
     if not target.alarms:
         return None
     context.pipeline.role.add_to_principal_policy(

@@ -58,6 +58,8 @@ class Action:
     """The project's environment variables, then the action's (which win)."""
     in_vpc: bool = False
     """Whether the project runs in a VPC (its ``VpcConfig``), which a local run cannot reproduce."""
+    region: str | None = None
+    """The other Region the action runs in (its project is in that Region's stack); None for the pipeline's."""
 
 
 @dataclass(frozen=True)
@@ -204,11 +206,37 @@ def _action_variables(configuration: Mapping[str, Any]) -> dict[str, str]:
     return {entry["name"]: str(entry["value"]) for entry in entries}
 
 
-def _project_action(
-    resolve: Callable[[Any], Any], resources: Mapping[str, Any], raw: Mapping[str, Any], base: dict[str, Any]
-) -> Action:
-    reference = raw.get("Configuration", {}).get("ProjectName")
-    logical_id = str(reference.get("Ref")) if isinstance(reference, dict) else ""
+@dataclass(frozen=True)
+class _Projects:
+    """Where an action's CodeBuild project is: a resource of the pipeline's stack (by ``Ref``), or, for an action in
+    another Region, of that Region's stack (by the name it is given there)."""
+
+    resolver: Resolver
+    named: Mapping[str, tuple[str, str]]
+    """A project's name, for projects that have one: its stack and logical id."""
+
+    @classmethod
+    def of(cls, resolver: Resolver) -> _Projects:
+        named = {
+            resource["Properties"]["Name"]: (stack, logical_id)
+            for stack, template in resolver.templates.items()
+            for logical_id, resource in template.get("Resources", {}).items()
+            if resource.get("Type") == _PROJECT and isinstance(resource.get("Properties", {}).get("Name"), str)
+        }
+        return cls(resolver, named)
+
+    def find(self, stack: str, reference: Any) -> tuple[Callable[[Any], Any], Mapping[str, Any], str]:
+        """The project's stack's resolver and resources, and its logical id ("" when it is nowhere)."""
+        if isinstance(reference, str) and reference in self.named:
+            stack, logical_id = self.named[reference]
+        else:
+            logical_id = str(reference.get("Ref")) if isinstance(reference, dict) else ""
+        resources = self.resolver.templates[stack].get("Resources", {})
+        return functools.partial(self.resolver.resolve, stack), resources, logical_id
+
+
+def _project_action(projects: _Projects, stack: str, raw: Mapping[str, Any], base: dict[str, Any]) -> Action:
+    resolve, resources, logical_id = projects.find(stack, raw.get("Configuration", {}).get("ProjectName"))
     if logical_id not in resources or resources[logical_id]["Type"] != _PROJECT:
         raise AssemblyError(f"action {raw['Name']}: its CodeBuild project is not a resource of this stack")
     properties = resources[logical_id]["Properties"]
@@ -225,10 +253,12 @@ def _project_action(
         image=str(environment.get("Image", "")),
         variables=variables,
         in_vpc="VpcConfig" in properties,
+        region=raw.get("Region"),
     )
 
 
-def _action(resolve: Callable[[Any], Any], resources: Mapping[str, Any], raw: Mapping[str, Any]) -> Action:
+def _action(projects: _Projects, stack: str, raw: Mapping[str, Any]) -> Action:
+    resolve = functools.partial(projects.resolver.resolve, stack)
     kind = raw["ActionTypeId"]
     base: dict[str, Any] = {
         "name": raw["Name"],
@@ -241,8 +271,8 @@ def _action(resolve: Callable[[Any], Any], resources: Mapping[str, Any], raw: Ma
         "namespace": raw.get("Namespace"),
     }
     if kind["Provider"] == "CodeBuild":
-        return _project_action(resolve, resources, raw, base)
-    return Action(**base)
+        return _project_action(projects, stack, raw, base)
+    return Action(**base, region=raw.get("Region"))
 
 
 def _validated(stages: Sequence[Stage]) -> bool:
@@ -261,6 +291,7 @@ def find_pipelines(directory: Path) -> list[Pipeline]:
     ]
     # A pipeline on a foundation imports the foundation's bucket and keys from another stack's outputs.
     resolver = Resolver({stack: template for stack, _, _, template in stacks})
+    projects = _Projects.of(resolver)
     for stack, folder, artifact, template in stacks:
         resources = template.get("Resources", {})
         paths = _paths(folder, artifact)
@@ -271,7 +302,7 @@ def find_pipelines(directory: Path) -> list[Pipeline]:
             stages = tuple(
                 Stage(
                     raw["Name"],
-                    tuple(sorted((_action(resolve, resources, a) for a in raw["Actions"]), key=lambda a: a.run_order)),
+                    tuple(sorted((_action(projects, stack, a) for a in raw["Actions"]), key=lambda a: a.run_order)),
                 )
                 for raw in resource["Properties"]["Stages"]
             )

@@ -379,6 +379,10 @@ class LocalRun:
             if self.options.approve:
                 return ActionOutcome(action.name, APPROVED, detail="approved by --approve")
             return ActionOutcome(action.name, STOPPED, detail="a manual approval: pass --approve to go on")
+        if action.region is not None:
+            # Its project is in another Region's stack, on that Region's copy of the artifact: never run here.
+            what = "deployment" if is_deploy(stage, action) else "not run locally"
+            return ActionOutcome(action.name, SKIPPED, detail=f"{what} in {action.region}, {would_run(action)}")
         if is_deploy(stage, action):
             if self.options.allow_aws and explicit_until and action.buildspec is not None:
                 return self._build(stage, action)
