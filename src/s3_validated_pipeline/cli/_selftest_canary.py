@@ -338,8 +338,8 @@ def lifecycle_note(deployed: Deployed) -> str:
         if rule.get("Status") == "Enabled" and days and {"Key": VERDICT_TAG, "Value": "rejected"} in tags:
             name = rule.get("ID") or "(unnamed)"
             return (
-                f"Validate tags a refused version {VERDICT_TAG}=rejected, and the bucket's lifecycle rule {name} deletes "
-                f"such a version within {2 * days} days"
+                f"Validate tags a refused version {VERDICT_TAG}=rejected, and the bucket's lifecycle rule {name} "
+                f"deletes such a version within {2 * days} days"
             )
     for rule in rules:
         days = (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays")
