@@ -46,13 +46,11 @@ from .source.bucket import grant_object_upload
 from .source.trigger import DEFAULT_RESERVED_CONCURRENCY
 from .stages import DeployStage, DeployTarget, DeployWave, StageOptions, TestStageOptions
 from .stages._context import StageContext
-from .stages._deploy_list import other_regions
+from .stages._deploy_list import add_deploy_stages, other_regions
 from .stages._regions import artifact_stores, region_stores
 from .stages.approval import APPROVAL_TOPIC_ID
 from .stages.build import VerifiedProject
-from .stages.deploy import add_deploy_stage
 from .stages.test import add_test_stage
-from .stages.wave import add_deploy_wave
 from .validate import ValidationOptions
 from .validate.attest import AttestProject
 from .validate.project import ValidationProject, grant_source_read
@@ -178,13 +176,7 @@ class ValidatedS3Pipeline(Construct):
         self.object_key = object_key
         """The key developers upload to."""
 
-        if self.foundation is not None:
-            self._use_foundation(self.foundation)
-        else:
-            self._define_keys_and_buckets(source_bucket, source_bucket_options, artifact_retention_days or 365)
-        regions = other_regions(deploy, Stack.of(self).region)
-        self.region_stores = region_stores(self, regions, artifact_retention_days or 365)
-        """The artifact store and keys in each other Region a target deploys in, by Region (see docs/stages.md)."""
+        self._define_stores(source_bucket, source_bucket_options, artifact_retention_days or 365, deploy)
 
         self.validated_artifact = codepipeline.Artifact(VALIDATED)
         """What the validate stage produces: the package's files and the records in ``.validated/``."""
@@ -208,6 +200,22 @@ class ValidatedS3Pipeline(Construct):
         self._uploader_granted = bool(source_bucket_options and source_bucket_options.uploaders)
         if self._created_source is not None:  # an existing bucket's policy is its owner's, who grants uploads there
             Aspects.of(self).add(NoUploaderCheck(self, lambda: self._uploader_granted))
+
+    def _define_stores(
+        self,
+        source_bucket: s3.IBucket | None,
+        options: SourceBucketOptions | None,
+        artifact_retention_days: int,
+        deploy: Sequence[DeployTarget | DeployWave],
+    ) -> None:
+        """The foundation's keys and buckets, or the pipeline's own; then an artifact store in each other Region."""
+        if self.foundation is not None:
+            self._use_foundation(self.foundation)
+        else:
+            self._define_keys_and_buckets(source_bucket, options, artifact_retention_days)
+        regions = other_regions(deploy, Stack.of(self).region)
+        self.region_stores = region_stores(self, regions, artifact_retention_days)
+        """The artifact store and keys in each other Region a target deploys in, by Region (see docs/stages.md)."""
 
     def _define_keys_and_buckets(
         self, source_bucket: s3.IBucket | None, options: SourceBucketOptions | None, artifact_retention_days: int
@@ -308,15 +316,10 @@ class ValidatedS3Pipeline(Construct):
         self.test_report_group = tested.report_group if tested is not None else None
         if tested is not None:
             self.stages["Test"] = tested.project.resources
-        self.deploy_stages = {}
-        for item in deploy:
-            if isinstance(item, DeployWave):
-                built = add_deploy_wave(self._context, item, DEFAULT_ENVIRONMENT)
-            else:
-                built = (add_deploy_stage(self._context, item, DEFAULT_ENVIRONMENT),)
-            self.deploy_stages.update((stage.name, stage) for stage in built)
-            # A project in another Region is watched there, not by this Region's alarms and dashboard.
-            self.stages.update((f"Deploy{s.name}", s.resources) for s in built if s.region is None)
+        built = add_deploy_stages(self._context, deploy, DEFAULT_ENVIRONMENT)
+        self.deploy_stages = {stage.name: stage for stage in built}
+        # A project in another Region is watched there, not by this Region's alarms and dashboard.
+        self.stages.update((f"Deploy{s.name}", s.resources) for s in built if s.region is None)
 
     def _trigger(self, mode: TriggerMode, log_retention_days: int, reserved_concurrency: int | None) -> UploadTrigger:
         """Each upload of the watched key starts one execution, pinned to the uploaded version."""
@@ -397,20 +400,7 @@ class ValidatedS3Pipeline(Construct):
             environment_variables=action_variables(source),
         )
         """The validate stage's action."""
-        self.attest = AttestProject(
-            self,
-            "Attest",
-            options=validation,
-            artifact_key=self.artifact_key,
-            log_key=self.operations_key,
-            log_retention_days=log_retention_days,
-            artifact_buckets=[self._artifact_objects],
-        )
-        """The Attest action's project, apart from the package's code, and the key only its role may sign with."""
-        grant_source_read(self.attest.role, self.source_bucket, self.object_key)
-        self.attested_artifact = codepipeline.Artifact(ATTESTED)
-        """What every later stage receives: the validated files and their signed provenance."""
-        attest_action = self.attest.action(self.validated_artifact, self.attested_artifact, source)
+        attest_action = self._attest(validation, source, log_retention_days)
 
         self.pipeline: codepipeline.Pipeline = codepipeline.Pipeline(
             self,
@@ -433,6 +423,25 @@ class ValidatedS3Pipeline(Construct):
             store.grant_artifacts(self.pipeline.role)
 
         return validation_project
+
+    def _attest(
+        self, validation: ValidationOptions, source: Mapping[str, str], log_retention_days: int
+    ) -> codepipeline.IAction:
+        """The Attest action, after Validate in the same stage, with its own project and role."""
+        self.attest = AttestProject(
+            self,
+            "Attest",
+            options=validation,
+            artifact_key=self.artifact_key,
+            log_key=self.operations_key,
+            log_retention_days=log_retention_days,
+            artifact_buckets=[self._artifact_objects],
+        )
+        """The Attest action's project, apart from the package's code, and the key only its role may sign with."""
+        grant_source_read(self.attest.role, self.source_bucket, self.object_key)
+        self.attested_artifact = codepipeline.Artifact(ATTESTED)
+        """What every later stage receives: the validated files and their signed provenance."""
+        return self.attest.action(self.validated_artifact, self.attested_artifact, source)
 
     @property
     def approval_topic(self) -> sns.ITopic | None:

@@ -32,6 +32,22 @@ def project_of(synthesized: Synthesized, action: dict[str, Any]) -> dict[str, An
     return properties
 
 
+def home_of(synthesized: Synthesized, action: dict[str, Any]) -> tuple[Synthesized, dict[str, Any]]:
+    """The stack that holds the action's project, and the project's properties: the pipeline's own, or, for an action
+    in another Region (named there by its physical name), that Region's support stack."""
+    name = action["Configuration"]["ProjectName"]
+    if not isinstance(name, str):
+        return synthesized, project_of(synthesized, action)
+    (example,) = [n for n in EXAMPLE_NAMES if synthesized in synthesized_example_stacks(n)]
+    (found,) = [
+        (stack, resource["Properties"])
+        for stack in synthesized_example_stacks(example)
+        for resource in stack.json["Resources"].values()
+        if resource["Type"] == "AWS::CodeBuild::Project" and resource["Properties"].get("Name") == name
+    ]
+    return found
+
+
 @cache
 def resolver(name: str) -> Resolver:
     """The IAM evaluator's resolver over every stack of ``examples/<name>`` (a fleet's pipelines import)."""
@@ -44,7 +60,8 @@ def _resolve(synthesized: Synthesized, value: Any) -> Any:
 
 
 def buildspec_of(synthesized: Synthesized, action: dict[str, Any]) -> dict[str, Any]:
-    spec = _resolve(synthesized, project_of(synthesized, action)["Source"]["BuildSpec"])
+    home, project = home_of(synthesized, action)
+    spec = _resolve(home, project["Source"]["BuildSpec"])
     parsed: dict[str, Any] = json.loads(spec)
     return parsed
 
@@ -168,7 +185,8 @@ def test_every_codebuild_stage_after_validate_verifies_the_provenance_first(name
                         "commands": [
                             _buildspec.fetch_checker(),
                             _buildspec.verify_manifest(),
-                            _buildspec.verify_provenance(),
+                            # asking KMS in the pipeline's Region, where the key is, from a build in another one
+                            _buildspec.verify_provenance(synthesized.stack.region if "Region" in action else None),
                         ],
                     }, label
                     checked += 1

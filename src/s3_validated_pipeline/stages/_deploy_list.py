@@ -7,9 +7,11 @@ from collections.abc import Iterator, Sequence
 
 from aws_cdk import aws_codepipeline as codepipeline
 
+from ..build_environment import BuildEnvironment
 from ..errors import Problem, Shown, unresolved, wrong_type
-from .deploy import DeployTarget
-from .wave import DeployWave
+from ._context import StageContext
+from .deploy import DeployStage, DeployTarget, add_deploy_stage
+from .wave import DeployWave, add_deploy_wave
 
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 """A Region code, e.g. ``eu-west-1`` or ``us-gov-west-1``."""
@@ -20,6 +22,19 @@ def targets_of(deploy: Sequence[DeployTarget | DeployWave]) -> Iterator[DeployTa
     """Every target, those of waves included, in order."""
     for item in deploy:
         yield from (item.targets if isinstance(item, DeployWave) else (item,))
+
+
+def add_deploy_stages(
+    context: StageContext, deploy: Sequence[DeployTarget | DeployWave], default_environment: BuildEnvironment
+) -> list[DeployStage]:
+    """Add each target's (or wave's) approval and deployment, in order; return every target's stage."""
+    built: list[DeployStage] = []
+    for item in deploy:
+        if isinstance(item, DeployWave):
+            built += add_deploy_wave(context, item, default_environment)
+        else:
+            built.append(add_deploy_stage(context, item, default_environment))
+    return built
 
 
 def other_regions(deploy: Sequence[DeployTarget | DeployWave], pipeline_region: str) -> list[str]:
