@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._names import WAIT_FIELD
 from .check import RECORDS_DIR, REPORT_PATH
 
 WORK_DIR = "/tmp/s3vp"  # noqa: S108  # the build container's own scratch space, outside the artifact
@@ -121,6 +122,21 @@ def fetch_source(max_package_bytes: int, *, record_rejection: bool = True) -> st
     )
 
 
+_REPORT_WAIT = (
+    "python3 -I -c 'import datetime, email.utils, json, os, sys; "
+    'made = json.load(sys.stdin).get("LastModified", ""); '
+    'made = datetime.datetime.fromisoformat(made.replace("Z", "+00:00")) if made[:4].isdigit() '
+    "else email.utils.parsedate_to_datetime(made); "
+    "waited = datetime.datetime.now(datetime.timezone.utc) - made; "
+    f'print(json.dumps({{"{WAIT_FIELD}": max(0, int(waited.total_seconds())), '
+    '"pipeline": os.environ.get("CODEBUILD_INITIATOR", "").partition("codepipeline/")[2]}))\' '
+    f"< {WORK_DIR}/source-object.json 2> /dev/null || "
+    'echo "Could not tell how long the upload waited: its LastModified is not a time." >&2'
+)
+"""One JSON line in the log, how long the upload waited before its check (from its ``LastModified``): the validate
+project's metric filter makes it the ``WAIT_METRIC`` the waiting alarm watches. It never fails the build."""
+
+
 def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
     """Check the downloaded package and extract exactly what was checked into the (emptied) working folder.
 
@@ -131,6 +147,7 @@ def check_package(required_files: Sequence[str], options: Sequence[str]) -> str:
     return "\n".join(
         [
             _S3_CHECKSUM,
+            _REPORT_WAIT,
             "find . -mindepth 1 -delete",
             # Exit code 1 is the checker's refusal; 2 a usage error, which says nothing about the package.
             _check_command(required_files, options, report=f"{WORK_DIR}/package-check.json", extract=True) + " || {",

@@ -10,3 +10,10 @@ VALIDATED = "Validated"
 ATTESTED = "Attested"
 """The Attest action's output artifact, which every later stage receives: the validated files and their signed
 provenance."""
+WAIT_NAMESPACE = "S3ValidatedPipeline"
+"""The CloudWatch namespace of the metrics the library derives from its builds' logs."""
+WAIT_METRIC = "UploadWaitTime"
+"""Seconds from an upload to its check in Validate, by ``Pipeline`` (a metric filter on Validate's log group): how
+long it waited behind other executions, and for the build to start."""
+WAIT_FIELD = "s3vpWaitedSeconds"
+"""The field of the JSON line Validate prints, which the metric filter reads."""

@@ -705,10 +705,11 @@ def test_fleet_shares_its_keys_but_the_signing_keys(fleet: Fleet) -> None:
     assert 1 <= len(keys) - len(signing) <= 4
 
 
-def test_fleet_needs_at_most_37_resources_per_pipeline(fleet: Fleet) -> None:
-    # 29 before Attest, which adds its project, role and policy, its action's role and policy, log group and key
+def test_fleet_needs_at_most_39_resources_per_pipeline(fleet: Fleet) -> None:
+    # 29 before Attest, which adds its project, role and policy, its action's role and policy, log group and key; then
+    # the waiting alarm and the metric filter on Validate's log group it watches
     total = sum(len(template["Resources"]) for template in fleet.templates.values())
-    assert total / len(TEAMS) <= 37, f"{total} resources for {len(TEAMS)} pipelines"
+    assert total / len(TEAMS) <= 39, f"{total} resources for {len(TEAMS)} pipelines"
 
 
 def test_each_stack_is_within_cloudformations_limits(fleet: Fleet) -> None:

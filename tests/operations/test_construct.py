@@ -356,6 +356,32 @@ def test_pipeline_alarms_notify_the_topics(on: App) -> None:
     )
     assert slow["AlarmActions"] == topics
     assert slow["TreatMissingData"] == "notBreaching"
+    # AND an upload that waited over an hour for its check alarms, from the metric Validate's log group derives
+    waited = alarm(on, on.ops.wait_time_alarm)
+    assert (waited["Namespace"], waited["MetricName"]) == ("S3ValidatedPipeline", "UploadWaitTime")
+    assert waited["Dimensions"] == [{"Name": "Pipeline", "Value": on.ref(on.pipeline.pipeline)}]
+    assert (waited["ComparisonOperator"], waited["Threshold"], waited["Statistic"]) == (
+        "GreaterThanThreshold",
+        3600,
+        "Maximum",
+    )
+    assert waited["AlarmActions"] == topics
+    assert "waited longer than 1 hour before Validate checked it" in waited["AlarmDescription"]
+    [derived] = [
+        f["Properties"]
+        for f in on.resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["LogGroupName"] == on.ref(on.pipeline.validation_log_group)
+    ]
+    assert derived["FilterPattern"] == "{ $.s3vpWaitedSeconds >= 0 }"
+    assert derived["MetricTransformations"] == [
+        {
+            "MetricNamespace": "S3ValidatedPipeline",
+            "MetricName": "UploadWaitTime",
+            "MetricValue": "$.s3vpWaitedSeconds",
+            "Dimensions": [{"Key": "Pipeline", "Value": "$.pipeline"}],
+            "Unit": "Seconds",
+        }
+    ]
 
 
 def test_per_project_codebuild_alarms_notify_the_topics(on: App) -> None:
@@ -386,7 +412,7 @@ def test_dead_letters_of_the_trigger_alarm(on: App) -> None:
     assert dead_letters["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [on.id_of(on.pipeline.trigger.dead_letter_queue), "QueueName"]}}
     ]
-    assert len(on.ops.alarms) == len(on.resources("AWS::CloudWatch::Alarm")) == 5
+    assert len(on.ops.alarms) == len(on.resources("AWS::CloudWatch::Alarm")) == 6
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -422,7 +448,7 @@ def test_dashboard_shows_executions_durations_builds_uploads_dead_letters_and_al
         ("AWS/Events", "FailedInvocations", "Sum"),
     ]
     assert [m[1] for m in metrics("Dead letters waiting")] == ["ApproximateNumberOfMessagesVisible"] * 2
-    assert len(widgets["Alarms"]["properties"]["alarms"]) == 5
+    assert len(widgets["Alarms"]["properties"]["alarms"]) == 6
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -511,13 +537,16 @@ def test_saved_query_lists_executions_with_state_and_time(on: App) -> None:
     [query] = on.resources("AWS::Logs::QueryDefinition").values()
     # TriggerMode.DIRECT keeps no trigger log: the history alone, with each execution's Source action events.
     assert on.pipeline.trigger.log_group is None
-    assert query["Properties"]["LogGroupNames"] == [on.ref(on.ops.history_log_group)]
+    history = on.ref(on.ops.history_log_group)
+    assert query["Properties"]["LogGroupNames"] == [history]
     text = query["Properties"]["QueryString"]
     for needed in ("time", "detail.pipeline", "`detail.execution-id`", "detail.state", "sort time desc"):
         assert needed in text
     assert '`detail-type` = "CodePipeline Pipeline Execution State Change"' in text
     assert 'detail.type.category = "Source"' in text
-    [metric_filter] = on.resources("AWS::Logs::MetricFilter").values()
+    [metric_filter] = [
+        f for f in on.resources("AWS::Logs::MetricFilter").values() if f["Properties"]["LogGroupName"] == history
+    ]
     assert metric_filter["Properties"]["MetricTransformations"][0]["Dimensions"] == [
         {"Key": "PipelineName", "Value": "$.detail.pipeline"},
         {"Key": "State", "Value": "$.detail.state"},
@@ -541,10 +570,12 @@ def test_everything_off_builds_nothing(off: App) -> None:
         "AWS::CloudWatch::Dashboard",
         "AWS::CloudTrail::Trail",
         "AWS::Logs::QueryDefinition",
-        "AWS::Logs::MetricFilter",
         "AWS::Logs::ResourcePolicy",
     ):
         off.template.resource_count_is(type_, 0)
+    # The one metric filter is Validate's own, of how long uploads wait: it costs nothing without an alarm
+    [(_, waited)] = off.resources("AWS::Logs::MetricFilter").items()
+    assert waited["Properties"]["LogGroupName"] == off.ref(off.pipeline.validation_log_group)
     assert list(off.resources("AWS::Events::Rule")) == [off.id_of(off.pipeline.trigger.rule)]
     key = off.json["Resources"][off.id_of(off.pipeline.operations_key)]["Properties"]
     assert "PipelineOperationsServices" not in {s.get("Sid") for s in statements(key["KeyPolicy"])}
@@ -552,7 +583,7 @@ def test_everything_off_builds_nothing(off: App) -> None:
 
 def test_alarms_without_notifications_warn_and_build_nothing_else(alarms_only: App) -> None:
     ops = alarms_only.ops
-    assert len(ops.alarms) == 5
+    assert len(ops.alarms) == 6
     # max_execution_time reaches the execution-time alarm's threshold and description
     slow = alarms_only.json["Resources"][alarms_only.id_of(ops.execution_time_alarm)]["Properties"]
     assert (slow["MetricName"], slow["Threshold"]) == ("PipelineDuration", 5400)
@@ -854,7 +885,7 @@ def test_a_stage_monitored_later_gets_the_alarms_of_the_others(later: Later) -> 
     assert ops.topic is not None
     assert set(ops.failed_builds_alarms) == set(ops.queue_time_alarms) == {"Validate", "Integration"}
     assert ops.alarms[-2:] == [ops.failed_builds_alarms["Integration"], ops.queue_time_alarms["Integration"]]
-    assert len(ops.alarms) == 7
+    assert len(ops.alarms) == 8
     project = [{"Name": "ProjectName", "Value": later.ref(later.project)}]
     failed = later.properties(ops.failed_builds_alarms["Integration"])
     queued = later.properties(ops.queue_time_alarms["Integration"])
@@ -875,7 +906,7 @@ def test_a_stage_monitored_later_is_graphed_and_its_alarms_shown(later: Later) -
     ):
         graphed = widgets[title]["properties"]["metrics"]
         assert [(m[1], m[-1]["label"]) for m in graphed] == [(metric, "Validate"), (metric, "Integration")]
-    assert len(widgets["Alarms"]["properties"]["alarms"]) == len(later.ops.alarms) == 7
+    assert len(widgets["Alarms"]["properties"]["alarms"]) == len(later.ops.alarms) == 8
 
 
 def test_a_stage_is_monitored_once_and_must_be_a_project(later: Later) -> None:
@@ -883,7 +914,7 @@ def test_a_stage_is_monitored_once_and_must_be_a_project(later: Later) -> None:
         later.ops.monitor_stage("Integration", "project")  # type: ignore[arg-type]
     assert [p.argument for p in raised.value.problems] == ["stage_name", "project"]
     assert "already has a stage 'Integration'" in str(raised.value)
-    assert len(later.ops.alarms) == 7
+    assert len(later.ops.alarms) == 8
 
 
 def test_a_stage_monitored_later_gets_nothing_when_alarms_and_dashboard_are_off() -> None:

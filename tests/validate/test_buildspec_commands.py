@@ -20,9 +20,11 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +35,8 @@ import pytest
 
 from s3_validated_pipeline import PackageCheckOptions, _buildspec
 from s3_validated_pipeline._build_project import CHECKER_FILE, checker_sha256
-from s3_validated_pipeline._buildspec import REPORT_PATH, VERDICT_TAG
+from s3_validated_pipeline._buildspec import REPORT_PATH, VERDICT_TAG, WORK_DIR
+from s3_validated_pipeline._names import WAIT_FIELD
 from s3_validated_pipeline.check import MANIFEST_PATH
 from s3_validated_pipeline.cli._local import aws as stand_in
 from s3_validated_pipeline.cli._local.codebuild import Build
@@ -553,6 +556,72 @@ def test_malicious_package_is_rejected_in_pre_build_naming_the_rule(
     assert not {"build", "post_build"} & set(run.phases)
     assert sandbox.npm_calls() == []
     assert sandbox.tags(V1) == {VERDICT_TAG: "rejected"}
+
+
+def waited_lines(output: str) -> list[dict[str, Any]]:
+    """The JSON lines the check printed of how long the upload waited (what the validate project's metric filter
+    reads: lines that are JSON objects with that field)."""
+    found = []
+    for line in output.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and WAIT_FIELD in value:
+            found.append(value)
+    return found
+
+
+def test_the_check_reports_how_long_the_upload_waited(sandbox: Sandbox, buildspec: dict[str, Any]) -> None:
+    # GIVEN the good package uploaded two hours ago, as an execution of pipeline "team-payments" runs
+    sandbox.upload(GOOD_ZIP, V1)
+    two_hours_ago = time.time() - 7200
+    (served,) = [Path(item["path"]) for item in sandbox.objects if item["version_id"] == V1]
+    os.utime(served, (two_hours_ago, two_hours_ago))
+    env = {**sandbox.env, "CODEBUILD_INITIATOR": "codepipeline/team-payments"}
+    # WHEN pre_build runs
+    pre_build = sandbox.run_phase("pre_build", buildspec, env)
+    # THEN one JSON line says how long it waited, for the pipeline that started the build, and the check goes on
+    assert pre_build.returncode == 0, pre_build.output
+    (waited,) = waited_lines(pre_build.output)
+    assert waited["pipeline"] == "team-payments"
+    assert 7200 <= waited[WAIT_FIELD] < 7200 + 600
+
+
+@pytest.mark.parametrize(
+    ("last_modified", "reported"),
+    [
+        pytest.param("2026-01-01T00:00:00+00:00", True, id="cli-v2"),
+        pytest.param("Thu, 01 Jan 2026 00:00:00 GMT", True, id="http-date"),
+        pytest.param("2026-01-01T00:00:00Z", True, id="zulu"),
+        pytest.param("yesterday", False, id="not-a-time"),
+        pytest.param("", False, id="missing"),
+    ],
+)
+def test_the_wait_line_reads_each_time_format_and_never_fails_the_build(
+    sandbox: Sandbox, last_modified: str, reported: bool
+) -> None:
+    # GIVEN what GetObject answered, with LastModified as the AWS CLI may print it (or not a time at all)
+    answer = json.dumps({"LastModified": last_modified} if last_modified else {})
+    spec = {
+        "phases": {
+            "pre_build": {
+                "commands": [
+                    f"mkdir -p {WORK_DIR} && printf '%s' {shlex.quote(answer)} > {WORK_DIR}/source-object.json",
+                    _buildspec._REPORT_WAIT,
+                ]
+            }
+        }
+    }
+    # WHEN the line runs  THEN it succeeds either way, reporting the wait from a time it can read
+    pre_build = sandbox.run_phase("pre_build", spec)
+    assert pre_build.returncode == 0, pre_build.output
+    lines = waited_lines(pre_build.output)
+    assert bool(lines) == reported, pre_build.output
+    if reported:
+        assert lines[0][WAIT_FIELD] > 24 * 3600  # 2026-01-01 is long past
+    else:
+        assert "Could not tell how long the upload waited" in pre_build.output
 
 
 def test_the_verdict_keeps_the_versions_other_tags_and_a_retry_keeps_it(

@@ -136,11 +136,13 @@ class MemberOperations(Construct):
         self._foundation = foundation
         self._pipeline_name = pipeline_name
         self.alarms: list[cloudwatch.Alarm] = []
-        """Every alarm: failed executions, execution time, then each stage's two."""
+        """Every alarm: failed executions, execution time, wait time, then each stage's two."""
         self.failed_executions_alarm: cloudwatch.Alarm | None = None
         """An execution failed; None with alarms off."""
         self.execution_time_alarm: cloudwatch.Alarm | None = None
         """An execution took longer than ``AlarmOptions.max_execution_time``; None with alarms off."""
+        self.wait_time_alarm: cloudwatch.Alarm | None = None
+        """An upload waited longer than ``AlarmOptions.max_wait_time`` for its check; None with alarms off."""
         self.failed_builds_alarms: dict[str, cloudwatch.Alarm] = {}
         """A build of the stage failed, by stage name; empty with alarms off."""
         self.queue_time_alarms: dict[str, cloudwatch.Alarm] = {}
@@ -157,6 +159,7 @@ class MemberOperations(Construct):
                 topics=foundation.alarm_topics,
             )
             self.failed_executions_alarm, self.execution_time_alarm = made.failed_executions, made.execution_time
+            self.wait_time_alarm = made.wait_time
             self.alarms = made.all
         for stage, project in projects.items():
             self.monitor_stage(stage, project)

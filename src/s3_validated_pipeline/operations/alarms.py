@@ -1,4 +1,5 @@
-"""Alarms: failed and slow executions, failed and queued builds per stage, uploads that could not start the pipeline.
+"""Alarms: failed, slow and waiting executions, failed and queued builds per stage, uploads that could not start the
+pipeline.
 
 See ``AlarmOptions`` for what each alarm watches and what it costs.
 """
@@ -17,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .._compliance import acknowledge_in_packs
+from .._names import WAIT_METRIC, WAIT_NAMESPACE
 from .._warnings import ALARMS_WITHOUT_ACTIONS
 from ._common import ALARM_PERIOD, pipeline_metric
 from .options import AlarmOptions
@@ -43,6 +45,8 @@ class PipelineAlarms:
     """An execution failed."""
     execution_time: cloudwatch.Alarm
     """An execution took longer than ``AlarmOptions.max_execution_time``."""
+    wait_time: cloudwatch.Alarm
+    """An upload waited longer than ``AlarmOptions.max_wait_time`` for its check."""
     stages: Mapping[str, StageAlarms]
     """The alarms of each build stage, by stage name."""
     dead_letters: cloudwatch.Alarm | None
@@ -51,8 +55,8 @@ class PipelineAlarms:
 
     @property
     def all(self) -> list[cloudwatch.Alarm]:
-        """Every alarm: the pipeline's two, each stage's two, then the dead letters'."""
-        found = [self.failed_executions, self.execution_time]
+        """Every alarm: the pipeline's three, each stage's two, then the dead letters'."""
+        found = [self.failed_executions, self.execution_time, self.wait_time]
         for stage in self.stages.values():
             found += [stage.failed_builds, stage.queue_time]
         return [*found, *([self.dead_letters] if self.dead_letters is not None else [])]
@@ -93,6 +97,22 @@ def add_alarms(
         description=f"An execution of the pipeline took longer than {options.max_execution_time.to_human_string()}.",
         topics=topics,
     )
+    wait_time = _new_alarm(
+        scope,
+        "WaitTimeAlarm",
+        cloudwatch.Metric(
+            namespace=WAIT_NAMESPACE,
+            metric_name=WAIT_METRIC,
+            dimensions_map={"Pipeline": pipeline.pipeline_name},
+            statistic="Maximum",
+            period=ALARM_PERIOD,
+        ),
+        threshold=options.max_wait_time.to_seconds(integral=False),
+        comparison=_ABOVE,
+        description=f"An upload waited longer than {options.max_wait_time.to_human_string()} before Validate checked "
+        "it: executions are piling up behind a slow one (QUEUED mode), or builds wait for capacity.",
+        topics=topics,
+    )
     stages = {
         stage: add_stage_alarms(scope, options, stage=stage, project=project, topics=topics)
         for stage, project in projects.items()
@@ -107,7 +127,11 @@ def add_alarms(
             "or add actions of your own to the alarms, then acknowledge this warning.",
         )
     return PipelineAlarms(
-        failed_executions=failed_executions, execution_time=execution_time, stages=stages, dead_letters=dead_letters
+        failed_executions=failed_executions,
+        execution_time=execution_time,
+        wait_time=wait_time,
+        stages=stages,
+        dead_letters=dead_letters,
     )
 
 

@@ -90,12 +90,14 @@ class PipelineOperations(Construct):
         """What the construct's rules and email subscriptions could not deliver; None with notifications and
         history off."""
         self.alarms: list[cloudwatch.Alarm] = []
-        """Every alarm: failed executions, execution time, each stage's two, dead letters, then those of stages
-        monitored later."""
+        """Every alarm: failed executions, execution time, wait time, each stage's two, dead letters, then those of
+        stages monitored later."""
         self.failed_executions_alarm: cloudwatch.Alarm | None = None
         """An execution failed; None with alarms off."""
         self.execution_time_alarm: cloudwatch.Alarm | None = None
         """An execution took longer than ``AlarmOptions.max_execution_time``; None with alarms off."""
+        self.wait_time_alarm: cloudwatch.Alarm | None = None
+        """An upload waited longer than ``AlarmOptions.max_wait_time`` for its check; None with alarms off."""
         self.failed_builds_alarms: dict[str, cloudwatch.Alarm] = {}
         """A build of the stage failed, by stage name; empty with alarms off."""
         self.queue_time_alarms: dict[str, cloudwatch.Alarm] = {}
@@ -189,6 +191,7 @@ class PipelineOperations(Construct):
                 topics=self._alarm_topics,
             )
             self.failed_executions_alarm, self.execution_time_alarm = alarms.failed_executions, alarms.execution_time
+            self.wait_time_alarm = alarms.wait_time
             self.failed_builds_alarms = {stage: made.failed_builds for stage, made in alarms.stages.items()}
             self.queue_time_alarms = {stage: made.queue_time for stage, made in alarms.stages.items()}
             self.dead_letters_alarm = alarms.dead_letters

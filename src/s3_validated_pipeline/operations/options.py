@@ -103,27 +103,35 @@ class AlarmOptions:
 
     Alarms: an execution failed (``AWS/CodePipeline`` ``FailedPipelineExecutions`` >= 1); an execution took longer
     than ``max_execution_time`` (``PipelineDuration``, reported when an execution ends, so a stuck execution alarms
-    only once it ends or times out); per build stage, a build failed (``FailedBuilds`` >= 1; a failed build usually
-    also fails the execution, and this alarm names the stage) and a build waited longer than ``max_queue_time`` for
-    capacity (``QueuedDuration``); an upload could not start the pipeline (a message in the trigger's dead-letter
-    queue). Periods without data count as OK. With notifications on, each alarm publishes to the topic(s); without,
-    the alarms have no action and the warning ``s3-validated-pipeline:alarmsWithoutActions`` is added.
+    only once it ends or times out); an upload waited longer than ``max_wait_time`` before Validate checked it
+    (``S3ValidatedPipeline`` ``UploadWaitTime``, which Validate's log group derives from a line the check prints:
+    CodePipeline publishes no metric of waiting executions, so this one is reported when a waiting execution reaches
+    its check, and a queue that grows behind a slow build alarms as the next upload in it is checked); per build
+    stage, a build failed (``FailedBuilds`` >= 1; a failed build usually also fails the execution, and this alarm
+    names the stage) and a build waited longer than ``max_queue_time`` for capacity (``QueuedDuration``); an upload
+    could not start the pipeline (a message in the trigger's dead-letter queue). Periods without data count as OK.
+    With notifications on, each alarm publishes to the topic(s); without, the alarms have no action and the warning
+    ``s3-validated-pipeline:alarmsWithoutActions`` is added.
 
     Args:
         max_execution_time: the longest an execution may take before it alarms. Default: 1 hour.
         max_queue_time: the longest a build may wait in CodeBuild's queue before it alarms. Default: 15 minutes.
+        max_wait_time: the longest an upload may wait for its check before it alarms. Default: 1 hour (three uploads
+            behind one another, each taking Validate's default 20 minutes).
 
-    Cost: $0.10 per alarm a month: 3 alarms plus 2 per build stage.
+    Cost: $0.10 per alarm a month: 4 alarms plus 2 per build stage; $0.30 a month for the ``UploadWaitTime`` metric.
     """
 
     max_execution_time: Duration = field(default_factory=lambda: Duration.hours(1))
     max_queue_time: Duration = field(default_factory=lambda: Duration.minutes(15))
+    max_wait_time: Duration = field(default_factory=lambda: Duration.hours(1))
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
         return [
             *_duration_problems(f"{argument}.max_execution_time", self.max_execution_time, "Duration.hours(1)"),
             *_duration_problems(f"{argument}.max_queue_time", self.max_queue_time, "Duration.minutes(15)"),
+            *_duration_problems(f"{argument}.max_wait_time", self.max_wait_time, "Duration.hours(1)"),
         ]
 
 

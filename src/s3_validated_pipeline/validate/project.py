@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import CfnResource
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .. import _buildspec
 from .._build_project import StageConstruct, StageResources, new_build_project
 from .._logs import retention_problems
+from .._names import WAIT_FIELD, WAIT_METRIC, WAIT_NAMESPACE
 from ..errors import raise_if_any, wrong_type
 from .options import ValidationOptions
 
@@ -25,7 +28,8 @@ class ValidationProject(StageConstruct):
     required and forbidden files, credentials), failing before any command runs; runs the commands; writes
     ``.validated/package-check.json`` and ``.validated/manifest.json`` (the SHA-256 of every output file and of
     the source zip); and prints diagnostics (OS, tool versions, the object version) even when validation failed.
-    Logs go to a KMS-encrypted log group.
+    Logs go to a KMS-encrypted log group, whose metric filter ``WaitTime`` makes the ``UploadWaitTime`` metric (seconds
+    from an upload to its check, by ``Pipeline``) of the line the check prints.
 
     The pipeline's validate action sets ``SOURCE_BUCKET``, ``SOURCE_OBJECT_KEY`` and ``SOURCE_OBJECT_VERSION_ID``;
     call ``grant_source_read`` so the project may download that object and tag it with the check's verdict.
@@ -75,6 +79,19 @@ class ValidationProject(StageConstruct):
             log_retention_days=log_retention_days,
             artifact_buckets=artifact_buckets,
             network=options.build_network,
+        )
+
+        logs.MetricFilter(
+            self,
+            "WaitTime",
+            log_group=self.resources.log_group,
+            # A JSON pattern matches JSON lines only: not the log's echo of the command that prints the line.
+            filter_pattern=logs.FilterPattern.literal(f"{{ $.{WAIT_FIELD} >= 0 }}"),
+            metric_namespace=WAIT_NAMESPACE,
+            metric_name=WAIT_METRIC,
+            metric_value=f"$.{WAIT_FIELD}",
+            dimensions={"Pipeline": "$.pipeline"},
+            unit=cloudwatch.Unit.SECONDS,
         )
 
     def grant_source_read(self, bucket: s3.IBucket, object_key: str) -> iam.Grant:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import hmac
 import json
@@ -99,10 +100,12 @@ def _options(args: Sequence[str], allowed: Sequence[str]) -> tuple[dict[str, str
     return options, positional
 
 
-def _object_metadata(options: Mapping[str, str], size: int) -> dict[str, Any]:
-    """What GetObject and HeadObject answer about a served object of ``size`` bytes."""
+def _object_metadata(options: Mapping[str, str], size: int, modified: float) -> dict[str, Any]:
+    """What GetObject and HeadObject answer about a served object of ``size`` bytes, written at ``modified`` (seconds
+    since the epoch), as the AWS CLI v2 shows it."""
     response: dict[str, Any] = {
         "AcceptRanges": "bytes",
+        "LastModified": datetime.datetime.fromtimestamp(int(modified), datetime.timezone.utc).isoformat(),
         "ContentLength": size,
         "ContentType": "application/zip",
         "ServerSideEncryption": "aws:kms",
@@ -127,7 +130,7 @@ def _get_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> in
     shutil.copyfile(path, positional[0])
     with open(path, "rb") as fh:
         data = fh.read()
-    response = _object_metadata(options, len(data))
+    response = _object_metadata(options, len(data), os.path.getmtime(path))
     if options.get("--checksum-mode") == "ENABLED":  # s3vp push uploads with a SHA-256 checksum
         own = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
         response["ChecksumSHA256"] = item.get("checksum_sha256") or own
@@ -145,7 +148,8 @@ def _head_object(objects: Sequence[Mapping[str, Any]], args: Sequence[str]) -> i
     item = _find(objects, options["--bucket"], options["--key"], options.get("--version-id"))
     if item is None:
         return None
-    _print_answer(_object_metadata(options, os.path.getsize(str(item["path"]))), options)
+    path = str(item["path"])
+    _print_answer(_object_metadata(options, os.path.getsize(path), os.path.getmtime(path)), options)
     return 0
 
 
