@@ -85,7 +85,8 @@ FACTORS: tuple[Factor, ...] = (
     Factor("execution_mode", ("QUEUED", "PARALLEL", "SUPERSEDED")),
     Factor("trigger_function", (False, True)),
     Factor("existing_bucket", (False, True)),  # an imported bucket with its key
-    # bucket_name, noncurrent_version_retention_days, removal_policy=DESTROY, admin_role, server_access_logs off,
+    # bucket_name, noncurrent_version_retention_days, rejected_retention_days, object_lock_days,
+    # removal_policy=DESTROY, admin_role, server_access_logs off,
     # the uploader given in SourceBucketOptions(uploaders=...) rather than with grant_upload
     Factor("source_settings", (False, True), lambda row: not row.get("existing_bucket")),
     Factor("uploader_in_app", (False, True)),  # a role the app defines, or one imported by name
@@ -256,6 +257,8 @@ def source(stack: cdk.Stack, row: Row, uploader: iam.IRole) -> dict[str, Any]:
     options = SourceBucketOptions(
         bucket_name=f"{stack.stack_name.lower()}-uploads",
         noncurrent_version_retention_days=30,
+        rejected_retention_days=3,
+        object_lock_days=14,
         removal_policy=cdk.RemovalPolicy.DESTROY,
         admin_role=iam.Role.from_role_name(stack, "BucketAdmin", "bucket-admin"),
         server_access_logs=False,

@@ -104,7 +104,11 @@ def test_deleting_versions_or_changing_versioning_is_denied_to_all_but_root_and_
     statement = statements["DenyVersionTampering"]
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == {"AWS": "*"}
-    assert sorted(statement["Action"]) == ["s3:DeleteObjectVersion", "s3:PutBucketVersioning"]
+    assert sorted(statement["Action"]) == [
+        "s3:BypassGovernanceRetention",
+        "s3:DeleteObjectVersion",
+        "s3:PutBucketVersioning",
+    ]
     assert statement["Resource"] == [
         {"Fn::GetAtt": [bucket_id, "Arn"]},
         {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]},
@@ -270,6 +274,55 @@ def test_fails_when_rejected_retention_is_not_a_positive_whole_number(value: Any
         shown,
         "positive whole number",
         source_bucket_options=SourceBucketOptions(rejected_retention_days=value),
+    )
+
+
+def test_uploads_are_not_locked_unless_asked(seed: Synthesized) -> None:
+    bucket_id, _, _ = source_policy(seed)
+    properties = seed.json["Resources"][bucket_id]["Properties"]
+    assert "ObjectLockEnabled" not in properties
+    assert "ObjectLockConfiguration" not in properties
+
+
+def test_object_lock_keeps_each_upload_in_governance_mode_which_only_administrators_bypass(
+    with_admin_and_named_uploaders: Synthesized,
+) -> None:
+    # GIVEN a pipeline whose uploads are locked 30 days
+    pipeline = new_pipeline(source_bucket_options=SourceBucketOptions(object_lock_days=30))
+    synthesized = synthesize(cdk.Stack.of(pipeline))
+    bucket_id, _, statements = source_policy(synthesized)
+    properties = synthesized.json["Resources"][bucket_id]["Properties"]
+    # THEN the bucket has Object Lock on, every new version kept 30 days in governance mode
+    assert properties["ObjectLockEnabled"] is True
+    assert properties["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+    }
+    # AND bypassing governance is denied like deleting a version: to all but the account root and the admin role
+    assert "s3:BypassGovernanceRetention" in statements["DenyVersionTampering"]["Action"]
+    template = with_admin_and_named_uploaders.json
+    resolver = iam_eval.Resolver({"Stack": template})
+    policies = iam_eval.resource_policies(resolver)
+    admin_bucket, _, _ = source_policy(with_admin_and_named_uploaders)
+    package = resolver.attribute("Stack", admin_bucket, "Arn") + "/drop/package.zip"
+    admin = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Admin")), "Arn")
+    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+    def may(role_arn: str) -> bool:
+        caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=role_arn, identity=everything)
+        return iam_eval.authorize(caller, "s3:BypassGovernanceRetention", package, policies).allowed
+
+    assert not may(f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers")
+    assert may(admin)
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0, "0"), (1.5, "1.5")])
+def test_fails_when_object_lock_days_is_not_a_positive_whole_number(value: Any, shown: str) -> None:
+    assert_fails(
+        "source_bucket_options.object_lock_days",
+        shown,
+        "positive whole number",
+        source_bucket_options=SourceBucketOptions(object_lock_days=value),
     )
 
 

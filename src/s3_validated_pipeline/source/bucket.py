@@ -203,6 +203,7 @@ class SourceBucket(Construct):
             # the object's, to limit each key's readers to its own object.
             bucket_key_enabled=object_key is not None,
             lifecycle_rules=_lifecycle_rules(options),
+            **_object_lock(options.object_lock_days),
             removal_policy=options.removal_policy,
         )
         """The versioned upload bucket, which sends S3's "Object Created" events to EventBridge."""
@@ -371,7 +372,7 @@ class SourceBucket(Construct):
                 sid="DenyVersionTampering",
                 effect=iam.Effect.DENY,
                 principals=anyone,
-                actions=["s3:DeleteObjectVersion", "s3:PutBucketVersioning"],
+                actions=["s3:DeleteObjectVersion", "s3:PutBucketVersioning", "s3:BypassGovernanceRetention"],
                 resources=[self.bucket.bucket_arn, self.bucket.arn_for_objects("*")],
                 conditions=administrators_only,
             ),
@@ -403,6 +404,16 @@ class SourceBucket(Construct):
         ]
         for statement in statements:
             self.bucket.add_to_resource_policy(statement)
+
+
+def _object_lock(days: int | None) -> dict[str, Any]:
+    """The bucket's Object Lock settings: governance mode for ``days``, or none."""
+    if days is None:
+        return {}
+    return {
+        "object_lock_enabled": True,
+        "object_lock_default_retention": s3.ObjectLockRetention.governance(Duration.days(days)),
+    }
 
 
 def _lifecycle_rules(options: SourceBucketOptions) -> list[s3.LifecycleRule]:

@@ -34,6 +34,10 @@ class SourceBucketOptions:
             Default: none; nobody but the account's root user can upload until ``grant_upload`` is called.
         admin_role: the one role, besides the account's root user and CloudFormation, that may delete object
             versions or change versioning. Default: none.
+        object_lock_days: keep every upload this many days with S3 Object Lock in governance mode: until then its
+            version cannot be deleted, even by a rule, without ``s3:BypassGovernanceRetention``, which the bucket
+            policy denies to all but the account root and ``admin_role``. Rejected uploads then expire only once
+            their lock ends. Default: None, no lock. Once on, S3 cannot turn Object Lock off for the bucket.
     """
 
     bucket_name: str | None = None
@@ -43,6 +47,7 @@ class SourceBucketOptions:
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     uploaders: Sequence[iam.IGrantable] = ()
     admin_role: iam.IRole | None = None
+    object_lock_days: int | None = None
 
     def problems(self, argument: str) -> list[Problem]:
         """Return what is wrong with these options, naming them as ``argument``."""
@@ -52,6 +57,7 @@ class SourceBucketOptions:
         retention = [
             *positive_days_problems(f"{argument}.noncurrent_version_retention_days", kept, example=90),
             *positive_days_problems(f"{argument}.rejected_retention_days", rejected, example=7),
+            *positive_days_problems(f"{argument}.object_lock_days", self.object_lock_days, example=30, optional=True),
         ]
         found.extend(retention)
         if not retention and rejected > kept:
