@@ -4,6 +4,7 @@ versioning. Each statement of the source bucket's policy is asserted here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -205,26 +206,52 @@ def test_admin_role_may_also_manage_versions_and_settings(with_admin_and_named_u
         ], sid
 
 
-@pytest.mark.parametrize("action", GUARDED_CONFIGURATION)
-def test_a_broad_s3_role_of_the_account_cannot_change_a_guarded_setting_and_the_admin_role_can(
-    with_admin_and_named_uploaders: Synthesized, action: str
-) -> None:
-    # GIVEN the bucket's policy as IAM reads it, and two roles of the account allowed s3:* on everything
+EVERYTHING = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+BROAD = f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers"
+"""A role of the account that the bucket's policy does not name, allowed ``s3:*`` on everything by its own."""
+
+
+@dataclass(frozen=True)
+class AsIam:
+    """The bucket of ``with_admin_and_named_uploaders`` as IAM reads it: its ARN, its admin role's and its named
+    uploader's, and every resource policy of the stack."""
+
+    bucket: str
+    admin: str
+    named: str
+    policies: tuple[iam_eval.ResourcePolicy, ...]
+
+    def may(self, role_arn: str, action: str, resource: str, context: dict[str, Any] | None = None) -> bool:
+        """Whether ``role_arn``, allowed ``s3:*`` on everything by its own policy, may make the request."""
+        caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=role_arn, identity=EVERYTHING)
+        return iam_eval.authorize(caller, action, resource, self.policies, context).allowed
+
+
+@pytest.fixture(scope="module")
+def as_iam(with_admin_and_named_uploaders: Synthesized) -> AsIam:
     template = with_admin_and_named_uploaders.json
     resolver = iam_eval.Resolver({"Stack": template})
-    policies = iam_eval.resource_policies(resolver)
     bucket_id, _, _ = source_policy(with_admin_and_named_uploaders)
-    bucket = resolver.attribute("Stack", bucket_id, "Arn")
-    admin = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Admin")), "Arn")
-    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
 
-    def may(role_arn: str) -> bool:
-        caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=role_arn, identity=everything)
-        return iam_eval.authorize(caller, action, bucket, policies).allowed
+    def arn_of(prefix: str) -> str:
+        return resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith(prefix)), "Arn")
 
+    return AsIam(
+        resolver.attribute("Stack", bucket_id, "Arn"),
+        arn_of("Admin"),
+        arn_of("Named"),
+        iam_eval.resource_policies(resolver),
+    )
+
+
+@pytest.mark.parametrize("action", GUARDED_CONFIGURATION)
+def test_a_broad_s3_role_of_the_account_cannot_change_a_guarded_setting_and_the_admin_role_can(
+    as_iam: AsIam, action: str
+) -> None:
+    # GIVEN the bucket's policy as IAM reads it, and two roles of the account allowed s3:* on everything
     # THEN the bucket's policy refuses the broad role, and lets the admin role through
-    assert not may(f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers")
-    assert may(admin)
+    assert not as_iam.may(BROAD, action, as_iam.bucket)
+    assert as_iam.may(as_iam.admin, action, as_iam.bucket)
 
 
 def source_lifecycle(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
@@ -284,9 +311,7 @@ def test_uploads_are_not_locked_unless_asked(seed: Synthesized) -> None:
     assert "ObjectLockConfiguration" not in properties
 
 
-def test_object_lock_keeps_each_upload_in_governance_mode_which_only_administrators_bypass(
-    with_admin_and_named_uploaders: Synthesized,
-) -> None:
+def test_object_lock_keeps_each_upload_in_governance_mode_which_only_administrators_bypass(as_iam: AsIam) -> None:
     # GIVEN a pipeline whose uploads are locked 30 days
     pipeline = new_pipeline(source_bucket_options=SourceBucketOptions(object_lock_days=30))
     synthesized = synthesize(cdk.Stack.of(pipeline))
@@ -300,20 +325,9 @@ def test_object_lock_keeps_each_upload_in_governance_mode_which_only_administrat
     }
     # AND bypassing governance is denied like deleting a version: to all but the account root and the admin role
     assert "s3:BypassGovernanceRetention" in statements["DenyVersionTampering"]["Action"]
-    template = with_admin_and_named_uploaders.json
-    resolver = iam_eval.Resolver({"Stack": template})
-    policies = iam_eval.resource_policies(resolver)
-    admin_bucket, _, _ = source_policy(with_admin_and_named_uploaders)
-    package = resolver.attribute("Stack", admin_bucket, "Arn") + "/drop/package.zip"
-    admin = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Admin")), "Arn")
-    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
-
-    def may(role_arn: str) -> bool:
-        caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=role_arn, identity=everything)
-        return iam_eval.authorize(caller, "s3:BypassGovernanceRetention", package, policies).allowed
-
-    assert not may(f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers")
-    assert may(admin)
+    package = as_iam.bucket + "/drop/package.zip"
+    assert not as_iam.may(BROAD, "s3:BypassGovernanceRetention", package)
+    assert as_iam.may(as_iam.admin, "s3:BypassGovernanceRetention", package)
 
 
 @pytest.mark.parametrize(("value", "shown"), [(0, "0"), (1.5, "1.5")])
@@ -327,52 +341,33 @@ def test_fails_when_object_lock_days_is_not_a_positive_whole_number(value: Any, 
 
 
 @pytest.mark.parametrize("action", VERDICT_TAGGING)
-def test_a_verdict_once_set_is_changed_by_no_one_but_the_admin_role(
-    with_admin_and_named_uploaders: Synthesized, action: str
-) -> None:
+def test_a_verdict_once_set_is_changed_by_no_one_but_the_admin_role(as_iam: AsIam, action: str) -> None:
     # GIVEN the bucket's policy as IAM reads it, a role of the account allowed s3:* on everything, and the admin role
-    template = with_admin_and_named_uploaders.json
-    resolver = iam_eval.Resolver({"Stack": template})
-    policies = iam_eval.resource_policies(resolver)
-    bucket_id, _, _ = source_policy(with_admin_and_named_uploaders)
-    package = resolver.attribute("Stack", bucket_id, "Arn") + "/source.zip"
-    admin = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Admin")), "Arn")
-    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    package = as_iam.bucket + "/drop/package.zip"
 
-    def may(role_arn: str, tags: dict[str, str]) -> bool:
-        caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=role_arn, identity=everything)
-        context = {f"s3:ExistingObjectTag/{key}": value for key, value in tags.items()}
-        return iam_eval.authorize(caller, action, package, policies, context).allowed
+    def tagged(tags: dict[str, str]) -> dict[str, Any]:
+        return {f"s3:ExistingObjectTag/{key}": value for key, value in tags.items()}
 
-    broad = f"arn:aws:iam::{iam_eval.ACCOUNT}:role/Developers"
     # THEN on a version with a verdict (either), the broad role is refused and the admin role is not
     for verdict in ("accepted", "rejected"):
-        assert not may(broad, {VERDICT_TAG: verdict, "team": "a"}), verdict
-        assert may(admin, {VERDICT_TAG: verdict}), verdict
+        assert not as_iam.may(BROAD, action, package, tagged({VERDICT_TAG: verdict, "team": "a"})), verdict
+        assert as_iam.may(as_iam.admin, action, package, tagged({VERDICT_TAG: verdict})), verdict
     # AND on a version without one, the bucket's policy leaves the decision to the role's own policy
-    assert may(broad, {"team": "a"})
+    assert as_iam.may(BROAD, action, package, tagged({"team": "a"}))
 
 
-def test_no_upload_may_come_with_a_verdict(with_admin_and_named_uploaders: Synthesized) -> None:
+def test_no_upload_may_come_with_a_verdict(as_iam: AsIam) -> None:
     # GIVEN a granted uploader whose own policy allows s3:* on everything
-    template = with_admin_and_named_uploaders.json
-    resolver = iam_eval.Resolver({"Stack": template})
-    policies = iam_eval.resource_policies(resolver)
-    bucket_id, _, _ = source_policy(with_admin_and_named_uploaders)
-    package = resolver.attribute("Stack", bucket_id, "Arn") + "/drop/package.zip"
-    named = resolver.attribute("Stack", next(k for k in template["Resources"] if k.startswith("Named")), "Arn")
-    everything = iam_eval.statements_of({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
-    caller = iam_eval.Caller(iam_eval.ACCOUNT, arn=named, identity=everything)
+    package = as_iam.bucket + "/drop/package.zip"
 
     def may_upload(tag_keys: list[str]) -> bool:
-        context = {"s3:RequestObjectTagKeys": tag_keys}
-        return iam_eval.authorize(caller, "s3:PutObject", package, policies, context).allowed
+        return as_iam.may(as_iam.named, "s3:PutObject", package, {"s3:RequestObjectTagKeys": tag_keys})
 
     # THEN an upload that tags the verdict is refused, and one with other tags (or none) is not
     assert not may_upload([VERDICT_TAG])
     assert not may_upload(["team", VERDICT_TAG])
     assert may_upload(["team"])
-    assert iam_eval.authorize(caller, "s3:PutObject", package, policies).allowed
+    assert as_iam.may(as_iam.named, "s3:PutObject", package)
 
 
 # --- the one object-upload grant, for an existing bucket ---------------------------------------------------

@@ -165,7 +165,7 @@ def test_the_rule_and_dead_letter_queue_keep_their_logical_ids_across_modes(func
 def test_resource_counts_match_the_documented_table(function_mode: Synthesized) -> None:
     direct = len(synthesized_example("minimal").json["Resources"])
     function = len(function_mode.json["Resources"])
-    assert (direct, function) == (54, 58)
+    assert (direct, function) == (56, 60)
     assert (len(trigger_ids(synthesized_example("minimal"))), len(trigger_ids(function_mode))) == (5, 9)
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert f"| Resources in the minimal example | {direct} | {function} |" in page
