@@ -54,8 +54,7 @@ WRITES = (
     "codepipeline:DisableStageTransition",
     "codepipeline:EnableStageTransition",
     "codepipeline:StopPipelineExecution",
-    "and, optional (the canary is left marked without them), s3:PutObjectTagging with s3:PutObjectVersionTagging, "
-    "and s3:DeleteObjectVersion",
+    "and, optional (the canary is left marked without it), s3:DeleteObjectVersion",
 )
 PERMISSIONS = f"reads {', '.join(READS)}; writes (none with --dry-run) {', '.join(WRITES)}"
 """What ``s3vp selftest`` needs, for its help."""
@@ -376,16 +375,18 @@ def selftest_command(
       notifications      the rule announcing failed executions is enabled and sends to a topic
 
     Then, when they all passed, a canary: a zip holding a README and one file the deployed check forbids by name
-    alone (such as .env, holding no secret), marked by the object metadata s3vp-selftest=canary (and the tag, where
-    allowed). It is uploaded to the watched key and followed as `s3vp watch` follows an execution: an execution must
-    start for exactly that version (canary-started) and fail at Validate with the rule forbidden-file naming the file
-    (canary-refused), so none of your commands run; the transition into the stage after Validate is disabled
-    meanwhile and enabled again after, and a canary that is accepted is stopped there. With notifications on,
+    alone (such as .env, holding no secret), marked by the object metadata s3vp-selftest=canary (its tags are
+    Validate's, which tags it s3vp-verdict=rejected). It is uploaded to the watched key and followed as `s3vp watch`
+    follows an execution: an execution must start for exactly that version (canary-started) and fail at Validate
+    with the rule forbidden-file naming the file (canary-refused), so none of your commands run; the transition
+    into the stage after Validate is disabled meanwhile and enabled again after, and a canary that is accepted is
+    stopped there. With notifications on,
     canary-notified says the failure is announced by the enabled rule (s3vp does not subscribe to the topic to read
     the message). Like any failed execution, the canary's holds the pipeline's failure alarms in ALARM for one period
     (5 minutes) and is announced to the topic's subscribers. The canary version is then deleted; where the bucket
     policy lets only administrators delete versions, it is left marked, and the report names the lifecycle rule that
-    removes it once the next upload replaces it. Until then, it is the current version of the watched key.
+    removes it (the construct's bucket expires rejected versions within twice rejected_retention_days). Until the
+    next upload, it is the current version of the watched key.
 
     With --package FILE.zip, a package you know is good (checked locally first, with the deployed rules) is uploaded
     and followed through Validate (and Attest, Test and any stage before the first deployment or approval), with the
