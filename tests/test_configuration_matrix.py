@@ -33,6 +33,7 @@ import pytest
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -44,6 +45,7 @@ from s3_validated_pipeline import (
     ApprovalOptions,
     AuditOptions,
     BuildEnvironment,
+    BuildNetwork,
     CloudFormationDeployment,
     DeployTarget,
     NotificationOptions,
@@ -102,6 +104,7 @@ FACTORS: tuple[Factor, ...] = (
     Factor("on_failure", ("rollback", "retry"), _deploys),  # rollback: watching an alarm; retry: failed actions
     # commands: emails on the created topic; change set: the user's own topic; both: an approver role of the app
     Factor("approval", (False, True), _deploys),
+    Factor("build_network", (False, True)),  # every build in an imported VPC's isolated subnets
     Factor("operations", (True, False)),
     # other: no notifications, alarms without actions, no dashboard, no history, a trail with management events
     Factor("operations_parts", ("default", "other"), lambda row: bool(row.get("operations"))),
@@ -147,6 +150,7 @@ CONFIGURATIONS: dict[str, Mapping[str, Any]] = {
         "operations_parts": "other",
     },
     "c04": {
+        "build_network": True,
         "execution_mode": "PARALLEL",
         "existing_bucket": True,
         "deploy_change_set": True,
@@ -156,6 +160,7 @@ CONFIGURATIONS: dict[str, Mapping[str, Any]] = {
     },
     "c05": {"settings": True, "deploy_commands": True, "on_failure": "retry", "operations": False},
     "c06": {
+        "build_network": True,
         "execution_mode": "SUPERSEDED",
         "uploader_in_app": True,
         "test_stage": True,
@@ -174,6 +179,7 @@ CONFIGURATIONS: dict[str, Mapping[str, Any]] = {
         "operations": False,
     },
     "c08": {
+        "build_network": True,
         "execution_mode": "SUPERSEDED",
         "existing_bucket": True,
         "settings": True,
@@ -190,6 +196,7 @@ CONFIGURATIONS: dict[str, Mapping[str, Any]] = {
         "cross_account": True,
     },
     "c10": {
+        "build_network": True,
         "trigger_function": True,
         "source_settings": True,
         "uploader_in_app": True,
@@ -342,6 +349,18 @@ def operations(stack: cdk.Stack, row: Row) -> OperationsOptions | None:
     return OperationsOptions(notifications=notifications)
 
 
+def network(stack: cdk.Stack) -> BuildNetwork:
+    """An existing VPC's isolated subnets, as docs/options.md ("Builds in a VPC") suggests for untrusted builds."""
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack,
+        "Vpc",
+        vpc_id="vpc-0123456789abcdef0",
+        availability_zones=[f"{REGION}a", f"{REGION}b"],
+        isolated_subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+    )
+    return BuildNetwork(vpc=vpc)
+
+
 def build(name: str, levels: Mapping[str, Any]) -> list[cdk.Stack]:
     """The configuration's app: one stack with one pipeline, its uploader and what its options name."""
     row = full(levels)
@@ -373,6 +392,7 @@ def build(name: str, levels: Mapping[str, Any]) -> list[cdk.Stack]:
         else None,
         deploy=targets(stack, row),
         operations=operations(stack, row),
+        build_network=network(stack) if row["build_network"] else None,
         **source(stack, row, uploader),
         **settings,
     )

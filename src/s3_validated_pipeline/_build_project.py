@@ -242,7 +242,7 @@ def new_build_project(
     )
     acknowledge_cdk_grants(project, objects_of=artifact_buckets)
     if network is not None:
-        _acknowledge_network_grants(project, region, account)
+        _acknowledge_network_grants(project)
     return StageResources(project, cast(iam.IRole, project.role), log_group)
 
 
@@ -283,7 +283,7 @@ def default_security_group(scope: Construct, vpc: ec2.IVpc) -> ec2.SecurityGroup
     return made[key]
 
 
-def _acknowledge_network_grants(project: codebuild.PipelineProject, region: str, account: str) -> None:
+def _acknowledge_network_grants(project: codebuild.PipelineProject) -> None:
     """CDK's grants for a project in a VPC, which are those AWS documents for CodeBuild ("Allow CodeBuild access to AWS
     services required to create a VPC network interface")."""
     reason = (
@@ -294,9 +294,10 @@ def _acknowledge_network_grants(project: codebuild.PipelineProject, region: str,
     policy = cast(iam.Policy, project.node.find_child("PolicyDocument"))  # where CDK puts these actions
     acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
     skip_checkov(policy, "CKV_AWS_111", reason)
+    # CDK writes this ARN with the Region and account pseudo parameters, even in a stack with an explicit env.
     acknowledge(
         project,
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:{region}:{account}:network-interface/*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]",
         "CodeBuild attaches each build's network interface, whose id is only known then; the statement is held "
         "by its conditions to the project's subnets and to the CodeBuild service (ec2:Subnet, "
         "ec2:AuthorizedService).",
