@@ -195,6 +195,9 @@ def verify_manifest() -> str:
     return f"python3 {WORK_DIR}/check.py verify ."
 
 
+PACKAGE_SHA256 = "PACKAGE_SHA256"
+"""The variable the Attest action exports (namespace ``_names.ATTEST``): the SHA-256 of the package it checked."""
+
 PROVENANCE_VARIABLES = ("S3VP_EXECUTION_ID", "S3VP_SIGNING_KEY_ARN")
 """Set by every action after Validate: its execution (``#{codepipeline.PipelineExecutionId}``) and the pipeline's
 signing key, so it refuses an artifact whose provenance is another execution's or is not signed by that key."""
@@ -234,7 +237,8 @@ def attest_buildspec(
     builder = '"$(b="${CODEBUILD_BUILD_ARN%:*}"; echo "${b/:build\\//:project/}")"'
     return {
         "version": "0.2",
-        "env": {"shell": "bash"},
+        # The package's SHA-256 as Attest's own check found it, for the approvals' messages.
+        "env": {"shell": "bash", "exported-variables": [PACKAGE_SHA256]},
         "phases": {
             "pre_build": {
                 "on-failure": "ABORT",
@@ -261,6 +265,9 @@ def attest_buildspec(
                     f"--query Signature --output text > {WORK_DIR}/provenance.sig.b64",
                     f"python3 {WORK_DIR}/check.py envelope . --payload {WORK_DIR}/provenance.json "
                     f'--signature-b64 {WORK_DIR}/provenance.sig.b64 --key-id "$S3VP_SIGNING_KEY_ARN"',
+                    f"export {PACKAGE_SHA256}=$(python3 -I -c "
+                    "'import json, sys; print(json.load(sys.stdin)[\"sha256\"])' "
+                    f"< {WORK_DIR}/attest-check.json)",
                 ],
             },
             "post_build": {"commands": [diagnostics()]},

@@ -339,7 +339,8 @@ def test_approval_announces_to_an_encrypted_topic_with_the_comment(seed_view: Vi
     [(topic_id, topic)] = seed_view.of_type("AWS::SNS::Topic", "ApprovalTopic").items()
     assert approve["Configuration"]["NotificationArn"] == {"Ref": topic_id}
     assert approve["Configuration"]["CustomData"] == (
-        "Check the staging environment before production. Package version #{SourceVariables.VersionId}."
+        "Check the staging environment before production. Package version #{SourceVariables.VersionId}, SHA-256 "
+        "#{Attest.PACKAGE_SHA256}."
     )
     assert "BeforeEntry" not in seed_view.stages["ApproveProduction"]  # a commands target's approval always stops
     assert "ExternalEntityLink" not in approve["Configuration"]
@@ -353,7 +354,7 @@ def test_approval_links_the_review_url_and_subscribes_the_emails(variety_view: V
     assert approve["Configuration"]["ExternalEntityLink"] == "https://review.example.com/"
     assert approve["Configuration"]["CustomData"] == (
         "Review the validated package before it is deployed to Integration. Package version "
-        "#{SourceVariables.VersionId}."
+        "#{SourceVariables.VersionId}, SHA-256 #{Attest.PACKAGE_SHA256}."
     )
     [(topic_id, topic)] = variety_view.of_type("AWS::SNS::Topic", "ApprovalTopic").items()
     assert "KmsMasterKeyId" in topic["Properties"]
@@ -473,11 +474,11 @@ def test_production_is_approved_on_its_change_set_made_before_the_approval(cross
     assert change_set_settings(plan)["S3VP_MODE"] == "plan"
     assert change_set_settings(deploy)["S3VP_MODE"] == "deploy"
     assert plan["Configuration"]["ProjectName"] == deploy["Configuration"]["ProjectName"]
-    # AND the approval's message names the package's version and digest, and the change set and its summary
+    # AND the approval's message names the package's version and digest (Attest's), and the change set and its summary
     configuration = approve["Configuration"]
     assert configuration["CustomData"] == (
         "Check the App stack in the staging account before production. Package version "
-        "#{SourceVariables.VersionId}. SHA-256 #{DeployProductionChangeSet.PACKAGE_SHA256}. Change set "
+        "#{SourceVariables.VersionId}, SHA-256 #{Attest.PACKAGE_SHA256}. Change set "
         "#{DeployProductionChangeSet.CHANGE_SET_NAME} of stack App: #{DeployProductionChangeSet.CHANGE_SET_SUMMARY}"
     )
     assert configuration["ExternalEntityLink"] == "#{DeployProductionChangeSet.CHANGE_SET_LINK}"

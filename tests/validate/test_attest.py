@@ -4,7 +4,9 @@ Attest after Validate and apart from the package's code, and every later CodeBui
 from __future__ import annotations
 
 import json
+import subprocess
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,6 +87,25 @@ def signing_keys(synthesized: Synthesized) -> dict[str, Any]:
 
 
 # --- The seed ---------------------------------------------------------------------------------------------------
+
+
+def test_attest_exports_the_sha256_its_own_check_found_for_the_approvals(seed: Synthesized, tmp_path: Path) -> None:
+    # GIVEN the seed's Attest action and its buildspec
+    (attest,) = [a for a in stages_of(seed)["Validate"] if a["Name"] == "Attest"]
+    spec = buildspec_of(seed, attest)
+    # THEN the action exports its variables under the namespace the approvals name, and the buildspec exports one
+    assert attest["Namespace"] == "Attest"
+    assert spec["env"]["exported-variables"] == ["PACKAGE_SHA256"]
+    # AND the build's last command sets it from Attest's own check report (not Validate's, which package code wrote)
+    last = spec["phases"]["build"]["commands"][-1]
+    assert "attest-check.json" in last
+    digest = "ab" * 32
+    work = tmp_path / "s3vp"
+    work.mkdir()
+    (work / "attest-check.json").write_text(json.dumps({"sha256": digest, "findings": []}))
+    command = last.replace(_buildspec.WORK_DIR, str(work)) + '\nprintf "%s" "$PACKAGE_SHA256"'
+    ran = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True)  # noqa: S603, S607
+    assert ran.stdout == digest
 
 
 def test_seed_has_exactly_one_signing_key_on_p256_kept_on_delete(seed: Synthesized) -> None:

@@ -18,7 +18,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.region_info import RegionInfo
 
 from .._build_project import StageResources
+from .._buildspec import PACKAGE_SHA256
 from .._inputs import commands_problems, environment_problems
+from .._names import ATTEST
 from .._warnings import BOOTSTRAP_EXECUTION_ROLE
 from ..build_environment import BuildEnvironment
 from ..build_network import BuildNetwork, network_problems
@@ -358,7 +360,7 @@ def _add_reviewed_change_set(
         context,
         target.name,
         target.approval,
-        f"{package_named(context)} SHA-256 {plan.variable('PACKAGE_SHA256')}. Change set "
+        f"{package_named(context)} Change set "
         f"{plan.variable('CHANGE_SET_NAME')} of stack {deployment.stack_name}: "
         f"{plan.variable('CHANGE_SET_SUMMARY')}",
         link=plan.variable("CHANGE_SET_LINK"),
@@ -445,8 +447,9 @@ def warn_about_execution_role(context: StageContext, target: DeployTarget) -> No
 
 
 def package_named(context: StageContext) -> str:
-    """The approval's words for the package: its object version, resolved by CodePipeline."""
-    return f"Package version {context.source_version}."
+    """The approval's words for the package: its object version and the SHA-256 Attest found, resolved by
+    CodePipeline."""
+    return f"Package version {context.source_version}, SHA-256 #{{{ATTEST}.{PACKAGE_SHA256}}}."
 
 
 def _watch_alarms(context: StageContext, target: DeployTarget | DeployWave) -> codepipeline.Conditions | None:

@@ -24,6 +24,7 @@ from .. import _buildspec
 from .._build_project import StageConstruct, action_variables, new_build_project
 from .._compliance import acknowledge, acknowledge_in_packs, skip_checkov
 from .._keys import new_signing_key
+from .._names import ATTEST
 from ..build_environment import DEFAULT_ENVIRONMENT
 from .options import ValidationOptions
 
@@ -101,11 +102,12 @@ class AttestProject(StageConstruct):
         """The Attest action: second in the validate stage, on ``validated``, giving ``attested``. ``source`` are
         the source object's variables, as the validate action has them."""
         return actions.CodeBuildAction(
-            action_name="Attest",
+            action_name=ATTEST,
             project=self.project,
             input=validated,
             outputs=[attested],
             run_order=2,
+            variables_namespace=ATTEST,
             environment_variables=action_variables(
                 {
                     **source,
