@@ -674,17 +674,22 @@ def test_a_trigger_rule_invoking_the_trigger_function_passes(aws: Aws) -> None:
 # The canary's follow-up
 
 
+def expect_hold(aws: Aws, stage: str, *, listed: bool = True) -> dict[str, str]:
+    """Queue what holding executions before ``stage`` calls: its transition's state (enabled: listed so, or not
+    listed at all), then disabling it; return the transition, as enabling it again names it."""
+    transition = {"pipelineName": PIPELINE, "stageName": stage, "transitionType": "Inbound"}
+    states = [{"stageName": stage, "inboundTransitionState": {"enabled": True}}] if listed else []
+    state = {"pipelineName": PIPELINE, "stageStates": states}
+    aws.pipeline.add_response("get_pipeline_state", state, {"name": PIPELINE})
+    aws.pipeline.add_response("disable_stage_transition", {}, {**transition, "reason": ANY})
+    return transition
+
+
 def test_fails_when_the_canary_is_accepted_and_stops_its_execution_before_any_later_stage(aws: Aws) -> None:
     aws.declaration = declaration("Test", "DeployProduction")
     aws.expect_reads(canary=True)
     p = aws.pipeline
-    p.add_response(
-        "get_pipeline_state",
-        {"pipelineName": PIPELINE, "stageStates": [{"stageName": "Test", "inboundTransitionState": {"enabled": True}}]},
-        {"name": PIPELINE},
-    )
-    hold = {"pipelineName": PIPELINE, "stageName": "Test", "transitionType": "Inbound"}
-    p.add_response("disable_stage_transition", {}, {**hold, "reason": ANY})
+    hold = expect_hold(aws, "Test")
 
     def accepted(version: str) -> None:
         executions(aws, [("exec-1", "InProgress", version)])
@@ -759,14 +764,7 @@ def hold_before_test(aws: Aws) -> dict[str, str]:
     """A pipeline with a Test stage: the canary's run holds the transition into it first."""
     aws.declaration = declaration("Test")
     aws.expect_reads(canary=True)
-    state = {
-        "pipelineName": PIPELINE,
-        "stageStates": [{"stageName": "Test", "inboundTransitionState": {"enabled": True}}],
-    }
-    aws.pipeline.add_response("get_pipeline_state", state, {"name": PIPELINE})
-    hold = {"pipelineName": PIPELINE, "stageName": "Test", "transitionType": "Inbound"}
-    aws.pipeline.add_response("disable_stage_transition", {}, {**hold, "reason": ANY})
-    return hold
+    return expect_hold(aws, "Test")
 
 
 def test_fails_naming_the_command_when_an_accepted_canary_cannot_be_stopped(aws: Aws) -> None:
@@ -979,18 +977,14 @@ def test_a_good_package_is_followed_to_the_first_approval_and_stopped_there(aws:
     p = aws.pipeline
     aws.expect_reads(canary=True)
     aws.build.add_response("batch_get_projects", {"projects": [PROJECT_RESPONSE]}, {"names": [PROJECT]})
-    hold_test = {"pipelineName": PIPELINE, "stageName": "Test", "transitionType": "Inbound"}
+    hold_test = expect_hold(aws, "Test", listed=False)
     hold_approval = {**hold_test, "stageName": "ApproveProduction"}
-    open_state = {"pipelineName": PIPELINE, "stageStates": []}
-    p.add_response("get_pipeline_state", open_state, {"name": PIPELINE})
-    p.add_response("disable_stage_transition", {}, {**hold_test, "reason": ANY})
 
     def answer(version: str) -> None:
         if len(aws.uploads) == 1:
             refused_as_expected(aws)(version)
             p.add_response("enable_stage_transition", {}, hold_test)
-            p.add_response("get_pipeline_state", open_state, {"name": PIPELINE})
-            p.add_response("disable_stage_transition", {}, {**hold_approval, "reason": ANY})
+            expect_hold(aws, "ApproveProduction", listed=False)
             return
         executions(aws, [("exec-2", "InProgress", version)])
         done = [
@@ -1026,18 +1020,14 @@ def test_through_approval_leaves_the_package_waiting_at_its_approval_never_stopp
     p = aws.pipeline
     aws.expect_reads(canary=True)
     aws.build.add_response("batch_get_projects", {"projects": [PROJECT_RESPONSE]}, {"names": [PROJECT]})
-    hold_approval = {"pipelineName": PIPELINE, "stageName": "ApproveProduction", "transitionType": "Inbound"}
+    hold_approval = expect_hold(aws, "ApproveProduction", listed=False)
     hold_deploy = {**hold_approval, "stageName": "DeployProduction"}
-    open_state = {"pipelineName": PIPELINE, "stageStates": []}
-    p.add_response("get_pipeline_state", open_state, {"name": PIPELINE})
-    p.add_response("disable_stage_transition", {}, {**hold_approval, "reason": ANY})
 
     def answer(version: str) -> None:
         if len(aws.uploads) == 1:
             refused_as_expected(aws)(version)
             p.add_response("enable_stage_transition", {}, hold_approval)
-            p.add_response("get_pipeline_state", open_state, {"name": PIPELINE})
-            p.add_response("disable_stage_transition", {}, {**hold_deploy, "reason": ANY})
+            expect_hold(aws, "DeployProduction", listed=False)
             return
         executions(aws, [("exec-2", "InProgress", version)])
         waiting = [
