@@ -17,8 +17,8 @@ __all__ = [
     "EXIT_USAGE",
     "CliError",
     "aws_options",
-    "duration_option",
     "echo_json",
+    "following_options",
     "ignore_option",
     "json_option",
     "require_option",
@@ -75,7 +75,7 @@ def aws_options(function: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
-def duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
     """``--timeout``: a duration such as 90s, 30m, 2h or 1h30m (a bare number is seconds), as seconds."""
     try:
         return parse_duration(str(value))
@@ -83,24 +83,35 @@ def duration_option(ctx: click.Context, param: click.Parameter, value: str) -> f
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
-def watch_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--timeout DURATION`` and ``--interval SECONDS``."""
-    function = click.option(
-        "--interval",
-        type=click.FloatRange(min=1.0),
-        default=5.0,
-        show_default=True,
-        metavar="SECONDS",
-        help="How often to look at the pipeline while watching.",
-    )(function)
-    return click.option(
-        "--timeout",
-        callback=duration_option,
-        metavar="DURATION",
-        default="1h",
-        show_default=True,
-        help="Stop watching (exit 4; the pipeline runs on) after this long, e.g. 30m, 2h, 1h30m.",
-    )(function)
+def following_options(*, timeout_help: str, interval_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--timeout DURATION`` and ``--interval SECONDS``, for a command that follows an execution."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function = click.option(
+            "--interval",
+            type=click.FloatRange(min=1.0),
+            default=5.0,
+            show_default=True,
+            metavar="SECONDS",
+            help=interval_help,
+        )(function)
+        return click.option(
+            "--timeout",
+            callback=_duration_option,
+            metavar="DURATION",
+            default="1h",
+            show_default=True,
+            help=timeout_help,
+        )(function)
+
+    return decorate
+
+
+watch_options = following_options(
+    timeout_help="Stop watching (exit 4; the pipeline runs on) after this long, e.g. 30m, 2h, 1h30m.",
+    interval_help="How often to look at the pipeline while watching.",
+)
+"""``--timeout`` and ``--interval`` as ``s3vp watch`` and ``s3vp push --watch`` take them."""
 
 
 def echo_json(document: object) -> None:

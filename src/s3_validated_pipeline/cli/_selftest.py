@@ -19,8 +19,8 @@ from ._common import (
     EXIT_USAGE,
     CliError,
     aws_options,
-    duration_option,
     echo_json,
+    following_options,
     json_option,
 )
 from ._selftest_checks import CHECKS, FAILED, PASSED, SKIPPED, Deployed, Finding, run_check
@@ -331,21 +331,9 @@ def _package_step(run: _Run, deployed: Deployed, package: Path, **options: Any) 
     help="With --package: leave its execution waiting at the first approval instead of stopping it.",
 )
 @click.option("--dry-run", is_flag=True, help="Run the read-only checks; say what would be uploaded; write nothing.")
-@click.option(
-    "--timeout",
-    callback=duration_option,
-    metavar="DURATION",
-    default="1h",
-    show_default=True,
-    help="How long to follow each upload before its check fails, e.g. 30m, 2h, 1h30m.",
-)
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=1.0),
-    default=5.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How often to look at the pipeline while following an upload.",
+@following_options(
+    timeout_help="How long to follow each upload before its check fails, e.g. 30m, 2h, 1h30m.",
+    interval_help="How often to look at the pipeline while following an upload.",
 )
 @aws_options
 @json_option
