@@ -34,16 +34,21 @@ def project_of(synthesized: Synthesized, action: dict[str, Any]) -> dict[str, An
     return properties
 
 
+def example_of(synthesized: Synthesized) -> str:
+    """The name of the example one of whose stacks ``synthesized`` is."""
+    (name,) = [n for n in EXAMPLE_NAMES if synthesized in synthesized_example_stacks(n)]
+    return name
+
+
 def home_of(synthesized: Synthesized, action: dict[str, Any]) -> tuple[Synthesized, dict[str, Any]]:
     """The stack that holds the action's project, and the project's properties: the pipeline's own, or, for an action
     in another Region (named there by its physical name), that Region's support stack."""
     name = action["Configuration"]["ProjectName"]
     if not isinstance(name, str):
         return synthesized, project_of(synthesized, action)
-    (example,) = [n for n in EXAMPLE_NAMES if synthesized in synthesized_example_stacks(n)]
     (found,) = [
         (stack, resource["Properties"])
-        for stack in synthesized_example_stacks(example)
+        for stack in synthesized_example_stacks(example_of(synthesized))
         for resource in stack.json["Resources"].values()
         if resource["Type"] == "AWS::CodeBuild::Project" and resource["Properties"].get("Name") == name
     ]
@@ -57,8 +62,7 @@ def resolver(name: str) -> Resolver:
 
 
 def _resolve(synthesized: Synthesized, value: Any) -> Any:
-    (name,) = [n for n in EXAMPLE_NAMES if synthesized in synthesized_example_stacks(n)]
-    return resolver(name).resolve(synthesized.stack.stack_name, value)
+    return resolver(example_of(synthesized)).resolve(synthesized.stack.stack_name, value)
 
 
 def buildspec_of(synthesized: Synthesized, action: dict[str, Any]) -> dict[str, Any]:
